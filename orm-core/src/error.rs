@@ -1,0 +1,213 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, as variants a caller can match.
+///
+/// ```
+/// # use orm_core::Error;
+/// fn explain(e: &Error) -> &'static str {
+///     match e {
+///         Error::NotFound { .. } => "no such row",
+///         Error::UniqueViolation(_) => "already taken",
+///         e if e.is_retryable() => "try again",
+///         _ => "failed",
+///     }
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A query that needed a row found none (`one()`).
+    #[error("no `{model}` row matched the query")]
+    NotFound {
+        /// The model queried.
+        model: &'static str,
+    },
+    /// A query that needed exactly one row found more (`one()`).
+    #[error("expected one `{model}` row, the query matched several")]
+    MultipleRows {
+        /// The model queried.
+        model: &'static str,
+    },
+    /// A UNIQUE or PRIMARY KEY constraint was violated.
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(Box<DbError>),
+    /// A FOREIGN KEY constraint was violated.
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKeyViolation(Box<DbError>),
+    /// A CHECK constraint was violated.
+    #[error("check constraint violated: {0}")]
+    CheckViolation(Box<DbError>),
+    /// A NOT NULL constraint was violated.
+    #[error("not-null constraint violated: {0}")]
+    NotNullViolation(Box<DbError>),
+    /// Any other error reported by the database.
+    #[error("database error: {0}")]
+    Database(Box<DbError>),
+    /// An UPDATE or DELETE matched fewer rows than the session expected: the
+    /// row was deleted or changed by someone else since it was loaded.
+    #[error("stale data: expected to {action} {expected} `{model}` row(s), the database matched {matched}")]
+    StaleData {
+        /// The model.
+        model: &'static str,
+        /// `update` or `delete`.
+        action: &'static str,
+        /// Rows the session expected to match.
+        expected: u64,
+        /// Rows the database matched.
+        matched: u64,
+    },
+    /// No connection became free within `pool_timeout`.
+    #[error("timed out after {waited:?} waiting for a pooled connection")]
+    PoolTimeout {
+        /// The configured `pool_timeout`.
+        waited: Duration,
+    },
+    /// The connection to the database failed or was lost.
+    #[error("connection to the database failed")]
+    Connection(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A column value did not fit the field it was read into.
+    #[error("cannot read `{model}.{field}`: the database sent {sql_type}, the field is `{rust_type}`")]
+    Decode {
+        /// The model.
+        model: &'static str,
+        /// The field.
+        field: &'static str,
+        /// What the database sent.
+        sql_type: &'static str,
+        /// The Rust type of the field.
+        rust_type: &'static str,
+    },
+    /// The engine configuration (URL or pool options) is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The session was used in a way it cannot honour.
+    #[error("session misuse: {0}")]
+    Session(String),
+}
+
+impl Error {
+    /// Whether this is [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether this is [`Error::UniqueViolation`].
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::UniqueViolation(_))
+    }
+
+    /// The database error behind a constraint or database variant.
+    pub fn db_error(&self) -> Option<&DbError> {
+        match self {
+            Error::UniqueViolation(e)
+            | Error::ForeignKeyViolation(e)
+            | Error::CheckViolation(e)
+            | Error::NotNullViolation(e)
+            | Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The name of the violated constraint, if the database named one.
+    pub fn constraint(&self) -> Option<&str> {
+        self.db_error().and_then(|e| e.constraint.as_deref())
+    }
+
+    /// Whether running the same transaction again may succeed: a
+    /// serialization failure or a deadlock.
+    pub fn is_retryable(&self) -> bool {
+        self.db_error().is_some_and(|e| e.code == "40001" || e.code == "40P01")
+    }
+
+    /// Records the model whose statement failed, for the message.
+    pub(crate) fn with_model(mut self, model: &'static str) -> Self {
+        if let Some(e) = self.db_error_mut() {
+            e.model.get_or_insert(model);
+        }
+        self
+    }
+
+    fn db_error_mut(&mut self) -> Option<&mut DbError> {
+        match self {
+            Error::UniqueViolation(e)
+            | Error::ForeignKeyViolation(e)
+            | Error::CheckViolation(e)
+            | Error::NotNullViolation(e)
+            | Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Builds the variant that matches a SQLSTATE code.
+    pub fn from_db(error: DbError) -> Self {
+        let error = Box::new(error);
+        match error.code.as_str() {
+            "23505" => Error::UniqueViolation(error),
+            "23503" => Error::ForeignKeyViolation(error),
+            "23514" => Error::CheckViolation(error),
+            "23502" => Error::NotNullViolation(error),
+            _ => Error::Database(error),
+        }
+    }
+}
+
+/// What the database said about a failed statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    /// The SQLSTATE code (`23505`).
+    pub code: String,
+    /// The primary message.
+    pub message: String,
+    /// The detail line (`Key (name)=(x) already exists.`).
+    pub detail: Option<String>,
+    /// The table involved.
+    pub table: Option<String>,
+    /// The column involved.
+    pub column: Option<String>,
+    /// The constraint involved.
+    pub constraint: Option<String>,
+    /// The model whose statement failed, when the session knows it.
+    pub model: Option<&'static str>,
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(model) = self.model {
+            write!(f, " (model `{model}`")?;
+            if let Some(table) = &self.table {
+                write!(f, ", table `{table}`")?;
+            }
+            if let Some(constraint) = &self.constraint {
+                write!(f, ", constraint `{constraint}`")?;
+            }
+            f.write_str(")")?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Turns `Err(NotFound)` into `Ok(None)` (as diesel's `OptionalExtension`).
+pub trait OptionalExt<T> {
+    /// Maps [`Error::NotFound`] to `Ok(None)`.
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExt<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The async seam between the core and a database driver.
+//!
+//! A dialect crate (such as `orm-postgres`) implements [`Connector`] for its
+//! engine and [`Connection`] for a pooled connection; the [`Session`](crate::Session)
+//! talks to the database only through these two traits.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::dialect::Dialect;
+use crate::error::Result;
+use crate::value::Value;
+
+/// A boxed future that can move between threads.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The rows of a result: every value of every row, row after row, in one
+/// allocation.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// The number of columns of each row.
+    pub width: usize,
+    /// `width` values per row.
+    pub values: Vec<Value>,
+}
+
+impl Rows {
+    /// Returns the number of rows.
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// One database connection, checked out of a pool.
+pub trait Connection: Send + Debug {
+    /// Runs a statement that returns rows. Parameters are `$1`, `$2`, ...
+    fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>>;
+
+    /// Runs a statement and returns the number of rows it affected.
+    fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>>;
+
+    /// Runs one or more statements without parameters (`BEGIN`, DDL).
+    fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Gives the connection up while a transaction is open on it: the
+    /// transaction must be rolled back before anyone else uses the
+    /// connection. Called from `Drop`, so it must not block.
+    fn abandon(self: Box<Self>);
+}
+
+/// Something that hands out connections: an engine over a pool.
+pub trait Connector: Send + Sync + Debug {
+    /// The SQL dialect of the connections.
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// Checks a connection out of the pool, connecting if needed.
+    fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>>;
+}

@@ -1,0 +1,26 @@
+//! The backend-agnostic core of the `orm` crate: model metadata, the
+//! [`Model`] trait, typed expressions and queries, and the [`Session`] (unit
+//! of work and identity map). Users depend on the `orm` facade, which
+//! re-exports this crate.
+
+pub mod dialect;
+pub mod error;
+pub mod executor;
+pub mod metadata;
+pub mod model;
+pub mod query;
+pub mod session;
+pub mod value;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use dialect::Dialect;
+pub use error::{DbError, Error, OptionalExt, Result};
+pub use executor::{BoxFuture, Connection, Connector, Rows};
+pub use metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
+pub use model::{Model, RowReader};
+pub use query::expr::{Column, Expr, Order};
+pub use query::Query;
+pub use session::{Handle, ObjectState, Session};
+pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

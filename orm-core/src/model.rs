@@ -1,0 +1,95 @@
+//! The contract that `#[derive(Model)]` implements.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::error::{Error, Result};
+use crate::metadata::TableMeta;
+use crate::value::{SqlValue, Value};
+
+/// A struct mapped to a table. Implement it with `#[derive(Model)]`, not by
+/// hand: the derive keeps the metadata, the column order and the row mapping
+/// in step.
+///
+/// Columns are addressed by their position in `TABLE.columns`; rows are read
+/// in that order, so decoding never looks a column up by name.
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The primary key: the key field's type, or a tuple for a composite key.
+    type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;
+
+    /// The table this model maps to.
+    const TABLE: &'static TableMeta;
+
+    /// Returns the primary key of this object.
+    fn key(&self) -> Self::Key;
+
+    /// Returns the values of a key, one per primary-key column in field order.
+    fn key_values(key: &Self::Key) -> Vec<Value>;
+
+    /// Builds an object from one row holding every column, in column order.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when a value does not fit its field.
+    fn from_row(row: &mut RowReader) -> Result<Self>;
+
+    /// Returns the value of column `index` (a position in `TABLE.columns`).
+    fn column_value(&self, index: usize) -> Value;
+
+    /// Sets column `index` from a database value.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the value does not fit the field.
+    fn set_column_value(&mut self, index: usize, value: Value) -> Result<()>;
+
+    /// Returns the values of all columns, in column order.
+    fn column_values(&self) -> Vec<Value> {
+        (0..Self::TABLE.columns.len()).map(|i| self.column_value(i)).collect()
+    }
+}
+
+/// Reads the values of one row, in column order, for [`Model::from_row`].
+#[derive(Debug)]
+pub struct RowReader {
+    table: &'static TableMeta,
+    column: usize,
+    values: std::vec::IntoIter<Value>,
+}
+
+impl RowReader {
+    pub(crate) fn new(table: &'static TableMeta, values: std::vec::IntoIter<Value>) -> Self {
+        RowReader { table, column: 0, values }
+    }
+
+    /// Decodes the next column into a field of type `T`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the model, field and both types when the value
+    /// does not fit `T`, or when the row has fewer columns than the model.
+    pub fn read<T: SqlValue>(&mut self) -> Result<T> {
+        let index = self.column;
+        self.column += 1;
+        let value = self.values.next().unwrap_or(Value::Null);
+        decode(self.table, index, value)
+    }
+
+    /// Moves on to the next row.
+    pub(crate) fn next_row(&mut self) {
+        self.column = 0;
+    }
+}
+
+/// Converts a database value into the field type of column `index`.
+///
+/// # Errors
+/// [`Error::Decode`] naming the model, field and both types.
+pub fn decode<T: SqlValue>(table: &'static TableMeta, index: usize, value: Value) -> Result<T> {
+    T::from_value(value).map_err(|value| {
+        let field = table.columns.get(index).map_or("?", |c| c.field);
+        Error::Decode {
+            model: table.model,
+            field,
+            sql_type: value.describe(),
+            rust_type: std::any::type_name::<T>(),
+        }
+    })
+}

@@ -1,0 +1,256 @@
+//! Statements -> SQL text plus the list of bound values, through a [`Dialect`].
+//!
+//! Every identifier is quoted and every value is a parameter: nothing a user
+//! passes is ever spliced into the SQL text.
+
+use crate::dialect::Dialect;
+use crate::metadata::{ColumnMeta, TableMeta};
+use crate::query::expr::{Expr, Order};
+use crate::value::Value;
+
+/// A statement being written: its SQL text and its parameters.
+#[derive(Debug)]
+pub struct Sql<'d> {
+    dialect: &'d dyn Dialect,
+    /// The SQL text.
+    pub text: String,
+    /// The values of `$1`, `$2`, ...
+    pub params: Vec<Value>,
+}
+
+impl<'d> Sql<'d> {
+    /// Starts an empty statement.
+    pub fn new(dialect: &'d dyn Dialect) -> Self {
+        Sql { dialect, text: String::with_capacity(128), params: Vec::new() }
+    }
+
+    /// Appends SQL text as it is.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    /// Appends a quoted identifier.
+    pub fn ident(&mut self, name: &str) -> &mut Self {
+        self.dialect.push_identifier(&mut self.text, name);
+        self
+    }
+
+    /// Appends `"table"."column"`.
+    pub fn qualified(&mut self, table: &str, column: &str) -> &mut Self {
+        self.ident(table).push(".").ident(column)
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn param(&mut self, value: Value) -> &mut Self {
+        self.params.push(value);
+        self.dialect.push_placeholder(&mut self.text, self.params.len());
+        self
+    }
+
+    /// Appends the items, separated by `", "`, each written by `write`.
+    pub fn list<I>(&mut self, items: I, mut write: impl FnMut(&mut Self, I::Item)) -> &mut Self
+    where
+        I: IntoIterator,
+    {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            write(self, item);
+        }
+        self
+    }
+
+    /// Appends every column of `table`, qualified, in column order.
+    pub fn columns(&mut self, table: &TableMeta) -> &mut Self {
+        self.list(table.columns, |sql, c| {
+            sql.qualified(table.name, c.name);
+        })
+    }
+
+    /// Appends `WHERE` and the predicates joined with `AND`, if there are any.
+    pub fn where_all(&mut self, filters: &[Expr]) -> &mut Self {
+        if !filters.is_empty() {
+            self.push(" WHERE ");
+            self.conjunction(filters, " AND ");
+        }
+        self
+    }
+
+    /// Appends `WHERE key_col = $n AND ...` for one primary key.
+    pub fn where_key(&mut self, table: &TableMeta, key: Vec<Value>) -> &mut Self {
+        self.push(" WHERE ");
+        let key_columns = table.primary_key().map(|(_, c)| c);
+        for (i, (column, value)) in key_columns.zip(key).enumerate() {
+            if i > 0 {
+                self.push(" AND ");
+            }
+            self.ident(column.name).push(" = ").param(value);
+        }
+        self
+    }
+
+    /// Appends `ORDER BY ...` if there are terms.
+    pub fn order_by(&mut self, order: &[Order]) -> &mut Self {
+        if !order.is_empty() {
+            self.push(" ORDER BY ");
+            self.list(order, |sql, o| {
+                sql.qualified(o.table, o.name);
+                if o.descending {
+                    sql.push(" DESC");
+                }
+            });
+        }
+        self
+    }
+
+    fn conjunction(&mut self, exprs: &[Expr], separator: &str) {
+        for (i, e) in exprs.iter().enumerate() {
+            if i > 0 {
+                self.push(separator);
+            }
+            self.expr(e);
+        }
+    }
+
+    /// Appends an expression, parenthesising compound ones.
+    pub fn expr(&mut self, expr: &Expr) -> &mut Self {
+        match expr {
+            Expr::Column { table, name } => {
+                self.qualified(table, name);
+            }
+            Expr::Value(v) => {
+                self.param(v.clone());
+            }
+            Expr::Compare { op, lhs, rhs } => {
+                self.expr(lhs).push(op.sql()).expr(rhs);
+            }
+            Expr::Like { expr, pattern, case_insensitive } => {
+                let op = if *case_insensitive { " ILIKE " } else { " LIKE " };
+                self.expr(expr).push(op).param(Value::Text(pattern.clone()));
+            }
+            Expr::IsNull { expr, negated } => {
+                self.expr(expr).push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+            Expr::Any { expr, array } => {
+                self.expr(expr).push(" = ANY(").param(array.clone()).push(")");
+            }
+            Expr::Between { expr, low, high } => {
+                self.expr(expr).push(" BETWEEN ").expr(low).push(" AND ").expr(high);
+            }
+            Expr::And(all) if all.is_empty() => {
+                self.push("TRUE");
+            }
+            Expr::Or(any) if any.is_empty() => {
+                self.push("FALSE");
+            }
+            Expr::And(all) => {
+                self.push("(");
+                self.conjunction(all, " AND ");
+                self.push(")");
+            }
+            Expr::Or(any) => {
+                self.push("(");
+                self.conjunction(any, " OR ");
+                self.push(")");
+            }
+            Expr::Not(inner) => {
+                self.push("NOT (").expr(inner).push(")");
+            }
+        }
+        self
+    }
+}
+
+/// Renders `INSERT INTO t (cols) VALUES (..), (..) RETURNING server-filled cols`
+/// for `rows`, each holding the values of `columns`.
+pub fn insert<'d>(
+    dialect: &'d dyn Dialect,
+    table: &TableMeta,
+    columns: &[&ColumnMeta],
+    returning: &[&ColumnMeta],
+    rows: impl Iterator<Item = Vec<Value>>,
+) -> Sql<'d> {
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(table.name);
+    if columns.is_empty() {
+        // Every column is filled by the server; only one row per statement.
+        sql.push(" DEFAULT VALUES");
+    } else {
+        sql.push(" (").list(columns, |s, c| {
+            s.ident(c.name);
+        });
+        sql.push(") VALUES ");
+        sql.list(rows, |s, row| {
+            s.push("(").list(row, |s, v| {
+                s.param(v);
+            });
+            s.push(")");
+        });
+    }
+    if !returning.is_empty() {
+        sql.push(" RETURNING ").list(returning, |s, c| {
+            s.ident(c.name);
+        });
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::tests::column;
+    use crate::query::expr::Column;
+    use crate::value::SqlType;
+
+    #[derive(Debug)]
+    struct TestDialect;
+
+    impl Dialect for TestDialect {
+        fn push_identifier(&self, out: &mut String, name: &str) {
+            out.push('"');
+            out.push_str(name);
+            out.push('"');
+        }
+        fn push_placeholder(&self, out: &mut String, n: usize) {
+            out.push('$');
+            out.push_str(&n.to_string());
+        }
+    }
+
+    struct Movie;
+    const TITLE: Column<Movie, String> = Column::new("movies", "title", 1);
+    const YEAR: Column<Movie, Option<i32>> = Column::new("movies", "year", 2);
+
+    #[test]
+    fn predicates_bind_every_value() {
+        let mut sql = Sql::new(&TestDialect);
+        let filter = TITLE.eq("Alien").or(YEAR.gt(1979).and(!YEAR.is_null()));
+        sql.where_all(&[filter, TITLE.ilike("%a%"), YEAR.in_list([1, 2])]);
+        assert_eq!(
+            sql.text,
+            r#" WHERE ("movies"."title" = $1 OR ("movies"."year" > $2 AND NOT ("movies"."year" IS NULL))) AND "movies"."title" ILIKE $3 AND "movies"."year" = ANY($4)"#
+        );
+        assert_eq!(
+            sql.params,
+            [
+                Value::Text("Alien".into()),
+                Value::I32(1979),
+                Value::Text("%a%".into()),
+                Value::Array(SqlType::Integer, vec![Value::I32(1), Value::I32(2)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn multi_row_insert_returns_server_filled_columns() {
+        const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
+        const NAME: ColumnMeta = column("name", SqlType::Text);
+        let table = TableMeta { model: "Movie", name: "movies", columns: &[ID, NAME] };
+        let rows = ["a", "b"].into_iter().map(|n| vec![Value::Text(n.into())]);
+        let sql = insert(&TestDialect, &table, &[&NAME], &[&ID], rows);
+        assert_eq!(sql.text, r#"INSERT INTO "movies" ("name") VALUES ($1), ($2) RETURNING "id""#);
+        assert_eq!(sql.params.len(), 2);
+    }
+}

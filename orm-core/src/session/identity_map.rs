@@ -1,0 +1,262 @@
+//! One arena per model: the objects a session owns, their state, and the
+//! primary key -> handle map. No I/O here.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::value::Value;
+
+/// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
+/// 8 bytes, valid in the session that returned it.
+///
+/// Read through `session[handle]`, write through `&mut session[handle]`.
+pub struct Handle<T> {
+    pub(crate) index: u32,
+    pub(crate) session: u32,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Handle<T> {
+    pub(crate) fn new(index: u32, session: u32) -> Self {
+        Handle { index, session, marker: PhantomData }
+    }
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Handle<T> {}
+
+impl<T> PartialEq for Handle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index && self.session == other.session
+    }
+}
+
+impl<T> Eq for Handle<T> {}
+
+impl<T> std::hash::Hash for Handle<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.index.hash(state);
+        self.session.hash(state);
+    }
+}
+
+impl<T> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let model = std::any::type_name::<T>().rsplit("::").next().unwrap_or("?");
+        write!(f, "Handle<{model}>({})", self.index)
+    }
+}
+
+/// Where an object stands in the unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectState {
+    /// Added, not yet inserted.
+    Pending,
+    /// Has a row in the database (as far as this session knows).
+    Persistent,
+    /// Marked for deletion; the DELETE goes out at the next flush.
+    Deleted,
+    /// Its row was deleted, or it was expunged: the session no longer tracks it.
+    Detached,
+}
+
+#[derive(Debug)]
+pub(crate) struct Slot<T> {
+    pub(crate) object: Option<T>,
+    pub(crate) state: ObjectState,
+    /// The column values as last loaded or flushed, taken on the first
+    /// mutable borrow; `None` while the object is unchanged.
+    pub(crate) snapshot: Option<Vec<Value>>,
+}
+
+/// What a flush in the open transaction did to a slot, so that a rollback
+/// can undo it in memory.
+#[derive(Debug)]
+pub(crate) enum Undo {
+    Inserted,
+    Updated(Vec<Value>),
+    Deleted,
+}
+
+/// The objects of one model.
+#[derive(Debug)]
+pub(crate) struct Arena<T: Model> {
+    pub(crate) slots: Vec<Slot<T>>,
+    pub(crate) by_key: HashMap<T::Key, u32>,
+    /// Slots to INSERT, UPDATE (if changed) or DELETE at the next flush.
+    /// May hold duplicates and stale entries: a flush checks each slot's state.
+    pub(crate) pending: Vec<u32>,
+    pub(crate) dirty: Vec<u32>,
+    pub(crate) deleted: Vec<u32>,
+    /// What this transaction's flushes changed, oldest first.
+    pub(crate) journal: Vec<(u32, Undo)>,
+}
+
+impl<T: Model> Default for Arena<T> {
+    fn default() -> Self {
+        Arena {
+            slots: Vec::new(),
+            by_key: HashMap::new(),
+            pending: Vec::new(),
+            dirty: Vec::new(),
+            deleted: Vec::new(),
+            journal: Vec::new(),
+        }
+    }
+}
+
+impl<T: Model> Arena<T> {
+    pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
+        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(Slot { object: Some(object), state, snapshot: None });
+        index
+    }
+
+    pub(crate) fn add(&mut self, object: T) -> u32 {
+        let index = self.push(object, ObjectState::Pending);
+        self.pending.push(index);
+        index
+    }
+
+    /// Returns the slot of a loaded row, adding it if the key is new. An
+    /// object already in the map is kept as it is, pending changes included.
+    pub(crate) fn merge_loaded(&mut self, object: T) -> u32 {
+        let key = object.key();
+        if let Some(&index) = self.by_key.get(&key) {
+            return index;
+        }
+        let index = self.push(object, ObjectState::Persistent);
+        self.by_key.insert(key, index);
+        index
+    }
+
+    pub(crate) fn find(&self, key: &T::Key) -> Option<u32> {
+        self.by_key.get(key).copied().filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
+    }
+
+    pub(crate) fn object(&self, index: u32) -> Option<&T> {
+        self.slots.get(index as usize)?.object.as_ref()
+    }
+
+    /// Lends the object for writing, first taking the snapshot that the next
+    /// flush diffs against.
+    pub(crate) fn object_mut(&mut self, index: u32) -> Option<&mut T> {
+        let slot = self.slots.get_mut(index as usize)?;
+        let object = slot.object.as_mut()?;
+        if slot.state == ObjectState::Persistent && slot.snapshot.is_none() {
+            slot.snapshot = Some(object.column_values());
+            self.dirty.push(index);
+        }
+        Some(object)
+    }
+
+    pub(crate) fn state(&self, index: u32) -> Option<ObjectState> {
+        self.slots.get(index as usize).filter(|s| s.object.is_some()).map(|s| s.state)
+    }
+
+    pub(crate) fn mark_deleted(&mut self, index: u32) -> Result<()> {
+        let slot = self.slots.get_mut(index as usize).filter(|s| s.object.is_some());
+        let slot = slot.ok_or_else(|| stale_handle(T::TABLE.model))?;
+        match slot.state {
+            // Never inserted: forgetting it is the whole deletion.
+            ObjectState::Pending => slot.state = ObjectState::Detached,
+            ObjectState::Persistent => {
+                slot.state = ObjectState::Deleted;
+                self.deleted.push(index);
+            }
+            ObjectState::Deleted | ObjectState::Detached => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn expunge(&mut self, index: u32) -> Option<T> {
+        let slot = self.slots.get_mut(index as usize)?;
+        let object = slot.object.take()?;
+        if slot.state != ObjectState::Pending {
+            self.by_key.remove(&object.key());
+        }
+        slot.state = ObjectState::Detached;
+        slot.snapshot = None;
+        Some(object)
+    }
+
+    /// Replaces a persistent object with freshly loaded values, dropping any
+    /// pending changes.
+    pub(crate) fn replace(&mut self, index: u32, object: T) {
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            slot.object = Some(object);
+            slot.snapshot = None;
+        }
+    }
+
+    pub(crate) fn has_changes(&self) -> bool {
+        !(self.pending.is_empty() && self.dirty.is_empty() && self.deleted.is_empty())
+    }
+
+    /// Undoes, in memory, what this transaction's flushes did: inserted rows
+    /// become pending again, updates are diffed against the old values again,
+    /// deleted rows are marked for deletion again.
+    pub(crate) fn undo_flushes(&mut self) {
+        while let Some((index, undo)) = self.journal.pop() {
+            let slot = &mut self.slots[index as usize];
+            let Some(object) = &slot.object else { continue };
+            match undo {
+                Undo::Inserted => {
+                    self.by_key.remove(&object.key());
+                    slot.state = ObjectState::Pending;
+                    self.pending.push(index);
+                }
+                Undo::Updated(old) => {
+                    slot.snapshot = Some(old);
+                    self.dirty.push(index);
+                }
+                Undo::Deleted => {
+                    self.by_key.insert(object.key(), index);
+                    slot.state = ObjectState::Deleted;
+                    self.deleted.push(index);
+                }
+            }
+        }
+    }
+
+    /// Throws away every change not yet committed: pending objects leave the
+    /// session, changed fields get their loaded values back, deletions are
+    /// cancelled.
+    pub(crate) fn discard_changes(&mut self) -> Result<()> {
+        self.undo_flushes();
+        for index in std::mem::take(&mut self.pending) {
+            let slot = &mut self.slots[index as usize];
+            if slot.state == ObjectState::Pending {
+                slot.object = None;
+                slot.state = ObjectState::Detached;
+            }
+        }
+        for index in std::mem::take(&mut self.dirty) {
+            let slot = &mut self.slots[index as usize];
+            if let (Some(object), Some(old)) = (&mut slot.object, slot.snapshot.take()) {
+                for (column, value) in old.into_iter().enumerate() {
+                    object.set_column_value(column, value)?;
+                }
+            }
+        }
+        for index in std::mem::take(&mut self.deleted) {
+            let slot = &mut self.slots[index as usize];
+            if slot.state == ObjectState::Deleted {
+                slot.state = ObjectState::Persistent;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn stale_handle(model: &str) -> Error {
+    Error::Session(format!("the `{model}` handle refers to an object this session no longer holds"))
+}

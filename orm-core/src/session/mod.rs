@@ -1,0 +1,370 @@
+//! The Session: a unit of work with an identity map, as SQLAlchemy's.
+//!
+//! The session owns every object it tracks, in one arena per model, and hands
+//! out `Copy` [`Handle`]s. `session[h]` reads an object; `&mut session[h]`
+//! writes it and marks it for a diff at the next flush. The design and the
+//! alternatives that were rejected are in `docs/design/session.md`.
+
+mod identity_map;
+mod unit_of_work;
+
+use std::any::TypeId;
+use std::fmt;
+use std::ops::{Index, IndexMut};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::executor::{Connection, Connector, Rows};
+use crate::model::{Model, RowReader};
+use crate::query::render::Sql;
+use crate::query::Query;
+
+pub use identity_map::{Handle, ObjectState};
+use identity_map::{stale_handle, Arena};
+use unit_of_work::Tracked;
+
+static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A unit of work: tracks new, changed and deleted objects and writes them in
+/// one transaction; one row is one object within a session.
+///
+/// A session begins a transaction on first use and holds one pooled
+/// connection until [`commit`](Session::commit) or
+/// [`rollback`](Session::rollback). Dropping a session with an open
+/// transaction rolls it back.
+///
+/// ```no_run
+/// # use orm_core::{Session, Model};
+/// # async fn demo<M: Model>(session: &mut Session, object: M) -> orm_core::Result<()> {
+/// let handle = session.add(object);   // pending
+/// session.commit().await?;            // INSERT .. RETURNING, COMMIT
+/// let same = session.get::<M>(session[handle].key()).await?; // no round trip
+/// assert_eq!(same, Some(handle));
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    id: u32,
+    connector: Arc<dyn Connector>,
+    conn: Option<Box<dyn Connection>>,
+    models: Vec<Box<dyn Tracked>>,
+    model_ids: Vec<TypeId>,
+    autoflush: bool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("in_transaction", &self.conn.is_some())
+            .field("models", &self.models.iter().map(|m| m.table().model).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Creates a session that takes its connections from `connector`.
+    /// Does no I/O.
+    pub fn new(connector: Arc<dyn Connector>) -> Self {
+        Session {
+            id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
+            connector,
+            conn: None,
+            models: Vec::new(),
+            model_ids: Vec::new(),
+            autoflush: true,
+        }
+    }
+
+    /// Turns autoflush (a flush before every query) on or off. On by default.
+    pub fn set_autoflush(&mut self, on: bool) {
+        self.autoflush = on;
+    }
+
+    /// Whether a transaction is open (the session holds a connection).
+    pub fn in_transaction(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    fn arena<T: Model>(&self) -> Option<&Arena<T>> {
+        let i = self.model_ids.iter().position(|id| *id == TypeId::of::<T>())?;
+        self.models[i].as_any().downcast_ref()
+    }
+
+    fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
+        let i = match self.model_ids.iter().position(|id| *id == TypeId::of::<T>()) {
+            Some(i) => i,
+            None => {
+                self.model_ids.push(TypeId::of::<T>());
+                self.models.push(Box::new(Arena::<T>::default()));
+                self.models.len() - 1
+            }
+        };
+        self.models[i].as_any_mut().downcast_mut().expect("arena matches its TypeId")
+    }
+
+    fn handle<T>(&self, index: u32) -> Handle<T> {
+        Handle::new(index, self.id)
+    }
+
+    fn owns<T>(&self, handle: Handle<T>) -> bool {
+        handle.session == self.id
+    }
+
+    /// Adds a new object; it is inserted at the next flush. Returns its handle.
+    pub fn add<T: Model>(&mut self, object: T) -> Handle<T> {
+        let index = self.arena_mut::<T>().add(object);
+        self.handle(index)
+    }
+
+    /// Returns the object behind `handle`, or `None` if the handle belongs to
+    /// another session or the object was expunged.
+    pub fn object<T: Model>(&self, handle: Handle<T>) -> Option<&T> {
+        if !self.owns(handle) {
+            return None;
+        }
+        self.arena::<T>()?.object(handle.index)
+    }
+
+    /// Lends the object behind `handle` for writing; the next flush sends an
+    /// UPDATE of the columns that changed. `None` as for [`Session::object`].
+    pub fn object_mut<T: Model>(&mut self, handle: Handle<T>) -> Option<&mut T> {
+        if !self.owns(handle) {
+            return None;
+        }
+        self.arena_mut::<T>().object_mut(handle.index)
+    }
+
+    /// Returns where the object stands in the unit of work.
+    pub fn state<T: Model>(&self, handle: Handle<T>) -> Option<ObjectState> {
+        if !self.owns(handle) {
+            return None;
+        }
+        self.arena::<T>()?.state(handle.index)
+    }
+
+    /// Returns the object with this primary key: from the identity map without
+    /// a round trip when it is loaded, else with one `SELECT`. `None` if no
+    /// such row exists.
+    ///
+    /// # Errors
+    /// A database error, or [`Error::Decode`].
+    pub async fn get<T: Model>(&mut self, key: T::Key) -> Result<Option<Handle<T>>> {
+        if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key)) {
+            return Ok(Some(self.handle(index)));
+        }
+        let dialect = self.connector.dialect();
+        let mut sql = Sql::new(dialect);
+        sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
+        sql.where_key(T::TABLE, T::key_values(&key));
+        let rows = self.fetch(&sql).await?;
+        Ok(self.load_rows::<T>(rows)?.into_iter().next())
+    }
+
+    /// Marks an object for deletion at the next flush. A pending object is
+    /// simply forgotten.
+    ///
+    /// # Errors
+    /// [`Error::Session`] if the handle is not one of this session's objects.
+    pub fn delete<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        if !self.owns(handle) {
+            return Err(stale_handle(T::TABLE.model));
+        }
+        self.arena_mut::<T>().mark_deleted(handle.index)
+    }
+
+    /// Removes an object from the session and hands it back as a plain value.
+    /// Pending changes to it are forgotten; the handle becomes invalid.
+    pub fn expunge<T: Model>(&mut self, handle: Handle<T>) -> Option<T> {
+        if !self.owns(handle) {
+            return None;
+        }
+        self.arena_mut::<T>().expunge(handle.index)
+    }
+
+    /// Reloads an object from the database, dropping its pending changes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if its row no longer exists; a database error.
+    pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        let key = self.object(handle).ok_or_else(|| stale_handle(T::TABLE.model))?.key();
+        let dialect = self.connector.dialect();
+        let mut sql = Sql::new(dialect);
+        sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
+        sql.where_key(T::TABLE, T::key_values(&key));
+        let rows = self.fetch(&sql).await?;
+        let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
+        self.arena_mut::<T>().replace(handle.index, fresh);
+        Ok(())
+    }
+
+    /// Starts a query of model `T`.
+    pub fn query<T: Model>(&mut self) -> Query<'_, T> {
+        Query::new(self)
+    }
+
+    /// Whether any object is new, changed or marked for deletion.
+    pub fn has_changes(&self) -> bool {
+        self.models.iter().any(|m| m.has_changes())
+    }
+
+    /// Writes every pending change to the database inside the session's
+    /// transaction, without committing.
+    ///
+    /// # Errors
+    /// The first failing statement's error, naming the model. The transaction
+    /// is then rolled back and every change is pending again, so the caller
+    /// can fix the cause and flush again, or [`rollback`](Session::rollback).
+    pub async fn flush(&mut self) -> Result<()> {
+        if !self.has_changes() {
+            return Ok(());
+        }
+        self.begin().await?;
+        let dialect = self.connector.dialect();
+        let conn = self.conn.as_deref_mut().expect("begin opened a connection");
+        let result = unit_of_work::flush(&mut self.models, conn, dialect).await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result
+    }
+
+    /// Flushes and commits the transaction; all or nothing.
+    ///
+    /// # Errors
+    /// As [`flush`](Session::flush); a failing COMMIT is handled the same way.
+    pub async fn commit(&mut self) -> Result<()> {
+        self.flush().await?;
+        let Some(conn) = self.conn.as_deref_mut() else { return Ok(()) };
+        if let Err(e) = conn.batch_execute("COMMIT").await {
+            self.abort().await;
+            return Err(e);
+        }
+        self.conn = None;
+        for model in &mut self.models {
+            model.forget_flushes();
+        }
+        Ok(())
+    }
+
+    /// Rolls the transaction back and discards every uncommitted change:
+    /// new objects leave the session, changed objects get their loaded values
+    /// back, deletions are cancelled.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if a loaded value no longer fits its field (it did
+    /// when it was loaded, so this points at a bug in a custom `SqlValue`).
+    pub async fn rollback(&mut self) -> Result<()> {
+        self.abort().await;
+        for model in &mut self.models {
+            model.discard_changes()?;
+        }
+        Ok(())
+    }
+
+    /// Opens the transaction if none is open.
+    async fn begin(&mut self) -> Result<()> {
+        if self.conn.is_none() {
+            let mut conn = self.connector.connect().await?;
+            conn.batch_execute("BEGIN").await?;
+            self.conn = Some(conn);
+        }
+        Ok(())
+    }
+
+    /// Rolls the open transaction back and undoes its flushes in memory.
+    async fn abort(&mut self) {
+        for model in &mut self.models {
+            model.undo_flushes();
+        }
+        if let Some(mut conn) = self.conn.take() {
+            if conn.batch_execute("ROLLBACK").await.is_err() {
+                conn.abandon();
+            }
+        }
+    }
+
+    /// Runs a query in the session's transaction, after an autoflush.
+    pub(crate) async fn fetch(&mut self, sql: &Sql<'_>) -> Result<Rows> {
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.begin().await?;
+        let conn = self.conn.as_deref_mut().expect("begin opened a connection");
+        let result = conn.query(&sql.text, &sql.params).await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result
+    }
+
+    /// Merges loaded rows into the identity map; rows already there keep
+    /// their object, pending changes included.
+    pub(crate) fn load_rows<T: Model>(&mut self, rows: Rows) -> Result<Vec<Handle<T>>> {
+        let objects = decode_rows::<T>(rows)?;
+        let arena = self.arena_mut::<T>();
+        let indices: Vec<u32> = objects.into_iter().map(|o| arena.merge_loaded(o)).collect();
+        Ok(indices.into_iter().map(|i| self.handle(i)).collect())
+    }
+
+    pub(crate) fn dialect(&self) -> &'static dyn crate::dialect::Dialect {
+        self.connector.dialect()
+    }
+}
+
+/// Decodes rows holding every column of `T`, in column order.
+fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
+    let count = rows.len();
+    if count > 0 && rows.width != T::TABLE.columns.len() {
+        return Err(Error::Session(format!(
+            "a `{}` row needs {} columns, the query returned {}",
+            T::TABLE.model,
+            T::TABLE.columns.len(),
+            rows.width
+        )));
+    }
+    let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+    let mut objects = Vec::with_capacity(count);
+    for _ in 0..count {
+        objects.push(T::from_row(&mut reader)?);
+        reader.next_row();
+    }
+    Ok(objects)
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.abandon();
+        }
+    }
+}
+
+/// Reads an object.
+///
+/// # Panics
+/// If the handle belongs to another session or its object was expunged; use
+/// [`Session::object`] to get an `Option` instead.
+impl<T: Model> Index<Handle<T>> for Session {
+    type Output = T;
+
+    fn index(&self, handle: Handle<T>) -> &T {
+        match self.object(handle) {
+            Some(object) => object,
+            None => panic!("{}", stale_handle(T::TABLE.model)),
+        }
+    }
+}
+
+/// Writes an object; the next flush sends the changed columns.
+///
+/// # Panics
+/// As for `Index`; use [`Session::object_mut`] to get an `Option` instead.
+impl<T: Model> IndexMut<Handle<T>> for Session {
+    fn index_mut(&mut self, handle: Handle<T>) -> &mut T {
+        match self.object_mut(handle) {
+            Some(object) => object,
+            None => panic!("{}", stale_handle(T::TABLE.model)),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! An async ORM for Rust and PostgreSQL: declarative models, a Session that is
+//! a real unit of work with an identity map, and mappings checked at compile
+//! time.
+
+pub use orm_core::*;
+pub use orm_derive::Model;
+
+/// Everything a typical user needs: `use orm::prelude::*;`.
+pub mod prelude {
+    pub use orm_core::{Bind, Error, Expr, Handle, Model, OptionalExt, Result, Session, SqlType, SqlValue, Value};
+    pub use orm_derive::Model;
+}
