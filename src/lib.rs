@@ -4,9 +4,16 @@
 
 pub use orm_core::*;
 pub use orm_derive::Model;
+pub use orm_postgres::{Engine, EngineBuilder, PgConnection, PoolStatus};
+
+/// The PostgreSQL crate: dialect, engine, pool, and the driver it wraps.
+pub mod postgres {
+    pub use orm_postgres::*;
+}
 
 /// Everything a typical user needs: `use orm::prelude::*;`.
 pub mod prelude {
     pub use orm_core::{Bind, Error, Expr, Handle, Model, OptionalExt, Result, Session, SqlType, SqlValue, Value};
     pub use orm_derive::Model;
+    pub use orm_postgres::Engine;
 }

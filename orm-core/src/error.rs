@@ -71,6 +71,9 @@ pub enum Error {
     /// The connection to the database failed or was lost.
     #[error("connection to the database failed")]
     Connection(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The driver refused a statement or a value before the database saw it.
+    #[error("the database driver rejected the statement")]
+    Driver(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A column value did not fit the field it was read into.
     #[error("cannot read `{model}.{field}`: the database sent {sql_type}, the field is `{rust_type}`")]
     Decode {

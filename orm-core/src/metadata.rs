@@ -65,10 +65,7 @@ impl TableMeta {
 
     /// Returns the names of the tables this one references, itself excluded.
     pub fn references(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.columns
-            .iter()
-            .filter_map(|c| c.foreign_key.map(|fk| fk.table))
-            .filter(move |t| *t != self.name)
+        self.columns.iter().filter_map(|c| c.foreign_key.map(|fk| fk.table)).filter(move |t| *t != self.name)
     }
 }
 
@@ -79,9 +76,8 @@ pub fn sort_by_dependency<'a>(tables: &[&'a TableMeta]) -> Vec<&'a TableMeta> {
     let mut remaining: Vec<&TableMeta> = tables.to_vec();
     while !remaining.is_empty() {
         let ready = remaining.iter().position(|t| {
-            t.references().all(|parent| {
-                sorted.iter().any(|s| s.name == parent) || !remaining.iter().any(|r| r.name == parent)
-            })
+            t.references()
+                .all(|parent| sorted.iter().any(|s| s.name == parent) || !remaining.iter().any(|r| r.name == parent))
         });
         // A cycle: take the first remaining table as it is.
         sorted.push(remaining.remove(ready.unwrap_or(0)));

@@ -85,11 +85,6 @@ impl RowReader {
 pub fn decode<T: SqlValue>(table: &'static TableMeta, index: usize, value: Value) -> Result<T> {
     T::from_value(value).map_err(|value| {
         let field = table.columns.get(index).map_or("?", |c| c.field);
-        Error::Decode {
-            model: table.model,
-            field,
-            sql_type: value.describe(),
-            rust_type: std::any::type_name::<T>(),
-        }
+        Error::Decode { model: table.model, field, sql_type: value.describe(), rust_type: std::any::type_name::<T>() }
     })
 }

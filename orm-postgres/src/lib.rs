@@ -1,1 +1,17 @@
-//! orm-postgres
+//! PostgreSQL for the `orm` crate: the dialect, an [`Engine`] over a
+//! deadpool-postgres pool with a per-connection statement cache, and the
+//! bridging of values to tokio-postgres.
+
+mod dialect;
+mod engine;
+mod error;
+mod executor;
+mod pool;
+mod types;
+
+pub use dialect::{PostgresDialect, POSTGRES};
+pub use engine::{Engine, EngineBuilder, PoolStatus};
+pub use executor::PgConnection;
+
+pub use deadpool_postgres;
+pub use tokio_postgres;

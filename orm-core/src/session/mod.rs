@@ -20,8 +20,8 @@ use crate::model::{Model, RowReader};
 use crate::query::render::Sql;
 use crate::query::Query;
 
-pub use identity_map::{Handle, ObjectState};
 use identity_map::{stale_handle, Arena};
+pub use identity_map::{Handle, ObjectState};
 use unit_of_work::Tracked;
 
 static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);

@@ -27,9 +27,21 @@ pub(crate) trait Tracked: Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn table(&self) -> &'static TableMeta;
     fn has_changes(&self) -> bool;
-    fn flush_inserts<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>>;
-    fn flush_updates<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>>;
-    fn flush_deletes<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>>;
+    fn flush_inserts<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn flush_updates<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn flush_deletes<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>>;
     /// The transaction committed: its flushes can no longer be undone.
     fn forget_flushes(&mut self);
     fn undo_flushes(&mut self);
@@ -49,13 +61,25 @@ impl<T: Model> Tracked for Arena<T> {
     fn has_changes(&self) -> bool {
         Arena::has_changes(self)
     }
-    fn flush_inserts<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>> {
+    fn flush_inserts<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.insert_pending(conn, dialect))
     }
-    fn flush_updates<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>> {
+    fn flush_updates<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.update_dirty(conn, dialect))
     }
-    fn flush_deletes<'a>(&'a mut self, conn: &'a mut dyn Connection, dialect: &'static dyn Dialect) -> BoxFuture<'a, Result<()>> {
+    fn flush_deletes<'a>(
+        &'a mut self,
+        conn: &'a mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.delete_marked(conn, dialect))
     }
     fn forget_flushes(&mut self) {
@@ -93,7 +117,11 @@ pub(crate) async fn flush(
 
 /// Takes a work list, in slot order, without duplicates, keeping only the
 /// slots still in `state`.
-fn take_work<T: Model>(list: &mut Vec<u32>, arena_slots: &[crate::session::identity_map::Slot<T>], state: ObjectState) -> Vec<u32> {
+fn take_work<T: Model>(
+    list: &mut Vec<u32>,
+    arena_slots: &[crate::session::identity_map::Slot<T>],
+    state: ObjectState,
+) -> Vec<u32> {
     let mut work = std::mem::take(list);
     work.sort_unstable();
     work.dedup();

@@ -1,0 +1,209 @@
+//! The Engine: a connection pool plus the dialect, as SQLAlchemy's `Engine`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use orm_core::metadata::{sort_by_dependency, TableMeta};
+use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, Session};
+
+use crate::dialect::{self, POSTGRES};
+use crate::error::from_pool;
+use crate::executor::PgConnection;
+use crate::pool::{self, PoolOptions};
+
+/// A pool of PostgreSQL connections and the factory of [`Session`]s.
+///
+/// Building an engine does no I/O: the first session or statement connects,
+/// as SQLAlchemy's `create_engine`. Cloning is cheap and shares the pool.
+///
+/// ```no_run
+/// # async fn demo() -> orm_core::Result<()> {
+/// use std::time::Duration;
+/// let engine = orm_postgres::Engine::builder("postgres://postgres@127.0.0.1:5432/postgres")
+///     .pool_size(5)
+///     .max_overflow(10)
+///     .pool_timeout(Duration::from_secs(5))
+///     .build()?;
+/// let mut session = engine.session();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    state: Arc<EngineState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct EngineState {
+    /// This state's own `Arc`, for the connections it hands out.
+    me: Weak<EngineState>,
+    pool: Pool,
+    pub(crate) options: PoolOptions,
+    statements: AtomicU64,
+}
+
+impl EngineState {
+    /// Counts a statement and starts its clock.
+    pub(crate) fn statement_started(&self) -> Instant {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        Instant::now()
+    }
+
+    pub(crate) fn idle_connections(&self) -> usize {
+        self.pool.status().available
+    }
+
+    async fn checkout(self: Arc<Self>) -> Result<PgConnection> {
+        let client = self.pool.get().await.map_err(|e| from_pool(e, self.options.pool_timeout))?;
+        Ok(PgConnection::new(client, self))
+    }
+}
+
+impl Connector for EngineState {
+    fn dialect(&self) -> &'static dyn Dialect {
+        &POSTGRES
+    }
+
+    fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(|e| from_pool(e, self.options.pool_timeout))?;
+            let state = self.me.upgrade().expect("an engine state outlives its own calls");
+            Ok(Box::new(PgConnection::new(client, state)) as Box<dyn Connection>)
+        })
+    }
+}
+
+/// Options for an [`Engine`], as `create_engine` takes them.
+#[derive(Debug, Clone)]
+#[must_use = "call `build` to get an engine"]
+pub struct EngineBuilder {
+    url: String,
+    options: PoolOptions,
+}
+
+impl EngineBuilder {
+    /// Connections kept open while idle (default 5).
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.options.pool_size = n;
+        self
+    }
+
+    /// Connections opened beyond `pool_size` under load and closed when they
+    /// are returned (default 10). At most `pool_size + max_overflow` are open.
+    pub fn max_overflow(mut self, n: usize) -> Self {
+        self.options.max_overflow = n;
+        self
+    }
+
+    /// How long a checkout waits for a free connection before failing with
+    /// [`Error::PoolTimeout`](orm_core::Error::PoolTimeout) (default 30 s).
+    pub fn pool_timeout(mut self, timeout: Duration) -> Self {
+        self.options.pool_timeout = timeout;
+        self
+    }
+
+    /// Closes connections older than `age` instead of reusing them (default:
+    /// never).
+    pub fn pool_recycle(mut self, age: Duration) -> Self {
+        self.options.pool_recycle = Some(age);
+        self
+    }
+
+    /// Tests each connection with a round trip before handing it out, so a
+    /// connection the server dropped is replaced (default off).
+    pub fn pre_ping(mut self, on: bool) -> Self {
+        self.options.pre_ping = on;
+        self
+    }
+
+    /// Builds the engine. Does no I/O.
+    ///
+    /// # Errors
+    /// [`Error::Config`](orm_core::Error::Config) for a URL that does not parse
+    /// or a `pool_size` of 0.
+    pub fn build(self) -> Result<Engine> {
+        let pool = pool::build(&self.url, &self.options)?;
+        let state = Arc::new_cyclic(|me| EngineState { me: me.clone(), pool, options: self.options, statements: AtomicU64::new(0) });
+        Ok(Engine { state })
+    }
+}
+
+impl Engine {
+    /// Starts configuring an engine for `url`
+    /// (`postgres://user:password@host:port/database`).
+    pub fn builder(url: &str) -> EngineBuilder {
+        EngineBuilder { url: url.to_owned(), options: PoolOptions::default() }
+    }
+
+    /// Builds an engine with the default pool options. Does no I/O.
+    ///
+    /// # Errors
+    /// As [`EngineBuilder::build`].
+    pub fn new(url: &str) -> Result<Engine> {
+        Engine::builder(url).build()
+    }
+
+    /// Creates a session bound to this engine. Does no I/O.
+    pub fn session(&self) -> Session {
+        Session::new(self.state.clone())
+    }
+
+    /// Checks a connection out of the pool, for statements outside a session.
+    ///
+    /// # Errors
+    /// [`Error::PoolTimeout`](orm_core::Error::PoolTimeout) or a connection error.
+    pub async fn connect(&self) -> Result<PgConnection> {
+        self.state.clone().checkout().await
+    }
+
+    /// Creates the tables (and their indexes) that do not exist yet, parents
+    /// before children, in one transaction.
+    ///
+    /// # Errors
+    /// A database error, e.g. a foreign key to a table that is neither given
+    /// nor present.
+    pub async fn create_all(&self, tables: &[&'static TableMeta]) -> Result<()> {
+        let statements: Vec<String> = sort_by_dependency(tables).into_iter().flat_map(dialect::create_table).collect();
+        self.run_ddl(&statements).await
+    }
+
+    /// Drops the tables that exist, children before parents, in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// A database error, e.g. another table still references one of them.
+    pub async fn drop_all(&self, tables: &[&'static TableMeta]) -> Result<()> {
+        let statements: Vec<String> = sort_by_dependency(tables).into_iter().rev().map(dialect::drop_table).collect();
+        self.run_ddl(&statements).await
+    }
+
+    async fn run_ddl(&self, statements: &[String]) -> Result<()> {
+        let mut conn = self.connect().await?;
+        let script = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
+        conn.batch_execute(&script).await
+    }
+
+    /// The number of statements this engine's connections have sent, for
+    /// tests that assert how many round trips an operation takes.
+    pub fn statement_count(&self) -> u64 {
+        self.state.statements.load(Ordering::Relaxed)
+    }
+
+    /// The pool's current size: connections open, idle, and the maximum.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.state.pool.status();
+        PoolStatus { open: status.size, idle: status.available, max: status.max_size }
+    }
+}
+
+/// A snapshot of an engine's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle or in use).
+    pub open: usize,
+    /// Connections idle in the pool.
+    pub idle: usize,
+    /// `pool_size + max_overflow`.
+    pub max: usize,
+}

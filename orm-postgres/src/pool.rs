@@ -1,0 +1,92 @@
+//! Engine options -> a deadpool-postgres pool with SQLAlchemy's QueuePool
+//! meaning. No policy of its own beyond the translation.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use orm_core::{Error, Result};
+use tokio_postgres::NoTls;
+
+/// Pool options, named and defaulted as SQLAlchemy's `create_engine` names them.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolOptions {
+    /// Connections kept open while idle.
+    pub(crate) pool_size: usize,
+    /// Connections opened beyond `pool_size` under load, closed when returned.
+    pub(crate) max_overflow: usize,
+    /// How long a checkout waits for a free connection.
+    pub(crate) pool_timeout: Duration,
+    /// Connections older than this are closed instead of reused.
+    pub(crate) pool_recycle: Option<Duration>,
+    /// Test each connection with a round trip before handing it out.
+    pub(crate) pre_ping: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            pool_size: 5,
+            max_overflow: 10,
+            pool_timeout: Duration::from_secs(30),
+            pool_recycle: None,
+            pre_ping: false,
+        }
+    }
+}
+
+/// Parses the URL and builds the pool. Does no I/O.
+pub(crate) fn build(url: &str, options: &PoolOptions) -> Result<Pool> {
+    let config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| Error::Config(format!("cannot parse database URL `{}`: {e}", redact(url))))?;
+    if options.pool_size == 0 {
+        return Err(Error::Config("pool_size must be at least 1".into()));
+    }
+    let recycling_method = if options.pre_ping { RecyclingMethod::Verified } else { RecyclingMethod::Fast };
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method });
+    let mut builder = Pool::builder(manager)
+        .max_size(options.pool_size + options.max_overflow)
+        .wait_timeout(Some(options.pool_timeout))
+        .runtime(Runtime::Tokio1);
+    if let Some(max_age) = options.pool_recycle {
+        builder = builder.pre_recycle(deadpool_postgres::Hook::sync_fn(move |_, metrics| {
+            if metrics.age() > max_age {
+                Err(HookError::message("connection older than pool_recycle"))
+            } else {
+                Ok(())
+            }
+        }));
+    }
+    builder.build().map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))
+}
+
+/// Hides the password of a URL for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn bad_url_is_a_config_error() {
+        let err = build("postgres://h:notaport/db", &PoolOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Config(ref m) if m.contains("cannot parse database URL")), "{err}");
+    }
+}
