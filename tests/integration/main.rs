@@ -1,1 +1,9 @@
+//! Integration tests against a real PostgreSQL: one binary, a module per area.
+//! Every test gets its own database from `TestDb`.
 
+mod common;
+mod engine;
+mod query;
+mod session;
+mod transactions;
+mod types;

@@ -1,0 +1,221 @@
+//! The Session: add, get, identity map, dirty tracking, delete, expunge, refresh.
+
+use orm::prelude::*;
+use orm::ObjectState;
+
+use crate::common::{person, setup, statements_during, Address, Membership, Person};
+
+#[tokio::test]
+async fn add_and_commit_fills_generated_key_and_server_default() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", Some(170)));
+    assert_eq!(session.state(ada), Some(ObjectState::Pending));
+    session.commit().await.unwrap();
+    assert_eq!(session.state(ada), Some(ObjectState::Persistent));
+    assert!(session[ada].id > 0);
+
+    let home = session.add(Address::new(session[ada].id, "Paris"));
+    assert_eq!(session[home].country, "");
+    session.commit().await.unwrap();
+    assert_eq!(session[home].country, "unknown", "server default read back through RETURNING");
+    assert!(session[home].id > 0);
+
+    let mut other = db.engine().session();
+    let loaded = other.get::<Person>(session[ada].id).await.unwrap().expect("row committed");
+    assert_eq!(other[loaded], session[ada]);
+}
+
+#[tokio::test]
+async fn get_of_a_loaded_key_makes_no_round_trip() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    let id = session[ada].id;
+
+    let mut fresh = engine.session();
+    let (first_trips, first) = statements_during(engine, fresh.get::<Person>(id)).await;
+    assert!(first_trips >= 1);
+    let (second_trips, second) = statements_during(engine, fresh.get::<Person>(id)).await;
+    assert_eq!(second_trips, 0, "the identity map answers");
+    assert_eq!(first.unwrap(), second.unwrap());
+    assert_eq!(fresh.get::<Person>(id + 1000).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_row_loaded_twice_is_one_object_and_pending_changes_survive() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    session.add(person("Ada", Some(170)));
+    session.add(person("Bob", Some(180)));
+    session.commit().await.unwrap();
+
+    let by_query = session.query::<Person>().filter(Person::name.eq("Ada")).one().await.unwrap();
+    session[by_query].height = Some(171);
+    session.set_autoflush(false);
+    let all = session.query::<Person>().order_by(Person::name.asc()).all().await.unwrap();
+    assert_eq!(all[0], by_query, "same handle for the same row");
+    assert_eq!(session[all[0]].height, Some(171), "a reload does not overwrite pending changes");
+}
+
+#[tokio::test]
+async fn update_sends_only_changed_columns_and_nothing_for_unchanged_objects() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(170)));
+    session.commit().await.unwrap();
+
+    // Borrowing mutably without changing anything sends no UPDATE.
+    let _ = &mut session[ada];
+    let (trips, result) = statements_during(engine, session.commit()).await;
+    result.unwrap();
+    assert_eq!(trips, 0);
+
+    // Another session changes the name; ours changes only the height. An
+    // UPDATE of every column would overwrite the other session's name.
+    let mut other = engine.session();
+    let theirs = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    other[theirs].name = "Ada Lovelace".into();
+    other.commit().await.unwrap();
+
+    session[ada].height = Some(172);
+    let (trips, result) = statements_during(engine, session.commit()).await;
+    result.unwrap();
+    assert_eq!(trips, 3, "BEGIN, one UPDATE, COMMIT");
+
+    let mut check = engine.session();
+    let row = check.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    assert_eq!(check[row].name, "Ada Lovelace");
+    assert_eq!(check[row].height, Some(172));
+}
+
+#[tokio::test]
+async fn many_new_rows_of_one_table_are_one_insert() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let handles: Vec<_> = (0..250).map(|i| session.add(person(&format!("p{i}"), Some(i)))).collect();
+    let (trips, result) = statements_during(engine, session.commit()).await;
+    result.unwrap();
+    assert_eq!(trips, 3, "BEGIN, one INSERT .. RETURNING, COMMIT");
+    let ids: Vec<i32> = handles.iter().map(|&h| session[h].id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "keys come back in insertion order");
+    assert_eq!(session.query::<Person>().count().await.unwrap(), 250);
+}
+
+#[tokio::test]
+async fn a_flush_beyond_the_parameter_limit_still_works() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    // 5 columns per row: 20,000 rows need 100,000 parameters.
+    for i in 0..20_000 {
+        session.add(person(&format!("p{i}"), Some(i)));
+    }
+    session.commit().await.unwrap();
+    assert_eq!(session.query::<Person>().count().await.unwrap(), 20_000);
+}
+
+#[tokio::test]
+async fn delete_removes_the_row_and_leaves_the_identity_map() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    let bob = session.add(person("Bob", None));
+    session.commit().await.unwrap();
+    let (ada_id, bob_id) = (session[ada].id, session[bob].id);
+
+    session.delete(ada).unwrap();
+    session.delete(bob).unwrap();
+    assert_eq!(session.state(ada), Some(ObjectState::Deleted));
+    assert_eq!(session.get::<Person>(ada_id).await.unwrap(), None, "autoflushed before the SELECT");
+    session.commit().await.unwrap();
+    assert_eq!(session.state(ada), Some(ObjectState::Detached));
+    assert_eq!(session[bob].name, "Bob", "a deleted object stays readable");
+
+    let mut other = engine.session();
+    assert_eq!(other.get::<Person>(bob_id).await.unwrap(), None);
+
+    // Deleting a pending object just forgets it.
+    let never = session.add(person("Never", None));
+    session.delete(never).unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(session.query::<Person>().count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn composite_keys_insert_get_update_and_delete() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", None));
+    session.flush().await.unwrap();
+    let id = session[ada].id;
+    let chess = session.add(Membership::new(id, "chess", 2001));
+    session.add(Membership::new(id, "go", 2005));
+    session.commit().await.unwrap();
+
+    let mut other = db.engine().session();
+    let loaded = other.get::<Membership>((id, "chess".to_string())).await.unwrap().unwrap();
+    assert_eq!(other[loaded].since, 2001);
+    assert_eq!(other[loaded].note, "", "skipped fields get their default");
+    other[loaded].since = 2002;
+    other.commit().await.unwrap();
+
+    session.refresh(chess).await.unwrap();
+    assert_eq!(session[chess].since, 2002);
+    session.delete(chess).unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(session.query::<Membership>().count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn refresh_discards_pending_changes() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", Some(170)));
+    session.commit().await.unwrap();
+    session[ada].height = Some(1);
+    session.refresh(ada).await.unwrap();
+    assert_eq!(session[ada].height, Some(170));
+    session.commit().await.unwrap();
+    let mut other = db.engine().session();
+    let row = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    assert_eq!(other[row].height, Some(170));
+}
+
+#[tokio::test]
+async fn expunge_hands_the_object_back_and_forgets_it() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(170)));
+    session.commit().await.unwrap();
+    let id = session[ada].id;
+
+    session[ada].height = Some(99);
+    let owned: Person = session.expunge(ada).expect("tracked");
+    assert_eq!(owned.height, Some(99));
+    assert!(session.object(ada).is_none());
+    session.commit().await.unwrap();
+
+    // The change was never written, and the next get loads a new object.
+    let (trips, again) = statements_during(engine, session.get::<Person>(id)).await;
+    assert!(trips >= 1);
+    let again = again.unwrap().unwrap();
+    assert_ne!(again, ada);
+    assert_eq!(session[again].height, Some(170));
+}
+
+#[tokio::test]
+async fn handles_of_another_session_are_refused() {
+    let db = setup().await;
+    let mut one = db.engine().session();
+    let mut two = db.engine().session();
+    let ada = one.add(person("Ada", None));
+    two.add(person("Bob", None));
+    assert!(two.object(ada).is_none());
+    assert!(matches!(two.delete(ada), Err(Error::Session(_))));
+}

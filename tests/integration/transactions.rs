@@ -1,0 +1,155 @@
+//! Atomic commits, constraint errors, rollback, and the session after a failure.
+
+use orm::prelude::*;
+use orm::{Connection, ObjectState};
+
+use crate::common::{person, setup, Address, Person};
+
+#[tokio::test]
+async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let bob = session.add(person("Bob", None));
+    let dup = session.add(person("Ada", None));
+    let err = session.commit().await.unwrap_err();
+    assert!(err.is_unique_violation(), "{err}");
+    assert_eq!(err.constraint(), Some("people_name_key"));
+    let db_error = err.db_error().unwrap();
+    assert_eq!(db_error.model, Some("Person"));
+    assert_eq!(db_error.table.as_deref(), Some("people"));
+    let message = err.to_string();
+    assert!(message.contains("Person") && message.contains("people_name_key"), "{message}");
+
+    // Nothing of the failed commit reached the database.
+    let mut other = engine.session();
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 1);
+
+    // The session is usable: both objects are pending again; fix and retry.
+    assert!(!session.in_transaction());
+    assert_eq!(session.state(bob), Some(ObjectState::Pending));
+    assert_eq!(session.state(dup), Some(ObjectState::Pending));
+    session[dup].name = "Ada II".into();
+    session.commit().await.unwrap();
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn everything_flushed_earlier_in_a_failed_transaction_is_undone_too() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(1)));
+    session.commit().await.unwrap();
+
+    session[ada].height = Some(2);
+    let cy = session.add(person("Cy", None));
+    session.flush().await.unwrap();
+    assert_eq!(session.state(cy), Some(ObjectState::Persistent));
+
+    session.add(person("Cy", None));
+    assert!(session.commit().await.unwrap_err().is_unique_violation());
+    // The earlier flush was rolled back with the transaction; in memory the
+    // changes are pending again, so the next commit writes them.
+    assert_eq!(session.state(cy), Some(ObjectState::Pending));
+    let mut other = engine.session();
+    let loaded = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    assert_eq!(other[loaded].height, Some(1));
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn foreign_key_and_not_null_violations_are_their_own_variants() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    session.add(Address::new(12345, "Nowhere"));
+    let err = session.commit().await.unwrap_err();
+    assert!(matches!(err, Error::ForeignKeyViolation(_)), "{err}");
+    assert_eq!(err.constraint(), Some("addresses_person_id_fkey"));
+    assert_eq!(err.db_error().and_then(|e| e.model), Some("Address"));
+    session.rollback().await.unwrap();
+
+    let mut conn = db.engine().connect().await.unwrap();
+    let err = conn.batch_execute("INSERT INTO people (name, date_of_birth) VALUES (NULL, now())").await.unwrap_err();
+    assert!(matches!(err, Error::NotNullViolation(_)), "{err}");
+    conn.batch_execute("ALTER TABLE people ADD CONSTRAINT tall CHECK (height > 100)").await.unwrap();
+    session.add(person("Tiny", Some(5)));
+    let err = session.commit().await.unwrap_err();
+    assert!(matches!(err, Error::CheckViolation(_)), "{err}");
+    assert_eq!(err.constraint(), Some("tall"));
+}
+
+#[tokio::test]
+async fn parents_are_inserted_before_children_in_one_flush() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", None));
+    session.flush().await.unwrap();
+    // Children added first, parent row of the second added after: the flush
+    // still orders people before addresses.
+    session.add(Address::new(session[ada].id, "Paris"));
+    let bob = session.add(person("Bob", None));
+    session.commit().await.unwrap();
+    assert!(session[bob].id > 0);
+    assert_eq!(session.query::<Address>().count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn rollback_discards_every_uncommitted_change() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(170)));
+    let bob = session.add(person("Bob", Some(180)));
+    session.commit().await.unwrap();
+
+    session[ada].height = Some(1);
+    session.delete(bob).unwrap();
+    let cy = session.add(person("Cy", None));
+    session.flush().await.unwrap();
+    session.rollback().await.unwrap();
+
+    assert_eq!(session[ada].height, Some(170), "changed fields get their loaded values back");
+    assert_eq!(session.state(bob), Some(ObjectState::Persistent), "deletion cancelled");
+    assert!(session.object(cy).is_none(), "new objects leave the session");
+    assert!(!session.has_changes());
+    let mut other = engine.session();
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn dropping_a_session_rolls_its_transaction_back() {
+    let db = setup().await;
+    let engine = db.engine();
+    {
+        let mut session = engine.session();
+        session.add(person("Ada", None));
+        session.flush().await.unwrap();
+    }
+    let mut other = engine.session();
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 0);
+    // The abandoned connection holds no lock: a DDL statement goes through.
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("SET lock_timeout = '2s'; ALTER TABLE people ADD COLUMN extra int").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_concurrently_deleted_row_is_stale_data_not_a_silent_no_op() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let mut other = engine.session();
+    let theirs = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    other.delete(theirs).unwrap();
+    other.commit().await.unwrap();
+
+    session[ada].height = Some(3);
+    let err = session.commit().await.unwrap_err();
+    assert!(matches!(err, Error::StaleData { model: "Person", action: "update", expected: 1, matched: 0 }), "{err}");
+}

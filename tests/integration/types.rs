@@ -1,0 +1,153 @@
+//! Every supported column type round-trips; a custom type through `SqlValue`;
+//! a column of the wrong type is a decode error naming model and field.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use orm::prelude::*;
+use orm::testing::TestDb;
+use orm::Connection;
+use rust_decimal::Decimal;
+
+/// An e-mail address: stored as text, always lowercase.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Email(String);
+
+impl SqlValue for Email {
+    const SQL_TYPE: SqlType = SqlType::Text;
+    fn to_value(&self) -> Value {
+        Value::Text(self.0.clone())
+    }
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Text(s) => Ok(Email(s.to_lowercase())),
+            other => Err(other),
+        }
+    }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "all_types")]
+pub struct AllTypes {
+    #[orm(primary_key)]
+    pub id: i64,
+    pub small: i16,
+    pub int: i32,
+    pub big: i64,
+    pub real: f32,
+    pub double: f64,
+    pub flag: bool,
+    pub text: String,
+    #[orm(max_len = 8)]
+    pub short_text: String,
+    pub bytes: Vec<u8>,
+    pub amount: Decimal,
+    pub day: NaiveDate,
+    pub time: NaiveTime,
+    pub stamp: NaiveDateTime,
+    pub instant: DateTime<Utc>,
+    pub doc: serde_json::Value,
+    pub email: Email,
+    pub maybe_int: Option<i32>,
+    pub maybe_text: Option<String>,
+    pub maybe_amount: Option<Decimal>,
+    pub maybe_doc: Option<serde_json::Value>,
+    pub maybe_email: Option<Email>,
+}
+
+fn sample() -> AllTypes {
+    let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+    let time = NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).unwrap();
+    AllTypes {
+        id: 0,
+        small: -7,
+        int: i32::MAX,
+        big: i64::MIN,
+        real: 1.5,
+        double: -2.25e300,
+        flag: true,
+        text: "héllo, wörld".into(),
+        short_text: "8 chars!".into(),
+        bytes: vec![0, 1, 255],
+        amount: Decimal::new(-123_456_789, 4),
+        day,
+        time,
+        stamp: day.and_time(time),
+        instant: Utc.with_ymd_and_hms(2001, 9, 9, 1, 46, 40).unwrap(),
+        doc: serde_json::json!({"a": [1, 2, {"b": null}]}),
+        email: Email("Ada@Example.com".into()),
+        maybe_int: Some(0),
+        maybe_text: None,
+        maybe_amount: Some(Decimal::new(1, 2)),
+        maybe_doc: None,
+        maybe_email: None,
+    }
+}
+
+#[tokio::test]
+async fn every_supported_type_round_trips() {
+    let db = TestDb::new().await.unwrap();
+    db.engine().create_all(&[AllTypes::TABLE]).await.unwrap();
+    let mut session = db.engine().session();
+    let stored = session.add(sample());
+    session.commit().await.unwrap();
+
+    let mut other = db.engine().session();
+    let loaded = other.get::<AllTypes>(session[stored].id).await.unwrap().unwrap();
+    let expected = AllTypes { id: session[stored].id, email: Email("ada@example.com".into()), ..sample() };
+    assert_eq!(other[loaded], expected);
+
+    // Filters bind every type too.
+    let found = other.query::<AllTypes>().filter(AllTypes::instant.eq(sample().instant)).filter(AllTypes::maybe_text.is_null());
+    assert_eq!(found.count().await.unwrap(), 1);
+    let by_email = other.query::<AllTypes>().filter(AllTypes::email.eq(Email("Ada@Example.com".into())));
+    assert_eq!(by_email.count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_ddl_uses_the_mapped_types() {
+    let db = TestDb::new().await.unwrap();
+    db.engine().create_all(&[AllTypes::TABLE]).await.unwrap();
+    let mut conn = db.engine().connect().await.unwrap();
+    let sql = "SELECT column_name::text, data_type::text, is_nullable::text, character_maximum_length \
+               FROM information_schema.columns WHERE table_name = 'all_types' ORDER BY ordinal_position";
+    let rows = conn.query(sql, &[]).await.unwrap();
+    let described: Vec<String> = rows
+        .values
+        .chunks(4)
+        .map(|r| match r {
+            [Value::Text(c), Value::Text(t), Value::Text(n), len] => format!("{c} {t} {n} {len:?}"),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(described[0], "id bigint NO Null");
+    assert_eq!(described[8], "short_text character varying NO I32(8)");
+    assert_eq!(described[15], "doc jsonb NO Null");
+    assert_eq!(described[16], "email text NO Null");
+    assert_eq!(described[17], "maybe_int integer YES Null");
+    assert_eq!(described.len(), 22);
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "measurements")]
+pub struct Measurement {
+    #[orm(primary_key)]
+    pub id: i32,
+    pub reading: i32,
+}
+
+#[tokio::test]
+async fn a_column_of_another_type_is_a_decode_error_naming_model_and_field() {
+    let db = TestDb::new().await.unwrap();
+    let mut conn = db.engine().connect().await.unwrap();
+    conn.batch_execute("CREATE TABLE measurements (id int PRIMARY KEY, reading text); INSERT INTO measurements VALUES (1, 'high')")
+        .await
+        .unwrap();
+    let mut session = db.engine().session();
+    let err = session.get::<Measurement>(1).await.unwrap_err();
+    match &err {
+        Error::Decode { model, field, sql_type, rust_type } => {
+            assert_eq!((*model, *field, *sql_type, *rust_type), ("Measurement", "reading", "text", "i32"));
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), "cannot read `Measurement.reading`: the database sent text, the field is `i32`");
+}
