@@ -4,6 +4,10 @@
 
 pub use orm_core::*;
 pub use orm_derive::Model;
+
+#[doc(hidden)]
+pub use orm_core::__private;
+pub use orm_postgres::testing;
 pub use orm_postgres::{Engine, EngineBuilder, PgConnection, PoolStatus};
 
 /// The PostgreSQL crate: dialect, engine, pool, and the driver it wraps.

@@ -124,7 +124,12 @@ impl EngineBuilder {
     /// or a `pool_size` of 0.
     pub fn build(self) -> Result<Engine> {
         let pool = pool::build(&self.url, &self.options)?;
-        let state = Arc::new_cyclic(|me| EngineState { me: me.clone(), pool, options: self.options, statements: AtomicU64::new(0) });
+        let state = Arc::new_cyclic(|me| EngineState {
+            me: me.clone(),
+            pool,
+            options: self.options,
+            statements: AtomicU64::new(0),
+        });
         Ok(Engine { state })
     }
 }

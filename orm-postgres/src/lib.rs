@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod executor;
 mod pool;
+pub mod testing;
 mod types;
 
 pub use dialect::{PostgresDialect, POSTGRES};

@@ -50,7 +50,9 @@ fn typed<T>(values: &[Value], pick: impl Fn(&Value) -> Option<T>) -> Result<Vec<
         .iter()
         .map(|v| match v {
             Value::Null => Ok(None),
-            other => pick(other).map(Some).ok_or_else(|| format!("{} in an array of another type", other.describe()).into()),
+            other => {
+                pick(other).map(Some).ok_or_else(|| format!("{} in an array of another type", other.describe()).into())
+            }
         })
         .collect()
 }
