@@ -1,0 +1,31 @@
+//! The column constants: one typed constant per column field
+//! (`Movie::title`), in an inherent impl outside the `const _` block.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast::{Container, Field};
+
+/// Generates `impl Movie { pub const title: Column<Movie, String> = ..; .. }`.
+pub(super) fn impl_columns(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
+    let ident = cont.ident;
+    let consts = cont.columns().enumerate().map(|(index, field)| column_const(cont, field, index, p));
+    quote! {
+        // Column constants are named after their fields, in snake_case.
+        #[allow(non_upper_case_globals)]
+        impl #ident {
+            #(#consts)*
+        }
+    }
+}
+
+/// `pub const title: Column<Movie, String> = Column::new("movies", "title", 1);`
+fn column_const(cont: &Container<'_>, field: &Field<'_>, index: usize, p: &TokenStream) -> TokenStream {
+    let (model, vis, member, ty) = (cont.ident, field.vis, field.ident, field.ty);
+    let (table, column) = (&cont.table, &field.column);
+    let doc = format!(" The `{table}.{column}` column.");
+    quote! {
+        #[doc = #doc]
+        #vis const #member: #p::Column<#model, #ty> = #p::Column::new(#table, #column, #index);
+    }
+}

@@ -1,0 +1,94 @@
+//! The constructor `new`, generated unless `#[orm(no_constructor)]`. It lives
+//! in the `const _` block, next to the helper trait that explains a missing
+//! `Default`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+
+use super::helpers;
+use crate::ast::{Container, Field};
+use crate::ty;
+
+/// `impl Movie { pub fn new(..) -> Self }`, or nothing with `no_constructor`.
+pub(super) fn impl_constructor(cont: &Container<'_>) -> TokenStream {
+    if !cont.has_constructor() {
+        return TokenStream::new();
+    }
+    let ident = cont.ident;
+    let constructor = constructor(cont);
+    quote! {
+        impl #ident {
+            #constructor
+        }
+    }
+}
+
+/// `pub fn new(..) -> Self`, taking every column the application must
+/// provide, as `impl Into<T>` (primitives by value, see [`ty::is_primitive`]);
+/// server-filled columns and skipped fields start as `Default::default()`.
+fn constructor(cont: &Container<'_>) -> TokenStream {
+    let (model, vis) = (cont.ident, cont.vis);
+    let is_param = |f: &&Field<'_>| f.is_column() && !f.is_server_filled();
+    let params = cont.fields.iter().filter(is_param).map(|field| {
+        let (member, ty) = (field.ident, field.ty);
+        if ty::is_primitive(ty) {
+            quote!(#member: #ty)
+        } else {
+            quote!(#member: impl ::core::convert::Into<#ty>)
+        }
+    });
+    let values = cont.fields.iter().map(|field| {
+        let (member, ty) = (field.ident, field.ty);
+        if !is_param(&field) {
+            let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
+            let default = helpers::default(ty, helper);
+            quote!(#member: #default)
+        } else if ty::is_primitive(ty) {
+            quote!(#member)
+        } else {
+            quote!(#member: ::core::convert::Into::into(#member))
+        }
+    });
+    let doc = constructor_doc(cont);
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::new_without_default)]
+        #vis fn new(#(#params),*) -> Self {
+            #model { #(#values,)* }
+        }
+    }
+}
+
+/// "Creates a `Movie` from its column values; `id` is filled in by the
+/// database on flush."
+fn constructor_doc(cont: &Container<'_>) -> String {
+    let names = |fields: Vec<&Field<'_>>| {
+        let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.ident.unraw())).collect();
+        let verb = if names.len() == 1 { "is" } else { "are" };
+        (join(&names), verb)
+    };
+    let mut doc = format!(" Creates a `{}` from its column values", cont.ident.unraw());
+    let filled: Vec<&Field<'_>> = cont.columns().filter(|f| f.is_server_filled()).collect();
+    if !filled.is_empty() {
+        let (filled, verb) = names(filled);
+        doc.push_str(&format!("; {filled} {verb} filled in by the database on flush"));
+    }
+    let skipped: Vec<&Field<'_>> = cont.fields.iter().filter(|f| !f.is_column()).collect();
+    if !skipped.is_empty() {
+        let (skipped, verb) = names(skipped);
+        let rest = if verb == "is" { "not a column and starts" } else { "not columns and start" };
+        doc.push_str(&format!("; {skipped} {verb} {rest} as `Default::default()`"));
+    }
+    doc.push('.');
+    doc
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn join(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,284 @@
+//! Code generation from the [`ast`](crate::ast) model only: nothing here reads
+//! raw attributes.
+
+mod columns;
+mod constructor;
+mod helpers;
+mod model;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::DeriveInput;
+
+use crate::ast::Container;
+use crate::ctxt::Ctxt;
+use crate::{attr, check};
+
+/// Expands `#[derive(Model)]`: parse, check, then generate, reporting every
+/// mistake of the input at once. Free of `proc_macro`, so tests can call it.
+pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    if let Some(cont) = &cont {
+        let had_attribute_errors = cx.has_errors();
+        check::check(&cx, cont, had_attribute_errors);
+    }
+    cx.check()?;
+    match cont {
+        Some(cont) => Ok(expand(&cont)),
+        // `from_ast` reports why it returned `None`; this is a safety net.
+        None => Err(syn::Error::new_spanned(&input.ident, "`#[derive(Model)]` expects a struct with named fields")),
+    }
+}
+
+fn expand(cont: &Container<'_>) -> TokenStream {
+    let private = private_path(cont.krate());
+    let helpers = helpers::helpers(cont, &private);
+    let model = model::impl_model(cont, &private);
+    let constructor = constructor::impl_constructor(cont);
+    let columns = columns::impl_columns(cont, &private);
+    quote! {
+        const _: () = {
+            #helpers
+            #model
+            #constructor
+        };
+        #columns
+    }
+}
+
+/// What to emit when the input has mistakes: the errors, plus an empty
+/// `Model` impl so that code using the model does not add a cascade of
+/// "`Movie: Model` is not satisfied" errors to the real ones (thiserror's
+/// `fallback.rs`). The impl is never run: the errors stop the build.
+pub(crate) fn fallback(input: &DeriveInput, error: syn::Error) -> TokenStream {
+    let errors = error.into_compile_error();
+    // A generic stub would add bound errors of its own.
+    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        return errors;
+    }
+    let krate = attr::Container::from_ast(&Ctxt::new(), &input.attrs).krate.map(|k| k.value);
+    let p = private_path(krate.as_ref());
+    let ident = &input.ident;
+    let name = ident.to_string();
+    quote! {
+        #errors
+        const _: () = {
+            #[automatically_derived]
+            impl #p::Model for #ident {
+                type Key = ();
+                const TABLE: &'static #p::TableMeta = &#p::TableMeta { model: #name, name: #name, columns: &[] };
+                fn key(&self) -> Self::Key {}
+                fn key_values(_: &Self::Key) -> ::std::vec::Vec<#p::Value> {
+                    ::std::vec::Vec::new()
+                }
+                fn from_row(_: &mut #p::RowReader) -> #p::Result<Self> {
+                    ::core::unreachable!()
+                }
+                fn column_value(&self, _: usize) -> #p::Value {
+                    #p::Value::Null
+                }
+                fn set_column_value(&mut self, _: usize, _: #p::Value) -> #p::Result<()> {
+                    ::core::result::Result::Ok(())
+                }
+            }
+        };
+    }
+}
+
+/// The spans of the first and the last token of `tokens`.
+fn first_last_spans(tokens: &dyn ToTokens) -> (Span, Span) {
+    let mut iter = tokens.to_token_stream().into_iter();
+    let first = iter.next().map_or_else(Span::call_site, |t| t.span());
+    let last = iter.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
+/// `open #inner close`, with `open` spanned on the first token of `inner`
+/// and `close` on its last, so that an error about the whole expression
+/// underlines all of `inner` (`Spanned::span` gives only the first token on
+/// stable).
+fn around(inner: &dyn ToTokens, open: TokenStream, close: TokenStream) -> TokenStream {
+    let (first, last) = first_last_spans(inner);
+    let respan = |tokens: TokenStream, span: Span| -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|mut token| {
+                token.set_span(span);
+                token
+            })
+            .collect()
+    };
+    let (open, close) = (respan(open, first), respan(close, last));
+    quote!(#open #inner #close)
+}
+
+/// `<crate>::__private`, the only path generated code reaches the runtime through.
+fn private_path(krate: Option<&syn::Path>) -> TokenStream {
+    match krate {
+        Some(krate) => quote!(#krate::__private),
+        None => quote!(::orm::__private),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    /// The expansion of `input`, without whitespace, for substring checks.
+    fn expand(input: DeriveInput) -> String {
+        match derive(&input) {
+            Ok(tokens) => squeeze(&tokens.to_string()),
+            Err(error) => panic!("unexpected error: {error}"),
+        }
+    }
+
+    fn squeeze(text: &str) -> String {
+        text.split_whitespace().collect()
+    }
+
+    fn assert_contains(haystack: &str, needles: &[&str]) {
+        for needle in needles {
+            assert!(haystack.contains(&squeeze(needle)), "missing `{needle}` in:\n{haystack}");
+        }
+    }
+
+    fn movie() -> DeriveInput {
+        parse_quote! {
+            #[orm(table = "movies")]
+            pub struct Movie {
+                #[orm(primary_key)] pub id: i32,
+                #[orm(max_len = 200, unique)] pub title: String,
+                pub release_date: NaiveDate,
+                #[orm(foreign_key = Studio::id)] pub studio_id: Option<i32>,
+                #[orm(default = "now()")] pub(crate) created: DateTime<Utc>,
+                #[orm(skip)] pub note: String,
+            }
+        }
+    }
+
+    #[test]
+    fn implements_model_for_a_single_key() {
+        let out = expand(movie());
+        assert_contains(
+            &out,
+            &[
+                "const _: () = {",
+                "#[automatically_derived] impl ::orm::__private::Model for Movie {",
+                "type Key = i32;",
+                "model: \"Movie\", name: \"movies\",",
+                "name: \"id\", field: \"id\", sql_type: __orm_column::<i32>().meta.sql_type,",
+                "primary_key: true, generated: true, unique: false, index: false,",
+                "name: \"title\", field: \"title\",",
+                "unique: true, index: false, default: ::core::option::Option::None, \
+                 max_len: ::core::option::Option::Some(200u32)",
+                "let column = __orm_foreign_key(Studio::id, ::core::marker::PhantomData::<Option<i32>>);",
+                "default: ::core::option::Option::Some(\"now()\")",
+                "fn key(&self) -> i32 { ::core::clone::Clone::clone(&self.id) }",
+                "::std::vec![(__orm_column::<i32>().to_value)(key)]",
+                "note: <String as __OrmSkipped>::__orm_default()",
+                "4usize => self.created = (__orm_column::<DateTime<Utc> >().decode)\
+                 (<Self as ::orm::__private::Model>::TABLE, 4usize, value)?",
+                "_ => ::orm::__private::Value::Null",
+            ],
+        );
+        // Reads in column order; the skipped field reads nothing.
+        let reads = ["id: (__orm_column::<i32>().read)(row)?", "title: (__orm_column::<String>().read)(row)?"];
+        assert_contains(&out, &reads);
+        assert!(!out.contains("note:(__orm_column"));
+    }
+
+    #[test]
+    fn adds_column_constants_and_a_constructor() {
+        let out = expand(movie());
+        assert_contains(
+            &out,
+            &[
+                "#[allow(non_upper_case_globals)] impl Movie {",
+                "trait __OrmSkipped",
+                "trait __OrmServerFilled",
+                "#[doc = \" The `movies.title` column.\"] pub const title: ::orm::__private::Column<Movie, String> \
+                 = ::orm::__private::Column::new(\"movies\", \"title\", 1usize);",
+                "pub(crate) const created: ::orm::__private::Column<Movie, DateTime<Utc> >",
+                "pub fn new(title: impl ::core::convert::Into<String>, \
+                 release_date: impl ::core::convert::Into<NaiveDate>, \
+                 studio_id: impl ::core::convert::Into<Option<i32> >) -> Self {",
+                "Movie { id: <i32 as __OrmServerFilled>::__orm_default(), title: ::core::convert::Into::into(title),",
+            ],
+        );
+        assert!(!out.contains("constnote"), "a skipped field has no column constant");
+        assert_contains(
+            &out,
+            &["#[doc = \" Creates a `Movie` from its column values; `id` and `created` are filled in by the database \
+               on flush; `note` is not a column and starts as `Default::default()`.\"]"],
+        );
+    }
+
+    #[test]
+    fn composite_keys_are_tuples_in_field_order() {
+        let out = expand(parse_quote! {
+            struct MovieActor {
+                #[orm(primary_key, foreign_key = Movie::id)] movie_id: i32,
+                #[orm(primary_key)] role: String,
+                since: i16,
+            }
+        });
+        assert_contains(
+            &out,
+            &[
+                "name: \"movie_actor\"",
+                "type Key = (i32, String,);",
+                "(::core::clone::Clone::clone(&self.movie_id), ::core::clone::Clone::clone(&self.role),)",
+                "(__orm_column::<i32>().to_value)(&key.0), (__orm_column::<String>().to_value)(&key.1)",
+                "generated: false",
+                // Primitives are taken by value, so that literals infer.
+                "fn new(movie_id: i32, role: impl ::core::convert::Into<String>, since: i16) -> Self",
+            ],
+        );
+        assert!(!out.contains("generated:true"));
+        assert_contains(&out, &["MovieActor { movie_id, role: ::core::convert::Into::into(role), since, }"]);
+        // Helpers nothing uses are left out.
+        assert!(!out.contains("__OrmSkipped") && !out.contains("__OrmServerFilled"));
+    }
+
+    #[test]
+    fn crate_path_and_no_constructor() {
+        let out = expand(parse_quote! {
+            #[orm(crate = my::orm, no_constructor)]
+            struct Tag { #[orm(primary_key, column = "tag_name")] name: String }
+        });
+        assert_contains(&out, &["impl my::orm::__private::Model for Tag", "name: \"tag_name\", field: \"name\""]);
+        assert!(!out.replace("my::orm::__private", "").contains("::orm::__private"), "only the given path is used");
+        assert!(!out.contains("fnnew") && !out.contains("__OrmServerFilled"));
+        assert!(!out.contains("__orm_foreign_key"), "no foreign key, no helper");
+    }
+
+    #[test]
+    fn errors_come_back_together() {
+        let input: DeriveInput = parse_quote! {
+            struct Movie { #[orm(colum = "x")] id: i32, #[orm(max_len = 4)] year: i32 }
+        };
+        let error = derive(&input).err().map(|e| e.into_iter().count());
+        assert_eq!(error, Some(2));
+    }
+
+    #[test]
+    fn fallback_stubs_the_impl_unless_generic() {
+        let input: DeriveInput = parse_quote!(
+            struct Movie {
+                id: i32,
+            }
+        );
+        let error = syn::Error::new(Span::call_site(), "oops");
+        let out = squeeze(&fallback(&input, error.clone()).to_string());
+        assert_contains(&out, &["compile_error!", "impl ::orm::__private::Model for Movie", "type Key = ();"]);
+        let generic: DeriveInput = parse_quote!(
+            struct Movie<T> {
+                id: T,
+            }
+        );
+        let out = squeeze(&fallback(&generic, error).to_string());
+        assert!(out.contains("compile_error!") && !out.contains("impl"));
+    }
+}

@@ -1,0 +1,165 @@
+//! `impl Model`: the static table description, the key, and the mapping
+//! between fields and column values.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::Type;
+
+use super::helpers::{self, column};
+use crate::ast::{Container, Field};
+
+/// Generates `impl Model`, to go inside `const _: () = { .. };` after the helpers.
+pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
+    let ident = cont.ident;
+    let table = table_meta(cont, p);
+    let (key_type, key, key_values) = key(cont);
+    let reads = cont.fields.iter().map(read_field);
+    let columns: Vec<&Field<'_>> = cont.columns().collect();
+    let get_arms = columns.iter().enumerate().map(|(index, field)| {
+        let (member, column) = (field.ident, column(field.ty));
+        quote!(#index => (#column.to_value)(&self.#member))
+    });
+    let set_arms = columns.iter().enumerate().map(|(index, field)| {
+        let (member, column) = (field.ident, column(field.ty));
+        quote!(#index => self.#member = (#column.decode)(<Self as #p::Model>::TABLE, #index, value)?)
+    });
+    quote! {
+        #[automatically_derived]
+        impl #p::Model for #ident {
+            type Key = #key_type;
+
+            const TABLE: &'static #p::TableMeta = #table;
+
+            fn key(&self) -> #key_type {
+                #key
+            }
+
+            fn key_values(key: &#key_type) -> ::std::vec::Vec<#p::Value> {
+                #key_values
+            }
+
+            fn from_row(row: &mut #p::RowReader) -> #p::Result<Self> {
+                // Struct literal fields are evaluated in the order written:
+                // field order, which is column order.
+                ::core::result::Result::Ok(#ident { #(#reads,)* })
+            }
+
+            fn column_value(&self, index: usize) -> #p::Value {
+                match index {
+                    #(#get_arms,)*
+                    _ => #p::Value::Null,
+                }
+            }
+
+            fn set_column_value(&mut self, index: usize, value: #p::Value) -> #p::Result<()> {
+                match index {
+                    #(#set_arms,)*
+                    _ => {}
+                }
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// The `&TableMeta` literal.
+fn table_meta(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
+    let model = cont.ident.unraw().to_string();
+    let name = &cont.table;
+    let columns = cont.columns().map(|field| column_meta(field, p));
+    quote! {
+        &#p::TableMeta {
+            model: #model,
+            name: #name,
+            columns: &[#(#columns),*],
+        }
+    }
+}
+
+/// One `ColumnMeta` literal.
+fn column_meta(field: &Field<'_>, p: &TokenStream) -> TokenStream {
+    let name = &field.column;
+    let rust_name = field.ident.unraw().to_string();
+    let column = column(field.ty);
+    let primary_key = field.is_primary_key();
+    let generated = field.generated;
+    let unique = field.attrs.unique.is_some();
+    let index = field.attrs.index.is_some();
+    let default = option(field.attrs.default.as_ref().map(|d| d.value.as_str()).map(|d| quote!(#d)));
+    let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
+    let foreign_key = option(field.attrs.foreign_key.as_ref().map(|fk| foreign_key_meta(field.ty, &fk.value, p)));
+    quote! {
+        #p::ColumnMeta {
+            name: #name,
+            field: #rust_name,
+            sql_type: #column.meta.sql_type,
+            nullable: #column.meta.nullable,
+            primary_key: #primary_key,
+            generated: #generated,
+            unique: #unique,
+            index: #index,
+            default: #default,
+            max_len: #max_len,
+            foreign_key: #foreign_key,
+        }
+    }
+}
+
+/// The `ForeignKeyMeta` of `foreign_key = Model::column`, read from the
+/// column constant itself, through `__orm_foreign_key`, which proves that
+/// the field can hold the referenced key. It is the one mention of the path
+/// in the output, spanned on the path: a misspelled model or column, or a
+/// field type that does not fit the key, is reported once, at the path.
+fn foreign_key_meta(ty: &Type, path: &syn::Path, p: &TokenStream) -> TokenStream {
+    // Spanned on the last segment, the column: "the referenced column holds `i32`".
+    let (_, column) = super::first_last_spans(path);
+    quote_spanned! {column=>
+        {
+            let column = __orm_foreign_key(#path, ::core::marker::PhantomData::<#ty>);
+            #p::ForeignKeyMeta { table: column.table(), column: column.name() }
+        }
+    }
+}
+
+/// `Some(value)` or `None`, spelled out for generated code.
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The key type, the body of `key()` and the body of `key_values(key)`: the
+/// field itself for a single key, a tuple in field order for a composite one.
+fn key(cont: &Container<'_>) -> (TokenStream, TokenStream, TokenStream) {
+    let fields: Vec<&Field<'_>> = cont.primary_key().collect();
+    let clone = |field: &Field<'_>| {
+        let member = field.ident;
+        quote!(::core::clone::Clone::clone(&self.#member))
+    };
+    if let [field] = fields.as_slice() {
+        let (ty, column) = (field.ty, column(field.ty));
+        return (quote!(#ty), clone(field), quote!(::std::vec![(#column.to_value)(key)]));
+    }
+    let types = fields.iter().map(|f| f.ty);
+    let clones = fields.iter().map(|f| clone(f));
+    let values = fields.iter().enumerate().map(|(i, f)| {
+        let (index, column) = (syn::Index::from(i), column(f.ty));
+        quote!((#column.to_value)(&key.#index))
+    });
+    (quote!((#(#types,)*)), quote!((#(#clones,)*)), quote!(::std::vec![#(#values),*]))
+}
+
+/// One field of the struct literal in `from_row`: the next column, or the
+/// default value for a skipped field.
+fn read_field(field: &Field<'_>) -> TokenStream {
+    let (member, ty) = (field.ident, field.ty);
+    if field.is_column() {
+        let column = column(ty);
+        quote!(#member: (#column.read)(row)?)
+    } else {
+        let default = helpers::default(ty, quote!(__OrmSkipped));
+        quote!(#member: #default)
+    }
+}

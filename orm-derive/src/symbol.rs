@@ -1,0 +1,61 @@
+//! The keys of `#[orm(...)]`, as constants, so that parsing and error
+//! messages spell them the same way.
+
+use std::fmt::{self, Display};
+
+use syn::Path;
+
+/// An attribute name or key.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Symbol(pub(crate) &'static str);
+
+/// The attribute that holds every key below: `#[orm(...)]`.
+pub(crate) const ORM: Symbol = Symbol("orm");
+/// Reserved for relationships (a later issue); rejected for now.
+pub(crate) const RELATIONSHIP: Symbol = Symbol("relationship");
+
+// Container keys.
+pub(crate) const TABLE: Symbol = Symbol("table");
+pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const NO_CONSTRUCTOR: Symbol = Symbol("no_constructor");
+
+// Field keys.
+pub(crate) const COLUMN: Symbol = Symbol("column");
+pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
+pub(crate) const AUTOINCREMENT: Symbol = Symbol("autoincrement");
+pub(crate) const UNIQUE: Symbol = Symbol("unique");
+pub(crate) const INDEX: Symbol = Symbol("index");
+pub(crate) const DEFAULT: Symbol = Symbol("default");
+pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
+pub(crate) const FOREIGN_KEY: Symbol = Symbol("foreign_key");
+pub(crate) const SKIP: Symbol = Symbol("skip");
+
+/// Every container key, in the order error messages list them.
+pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR];
+
+/// Every field key, in the order error messages list them.
+pub(crate) const FIELD_KEYS: &[Symbol] =
+    &[COLUMN, PRIMARY_KEY, AUTOINCREMENT, UNIQUE, INDEX, DEFAULT, MAX_LEN, FOREIGN_KEY, SKIP];
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl Display for Symbol {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.0)
+    }
+}
+
+/// Lists symbols for a message: "`a`, `b`, `c`".
+pub(crate) fn list(symbols: &[Symbol]) -> String {
+    symbols.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}

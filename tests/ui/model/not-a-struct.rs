@@ -1,0 +1,9 @@
+use orm::Model;
+
+#[derive(Model)]
+enum Genre {
+    Drama,
+    Comedy,
+}
+
+fn main() {}

@@ -1,0 +1,27 @@
+use orm::{Model, SqlType, SqlValue, Value};
+
+#[derive(Debug)]
+struct Slug(String);
+
+impl SqlValue for Slug {
+    const SQL_TYPE: SqlType = SqlType::Text;
+    fn to_value(&self) -> Value {
+        Value::Text(self.0.clone())
+    }
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Text(text) => Ok(Slug(text)),
+            other => Err(other),
+        }
+    }
+}
+
+#[derive(Model)]
+struct Movie {
+    #[orm(primary_key)]
+    id: i32,
+    #[orm(default = "gen_slug()")]
+    slug: Slug,
+}
+
+fn main() {}

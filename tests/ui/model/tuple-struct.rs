@@ -1,0 +1,6 @@
+use orm::Model;
+
+#[derive(Model)]
+struct Movie(i32, String);
+
+fn main() {}
