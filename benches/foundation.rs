@@ -125,7 +125,9 @@ async fn raw_insert_values(raw: &Raw) {
     let rows: Vec<_> = new_rows().collect();
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(3 * rows.len());
     for (name, score, note) in &rows {
-        params.extend([name as _, score as _, note as _]);
+        params.push(name);
+        params.push(score);
+        params.push(note);
     }
     raw.client.execute(&raw.insert_values, &params).await.unwrap();
 }
@@ -193,19 +195,29 @@ async fn main() {
     orm_lookups(&engine).await;
 
     println!("{rounds} rounds, medians, ORM / raw tokio-postgres in the same process");
-    let (mut orm, mut raw) = (Vec::new(), Vec::new());
+    let (mut orm, mut raw_times) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        raw.push(timed(async { std::hint::black_box(raw_load(&raw).await.len()); }).await);
-        orm.push(timed(async { std::hint::black_box(orm_load(&engine).await); }).await);
+        raw_times.push(
+            timed(async {
+                std::hint::black_box(raw_load(&raw).await.len());
+            })
+            .await,
+        );
+        orm.push(
+            timed(async {
+                std::hint::black_box(orm_load(&engine).await);
+            })
+            .await,
+        );
     }
-    report("load 10,000 rows", orm, raw);
+    report("load 10,000 rows", orm, raw_times);
 
-    let (mut orm, mut raw) = (Vec::new(), Vec::new());
+    let (mut orm, mut raw_times) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        raw.push(timed(raw_lookups(&raw)).await);
+        raw_times.push(timed(raw_lookups(&raw)).await);
         orm.push(timed(orm_lookups(&engine)).await);
     }
-    report("1,000 primary-key lookups", orm, raw);
+    report("1,000 primary-key lookups", orm, raw_times);
 
     let (mut orm, mut values, mut unnest, mut copy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -214,7 +226,8 @@ async fn main() {
         copy.push(timed(raw_insert_copy(&raw)).await);
         orm.push(timed(orm_insert(&engine)).await);
     }
-    let raw_medians = [("VALUES", median(values.clone())), ("UNNEST", median(unnest.clone())), ("COPY", median(copy.clone()))];
+    let raw_medians =
+        [("VALUES", median(values.clone())), ("UNNEST", median(unnest.clone())), ("COPY", median(copy.clone()))];
     let (best_name, _) = raw_medians.iter().min_by_key(|(_, d)| *d).copied().unwrap();
     let best = match best_name {
         "VALUES" => values,

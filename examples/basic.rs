@@ -9,16 +9,19 @@ use chrono::NaiveDate;
 use orm::prelude::*;
 use rust_decimal::Decimal;
 
+/// A person, in table `people`.
 #[derive(Model, Debug)]
 #[orm(table = "people")]
-pub struct Person {
+struct Person {
     #[orm(primary_key)]
-    pub id: i32,
+    id: i32,
     #[orm(max_len = 100)]
-    pub name: String,
-    pub date_of_birth: NaiveDate,
-    pub height: i32,
-    pub weight: Decimal,
+    name: String,
+    date_of_birth: NaiveDate,
+    /// In centimetres.
+    height: i32,
+    /// In kilograms.
+    weight: Decimal,
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -6,7 +6,8 @@ use crate::common::{date, person, setup, Person};
 
 /// Ada 150, Bob 160, Cy 170, Dee 180, Eve without a height.
 async fn people(session: &mut Session) {
-    for (name, height) in [("Ada", Some(150)), ("Bob", Some(160)), ("Cy", Some(170)), ("Dee", Some(180)), ("Eve", None)] {
+    for (name, height) in [("Ada", Some(150)), ("Bob", Some(160)), ("Cy", Some(170)), ("Dee", Some(180)), ("Eve", None)]
+    {
         session.add(person(name, height));
     }
     session.commit().await.unwrap();
@@ -69,7 +70,8 @@ async fn order_limit_and_offset() {
     let db = setup().await;
     let mut s = db.engine().session();
     people(&mut s).await;
-    let page = s.query::<Person>().filter(Person::height.is_not_null()).order_by(Person::height.desc()).limit(2).offset(1);
+    let page =
+        s.query::<Person>().filter(Person::height.is_not_null()).order_by(Person::height.desc()).limit(2).offset(1);
     let page = page.all().await.unwrap();
     let got: Vec<_> = page.iter().map(|&h| s[h].name.as_str()).collect();
     assert_eq!(got, ["Cy", "Bob"]);

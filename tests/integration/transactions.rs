@@ -131,6 +131,7 @@ async fn dropping_a_session_rolls_its_transaction_back() {
     }
     let mut other = engine.session();
     assert_eq!(other.query::<Person>().count().await.unwrap(), 0);
+    other.rollback().await.unwrap();
     // The abandoned connection holds no lock: a DDL statement goes through.
     let mut conn = engine.connect().await.unwrap();
     conn.batch_execute("SET lock_timeout = '2s'; ALTER TABLE people ADD COLUMN extra int").await.unwrap();

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 /// An e-mail address: stored as text, always lowercase.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Email(String);
+pub(crate) struct Email(String);
 
 impl SqlValue for Email {
     const SQL_TYPE: SqlType = SqlType::Text;
@@ -26,31 +26,31 @@ impl SqlValue for Email {
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[orm(table = "all_types")]
-pub struct AllTypes {
+pub(crate) struct AllTypes {
     #[orm(primary_key)]
-    pub id: i64,
-    pub small: i16,
-    pub int: i32,
-    pub big: i64,
-    pub real: f32,
-    pub double: f64,
-    pub flag: bool,
-    pub text: String,
+    pub(crate) id: i64,
+    pub(crate) small: i16,
+    pub(crate) int: i32,
+    pub(crate) big: i64,
+    pub(crate) real: f32,
+    pub(crate) double: f64,
+    pub(crate) flag: bool,
+    pub(crate) text: String,
     #[orm(max_len = 8)]
-    pub short_text: String,
-    pub bytes: Vec<u8>,
-    pub amount: Decimal,
-    pub day: NaiveDate,
-    pub time: NaiveTime,
-    pub stamp: NaiveDateTime,
-    pub instant: DateTime<Utc>,
-    pub doc: serde_json::Value,
-    pub email: Email,
-    pub maybe_int: Option<i32>,
-    pub maybe_text: Option<String>,
-    pub maybe_amount: Option<Decimal>,
-    pub maybe_doc: Option<serde_json::Value>,
-    pub maybe_email: Option<Email>,
+    pub(crate) short_text: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) amount: Decimal,
+    pub(crate) day: NaiveDate,
+    pub(crate) time: NaiveTime,
+    pub(crate) stamp: NaiveDateTime,
+    pub(crate) instant: DateTime<Utc>,
+    pub(crate) doc: serde_json::Value,
+    pub(crate) email: Email,
+    pub(crate) maybe_int: Option<i32>,
+    pub(crate) maybe_text: Option<String>,
+    pub(crate) maybe_amount: Option<Decimal>,
+    pub(crate) maybe_doc: Option<serde_json::Value>,
+    pub(crate) maybe_email: Option<Email>,
 }
 
 fn sample() -> AllTypes {
@@ -96,7 +96,8 @@ async fn every_supported_type_round_trips() {
     assert_eq!(other[loaded], expected);
 
     // Filters bind every type too.
-    let found = other.query::<AllTypes>().filter(AllTypes::instant.eq(sample().instant)).filter(AllTypes::maybe_text.is_null());
+    let found =
+        other.query::<AllTypes>().filter(AllTypes::instant.eq(sample().instant)).filter(AllTypes::maybe_text.is_null());
     assert_eq!(found.count().await.unwrap(), 1);
     let by_email = other.query::<AllTypes>().filter(AllTypes::email.eq(Email("Ada@Example.com".into())));
     assert_eq!(by_email.count().await.unwrap(), 1);
@@ -128,19 +129,21 @@ async fn the_ddl_uses_the_mapped_types() {
 
 #[derive(Model, Debug)]
 #[orm(table = "measurements")]
-pub struct Measurement {
+pub(crate) struct Measurement {
     #[orm(primary_key)]
-    pub id: i32,
-    pub reading: i32,
+    pub(crate) id: i32,
+    pub(crate) reading: i32,
 }
 
 #[tokio::test]
 async fn a_column_of_another_type_is_a_decode_error_naming_model_and_field() {
     let db = TestDb::new().await.unwrap();
     let mut conn = db.engine().connect().await.unwrap();
-    conn.batch_execute("CREATE TABLE measurements (id int PRIMARY KEY, reading text); INSERT INTO measurements VALUES (1, 'high')")
-        .await
-        .unwrap();
+    conn.batch_execute(
+        "CREATE TABLE measurements (id int PRIMARY KEY, reading text); INSERT INTO measurements VALUES (1, 'high')",
+    )
+    .await
+    .unwrap();
     let mut session = db.engine().session();
     let err = session.get::<Measurement>(1).await.unwrap_err();
     match &err {

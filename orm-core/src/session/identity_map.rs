@@ -197,6 +197,23 @@ impl<T: Model> Arena<T> {
         }
     }
 
+    /// Drops the snapshot, and the dirty entry, of every object that was
+    /// borrowed for writing but is unchanged, so that it costs no flush.
+    pub(crate) fn forget_unchanged(&mut self) {
+        let slots = &mut self.slots;
+        self.dirty.retain(|&index| {
+            let slot = &mut slots[index as usize];
+            let changed = match (&slot.object, &slot.snapshot) {
+                (Some(object), Some(old)) => object.column_values() != *old,
+                _ => false,
+            };
+            if !changed {
+                slot.snapshot = None;
+            }
+            changed
+        });
+    }
+
     pub(crate) fn has_changes(&self) -> bool {
         !(self.pending.is_empty() && self.dirty.is_empty() && self.deleted.is_empty())
     }

@@ -192,7 +192,8 @@ impl Session {
         let mut sql = Sql::new(dialect);
         sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
         sql.where_key(T::TABLE, T::key_values(&key));
-        let rows = self.fetch(&sql).await?;
+        // No autoflush: the pending changes of this object are to be dropped.
+        let rows = self.run_query(&sql).await?;
         let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
         self.arena_mut::<T>().replace(handle.index, fresh);
         Ok(())
@@ -216,6 +217,9 @@ impl Session {
     /// is then rolled back and every change is pending again, so the caller
     /// can fix the cause and flush again, or [`rollback`](Session::rollback).
     pub async fn flush(&mut self) -> Result<()> {
+        for model in &mut self.models {
+            model.forget_unchanged();
+        }
         if !self.has_changes() {
             return Ok(());
         }
@@ -289,6 +293,11 @@ impl Session {
         if self.autoflush {
             self.flush().await?;
         }
+        self.run_query(sql).await
+    }
+
+    /// Runs a query in the session's transaction.
+    async fn run_query(&mut self, sql: &Sql<'_>) -> Result<Rows> {
         self.begin().await?;
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
         let result = conn.query(&sql.text, &sql.params).await;

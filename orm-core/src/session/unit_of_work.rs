@@ -42,6 +42,8 @@ pub(crate) trait Tracked: Send + Sync {
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
     ) -> BoxFuture<'a, Result<()>>;
+    /// Drops borrowed-but-unchanged objects from the dirty list.
+    fn forget_unchanged(&mut self);
     /// The transaction committed: its flushes can no longer be undone.
     fn forget_flushes(&mut self);
     fn undo_flushes(&mut self);
@@ -81,6 +83,9 @@ impl<T: Model> Tracked for Arena<T> {
         dialect: &'static dyn Dialect,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.delete_marked(conn, dialect))
+    }
+    fn forget_unchanged(&mut self) {
+        Arena::forget_unchanged(self)
     }
     fn forget_flushes(&mut self) {
         self.journal.clear();
