@@ -103,10 +103,19 @@ async fn orm_load(engine: &Engine) -> usize {
     session.query::<Item>().filter(Item::id.le(LOAD_ROWS)).all().await.unwrap().len()
 }
 
-async fn raw_lookups(raw: &Raw) {
+/// Point lookups, in one transaction as the session runs them (outside a
+/// transaction every statement is also a transaction of its own, which on
+/// these machines doubles the time).
+async fn raw_lookups(raw: &Raw, in_transaction: bool) {
+    if in_transaction {
+        raw.client.batch_execute("BEGIN").await.unwrap();
+    }
     for id in 1..=LOOKUPS {
         let row = raw.client.query_one(&raw.lookup, &[&id]).await.unwrap();
         std::hint::black_box(RawItem { id: row.get(0), name: row.get(1), score: row.get(2), note: row.get(3) });
+    }
+    if in_transaction {
+        raw.client.batch_execute("COMMIT").await.unwrap();
     }
 }
 
@@ -174,6 +183,27 @@ async fn loaded_get_nanos(engine: &Engine) -> f64 {
     started.elapsed().as_nanos() as f64 / f64::from(rounds * LOOKUPS)
 }
 
+/// Pins a process to CPU 0 with `taskset`, as PERFORMANCE.md's figures were
+/// taken: with two CPUs, whether a backend happens to share the client's CPU
+/// changes a round trip by 3x, which would swamp the comparison.
+fn pin_to_cpu0(pid: u32, what: &str) {
+    let pinned = std::process::Command::new("taskset")
+        .args(["-cp", "0", &pid.to_string()])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !pinned {
+        eprintln!("warning: could not pin {what} (pid {pid}) to CPU 0; ratios will be noisier");
+    }
+}
+
+async fn backend_pid(conn: &mut orm::PgConnection) -> u32 {
+    use orm::Connection;
+    match conn.query("SELECT pg_backend_pid()", &[]).await.unwrap().values[..] {
+        [orm::Value::I32(pid)] => pid as u32,
+        ref other => panic!("unexpected {other:?}"),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
@@ -188,6 +218,11 @@ async fn main() {
         ))
         .await
         .unwrap();
+
+    pin_to_cpu0(std::process::id(), "the benchmark");
+    pin_to_cpu0(backend_pid(&mut engine.connect().await.unwrap()).await, "the ORM's backend");
+    let raw_pid = raw.client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get::<_, i32>(0);
+    pin_to_cpu0(raw_pid as u32, "the raw backend");
 
     // Warm both sides (connections, statement caches).
     raw_load(&raw).await;
@@ -212,11 +247,18 @@ async fn main() {
     }
     report("load 10,000 rows", orm, raw_times);
 
-    let (mut orm, mut raw_times) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        raw_times.push(timed(raw_lookups(&raw)).await);
-        orm.push(timed(orm_lookups(&engine)).await);
+    let (mut orm, mut raw_times, mut autocommit) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            raw_times.push(timed(raw_lookups(&raw, true)).await);
+            orm.push(timed(orm_lookups(&engine)).await);
+        } else {
+            orm.push(timed(orm_lookups(&engine)).await);
+            raw_times.push(timed(raw_lookups(&raw, true)).await);
+        }
+        autocommit.push(timed(raw_lookups(&raw, false)).await);
     }
+    println!("  raw lookups, each its own transaction  {:>10.3} ms", ms(median(autocommit)));
     report("1,000 primary-key lookups", orm, raw_times);
 
     let (mut orm, mut values, mut unnest, mut copy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

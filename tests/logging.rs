@@ -58,6 +58,7 @@ fn every_statement_is_logged_through_tracing() {
             let db = TestDb::new().await.expect("a test database");
             db.engine().create_all(&[Person::TABLE]).await.expect("create table");
             let mut session = db.engine().session();
+            session.add(Person { id: 0, name: "x".into() });
             session.query::<Person>().filter(Person::name.eq("x")).all().await.unwrap();
         })
     });

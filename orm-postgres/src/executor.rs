@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use orm_core::{BoxFuture, Connection, Result, Rows, Value};
+use orm_core::{BoxFuture, Connection, Error, Result, Rows, Value};
+use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::from_pg;
-use crate::types::{Decoded, Param};
+use crate::types::{ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -36,15 +37,18 @@ impl PgConnection {
     async fn run_query(&mut self, sql: &str, params: &[Value]) -> Result<Rows> {
         let started = self.engine.statement_started();
         let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
-        let width = statement.columns().len();
+        // Column types are looked at once per statement, not once per value.
+        let columns: Vec<(ColumnKind, &Type)> =
+            statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
+        let width = columns.len();
         let stream = self.client().query_raw(&statement, params.iter().map(Param)).await.map_err(from_pg)?;
         futures_util::pin_mut!(stream);
         let mut values = Vec::new();
         while let Some(row) = stream.try_next().await.map_err(from_pg)? {
             values.reserve(width);
-            for i in 0..width {
-                let Decoded(value) = row.try_get(i).map_err(from_pg)?;
-                values.push(value);
+            for (i, (kind, ty)) in columns.iter().enumerate() {
+                let RawValue(raw) = row.try_get(i).map_err(from_pg)?;
+                values.push(kind.decode(ty, raw).map_err(Error::Driver)?);
             }
         }
         log(sql, params.len(), started);

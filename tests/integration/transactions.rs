@@ -1,5 +1,7 @@
 //! Atomic commits, constraint errors, rollback, and the session after a failure.
 
+use std::time::Duration;
+
 use orm::prelude::*;
 use orm::{Connection, ObjectState};
 
@@ -153,4 +155,29 @@ async fn a_concurrently_deleted_row_is_stale_data_not_a_silent_no_op() {
     session[ada].height = Some(3);
     let err = session.commit().await.unwrap_err();
     assert!(matches!(err, Error::StaleData { model: "Person", action: "update", expected: 1, matched: 0 }), "{err}");
+}
+
+#[tokio::test]
+async fn a_read_only_session_opens_no_transaction_and_frees_its_connection_when_dropped() {
+    let db = setup().await;
+    let engine = Engine::builder(db.url())
+        .pool_size(1)
+        .max_overflow(0)
+        .pool_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    {
+        let mut reader = engine.session();
+        assert_eq!(reader.query::<Person>().count().await.unwrap(), 0);
+        assert!(!reader.in_transaction());
+        assert_eq!(engine.pool_status().idle, 0, "the session holds its connection while it lives");
+    }
+    assert_eq!(engine.pool_status().idle, 1, "handed back at once, no rollback needed");
+    let mut writer = engine.session();
+    writer.add(person("Ada", None));
+    writer.flush().await.unwrap();
+    assert!(writer.in_transaction());
+    writer.commit().await.unwrap();
+    assert!(!writer.in_transaction());
+    assert_eq!(engine.pool_status().idle, 1, "commit hands the connection back");
 }

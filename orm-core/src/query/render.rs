@@ -163,31 +163,34 @@ impl<'d> Sql<'d> {
     }
 }
 
-/// Renders `INSERT INTO t (cols) VALUES (..), (..) RETURNING server-filled cols`
-/// for `rows`, each holding the values of `columns`.
+/// Renders the INSERT of many rows as one statement with one array
+/// parameter per column, whatever the number of rows:
+/// `INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::integer[])
+/// RETURNING <server-filled columns>`. `arrays` holds one [`Value::Array`]
+/// per column. With no columns to send it renders `DEFAULT VALUES` (one row).
+///
+/// The statement text depends only on the table, so it is prepared once per
+/// connection; PostgreSQL inserts, and returns, the rows in array order.
 pub fn insert<'d>(
     dialect: &'d dyn Dialect,
     table: &TableMeta,
     columns: &[&ColumnMeta],
     returning: &[&ColumnMeta],
-    rows: impl Iterator<Item = Vec<Value>>,
+    arrays: Vec<Value>,
 ) -> Sql<'d> {
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(table.name);
     if columns.is_empty() {
-        // Every column is filled by the server; only one row per statement.
         sql.push(" DEFAULT VALUES");
     } else {
         sql.push(" (").list(columns, |s, c| {
             s.ident(c.name);
         });
-        sql.push(") VALUES ");
-        sql.list(rows, |s, row| {
-            s.push("(").list(row, |s, v| {
-                s.param(v);
-            });
-            s.push(")");
+        sql.push(") SELECT * FROM unnest(");
+        sql.list(columns.iter().zip(arrays), |s, (c, array)| {
+            s.param(array).push("::").push(c.sql_type.name()).push("[]");
         });
+        sql.push(")");
     }
     if !returning.is_empty() {
         sql.push(" RETURNING ").list(returning, |s, c| {
@@ -244,13 +247,18 @@ mod tests {
     }
 
     #[test]
-    fn multi_row_insert_returns_server_filled_columns() {
+    fn many_rows_are_one_insert_with_an_array_per_column() {
         const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
         const NAME: ColumnMeta = column("name", SqlType::Text);
-        let table = TableMeta { model: "Movie", name: "movies", columns: &[ID, NAME] };
-        let rows = ["a", "b"].into_iter().map(|n| vec![Value::Text(n.into())]);
-        let sql = insert(&TestDialect, &table, &[&NAME], &[&ID], rows);
-        assert_eq!(sql.text, r#"INSERT INTO "movies" ("name") VALUES ($1), ($2) RETURNING "id""#);
+        const YEAR: ColumnMeta = column("year", SqlType::SmallInt);
+        let table = TableMeta { model: "Movie", name: "movies", columns: &[ID, NAME, YEAR] };
+        let names = Value::Array(SqlType::Text, vec![Value::Text("a".into()), Value::Text("b".into())]);
+        let years = Value::Array(SqlType::SmallInt, vec![Value::I16(1), Value::Null]);
+        let sql = insert(&TestDialect, &table, &[&NAME, &YEAR], &[&ID], vec![names, years]);
+        assert_eq!(
+            sql.text,
+            r#"INSERT INTO "movies" ("name", "year") SELECT * FROM unnest($1::text[], $2::smallint[]) RETURNING "id""#
+        );
         assert_eq!(sql.params.len(), 2);
     }
 }

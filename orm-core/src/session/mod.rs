@@ -29,10 +29,12 @@ static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
 /// A unit of work: tracks new, changed and deleted objects and writes them in
 /// one transaction; one row is one object within a session.
 ///
-/// A session begins a transaction on first use and holds one pooled
-/// connection until [`commit`](Session::commit) or
-/// [`rollback`](Session::rollback). Dropping a session with an open
-/// transaction rolls it back.
+/// A session takes one pooled connection at its first statement and holds it
+/// until [`commit`](Session::commit) or [`rollback`](Session::rollback). It
+/// sends `BEGIN` before its first write (a flush); reads before that run on
+/// their own, which at PostgreSQL's READ COMMITTED sees the same data and lets
+/// a read-only session hand its connection straight back when dropped.
+/// Dropping a session with an open transaction rolls it back.
 ///
 /// ```no_run
 /// # use orm_core::{Session, Model};
@@ -47,6 +49,7 @@ pub struct Session {
     id: u32,
     connector: Arc<dyn Connector>,
     conn: Option<Box<dyn Connection>>,
+    in_transaction: bool,
     models: Vec<Box<dyn Tracked>>,
     model_ids: Vec<TypeId>,
     autoflush: bool,
@@ -56,7 +59,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
-            .field("in_transaction", &self.conn.is_some())
+            .field("in_transaction", &self.in_transaction)
             .field("models", &self.models.iter().map(|m| m.table().model).collect::<Vec<_>>())
             .finish()
     }
@@ -70,6 +73,7 @@ impl Session {
             id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
             connector,
             conn: None,
+            in_transaction: false,
             models: Vec::new(),
             model_ids: Vec::new(),
             autoflush: true,
@@ -81,9 +85,10 @@ impl Session {
         self.autoflush = on;
     }
 
-    /// Whether a transaction is open (the session holds a connection).
+    /// Whether a transaction is open: something was flushed and not yet
+    /// committed or rolled back.
     pub fn in_transaction(&self) -> bool {
-        self.conn.is_some()
+        self.in_transaction
     }
 
     fn arena<T: Model>(&self) -> Option<&Arena<T>> {
@@ -239,10 +244,13 @@ impl Session {
     /// As [`flush`](Session::flush); a failing COMMIT is handled the same way.
     pub async fn commit(&mut self) -> Result<()> {
         self.flush().await?;
-        let Some(conn) = self.conn.as_deref_mut() else { return Ok(()) };
-        if let Err(e) = conn.batch_execute("COMMIT").await {
-            self.abort().await;
-            return Err(e);
+        if self.in_transaction {
+            let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
+            if let Err(e) = conn.batch_execute("COMMIT").await {
+                self.abort().await;
+                return Err(e);
+            }
+            self.in_transaction = false;
         }
         self.conn = None;
         for model in &mut self.models {
@@ -266,12 +274,19 @@ impl Session {
         Ok(())
     }
 
+    /// Returns the session's connection, checking one out first if needed.
+    async fn connection(&mut self) -> Result<&mut dyn Connection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connector.connect().await?);
+        }
+        Ok(self.conn.as_deref_mut().expect("just checked out"))
+    }
+
     /// Opens the transaction if none is open.
     async fn begin(&mut self) -> Result<()> {
-        if self.conn.is_none() {
-            let mut conn = self.connector.connect().await?;
-            conn.batch_execute("BEGIN").await?;
-            self.conn = Some(conn);
+        if !self.in_transaction {
+            self.connection().await?.batch_execute("BEGIN").await?;
+            self.in_transaction = true;
         }
         Ok(())
     }
@@ -281,8 +296,9 @@ impl Session {
         for model in &mut self.models {
             model.undo_flushes();
         }
+        let in_transaction = std::mem::take(&mut self.in_transaction);
         if let Some(mut conn) = self.conn.take() {
-            if conn.batch_execute("ROLLBACK").await.is_err() {
+            if in_transaction && conn.batch_execute("ROLLBACK").await.is_err() {
                 conn.abandon();
             }
         }
@@ -296,11 +312,10 @@ impl Session {
         self.run_query(sql).await
     }
 
-    /// Runs a query in the session's transaction.
+    /// Runs a query on the session's connection (in its transaction, if one
+    /// is open).
     async fn run_query(&mut self, sql: &Sql<'_>) -> Result<Rows> {
-        self.begin().await?;
-        let conn = self.conn.as_deref_mut().expect("begin opened a connection");
-        let result = conn.query(&sql.text, &sql.params).await;
+        let result = self.connection().await?.query(&sql.text, &sql.params).await;
         if result.is_err() {
             self.abort().await;
         }
@@ -310,10 +325,19 @@ impl Session {
     /// Merges loaded rows into the identity map; rows already there keep
     /// their object, pending changes included.
     pub(crate) fn load_rows<T: Model>(&mut self, rows: Rows) -> Result<Vec<Handle<T>>> {
-        let objects = decode_rows::<T>(rows)?;
+        check_width::<T>(&rows)?;
+        let count = rows.len();
+        let session = self.id;
         let arena = self.arena_mut::<T>();
-        let indices: Vec<u32> = objects.into_iter().map(|o| arena.merge_loaded(o)).collect();
-        Ok(indices.into_iter().map(|i| self.handle(i)).collect())
+        arena.reserve(count);
+        let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+        let mut handles = Vec::with_capacity(count);
+        for _ in 0..count {
+            let object = T::from_row(&mut reader)?;
+            reader.next_row();
+            handles.push(Handle::new(arena.merge_loaded(object), session));
+        }
+        Ok(handles)
     }
 
     pub(crate) fn dialect(&self) -> &'static dyn crate::dialect::Dialect {
@@ -321,10 +345,9 @@ impl Session {
     }
 }
 
-/// Decodes rows holding every column of `T`, in column order.
-fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
-    let count = rows.len();
-    if count > 0 && rows.width != T::TABLE.columns.len() {
+/// Checks that rows hold every column of `T` and nothing else.
+fn check_width<T: Model>(rows: &Rows) -> Result<()> {
+    if !rows.is_empty() && rows.width != T::TABLE.columns.len() {
         return Err(Error::Session(format!(
             "a `{}` row needs {} columns, the query returned {}",
             T::TABLE.model,
@@ -332,6 +355,13 @@ fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
             rows.width
         )));
     }
+    Ok(())
+}
+
+/// Decodes rows holding every column of `T`, in column order.
+fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
+    check_width::<T>(&rows)?;
+    let count = rows.len();
     let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
     let mut objects = Vec::with_capacity(count);
     for _ in 0..count {
@@ -344,7 +374,9 @@ fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            conn.abandon();
+            if self.in_transaction {
+                conn.abandon();
+            }
         }
     }
 }

@@ -17,9 +17,6 @@ use crate::value::Value;
 /// A column with its position in the model's columns.
 type IndexedColumn = (usize, &'static ColumnMeta);
 
-/// PostgreSQL's limit of bind parameters in one statement.
-const MAX_PARAMS: usize = 65_535;
-
 /// An arena with its model type erased, so that a session can hold one per
 /// model and flush them all.
 pub(crate) trait Tracked: Send + Sync {
@@ -145,15 +142,20 @@ impl<T: Model> Arena<T> {
         let table = T::TABLE;
         let (returned, inserted): (Vec<IndexedColumn>, Vec<IndexedColumn>) =
             table.columns.iter().enumerate().partition(|(_, c)| TableMeta::is_server_filled(c));
-        let rows_per_statement = if inserted.is_empty() { 1 } else { MAX_PARAMS / inserted.len() };
+        // All rows in one statement; a table with nothing to send inserts
+        // `DEFAULT VALUES`, one row at a time.
+        let rows_per_statement = if inserted.is_empty() { 1 } else { work.len().max(1) };
         let insert_columns: Vec<&ColumnMeta> = inserted.iter().map(|(_, c)| *c).collect();
         let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
         for (n, chunk) in work.chunks(rows_per_statement).enumerate() {
-            let rows = chunk.iter().map(|&i| {
-                let object = self.object_at(i);
-                inserted.iter().map(|(column, _)| object.column_value(*column)).collect()
-            });
-            let sql = render::insert(dialect, table, &insert_columns, &returning, rows);
+            let arrays = inserted
+                .iter()
+                .map(|(column, meta)| {
+                    let values = chunk.iter().map(|&i| self.object_at(i).column_value(*column)).collect();
+                    Value::Array(meta.sql_type, values)
+                })
+                .collect();
+            let sql = render::insert(dialect, table, &insert_columns, &returning, arrays);
             let result = if returning.is_empty() {
                 conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
             } else {
