@@ -86,6 +86,14 @@ pub enum Error {
         /// The Rust type of the field.
         rust_type: &'static str,
     },
+    /// A relationship was read before it was loaded.
+    #[error("`{model}.{relationship}` is not loaded: load it with `Session::load` or an eager option")]
+    NotLoaded {
+        /// The model.
+        model: &'static str,
+        /// The relationship.
+        relationship: &'static str,
+    },
     /// The engine configuration (URL or pool options) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,9 +6,11 @@
 pub mod dialect;
 pub mod error;
 pub mod executor;
+pub mod loader;
 pub mod metadata;
 pub mod model;
 pub mod query;
+pub mod relation;
 pub mod session;
 pub mod value;
 
@@ -18,9 +20,11 @@ pub mod __private;
 pub use dialect::Dialect;
 pub use error::{DbError, Error, OptionalExt, Result};
 pub use executor::{BoxFuture, Connection, Connector, Rows};
+pub use loader::{Load, Strategy};
 pub use metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
 pub use model::{Model, RowReader};
 pub use query::expr::{Column, Expr, Order};
 pub use query::Query;
+pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
 pub use session::{Handle, ObjectState, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

@@ -1,5 +1,6 @@
 //! Static descriptions of tables and columns, emitted by `#[derive(Model)]`.
 
+use crate::relation::RelationMeta;
 use crate::value::SqlType;
 
 /// A table, as `#[derive(Model)]` describes it. Every model has one, as
@@ -13,6 +14,8 @@ pub struct TableMeta {
     /// The columns, in field order. Generated code addresses columns by their
     /// position in this slice.
     pub columns: &'static [ColumnMeta],
+    /// The relationships, in field order.
+    pub relations: &'static [RelationMeta],
 }
 
 /// A column of a [`TableMeta`].
@@ -105,7 +108,7 @@ pub(crate) mod tests {
         }
     }
 
-    const PARENT: TableMeta = TableMeta { model: "Parent", name: "parents", columns: &[] };
+    const PARENT: TableMeta = TableMeta { model: "Parent", name: "parents", columns: &[], relations: &[] };
     const CHILD: TableMeta = TableMeta {
         model: "Child",
         name: "children",
@@ -113,6 +116,7 @@ pub(crate) mod tests {
             foreign_key: Some(ForeignKeyMeta { table: "parents", column: "id" }),
             ..column("parent_id", SqlType::Integer)
         }],
+        relations: &[],
     };
 
     #[test]

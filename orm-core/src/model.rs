@@ -5,6 +5,7 @@ use std::hash::Hash;
 
 use crate::error::{Error, Result};
 use crate::metadata::TableMeta;
+use crate::relation::Links;
 use crate::value::{SqlValue, Value};
 
 /// A struct mapped to a table. Implement it with `#[derive(Model)]`, not by
@@ -41,6 +42,20 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// [`Error::Decode`] when the value does not fit the field.
     fn set_column_value(&mut self, index: usize, value: Value) -> Result<()>;
 
+    /// Returns the related handles of relationship `relation` (a position in
+    /// `TABLE.relations`), or `None` for a position the model does not have.
+    fn links(&self, relation: usize) -> Option<&Links> {
+        let _ = relation;
+        None
+    }
+
+    /// Lends the related handles of relationship `relation` for writing, by
+    /// the session with id `session`.
+    fn links_mut(&mut self, relation: usize, session: u32) -> Option<&mut Links> {
+        let _ = (relation, session);
+        None
+    }
+
     /// Returns the values of all columns, in column order.
     fn column_values(&self) -> Vec<Value> {
         (0..Self::TABLE.columns.len()).map(|i| self.column_value(i)).collect()
@@ -75,6 +90,30 @@ impl RowReader {
     /// Moves on to the next row.
     pub(crate) fn next_row(&mut self) {
         self.column = 0;
+    }
+
+    /// Takes the next value as it is (a column that belongs to no model).
+    pub(crate) fn raw(&mut self) -> Value {
+        self.column += 1;
+        self.values.next().unwrap_or(Value::Null)
+    }
+
+    /// Reads the next columns as those of `table` (a joined model).
+    pub(crate) fn switch_table(&mut self, table: &'static TableMeta) {
+        self.table = table;
+        self.column = 0;
+    }
+
+    /// The values not read yet.
+    pub(crate) fn upcoming(&self) -> &[Value] {
+        self.values.as_slice()
+    }
+
+    /// Skips `n` values.
+    pub(crate) fn skip(&mut self, n: usize) {
+        for _ in 0..n {
+            self.values.next();
+        }
     }
 }
 

@@ -135,6 +135,7 @@ mod tests {
                     ..column("actor_id", SqlType::Integer)
                 },
             ],
+            relations: &[],
         };
         assert_eq!(
             create_table(&TABLE),

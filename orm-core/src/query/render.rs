@@ -69,6 +69,18 @@ impl<'d> Sql<'d> {
         })
     }
 
+    /// Appends every column of `table`, qualified with `alias`.
+    pub fn columns_as(&mut self, table: &TableMeta, alias: &str) -> &mut Self {
+        self.list(table.columns, |sql, c| {
+            sql.qualified(alias, c.name);
+        })
+    }
+
+    /// The dialect the statement is written in.
+    pub fn dialect(&self) -> &'d dyn Dialect {
+        self.dialect
+    }
+
     /// Appends `WHERE` and the predicates joined with `AND`, if there are any.
     pub fn where_all(&mut self, filters: &[Expr]) -> &mut Self {
         if !filters.is_empty() {
@@ -251,7 +263,7 @@ mod tests {
         const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
         const NAME: ColumnMeta = column("name", SqlType::Text);
         const YEAR: ColumnMeta = column("year", SqlType::SmallInt);
-        let table = TableMeta { model: "Movie", name: "movies", columns: &[ID, NAME, YEAR] };
+        let table = TableMeta { model: "Movie", name: "movies", columns: &[ID, NAME, YEAR], relations: &[] };
         let names = Value::Array(SqlType::Text, vec![Value::Text("a".into()), Value::Text("b".into())]);
         let years = Value::Array(SqlType::SmallInt, vec![Value::I16(1), Value::Null]);
         let sql = insert(&TestDialect, &table, &[&NAME, &YEAR], &[&ID], vec![names, years]);

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::relation::Links;
 use crate::value::Value;
 
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
@@ -76,6 +77,9 @@ pub(crate) struct Slot<T> {
     /// The column values as last loaded or flushed, taken on the first
     /// mutable borrow; `None` while the object is unchanged.
     pub(crate) snapshot: Option<Vec<Value>>,
+    /// The query result that last loaded it (0: none), whose other objects
+    /// are its siblings for batched lazy loading.
+    pub(crate) group: u32,
 }
 
 /// What a flush in the open transaction did to a slot, so that a rollback
@@ -101,6 +105,8 @@ pub(crate) struct Arena<T: Model> {
     pub(crate) deleted: Vec<u32>,
     /// What this transaction's flushes changed, oldest first.
     pub(crate) journal: Vec<(u32, Undo)>,
+    /// The slots of each query result, by group number (group 0 is unused).
+    pub(crate) groups: Vec<Vec<u32>>,
 }
 
 impl<T: Model> Default for Arena<T> {
@@ -112,6 +118,7 @@ impl<T: Model> Default for Arena<T> {
             dirty: Vec::new(),
             deleted: Vec::new(),
             journal: Vec::new(),
+            groups: vec![Vec::new()],
         }
     }
 }
@@ -119,7 +126,7 @@ impl<T: Model> Default for Arena<T> {
 impl<T: Model> Arena<T> {
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { object: Some(object), state, snapshot: None });
+        self.slots.push(Slot { object: Some(object), state, snapshot: None, group: 0 });
         index
     }
 
@@ -129,18 +136,51 @@ impl<T: Model> Arena<T> {
         index
     }
 
-    /// Returns the slot of a loaded row, adding it if the key is new. An
-    /// object already in the map is kept as it is, pending changes included.
-    pub(crate) fn merge_loaded(&mut self, object: T) -> u32 {
+    /// Starts a group of siblings: the objects of one query result.
+    pub(crate) fn new_group(&mut self) -> u32 {
+        self.groups.push(Vec::new());
+        u32::try_from(self.groups.len() - 1).unwrap_or(0)
+    }
+
+    /// Returns the slot of a loaded row, adding it if the key is new, and
+    /// puts it in `group`. An object already in the map is kept as it is,
+    /// pending changes included.
+    pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        match self.by_key.entry(object.key()) {
+        let index = match self.by_key.entry(object.key()) {
             std::collections::hash_map::Entry::Occupied(slot) => *slot.get(),
             std::collections::hash_map::Entry::Vacant(vacant) => {
                 vacant.insert(next);
-                self.slots.push(Slot { object: Some(object), state: ObjectState::Persistent, snapshot: None });
+                self.slots.push(Slot { object: Some(object), state: ObjectState::Persistent, snapshot: None, group });
                 next
             }
+        };
+        self.slots[index as usize].group = group;
+        if let Some(members) = self.groups.get_mut(group as usize) {
+            members.push(index);
         }
+        index
+    }
+
+    /// The persistent objects loaded by the same query as `index` (itself
+    /// included) for which `keep` holds.
+    pub(crate) fn siblings(&self, index: u32, keep: impl Fn(&T) -> bool) -> Vec<u32> {
+        let group = self.slots.get(index as usize).map_or(0, |s| s.group);
+        let members = match self.groups.get(group as usize) {
+            Some(members) if group != 0 => members.as_slice(),
+            _ => std::slice::from_ref(&index),
+        };
+        members
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let slot = &self.slots[i as usize];
+                slot.group == group && slot.state == ObjectState::Persistent && slot.object.as_ref().is_some_and(&keep)
+            })
+            .chain(std::iter::once(index))
+            .collect::<std::collections::BTreeSet<u32>>()
+            .into_iter()
+            .collect()
     }
 
     /// Makes room for `additional` more objects.
@@ -167,6 +207,12 @@ impl<T: Model> Arena<T> {
             self.dirty.push(index);
         }
         Some(object)
+    }
+
+    /// The links of a relationship, changed without marking the object
+    /// dirty (links are not columns).
+    pub(crate) fn object_links_mut(&mut self, index: u32, relation: usize, session: u32) -> Option<&mut Links> {
+        self.slots.get_mut(index as usize)?.object.as_mut()?.links_mut(relation, session)
     }
 
     pub(crate) fn state(&self, index: u32) -> Option<ObjectState> {

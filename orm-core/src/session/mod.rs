@@ -5,7 +5,9 @@
 //! writes it and marks it for a diff at the next flush. The design and the
 //! alternatives that were rejected are in `docs/design/session.md`.
 
+mod flush_links;
 mod identity_map;
+mod relations;
 mod unit_of_work;
 
 use std::any::TypeId;
@@ -19,6 +21,7 @@ use crate::executor::{Connection, Connector, Rows};
 use crate::model::{Model, RowReader};
 use crate::query::render::Sql;
 use crate::query::Query;
+use crate::value::Value;
 
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
@@ -46,12 +49,13 @@ static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
 /// # Ok(()) }
 /// ```
 pub struct Session {
-    id: u32,
+    pub(crate) id: u32,
     connector: Arc<dyn Connector>,
     conn: Option<Box<dyn Connection>>,
     in_transaction: bool,
     models: Vec<Box<dyn Tracked>>,
     model_ids: Vec<TypeId>,
+    links: relations::PendingLinks,
     autoflush: bool,
 }
 
@@ -76,6 +80,7 @@ impl Session {
             in_transaction: false,
             models: Vec::new(),
             model_ids: Vec::new(),
+            links: relations::PendingLinks::default(),
             autoflush: true,
         }
     }
@@ -96,7 +101,7 @@ impl Session {
         self.models[i].as_any().downcast_ref()
     }
 
-    fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
+    pub(crate) fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
         let i = match self.model_ids.iter().position(|id| *id == TypeId::of::<T>()) {
             Some(i) => i,
             None => {
@@ -163,7 +168,7 @@ impl Session {
         sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
         sql.where_key(T::TABLE, T::key_values(&key));
         let rows = self.fetch(&sql).await?;
-        Ok(self.load_rows::<T>(rows)?.into_iter().next())
+        Ok(self.load_rows::<T>(rows)?.into_iter().next().map(|i| self.handle(i)))
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -211,7 +216,7 @@ impl Session {
 
     /// Whether any object is new, changed or marked for deletion.
     pub fn has_changes(&self) -> bool {
-        self.models.iter().any(|m| m.has_changes())
+        !self.links.is_empty() || self.models.iter().any(|m| m.has_changes())
     }
 
     /// Writes every pending change to the database inside the session's
@@ -231,7 +236,8 @@ impl Session {
         self.begin().await?;
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
-        let result = unit_of_work::flush(&mut self.models, conn, dialect).await;
+        let mut models = flush_links::Models { ids: &self.model_ids, arenas: &mut self.models };
+        let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
         if result.is_err() {
             self.abort().await;
         }
@@ -256,6 +262,8 @@ impl Session {
         for model in &mut self.models {
             model.forget_flushes();
         }
+        self.links.flushed_memberships.clear();
+        self.links.resolved_foreign_keys.clear();
         Ok(())
     }
 
@@ -268,6 +276,7 @@ impl Session {
     /// when it was loaded, so this points at a bug in a custom `SqlValue`).
     pub async fn rollback(&mut self) -> Result<()> {
         self.abort().await;
+        self.links = relations::PendingLinks::default();
         for model in &mut self.models {
             model.discard_changes()?;
         }
@@ -296,6 +305,7 @@ impl Session {
         for model in &mut self.models {
             model.undo_flushes();
         }
+        flush_links::undo_links(&mut self.links);
         let in_transaction = std::mem::take(&mut self.in_transaction);
         if let Some(mut conn) = self.conn.take() {
             if in_transaction && conn.batch_execute("ROLLBACK").await.is_err() {
@@ -324,20 +334,66 @@ impl Session {
 
     /// Merges loaded rows into the identity map; rows already there keep
     /// their object, pending changes included.
-    pub(crate) fn load_rows<T: Model>(&mut self, rows: Rows) -> Result<Vec<Handle<T>>> {
+    /// Returns their slots, in row order; they form one group of siblings.
+    pub(crate) fn load_rows<T: Model>(&mut self, rows: Rows) -> Result<Vec<u32>> {
         check_width::<T>(&rows)?;
         let count = rows.len();
-        let session = self.id;
         let arena = self.arena_mut::<T>();
+        let group = arena.new_group();
         arena.reserve(count);
         let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
-        let mut handles = Vec::with_capacity(count);
+        let mut slots = Vec::with_capacity(count);
         for _ in 0..count {
             let object = T::from_row(&mut reader)?;
             reader.next_row();
-            handles.push(Handle::new(arena.merge_loaded(object), session));
+            slots.push(arena.merge_loaded(object, group));
         }
-        Ok(handles)
+        Ok(slots)
+    }
+
+    pub(crate) fn new_group<T: Model>(&mut self) -> u32 {
+        self.arena_mut::<T>().new_group()
+    }
+
+    pub(crate) fn merge_object<T: Model>(&mut self, object: T, group: u32) -> u32 {
+        self.arena_mut::<T>().merge_loaded(object, group)
+    }
+
+    /// Reads the columns of a joined `T`; `None` (the values skipped) when
+    /// the outer join matched nothing.
+    pub(crate) fn merge_joined<T: Model>(&mut self, row: &mut RowReader) -> Result<Option<u32>> {
+        let width = T::TABLE.columns.len();
+        let unmatched = T::TABLE.primary_key().all(|(i, _)| row.upcoming().get(i).is_none_or(|v| *v == Value::Null));
+        if unmatched {
+            row.skip(width);
+            return Ok(None);
+        }
+        let object = T::from_row(row)?;
+        Ok(Some(self.arena_mut::<T>().merge_loaded(object, 0)))
+    }
+
+    /// The siblings of `index` whose relationship `relation` is not loaded.
+    pub(crate) fn siblings_without<T: Model>(&self, index: u32, relation: usize) -> Vec<u32> {
+        match self.arena::<T>() {
+            Some(arena) => arena.siblings(index, |o| o.links(relation).is_some_and(|l| !l.is_loaded())),
+            None => vec![index],
+        }
+    }
+
+    /// Sets the loaded links of a relationship.
+    pub(crate) fn set_links<T: Model>(&mut self, index: u32, relation: usize, targets: Vec<u32>) {
+        let session = self.id;
+        if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
+            links.set(targets);
+        }
+    }
+
+    /// Adds one target to the links of a relationship.
+    pub(crate) fn insert_link<T: Model>(&mut self, index: u32, relation: usize, target: u32) {
+        let session = self.id;
+        if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
+            links.insert(target);
+        }
     }
 
     pub(crate) fn dialect(&self) -> &'static dyn crate::dialect::Dialect {

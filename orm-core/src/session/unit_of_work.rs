@@ -3,15 +3,17 @@
 //!
 //! See `docs/design/session.md` for why a flush journals what it did.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::{BoxFuture, Connection, Rows};
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
-use crate::model::Model;
+use crate::model::{Model, RowReader};
 use crate::query::render::{self, Sql};
+use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
 use crate::session::identity_map::{Arena, ObjectState, Undo};
+use crate::session::relations::PendingLinks;
 use crate::value::Value;
 
 /// A column with its position in the model's columns.
@@ -45,6 +47,17 @@ pub(crate) trait Tracked: Send + Sync {
     fn forget_flushes(&mut self);
     fn undo_flushes(&mut self);
     fn discard_changes(&mut self) -> Result<()>;
+    /// The value of a column of a persistent object.
+    fn persistent_value(&self, index: u32, column: usize) -> Option<Value>;
+    /// Sets a column, as a write through `&mut session[h]`.
+    fn set_value(&mut self, index: u32, column: usize, value: Value) -> Result<()>;
+    /// The values of a column of the objects marked for deletion.
+    fn deleted_values(&self, column: usize) -> Vec<Value>;
+    /// Detaches the loaded objects of rows the database deleted (a cascade).
+    fn detach_rows(&mut self, rows: Rows) -> Result<()>;
+    /// Sets column `column` to NULL in loaded objects whose value is in
+    /// `keys`, as the database just did (children of a deleted parent).
+    fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()>;
 }
 
 impl<T: Model> Tracked for Arena<T> {
@@ -93,26 +106,94 @@ impl<T: Model> Tracked for Arena<T> {
     fn discard_changes(&mut self) -> Result<()> {
         Arena::discard_changes(self)
     }
+    fn persistent_value(&self, index: u32, column: usize) -> Option<Value> {
+        let slot = self.slots.get(index as usize)?;
+        let object = slot.object.as_ref().filter(|_| slot.state == ObjectState::Persistent)?;
+        Some(object.column_value(column))
+    }
+    fn set_value(&mut self, index: u32, column: usize, value: Value) -> Result<()> {
+        match self.object_mut(index) {
+            Some(object) => object.set_column_value(column, value),
+            None => Ok(()),
+        }
+    }
+    fn deleted_values(&self, column: usize) -> Vec<Value> {
+        let mut work = self.deleted.clone();
+        work.sort_unstable();
+        work.dedup();
+        work.into_iter()
+            .filter(|&i| self.slots[i as usize].state == ObjectState::Deleted)
+            .filter_map(|i| self.object(i).map(|o| o.column_value(column)))
+            .collect()
+    }
+    fn detach_rows(&mut self, rows: Rows) -> Result<()> {
+        let count = rows.len();
+        let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+        for _ in 0..count {
+            let key = T::from_row(&mut reader)?.key();
+            reader.next_row();
+            if let Some(index) = self.by_key.remove(&key) {
+                let slot = &mut self.slots[index as usize];
+                slot.state = ObjectState::Detached;
+                self.journal.push((index, Undo::Deleted));
+            }
+        }
+        Ok(())
+    }
+    fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()> {
+        for slot in &mut self.slots {
+            let Some(object) = slot.object.as_mut() else { continue };
+            if slot.state == ObjectState::Persistent && keys.contains(&object.column_value(column)) {
+                object.set_column_value(column, Value::Null)?;
+                if let Some(old) = &mut slot.snapshot {
+                    old[column] = Value::Null;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes every change of every model: inserts and updates parents first,
-/// deletes children first.
+/// then secondary rows, then deletes children first. Foreign keys to parents
+/// inserted in this flush are filled in just before their children are
+/// written; a self-reference is filled in after its own table's insert and
+/// sent as an UPDATE (a post-update).
 pub(crate) async fn flush(
-    models: &mut [Box<dyn Tracked>],
+    models: &mut Models<'_>,
+    links: &mut PendingLinks,
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
-    let tables: Vec<&'static TableMeta> = models.iter().filter(|m| m.has_changes()).map(|m| m.table()).collect();
+    let children: Vec<TypeId> = links.foreign_keys.iter().map(|f| f.child.model).collect();
+    let tables: Vec<&'static TableMeta> = models
+        .arenas
+        .iter()
+        .zip(models.ids)
+        .filter(|(m, id)| m.has_changes() || children.contains(id))
+        .map(|(m, _)| m.table())
+        .collect();
     let order: Vec<usize> = sort_by_dependency(&tables)
         .into_iter()
-        .filter_map(|t| models.iter().position(|m| std::ptr::eq(m.table(), t)))
+        .filter_map(|t| models.arenas.iter().position(|m| std::ptr::eq(m.table(), t)))
         .collect();
     for &i in &order {
-        models[i].flush_inserts(conn, dialect).await?;
-        models[i].flush_updates(conn, dialect).await?;
+        let model = models.ids[i];
+        resolve_foreign_keys(models, links, model)?;
+        models.arenas[i].flush_inserts(conn, dialect).await?;
+        resolve_foreign_keys(models, links, model)?;
+        models.arenas[i].flush_updates(conn, dialect).await?;
     }
+    write_memberships(models, links, conn, dialect).await?;
     for &i in order.iter().rev() {
-        models[i].flush_deletes(conn, dialect).await?;
+        let table = models.arenas[i].table();
+        let deleted: Vec<Vec<Value>> = (0..table.columns.len()).map(|c| models.arenas[i].deleted_values(c)).collect();
+        if !table.relations.is_empty() && deleted.first().is_some_and(|d| !d.is_empty()) {
+            before_delete(models, table, &|c| deleted[c].clone(), conn, dialect)
+                .await
+                .map_err(|e| e.with_model(table.model))?;
+        }
+        models.arenas[i].flush_deletes(conn, dialect).await?;
     }
     Ok(())
 }

@@ -73,6 +73,7 @@ fn table_meta(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
             model: #model,
             name: #name,
             columns: &[#(#columns),*],
+            relations: &[],
         }
     }
 }

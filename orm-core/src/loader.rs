@@ -1,0 +1,319 @@
+//! Relationship loading: lazy (`Session::load`, batched across the siblings
+//! of one query result) and eager (`selectin`, `joined`), all through the
+//! identity map. See `docs/design/loading.md`.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use crate::error::Result;
+use crate::executor::{BoxFuture, Rows};
+use crate::model::Model;
+use crate::query::render::Sql;
+use crate::relation::{Join, Relation};
+use crate::session::{Handle, Session};
+use crate::value::Value;
+
+/// How an eager option loads a relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// One extra `SELECT .. WHERE key = ANY($1)` for all parents at once.
+    SelectIn,
+    /// A `LEFT OUTER JOIN` in the parent query itself.
+    Joined,
+}
+
+type LoaderFn = for<'s> fn(&'s mut Session, Vec<u32>, usize) -> BoxFuture<'s, Result<Vec<u32>>>;
+
+/// An eager-loading option, untyped: one relationship and the options nested
+/// under it.
+#[derive(Debug, Clone)]
+pub struct LoadNode {
+    pub(crate) relation: usize,
+    pub(crate) strategy: Strategy,
+    pub(crate) select_in: LoaderFn,
+    pub(crate) joined: JoinedFns,
+    pub(crate) nested: Vec<LoadNode>,
+}
+
+/// The typed steps of joined loading, for one relationship `M -> T`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JoinedFns {
+    /// The target's table.
+    pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
+    /// Reads the target's columns of one row; `None` if the join matched nothing.
+    pub(crate) decode: fn(&mut Session, &mut crate::model::RowReader) -> Result<Option<u32>>,
+    /// Marks the relationship of a parent loaded and empty (first sight in a result).
+    pub(crate) reset: fn(&mut Session, u32, usize),
+    /// Adds a child to a parent's relationship.
+    pub(crate) attach: fn(&mut Session, u32, usize, u32),
+    /// The children linked from some parents.
+    pub(crate) linked: fn(&Session, &[u32], usize) -> Vec<u32>,
+}
+
+/// An eager-loading option for a query of `M`, whose relationship leads to
+/// `T`: `Movie::actors.selectin()`. Nest with [`Load::then`].
+#[derive(Debug, Clone)]
+pub struct Load<M, T> {
+    pub(crate) node: LoadNode,
+    marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M: Model, T: Model> Load<M, T> {
+    /// Loads a relationship of the objects this option loads:
+    /// `Movie::actors.selectin().then(Actor::contact_details.selectin())`.
+    pub fn then<U: Model>(mut self, nested: Load<T, U>) -> Self {
+        self.node.nested.push(nested.node);
+        self
+    }
+}
+
+impl<M: Model, T: Model> Relation<M, T> {
+    fn option(self, strategy: Strategy) -> Load<M, T> {
+        Load {
+            node: LoadNode {
+                relation: self.index(),
+                strategy,
+                select_in: select_in::<M, T>,
+                joined: JoinedFns {
+                    target: table_of::<T>,
+                    decode: decode_joined::<T>,
+                    reset: reset_links::<M>,
+                    attach: attach_link::<M>,
+                    linked: linked_slots::<M>,
+                },
+                nested: Vec::new(),
+            },
+            marker: PhantomData,
+        }
+    }
+
+    /// Eager loading with one extra query: `SELECT .. WHERE key = ANY($1)`
+    /// over the keys of every parent, whatever their number.
+    pub fn selectin(self) -> Load<M, T> {
+        self.option(Strategy::SelectIn)
+    }
+
+    /// Eager loading in the parent query itself, with a `LEFT OUTER JOIN`.
+    pub fn joined(self) -> Load<M, T> {
+        self.option(Strategy::Joined)
+    }
+}
+
+fn table_of<T: Model>() -> &'static crate::metadata::TableMeta {
+    T::TABLE
+}
+
+fn select_in<M: Model, T: Model>(
+    session: &mut Session,
+    parents: Vec<u32>,
+    relation: usize,
+) -> BoxFuture<'_, Result<Vec<u32>>> {
+    Box::pin(async move { session.load_relation::<M, T>(&parents, relation).await })
+}
+
+fn decode_joined<T: Model>(session: &mut Session, row: &mut crate::model::RowReader) -> Result<Option<u32>> {
+    session.merge_joined::<T>(row)
+}
+
+fn reset_links<M: Model>(session: &mut Session, parent: u32, relation: usize) {
+    session.set_links::<M>(parent, relation, Vec::new());
+}
+
+fn attach_link<M: Model>(session: &mut Session, parent: u32, relation: usize, child: u32) {
+    session.insert_link::<M>(parent, relation, child);
+}
+
+fn linked_slots<M: Model>(session: &Session, parents: &[u32], relation: usize) -> Vec<u32> {
+    let mut children: Vec<u32> = parents
+        .iter()
+        .filter_map(|&p| session.object::<M>(Handle::new(p, session.id))?.links(relation))
+        .flat_map(|links| links.indices().iter().copied())
+        .collect();
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+/// A hashable form of a key value, to match rows to their parents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum KeyValue {
+    Int(i64),
+    Text(String),
+    Other(String),
+}
+
+impl KeyValue {
+    pub(crate) fn of(value: &Value) -> Option<KeyValue> {
+        Some(match value {
+            Value::Null => return None,
+            Value::I16(v) => KeyValue::Int(i64::from(*v)),
+            Value::I32(v) => KeyValue::Int(i64::from(*v)),
+            Value::I64(v) => KeyValue::Int(*v),
+            Value::Text(v) => KeyValue::Text(v.clone()),
+            other => KeyValue::Other(format!("{other:?}")),
+        })
+    }
+}
+
+impl Session {
+    /// Loads `relation` of `from` and, in the same query, of every sibling
+    /// that came from the same query result and has it not loaded yet: a
+    /// loop over a result costs two queries, not N+1. Returns the related
+    /// objects of `from`; no query if they are loaded already.
+    ///
+    /// # Errors
+    /// A database error, or [`Error::Decode`](crate::Error::Decode).
+    pub async fn load<M: Model, T: Model>(
+        &mut self,
+        from: Handle<M>,
+        relation: Relation<M, T>,
+    ) -> Result<Vec<Handle<T>>> {
+        if let Ok(loaded) = self.related(from, relation) {
+            return Ok(loaded);
+        }
+        let siblings = self.siblings_without::<M>(from.index, relation.index());
+        self.load_relation::<M, T>(&siblings, relation.index()).await?;
+        self.related(from, relation)
+    }
+
+    /// Runs eager options on freshly loaded objects of `M`.
+    pub(crate) async fn run_selectin(&mut self, parents: &[u32], nodes: &[LoadNode]) -> Result<()> {
+        for node in nodes {
+            let children = match node.strategy {
+                Strategy::SelectIn => (node.select_in)(self, parents.to_vec(), node.relation).await?,
+                // Joined nodes were loaded with the parent query; their
+                // selectin children still need running.
+                Strategy::Joined => (node.joined.linked)(self, parents, node.relation),
+            };
+            Box::pin(self.run_selectin(&children, &node.nested)).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads relationship `relation` of `M` for the objects at `parents`:
+    /// one query. Returns the slots of the loaded targets.
+    pub(crate) async fn load_relation<M: Model, T: Model>(
+        &mut self,
+        parents: &[u32],
+        relation: usize,
+    ) -> Result<Vec<u32>> {
+        let meta = &M::TABLE.relations[relation];
+        let (local, extra) = match meta.join {
+            Join::ForeignKeyHere { local, .. } | Join::ForeignKeyThere { local, .. } => (local, false),
+            Join::Secondary { local, .. } => (local, true),
+        };
+        let owners: Vec<(u32, Option<KeyValue>, Value)> = parents
+            .iter()
+            .filter_map(|&p| {
+                let value = self.object::<M>(Handle::new(p, self.id))?.column_value(local);
+                Some((p, KeyValue::of(&value), value))
+            })
+            .collect();
+        let mut keys: Vec<Value> = Vec::with_capacity(owners.len());
+        let mut seen = std::collections::HashSet::new();
+        for (_, key, value) in &owners {
+            if key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
+                keys.push(value.clone());
+            }
+        }
+        let key_type = M::TABLE.columns[local].sql_type;
+        let loaded = if keys.is_empty() {
+            Vec::new()
+        } else {
+            let sql = self.select_related::<T>(meta, Value::Array(key_type, keys));
+            let rows = self.fetch(&sql).await?;
+            self.merge_related::<T>(rows, meta, extra)?
+        };
+        // Match every target to its owner by the join value.
+        let mut by_owner: HashMap<KeyValue, Vec<u32>> = HashMap::new();
+        for (slot, owner_key) in &loaded {
+            if let Some(k) = owner_key {
+                let list = by_owner.entry(k.clone()).or_default();
+                if !list.contains(slot) {
+                    list.push(*slot);
+                }
+            }
+        }
+        for (parent, key, _) in owners {
+            let targets = key.and_then(|k| by_owner.get(&k).cloned()).unwrap_or_default();
+            self.set_links::<M>(parent, relation, targets);
+        }
+        let mut slots: Vec<u32> = loaded.into_iter().map(|(slot, _)| slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        Ok(slots)
+    }
+
+    /// Renders the SELECT of the targets of `meta` owned by the keys in `keys`.
+    fn select_related<T: Model>(&self, meta: &crate::relation::RelationMeta, keys: Value) -> Sql<'static> {
+        let target = T::TABLE;
+        let mut sql = Sql::new(self.dialect());
+        sql.push("SELECT ").columns(target);
+        match meta.join {
+            Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => {
+                sql.push(" FROM ").ident(target.name).push(" WHERE ");
+                sql.qualified(target.name, target.columns[remote].name).push(" = ANY(").param(keys).push(")");
+            }
+            Join::Secondary { secondary, to_local, to_remote, remote, .. } => {
+                let secondary = secondary();
+                sql.push(", ").qualified(secondary.name, secondary.columns[to_local].name);
+                sql.push(" FROM ").ident(target.name).push(" JOIN ").ident(secondary.name).push(" ON ");
+                sql.qualified(secondary.name, secondary.columns[to_remote].name).push(" = ");
+                sql.qualified(target.name, target.columns[remote].name).push(" WHERE ");
+                sql.qualified(secondary.name, secondary.columns[to_local].name).push(" = ANY(").param(keys).push(")");
+            }
+        }
+        sql.push(" ORDER BY ");
+        push_collection_order(&mut sql, target, target.name, meta);
+        sql
+    }
+
+    /// Merges the rows of a relationship query; returns each target's slot
+    /// with the value that matches it to its owner.
+    fn merge_related<T: Model>(
+        &mut self,
+        rows: Rows,
+        meta: &crate::relation::RelationMeta,
+        extra: bool,
+    ) -> Result<Vec<(u32, Option<KeyValue>)>> {
+        let match_column = match meta.join {
+            Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => remote,
+            Join::Secondary { .. } => 0,
+        };
+        let count = rows.len();
+        let group = self.new_group::<T>();
+        let mut reader = crate::model::RowReader::new(T::TABLE, rows.values.into_iter());
+        let mut loaded = Vec::with_capacity(count);
+        for _ in 0..count {
+            let object = T::from_row(&mut reader)?;
+            let owner =
+                if extra { KeyValue::of(&reader.raw()) } else { KeyValue::of(&object.column_value(match_column)) };
+            reader.next_row();
+            let slot = self.merge_object::<T>(object, group);
+            loaded.push((slot, owner));
+        }
+        Ok(loaded)
+    }
+}
+
+/// Appends the sort terms of a collection, qualified with `alias`: its
+/// `order_by`, else the target's key.
+pub(crate) fn push_collection_order(
+    sql: &mut Sql<'_>,
+    target: &crate::metadata::TableMeta,
+    alias: &str,
+    meta: &crate::relation::RelationMeta,
+) {
+    if meta.order_by.is_empty() {
+        sql.list(target.primary_key(), |s, (_, c)| {
+            s.qualified(alias, c.name);
+        });
+    } else {
+        sql.list(meta.order_by, |s, &(column, descending)| {
+            s.qualified(alias, target.columns[column].name);
+            if descending {
+                s.push(" DESC");
+            }
+        });
+    }
+}

@@ -1,0 +1,290 @@
+//! Relationships between models: their static description, the `One` and
+//! `Many` fields that hold related handles, and the typed `Relation` constants
+//! (`Movie::actors`) that name them.
+
+use std::any::TypeId;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::metadata::TableMeta;
+use crate::model::Model;
+use crate::session::Handle;
+
+/// The four relationship patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// Many of these belong to one target (`Tire::car`); the foreign key is here.
+    ManyToOne,
+    /// One of these has many targets (`Article::comments`); the foreign key is
+    /// on the target.
+    OneToMany,
+    /// One of these has at most one target (`Person::mobile_phone`), the
+    /// foreign key on either side.
+    OneToOne,
+    /// Many of these relate to many targets through rows of a secondary table.
+    ManyToMany,
+}
+
+/// How the rows of a relationship are matched, by column positions.
+#[derive(Debug, Clone, Copy)]
+pub enum Join {
+    /// This model's column `local` references the target's key column `remote`.
+    ForeignKeyHere {
+        /// The foreign-key column of this model.
+        local: usize,
+        /// The referenced key column of the target.
+        remote: usize,
+    },
+    /// The target's column `remote` references this model's key column `local`.
+    ForeignKeyThere {
+        /// The referenced key column of this model.
+        local: usize,
+        /// The foreign-key column of the target.
+        remote: usize,
+    },
+    /// Rows of `secondary` link the two models.
+    Secondary {
+        /// The association table.
+        secondary: fn() -> &'static TableMeta,
+        /// This model's key column.
+        local: usize,
+        /// The secondary column referencing `local`.
+        to_local: usize,
+        /// The secondary column referencing `remote`.
+        to_remote: usize,
+        /// The target's key column.
+        remote: usize,
+    },
+}
+
+/// One relationship of a model, as `#[relationship(...)]` describes it.
+#[derive(Debug)]
+pub struct RelationMeta {
+    /// The field name (`actors`).
+    pub name: &'static str,
+    /// The pattern.
+    pub kind: RelationKind,
+    /// The target model's table.
+    pub target: fn() -> &'static TableMeta,
+    /// The target model's type, to find its arena in a session.
+    pub target_type: fn() -> TypeId,
+    /// How rows are matched.
+    pub join: Join,
+    /// The relationship on the target that mirrors this one.
+    pub back_populates: Option<&'static str>,
+    /// Deleting this object deletes the related ones (`cascade = "delete"`).
+    pub cascade_delete: bool,
+    /// A related object removed from this one is deleted
+    /// (`cascade = "delete-orphan"`).
+    pub delete_orphan: bool,
+    /// Target columns a collection is sorted by, with `true` for descending.
+    pub order_by: &'static [(usize, bool)],
+}
+
+impl RelationMeta {
+    /// Whether the field holds at most one object.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self.kind, RelationKind::ManyToOne | RelationKind::OneToOne)
+    }
+}
+
+/// The related objects of one object for one relationship, untyped: slot
+/// indices in the target's arena, or not loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    loaded: bool,
+    indices: Vec<u32>,
+}
+
+impl Links {
+    /// Links of an object read from the database: nothing loaded yet.
+    pub const fn not_loaded() -> Self {
+        Links { loaded: false, indices: Vec::new() }
+    }
+
+    /// Links of a new object: loaded, and empty.
+    pub const fn empty() -> Self {
+        Links { loaded: true, indices: Vec::new() }
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    pub(crate) fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    pub(crate) fn set(&mut self, indices: Vec<u32>) {
+        self.loaded = true;
+        self.indices = indices;
+    }
+
+    /// Adds `index` unless present. Returns whether it was added.
+    pub(crate) fn insert(&mut self, index: u32) -> bool {
+        if self.indices.contains(&index) {
+            return false;
+        }
+        self.indices.push(index);
+        true
+    }
+
+    /// Removes `index`. Returns whether it was present.
+    pub(crate) fn remove(&mut self, index: u32) -> bool {
+        let before = self.indices.len();
+        self.indices.retain(|&i| i != index);
+        self.indices.len() != before
+    }
+}
+
+/// A relationship field holding at most one related object
+/// (many-to-one, or one-to-one: SQLAlchemy's `uselist=False`).
+pub struct One<T> {
+    links: Links,
+    session: u32,
+    marker: PhantomData<fn() -> T>,
+}
+
+/// A relationship field holding a collection (one-to-many, many-to-many).
+pub struct Many<T> {
+    links: Links,
+    session: u32,
+    marker: PhantomData<fn() -> T>,
+}
+
+macro_rules! related_field {
+    ($name:ident) => {
+        impl<T> $name<T> {
+            /// The field of an object read from the database: not loaded.
+            #[doc(hidden)]
+            pub const fn not_loaded() -> Self {
+                $name { links: Links::not_loaded(), session: 0, marker: PhantomData }
+            }
+
+            /// Whether the related objects have been loaded.
+            pub fn is_loaded(&self) -> bool {
+                self.links.is_loaded()
+            }
+
+            /// The handles of the related objects, or `None` if they are not
+            /// loaded: load them with `Session::load` or an eager option.
+            pub fn handles(&self) -> Option<Vec<Handle<T>>> {
+                self.links
+                    .is_loaded()
+                    .then(|| self.links.indices().iter().map(|&i| Handle::new(i, self.session)).collect())
+            }
+
+            #[doc(hidden)]
+            pub fn links(&self) -> &Links {
+                &self.links
+            }
+
+            #[doc(hidden)]
+            pub fn links_mut(&mut self, session: u32) -> &mut Links {
+                self.session = session;
+                &mut self.links
+            }
+        }
+
+        /// A new object's relationship: loaded and empty.
+        impl<T> Default for $name<T> {
+            fn default() -> Self {
+                $name { links: Links::empty(), session: 0, marker: PhantomData }
+            }
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name { links: self.links.clone(), session: self.session, marker: PhantomData }
+            }
+        }
+
+        impl<T> PartialEq for $name<T> {
+            fn eq(&self, other: &Self) -> bool {
+                self.links == other.links && self.session == other.session
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if self.links.is_loaded() {
+                    f.debug_list().entries(self.links.indices()).finish()
+                } else {
+                    f.write_str("<not loaded>")
+                }
+            }
+        }
+    };
+}
+
+related_field!(One);
+related_field!(Many);
+
+impl<T> One<T> {
+    /// The related object's handle: `Some(None)` when loaded and empty,
+    /// `None` when not loaded.
+    pub fn get(&self) -> Option<Option<Handle<T>>> {
+        self.links.is_loaded().then(|| self.links.indices().first().map(|&i| Handle::new(i, self.session)))
+    }
+}
+
+/// Implemented by `#[derive(Model)]` for every foreign key of `Self` to
+/// model `T`; `K` (a [`ColumnMarker`]) tells several foreign keys to the same
+/// model apart. Relationships use it to find the foreign key between two
+/// models at compile time.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no foreign key to `{T}`",
+    label = "no column of `{Self}` references `{T}`",
+    note = "add `#[orm(foreign_key = {T}::<key column>)]` to a field of `{Self}`"
+)]
+pub trait References<T, K> {
+    /// The position of the foreign-key column in `Self::TABLE.columns`.
+    const COLUMN: usize;
+    /// The position of the referenced column in `T::TABLE.columns`.
+    const TARGET_COLUMN: usize;
+}
+
+/// Tells the foreign keys of one model apart in [`References`]: the position
+/// of the column.
+#[derive(Debug)]
+pub struct ColumnMarker<const N: usize>;
+
+/// A typed name of a relationship of model `M` to model `T`: `Movie::actors`
+/// is a `Relation<Movie, Actor>`. Generated by `#[derive(Model)]`.
+pub struct Relation<M, T> {
+    index: usize,
+    marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Relation<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M, T> Copy for Relation<M, T> {}
+
+impl<M: Model, T: Model> fmt::Debug for Relation<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", M::TABLE.model, self.meta().name)
+    }
+}
+
+impl<M: Model, T: Model> Relation<M, T> {
+    /// Names relationship `index` of `M::TABLE.relations`. Called by
+    /// generated code.
+    #[doc(hidden)]
+    pub const fn new(index: usize) -> Self {
+        Relation { index, marker: PhantomData }
+    }
+
+    /// The position of the relationship in `M::TABLE.relations`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The relationship's description.
+    pub fn meta(&self) -> &'static RelationMeta {
+        &M::TABLE.relations[self.index]
+    }
+}

@@ -1,0 +1,237 @@
+//! The relationship half of a flush: foreign keys filled from parents' new
+//! keys, secondary rows inserted and deleted, cascades and nullification
+//! when parents are deleted.
+
+use std::any::TypeId;
+
+use crate::dialect::Dialect;
+use crate::error::Result;
+use crate::executor::Connection;
+use crate::metadata::TableMeta;
+use crate::query::render::Sql;
+use crate::relation::{Join, RelationMeta};
+use crate::session::relations::{MembershipChange, PendingLinks};
+use crate::session::unit_of_work::Tracked;
+
+/// PostgreSQL's limit of bind parameters in one statement.
+const MAX_PARAMS: usize = 65_535;
+use crate::value::Value;
+
+/// The arenas of a session, addressed by model type or table.
+pub(crate) struct Models<'a> {
+    pub(crate) ids: &'a [TypeId],
+    pub(crate) arenas: &'a mut [Box<dyn Tracked>],
+}
+
+impl Models<'_> {
+    pub(crate) fn position(&self, model: TypeId) -> Option<usize> {
+        self.ids.iter().position(|id| *id == model)
+    }
+
+    fn by_table(&mut self, table: &TableMeta) -> Option<&mut Box<dyn Tracked>> {
+        self.arenas.iter_mut().find(|a| std::ptr::eq(a.table(), table))
+    }
+
+    fn persistent_value(&self, model: TypeId, index: u32, column: usize) -> Option<Value> {
+        self.arenas[self.position(model)?].persistent_value(index, column)
+    }
+}
+
+/// Fills in the foreign keys of `child_model`'s objects whose parents now
+/// have their keys. Resolved entries move to `resolved`, to be redone if the
+/// transaction rolls back.
+pub(crate) fn resolve_foreign_keys(
+    models: &mut Models<'_>,
+    links: &mut PendingLinks,
+    child_model: TypeId,
+) -> Result<()> {
+    let mut remaining = Vec::with_capacity(links.foreign_keys.len());
+    for pending in std::mem::take(&mut links.foreign_keys) {
+        let ready = if pending.child.model == child_model {
+            models.persistent_value(pending.parent.model, pending.parent.index, pending.parent_column)
+        } else {
+            None
+        };
+        let Some(value) = ready else {
+            remaining.push(pending);
+            continue;
+        };
+        if let Some(i) = models.position(child_model) {
+            models.arenas[i].set_value(pending.child.index, pending.column, value)?;
+        }
+        links.resolved_foreign_keys.push(pending);
+    }
+    links.foreign_keys = remaining;
+    Ok(())
+}
+
+/// Inserts and deletes the secondary rows of every membership change whose
+/// two objects are persistent.
+pub(crate) async fn write_memberships(
+    models: &mut Models<'_>,
+    links: &mut PendingLinks,
+    conn: &mut dyn Connection,
+    dialect: &'static dyn Dialect,
+) -> Result<()> {
+    let changes = std::mem::take(&mut links.memberships);
+    let mut rows: Vec<(MembershipChange, [Value; 2])> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let Join::Secondary { local, remote, .. } = change.relation.join else { continue };
+        let left = models.persistent_value(change.left.model, change.left.index, local);
+        let right = models.persistent_value(change.right.model, change.right.index, remote);
+        if let (Some(left), Some(right)) = (left, right) {
+            rows.push((change, [left, right]));
+        }
+    }
+    for add in [true, false] {
+        let mut batch: Vec<&(MembershipChange, [Value; 2])> = rows.iter().filter(|(c, _)| c.add == add).collect();
+        while !batch.is_empty() {
+            let relation = batch[0].0.relation;
+            let (same, rest): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|(c, _)| same_secondary(c.relation, relation));
+            for chunk in same.chunks(MAX_PARAMS / 2) {
+                let pairs = chunk.iter().map(|(_, pair)| pair.clone());
+                let sql = membership_sql(dialect, relation, add, pairs);
+                let result = conn.execute(&sql.text, &sql.params).await;
+                if let Err(e) = result {
+                    // Everything not yet written is pending again.
+                    links.memberships.extend(rows.iter().map(|(c, _)| *c));
+                    return Err(e);
+                }
+            }
+            batch = rest;
+        }
+    }
+    links.flushed_memberships.extend(rows.into_iter().map(|(c, _)| c));
+    Ok(())
+}
+
+fn same_secondary(a: &RelationMeta, b: &RelationMeta) -> bool {
+    match (a.join, b.join) {
+        (Join::Secondary { secondary: x, to_local: xl, .. }, Join::Secondary { secondary: y, to_local: yl, .. }) => {
+            std::ptr::eq(x(), y()) && xl == yl
+        }
+        _ => false,
+    }
+}
+
+/// `INSERT INTO secondary (a, b) VALUES ..` or `DELETE FROM secondary WHERE (a, b) IN (..)`.
+fn membership_sql(
+    dialect: &'static dyn Dialect,
+    relation: &RelationMeta,
+    add: bool,
+    pairs: impl Iterator<Item = [Value; 2]>,
+) -> Sql<'static> {
+    let Join::Secondary { secondary, to_local, to_remote, .. } = relation.join else {
+        unreachable!("membership changes are recorded for secondary relationships only")
+    };
+    let secondary = secondary();
+    let (a, b) = (secondary.columns[to_local].name, secondary.columns[to_remote].name);
+    let mut sql = Sql::new(dialect);
+    if add {
+        sql.push("INSERT INTO ").ident(secondary.name).push(" (").ident(a).push(", ").ident(b).push(") VALUES ");
+    } else {
+        sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE (").ident(a).push(", ").ident(b).push(") IN (");
+    }
+    sql.list(pairs, |s, [x, y]| {
+        s.push("(").param(x).push(", ").param(y).push(")");
+    });
+    if !add {
+        sql.push(")");
+    }
+    sql
+}
+
+/// Before the rows of `table` with key values `keys` (of column `column`)
+/// are deleted: removes their secondary rows, deletes the children of
+/// cascading relationships (recursively), and sets the foreign keys of the
+/// other children to NULL, in the database and in the loaded objects.
+pub(crate) async fn before_delete(
+    models: &mut Models<'_>,
+    table: &'static TableMeta,
+    keys_of: &(dyn Fn(usize) -> Vec<Value> + Sync),
+    conn: &mut dyn Connection,
+    dialect: &'static dyn Dialect,
+) -> Result<()> {
+    for relation in table.relations {
+        match relation.join {
+            Join::Secondary { secondary, local, to_local, .. } => {
+                let secondary = secondary();
+                let mut sql = Sql::new(dialect);
+                sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE ").ident(secondary.columns[to_local].name);
+                sql.push(" = ANY(").param(Value::Array(table.columns[local].sql_type, keys_of(local))).push(")");
+                conn.execute(&sql.text, &sql.params).await?;
+            }
+            Join::ForeignKeyThere { local, remote } => {
+                let keys = Value::Array(table.columns[local].sql_type, keys_of(local));
+                let target = (relation.target)();
+                if relation.cascade_delete {
+                    Box::pin(delete_children(models, target, remote, keys, conn, dialect)).await?;
+                } else if target.columns[remote].nullable {
+                    nullify_children(models, target, remote, keys, conn, dialect).await?;
+                }
+            }
+            Join::ForeignKeyHere { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the rows of `target` whose column `column` is in `keys`, after
+/// their own dependents.
+async fn delete_children(
+    models: &mut Models<'_>,
+    target: &'static TableMeta,
+    column: usize,
+    keys: Value,
+    conn: &mut dyn Connection,
+    dialect: &'static dyn Dialect,
+) -> Result<()> {
+    let mut sql = Sql::new(dialect);
+    sql.push("SELECT ").columns(target).push(" FROM ").ident(target.name).push(" WHERE ");
+    sql.ident(target.columns[column].name).push(" = ANY(").param(keys.clone()).push(")");
+    let rows = conn.query(&sql.text, &sql.params).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let width = rows.width;
+    let column_values = |c: usize| rows.values.iter().skip(c).step_by(width).cloned().collect::<Vec<_>>();
+    before_delete(models, target, &column_values, conn, dialect).await?;
+    let mut sql = Sql::new(dialect);
+    sql.push("DELETE FROM ").ident(target.name).push(" WHERE ").ident(target.columns[column].name);
+    sql.push(" = ANY(").param(keys).push(")");
+    conn.execute(&sql.text, &sql.params).await?;
+    if let Some(arena) = models.by_table(target) {
+        arena.detach_rows(rows)?;
+    }
+    Ok(())
+}
+
+/// Sets column `column` of the rows of `target` that reference `keys` to NULL.
+async fn nullify_children(
+    models: &mut Models<'_>,
+    target: &'static TableMeta,
+    column: usize,
+    keys: Value,
+    conn: &mut dyn Connection,
+    dialect: &'static dyn Dialect,
+) -> Result<()> {
+    let name = target.columns[column].name;
+    let mut sql = Sql::new(dialect);
+    sql.push("UPDATE ").ident(target.name).push(" SET ").ident(name).push(" = NULL WHERE ").ident(name);
+    sql.push(" = ANY(").param(keys.clone()).push(")");
+    conn.execute(&sql.text, &sql.params).await?;
+    if let (Some(arena), Value::Array(_, keys)) = (models.by_table(target), keys) {
+        arena.nullify(column, &keys)?;
+    }
+    Ok(())
+}
+
+/// Puts the membership changes and foreign keys written by this transaction
+/// back into the pending lists, after a rollback.
+pub(crate) fn undo_links(links: &mut PendingLinks) {
+    let flushed = std::mem::take(&mut links.flushed_memberships);
+    links.memberships.splice(0..0, flushed);
+    let resolved = std::mem::take(&mut links.resolved_foreign_keys);
+    links.foreign_keys.splice(0..0, resolved);
+}

@@ -1,0 +1,342 @@
+//! Changing relationships in memory: `link` and `unlink` keep both sides of a
+//! back-populated pair in step at once, set foreign keys (now, or at flush
+//! when the parent's key is not known yet) and record many-to-many membership
+//! changes for the next flush.
+
+use std::any::TypeId;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::relation::{Join, Relation, RelationMeta};
+use crate::session::identity_map::{stale_handle, ObjectState};
+use crate::session::{Handle, Session};
+use crate::value::Value;
+
+/// A reference to a slot of some model's arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotRef {
+    pub(crate) model: TypeId,
+    pub(crate) index: u32,
+}
+
+impl SlotRef {
+    fn of<T: Model>(index: u32) -> Self {
+        SlotRef { model: TypeId::of::<T>(), index }
+    }
+}
+
+/// A foreign key to fill in at flush, once the parent has its key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PendingForeignKey {
+    pub(crate) child: SlotRef,
+    pub(crate) column: usize,
+    pub(crate) parent: SlotRef,
+    pub(crate) parent_column: usize,
+}
+
+/// A row of a secondary table to insert (`add`) or delete at flush.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MembershipChange {
+    pub(crate) relation: &'static RelationMeta,
+    pub(crate) left: SlotRef,
+    pub(crate) right: SlotRef,
+    pub(crate) add: bool,
+}
+
+/// Relationship changes not yet written.
+#[derive(Debug, Default)]
+pub(crate) struct PendingLinks {
+    pub(crate) foreign_keys: Vec<PendingForeignKey>,
+    pub(crate) memberships: Vec<MembershipChange>,
+    /// Membership changes written by this transaction's flushes, to redo
+    /// after a rollback.
+    pub(crate) flushed_memberships: Vec<MembershipChange>,
+    /// Foreign keys filled in by this transaction's flushes, to fill in
+    /// again (from the parents' new keys) after a rollback.
+    pub(crate) resolved_foreign_keys: Vec<PendingForeignKey>,
+}
+
+impl PendingLinks {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.foreign_keys.is_empty() && self.memberships.is_empty()
+    }
+
+    fn record_membership(&mut self, change: MembershipChange) {
+        // An add and a remove of the same pair cancel out.
+        let opposite = self.memberships.iter().position(|m| {
+            std::ptr::eq(m.relation, change.relation)
+                && m.left == change.left
+                && m.right == change.right
+                && m.add != change.add
+        });
+        match opposite {
+            Some(i) => {
+                self.memberships.remove(i);
+            }
+            None => self.memberships.push(change),
+        }
+    }
+}
+
+/// The position of the relationship of `T` that mirrors `meta`.
+fn back_relation<T: Model>(meta: &RelationMeta) -> Option<usize> {
+    let name = meta.back_populates?;
+    T::TABLE.relations.iter().position(|r| r.name == name)
+}
+
+impl Session {
+    fn live<T: Model>(&self, handle: Handle<T>) -> Result<u32> {
+        match self.state(handle) {
+            Some(ObjectState::Pending | ObjectState::Persistent) => Ok(handle.index),
+            _ => Err(stale_handle(T::TABLE.model)),
+        }
+    }
+
+    /// Runs `change` on the links of relationship `relation` of object
+    /// `index` of `T`, if that object holds them.
+    fn with_links<T: Model, R>(
+        &mut self,
+        index: u32,
+        relation: usize,
+        change: impl FnOnce(&mut crate::relation::Links) -> R,
+    ) -> Option<R> {
+        let session = self.id;
+        let object = self.arena_mut::<T>().slots.get_mut(index as usize)?.object.as_mut()?;
+        object.links_mut(relation, session).map(change)
+    }
+
+    /// Like `with_links`, but only when the links are loaded: an unloaded
+    /// side is read from the database, after an autoflush, when loaded.
+    fn with_loaded_links<T: Model, R>(
+        &mut self,
+        index: u32,
+        relation: usize,
+        change: impl FnOnce(&mut crate::relation::Links) -> R,
+    ) -> Option<R> {
+        self.with_links::<T, Option<R>>(index, relation, |links| links.is_loaded().then(|| change(links))).flatten()
+    }
+
+    /// Relates `from` to `to` through `relation`, as SQLAlchemy's
+    /// `movie.actors.append(actor)` or `stuntman.actor = actor`.
+    ///
+    /// The mirrored relationship (`back_populates`) follows at once, without
+    /// a round trip; foreign keys are set now if the parent has its key, else
+    /// at flush; a many-to-many link inserts a secondary row at flush. Linking
+    /// a scalar relationship replaces its previous object.
+    ///
+    /// # Errors
+    /// [`Error::Session`] if either handle is not a live object of this
+    /// session, or a replaced object's foreign key cannot be set to NULL.
+    pub fn link<M: Model, T: Model>(&mut self, from: Handle<M>, relation: Relation<M, T>, to: Handle<T>) -> Result<()> {
+        let (from, to) = (self.live(from)?, self.live(to)?);
+        let meta = relation.meta();
+        match meta.join {
+            Join::ForeignKeyHere { local, remote } => {
+                let previous = self.with_links::<M, _>(from, relation.index(), |l| {
+                    let previous = l.indices().first().copied();
+                    l.set(vec![to]);
+                    previous
+                });
+                if let (Some(Some(old)), Some(back)) = (previous, back_relation::<T>(meta)) {
+                    if old != to {
+                        self.with_loaded_links::<T, _>(old, back, |l| l.remove(from));
+                    }
+                }
+                self.assign_foreign_key::<M, T>(from, local, to, remote)?;
+                if let Some(back) = back_relation::<T>(meta) {
+                    self.attach_back::<T, M>(to, back, from)?;
+                }
+            }
+            Join::ForeignKeyThere { local, remote } => {
+                if meta.is_scalar() {
+                    let previous = self.with_links::<M, _>(from, relation.index(), |l| l.indices().first().copied());
+                    if let Some(Some(old)) = previous {
+                        if old != to {
+                            self.orphan::<T>(from, meta, old)?;
+                        }
+                    }
+                    self.with_links::<M, _>(from, relation.index(), |l| l.set(vec![to]));
+                } else {
+                    self.with_links::<M, _>(from, relation.index(), |l| l.insert(to));
+                }
+                self.assign_foreign_key::<T, M>(to, remote, from, local)?;
+                if let Some(back) = back_relation::<T>(meta) {
+                    let previous = self.with_links::<T, _>(to, back, |l| {
+                        let previous = l.indices().first().copied();
+                        l.set(vec![from]);
+                        previous
+                    });
+                    if let Some(Some(old)) = previous {
+                        if old != from {
+                            self.with_loaded_links::<M, _>(old, relation.index(), |l| l.remove(to));
+                        }
+                    }
+                }
+            }
+            Join::Secondary { .. } => {
+                let added = self.with_links::<M, _>(from, relation.index(), |l| l.insert(to)).unwrap_or(false);
+                if added {
+                    if let Some(back) = back_relation::<T>(meta) {
+                        self.with_loaded_links::<T, _>(to, back, |l| l.insert(from));
+                    }
+                    self.links.record_membership(MembershipChange {
+                        relation: meta,
+                        left: SlotRef::of::<M>(from),
+                        right: SlotRef::of::<T>(to),
+                        add: true,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes a [`link`](Session::link): removes `to` from `from`'s
+    /// relationship and from the mirrored one. A child that leaves its parent
+    /// gets a NULL foreign key, or is deleted when the parent's relationship
+    /// has `delete-orphan`; a many-to-many unlink deletes the secondary row at
+    /// flush.
+    ///
+    /// # Errors
+    /// [`Error::Session`] if either handle is not a live object of this
+    /// session, or a foreign key that must become NULL is not nullable.
+    pub fn unlink<M: Model, T: Model>(
+        &mut self,
+        from: Handle<M>,
+        relation: Relation<M, T>,
+        to: Handle<T>,
+    ) -> Result<()> {
+        let (from, to) = (self.live(from)?, self.live(to)?);
+        let meta = relation.meta();
+        let removed = self.with_links::<M, _>(from, relation.index(), |l| l.remove(to)).unwrap_or(false);
+        match meta.join {
+            Join::ForeignKeyHere { local, .. } => {
+                if let Some(back) = back_relation::<T>(meta) {
+                    self.with_loaded_links::<T, _>(to, back, |l| l.remove(from));
+                }
+                if removed {
+                    self.clear_foreign_key::<M>(from, local)?;
+                }
+            }
+            Join::ForeignKeyThere { .. } => {
+                if removed {
+                    self.orphan::<T>(from, meta, to)?;
+                }
+            }
+            Join::Secondary { .. } => {
+                if let Some(back) = back_relation::<T>(meta) {
+                    self.with_loaded_links::<T, _>(to, back, |l| l.remove(from));
+                }
+                if removed {
+                    self.links.record_membership(MembershipChange {
+                        relation: meta,
+                        left: SlotRef::of::<M>(from),
+                        right: SlotRef::of::<T>(to),
+                        add: false,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The child `child` of parent `parent` (of relationship `meta`, foreign
+    /// key on the child) left it: delete it (delete-orphan) or clear its key.
+    fn orphan<T: Model>(&mut self, parent: u32, meta: &RelationMeta, child: u32) -> Result<()> {
+        if let Some(back) = back_relation::<T>(meta) {
+            self.with_links::<T, _>(child, back, |l| l.remove(parent));
+        }
+        if meta.delete_orphan {
+            return self.arena_mut::<T>().mark_deleted(child);
+        }
+        if let Join::ForeignKeyThere { remote, .. } = meta.join {
+            self.clear_foreign_key::<T>(child, remote)?;
+        }
+        Ok(())
+    }
+
+    /// Puts `child` into the mirrored relationship `back` of `parent`: a
+    /// collection gains it; a scalar (one-to-one) replaces, and orphans, the
+    /// previous child.
+    fn attach_back<T: Model, M: Model>(&mut self, parent: u32, back: usize, child: u32) -> Result<()> {
+        let back_meta = &T::TABLE.relations[back];
+        if !back_meta.is_scalar() {
+            self.with_loaded_links::<T, _>(parent, back, |l| l.insert(child));
+            return Ok(());
+        }
+        let previous = self.with_links::<T, _>(parent, back, |l| {
+            let previous = l.indices().first().copied();
+            l.set(vec![child]);
+            previous
+        });
+        match previous {
+            Some(Some(old)) if old != child => self.orphan::<M>(parent, back_meta, old),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets column `column` of `child` to the key column `parent_column` of
+    /// `parent`: now if the parent is persistent, else at flush.
+    fn assign_foreign_key<C: Model, P: Model>(
+        &mut self,
+        child: u32,
+        column: usize,
+        parent: u32,
+        parent_column: usize,
+    ) -> Result<()> {
+        let child_ref = SlotRef::of::<C>(child);
+        self.links.foreign_keys.retain(|p| !(p.child == child_ref && p.column == column));
+        let arena = self.arena_mut::<P>();
+        let key = match arena.state(parent) {
+            Some(ObjectState::Persistent) => arena.object(parent).map(|p| p.column_value(parent_column)),
+            _ => None,
+        };
+        match key {
+            Some(value) => self.set_column::<C>(child, column, value),
+            None => {
+                self.links.foreign_keys.push(PendingForeignKey {
+                    child: child_ref,
+                    column,
+                    parent: SlotRef::of::<P>(parent),
+                    parent_column,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn clear_foreign_key<C: Model>(&mut self, child: u32, column: usize) -> Result<()> {
+        let child_ref = SlotRef::of::<C>(child);
+        self.links.foreign_keys.retain(|p| !(p.child == child_ref && p.column == column));
+        let meta = &C::TABLE.columns[column];
+        if !meta.nullable {
+            return Err(Error::Session(format!(
+                "cannot detach a `{}`: its foreign key `{}` is not nullable; make it `Option<_>` or use \
+                 `cascade = \"delete-orphan\"`",
+                C::TABLE.model,
+                meta.field
+            )));
+        }
+        self.set_column::<C>(child, column, Value::Null)
+    }
+
+    /// Sets one column of an object, as a write through `&mut session[h]`.
+    fn set_column<C: Model>(&mut self, index: u32, column: usize, value: Value) -> Result<()> {
+        match self.arena_mut::<C>().object_mut(index) {
+            Some(object) => object.set_column_value(column, value),
+            None => Err(stale_handle(C::TABLE.model)),
+        }
+    }
+
+    /// Returns the objects related to `from` through `relation`.
+    ///
+    /// # Errors
+    /// [`Error::NotLoaded`] naming `Model.relationship` if they have not been
+    /// loaded: load them with [`Session::load`] or an eager option first.
+    pub fn related<M: Model, T: Model>(&self, from: Handle<M>, relation: Relation<M, T>) -> Result<Vec<Handle<T>>> {
+        let object = self.object(from).ok_or_else(|| stale_handle(M::TABLE.model))?;
+        let links = object.links(relation.index()).filter(|l| l.is_loaded());
+        let links = links.ok_or(Error::NotLoaded { model: M::TABLE.model, relationship: relation.meta().name })?;
+        Ok(links.indices().iter().map(|&i| Handle::new(i, self.id)).collect())
+    }
+}
