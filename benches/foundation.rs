@@ -6,7 +6,11 @@
 //! Run with `cargo bench --bench foundation` (DATABASE_URL as for the tests).
 //! `ROUNDS=n` changes the number of rounds (default 15).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
+
+use common::{median, ms, pin_all, report, timed};
 
 use futures_util::{pin_mut, TryStreamExt};
 use orm::postgres::tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -37,27 +41,6 @@ struct RawItem {
 const LOAD_ROWS: i32 = 10_000;
 const LOOKUPS: i32 = 1_000;
 const INSERTS: usize = 1_000;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn report(name: &str, orm: Vec<Duration>, raw: Vec<Duration>) {
-    let (orm, raw) = (median(orm), median(raw));
-    let ratio = orm.as_secs_f64() / raw.as_secs_f64();
-    println!("{name:<34} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x", ms(orm), ms(raw));
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-async fn timed<F: std::future::Future<Output = ()>>(f: F) -> Duration {
-    let started = Instant::now();
-    f.await;
-    started.elapsed()
-}
 
 /// The raw side: one connection, every statement prepared once.
 struct Raw {
@@ -183,27 +166,6 @@ async fn loaded_get_nanos(engine: &Engine) -> f64 {
     started.elapsed().as_nanos() as f64 / f64::from(rounds * LOOKUPS)
 }
 
-/// Pins a process to CPU 0 with `taskset`, as PERFORMANCE.md's figures were
-/// taken: with two CPUs, whether a backend happens to share the client's CPU
-/// changes a round trip by 3x, which would swamp the comparison.
-fn pin_to_cpu0(pid: u32, what: &str) {
-    let pinned = std::process::Command::new("taskset")
-        .args(["-cp", "0", &pid.to_string()])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !pinned {
-        eprintln!("warning: could not pin {what} (pid {pid}) to CPU 0; ratios will be noisier");
-    }
-}
-
-async fn backend_pid(conn: &mut orm::PgConnection) -> u32 {
-    use orm::Connection;
-    match conn.query("SELECT pg_backend_pid()", &[]).await.unwrap().values[..] {
-        [orm::Value::I32(pid)] => pid as u32,
-        ref other => panic!("unexpected {other:?}"),
-    }
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
@@ -219,10 +181,7 @@ async fn main() {
         .await
         .unwrap();
 
-    pin_to_cpu0(std::process::id(), "the benchmark");
-    pin_to_cpu0(backend_pid(&mut engine.connect().await.unwrap()).await, "the ORM's backend");
-    let raw_pid = raw.client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get::<_, i32>(0);
-    pin_to_cpu0(raw_pid as u32, "the raw backend");
+    pin_all(&engine, &raw.client).await;
 
     // Warm both sides (connections, statement caches).
     raw_load(&raw).await;

@@ -30,9 +30,9 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 #[tokio::main]
 async fn main() -> orm::Result<()> {
-    // Finds a server (DATABASE_URL, or a throwaway local one); an application
-    // passes its own URL to `Engine::builder`.
-    let url = orm::testing::server_url().await?;
+    // A database of its own on the server of DATABASE_URL (or a throwaway
+    // local one); an application passes its own URL to `Engine::builder`.
+    let url = orm::testing::example_database("orm_example_basic").await?;
     let engine = Engine::builder(&url).pool_size(2).build()?;
     engine.drop_all(&[Person::TABLE]).await?;
     engine.create_all(&[Person::TABLE]).await?;

@@ -1,6 +1,4 @@
-//! An async ORM for Rust and PostgreSQL: declarative models, a Session that is
-//! a real unit of work with an identity map, and mappings checked at compile
-//! time.
+#![doc = include_str!("../README.md")]
 
 pub use orm_core::*;
 pub use orm_derive::Model;

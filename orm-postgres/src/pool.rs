@@ -61,7 +61,7 @@ pub(crate) fn build(url: &str, options: &PoolOptions) -> Result<Pool> {
 }
 
 /// Hides the password of a URL for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];

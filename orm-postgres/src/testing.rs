@@ -40,6 +40,7 @@ use orm_core::{Error, Result};
 use tokio_postgres::{Client, NoTls};
 
 use crate::error::from_pg;
+use crate::pool::redact;
 use crate::Engine;
 
 /// The server used when `DATABASE_URL` is not set.
@@ -216,6 +217,27 @@ impl Drop for TestDb {
     }
 }
 
+/// Returns the URL of database `name` on the server of [`server_url`],
+/// creating the database if it does not exist: examples use a database of
+/// their own, so they never touch tables of the default database.
+///
+/// # Errors
+/// As [`server_url`], or the database error of `CREATE DATABASE`.
+pub async fn example_database(name: &str) -> Result<String> {
+    let server_url = server_url().await?;
+    let admin = connect(&server_url).await?;
+    let exists =
+        admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await.map_err(from_pg)?.is_some();
+    if !exists {
+        match admin.batch_execute(&format!("CREATE DATABASE {}", quote_ident(name))).await {
+            // Another process created it meanwhile.
+            Err(e) if e.code().map(|c| c.code()) == Some(DUPLICATE_DATABASE) => {}
+            other => other.map_err(from_pg)?,
+        }
+    }
+    Ok(with_database(&server_url, name))
+}
+
 /// Connects for administrative statements; the connection lives on a task of
 /// the current runtime until the client is dropped.
 async fn connect(url: &str) -> Result<Client> {
@@ -307,25 +329,6 @@ fn with_database(url: &str, name: &str) -> String {
     };
     let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     format!("{}/{name}{query}", &base[..authority_end])
-}
-
-/// Hides the password of a URL for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &credentials[..colon], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ if url.contains("password=") => url
-            .split_whitespace()
-            .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => url.to_owned(),
-    }
 }
 
 /// An error and its sources, `outer: inner: …`.

@@ -103,6 +103,11 @@ impl<'d> Sql<'d> {
         self
     }
 
+    /// Appends `"column" = ANY($n)`, with the array as one parameter.
+    pub fn any(&mut self, column: &str, array: Value) -> &mut Self {
+        self.ident(column).push(" = ANY(").param(array).push(")")
+    }
+
     /// Appends `ORDER BY ...` if there are terms.
     pub fn order_by(&mut self, order: &[Order]) -> &mut Self {
         if !order.is_empty() {

@@ -158,8 +158,8 @@ pub(crate) async fn before_delete(
             Join::Secondary { secondary, local, to_local, .. } => {
                 let secondary = secondary();
                 let mut sql = Sql::new(dialect);
-                sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE ").ident(secondary.columns[to_local].name);
-                sql.push(" = ANY(").param(Value::Array(table.columns[local].sql_type, keys_of(local))).push(")");
+                sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE ");
+                sql.any(secondary.columns[to_local].name, Value::Array(table.columns[local].sql_type, keys_of(local)));
                 conn.execute(&sql.text, &sql.params).await?;
             }
             Join::ForeignKeyThere { local, remote } => {
@@ -189,7 +189,7 @@ async fn delete_children(
 ) -> Result<()> {
     let mut sql = Sql::new(dialect);
     sql.push("SELECT ").columns(target).push(" FROM ").ident(target.name).push(" WHERE ");
-    sql.ident(target.columns[column].name).push(" = ANY(").param(keys.clone()).push(")");
+    sql.any(target.columns[column].name, keys.clone());
     let rows = conn.query(&sql.text, &sql.params).await?;
     if rows.is_empty() {
         return Ok(());
@@ -198,8 +198,7 @@ async fn delete_children(
     let column_values = |c: usize| rows.values.iter().skip(c).step_by(width).cloned().collect::<Vec<_>>();
     before_delete(models, target, &column_values, conn, dialect).await?;
     let mut sql = Sql::new(dialect);
-    sql.push("DELETE FROM ").ident(target.name).push(" WHERE ").ident(target.columns[column].name);
-    sql.push(" = ANY(").param(keys).push(")");
+    sql.push("DELETE FROM ").ident(target.name).push(" WHERE ").any(target.columns[column].name, keys);
     conn.execute(&sql.text, &sql.params).await?;
     if let Some(arena) = models.by_table(target) {
         arena.detach_rows(rows)?;
@@ -218,8 +217,7 @@ async fn nullify_children(
 ) -> Result<()> {
     let name = target.columns[column].name;
     let mut sql = Sql::new(dialect);
-    sql.push("UPDATE ").ident(target.name).push(" SET ").ident(name).push(" = NULL WHERE ").ident(name);
-    sql.push(" = ANY(").param(keys.clone()).push(")");
+    sql.push("UPDATE ").ident(target.name).push(" SET ").ident(name).push(" = NULL WHERE ").any(name, keys.clone());
     conn.execute(&sql.text, &sql.params).await?;
     if let (Some(arena), Value::Array(_, keys)) = (models.by_table(target), keys) {
         arena.nullify(column, &keys)?;

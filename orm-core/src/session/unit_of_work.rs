@@ -351,8 +351,10 @@ impl<T: Model> Arena<T> {
         if let [(column, meta)] = key_columns[..] {
             let keys = work.iter().map(|&i| self.object_at(i).column_value(column)).collect();
             let mut sql = Sql::new(dialect);
-            sql.push("DELETE FROM ").ident(table.name).push(" WHERE ").ident(meta.name);
-            sql.push(" = ANY(").param(Value::Array(meta.sql_type, keys)).push(")");
+            sql.push("DELETE FROM ")
+                .ident(table.name)
+                .push(" WHERE ")
+                .any(meta.name, Value::Array(meta.sql_type, keys));
             let n = conn.execute(&sql.text, &sql.params).await?;
             return expect_rows::<T>("delete", work.len() as u64, n);
         }

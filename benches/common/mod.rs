@@ -1,0 +1,59 @@
+//! What the benchmarks share: timing, medians, the report line, and pinning
+//! client and backends to one CPU.
+
+use std::time::{Duration, Instant};
+
+/// The median of the samples.
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Prints one comparison: the medians of both sides and their ratio.
+pub(crate) fn report(name: &str, orm: Vec<Duration>, raw: Vec<Duration>) {
+    let (orm, raw) = (median(orm), median(raw));
+    let ratio = orm.as_secs_f64() / raw.as_secs_f64();
+    println!("{name:<34} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x", ms(orm), ms(raw));
+}
+
+/// Milliseconds, for printing.
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// How long `f` takes.
+pub(crate) async fn timed<F: std::future::Future<Output = ()>>(f: F) -> Duration {
+    let started = Instant::now();
+    f.await;
+    started.elapsed()
+}
+
+/// Pins a process to CPU 0 with `taskset`, as PERFORMANCE.md's figures were
+/// taken: with two CPUs, whether a backend happens to share the client's CPU
+/// changes a round trip by 3x, which would swamp the comparison.
+pub(crate) fn pin_to_cpu0(pid: u32, what: &str) {
+    let pinned = std::process::Command::new("taskset")
+        .args(["-cp", "0", &pid.to_string()])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !pinned {
+        eprintln!("warning: could not pin {what} (pid {pid}) to CPU 0; ratios will be noisier");
+    }
+}
+
+pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> u32 {
+    use orm::Connection;
+    match conn.query("SELECT pg_backend_pid()", &[]).await.unwrap().values[..] {
+        [orm::Value::I32(pid)] => pid as u32,
+        ref other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Pins this process, and the backends of `engine` (one connection) and of
+/// `client`, to CPU 0.
+pub(crate) async fn pin_all(engine: &orm::Engine, client: &orm::postgres::tokio_postgres::Client) {
+    pin_to_cpu0(std::process::id(), "the benchmark");
+    pin_to_cpu0(backend_pid(&mut engine.connect().await.unwrap()).await, "the ORM's backend");
+    let raw_pid = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get::<_, i32>(0);
+    pin_to_cpu0(raw_pid as u32, "the raw backend");
+}

@@ -1,0 +1,405 @@
+//! Relationships: the four patterns, back-populates in memory, the flush
+//! walking them, cascades, lazy and eager loading, and joins.
+
+use chrono::NaiveDate;
+use orm::prelude::*;
+use orm::testing::TestDb;
+use orm::{Connection, Many, One, Value};
+
+use crate::common::{date, statements_during};
+
+#[derive(Model, Debug)]
+#[orm(table = "movies")]
+pub(crate) struct Movie {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) title: String,
+    pub(crate) release_date: NaiveDate,
+    #[relationship(many_to_many, secondary = MovieActor, back_populates = movies, order_by = Actor::id)]
+    pub(crate) actors: Many<Actor>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "movies_actors")]
+pub(crate) struct MovieActor {
+    #[orm(primary_key, foreign_key = Movie::id)]
+    pub(crate) movie_id: i32,
+    #[orm(primary_key, foreign_key = Actor::id)]
+    pub(crate) actor_id: i32,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "actors")]
+pub(crate) struct Actor {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    pub(crate) birthday: NaiveDate,
+    #[relationship(many_to_many, secondary = MovieActor, back_populates = actors)]
+    pub(crate) movies: Many<Movie>,
+    #[relationship(one_to_many, back_populates = actor, order_by = ContactDetails::id, cascade = "all, delete-orphan")]
+    pub(crate) contact_details: Many<ContactDetails>,
+    #[relationship(one_to_one, back_populates = actor)]
+    pub(crate) stuntman: One<Stuntman>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "stuntmen")]
+pub(crate) struct Stuntman {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    pub(crate) active: bool,
+    #[orm(foreign_key = Actor::id)]
+    pub(crate) actor_id: Option<i32>,
+    #[relationship(one_to_one, back_populates = stuntman)]
+    pub(crate) actor: One<Actor>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "contact_details")]
+pub(crate) struct ContactDetails {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) phone_number: String,
+    pub(crate) address: String,
+    #[orm(foreign_key = Actor::id)]
+    pub(crate) actor_id: Option<i32>,
+    #[relationship(many_to_one, back_populates = contact_details)]
+    pub(crate) actor: One<Actor>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "employees")]
+pub(crate) struct Employee {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    #[orm(foreign_key = Employee::id)]
+    pub(crate) manager_id: Option<i32>,
+    #[orm(foreign_key = Employee::id)]
+    pub(crate) mentor_id: Option<i32>,
+    #[relationship(many_to_one, foreign_key = Employee::manager_id, back_populates = reports)]
+    pub(crate) manager: One<Employee>,
+    #[relationship(one_to_many, foreign_key = Employee::manager_id, back_populates = manager)]
+    pub(crate) reports: Many<Employee>,
+    #[relationship(many_to_one, foreign_key = Employee::mentor_id)]
+    pub(crate) mentor: One<Employee>,
+}
+
+async fn setup() -> TestDb {
+    let db = TestDb::new().await.expect("a test database");
+    let tables =
+        [Movie::TABLE, Actor::TABLE, MovieActor::TABLE, Stuntman::TABLE, ContactDetails::TABLE, Employee::TABLE];
+    db.engine().create_all(&tables).await.expect("create the tables");
+    db
+}
+
+async fn count_rows(engine: &Engine, table: &str) -> i64 {
+    let mut conn = engine.connect().await.unwrap();
+    let rows = conn.query(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap();
+    match rows.values[..] {
+        [Value::I64(n)] => n,
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// The tutorial's data: three movies, three actors, their links, contact
+/// details and stuntmen.
+async fn tutorial_data(session: &mut Session) -> [Handle<Actor>; 3] {
+    let bourne = session.add(Movie::new("The Bourne Identity", date(2002, 10, 11)));
+    let furious = session.add(Movie::new("Furious 7", date(2015, 4, 2)));
+    let pain = session.add(Movie::new("Pain & Gain", date(2013, 8, 23)));
+    let matt = session.add(Actor::new("Matt Damon", date(1970, 10, 8)));
+    let dwayne = session.add(Actor::new("Dwayne Johnson", date(1972, 5, 2)));
+    let mark = session.add(Actor::new("Mark Wahlberg", date(1971, 6, 5)));
+    session.link(bourne, Movie::actors, matt).unwrap();
+    session.link(furious, Movie::actors, dwayne).unwrap();
+    session.link(pain, Movie::actors, dwayne).unwrap();
+    session.link(pain, Movie::actors, mark).unwrap();
+    for (actor, phone, address) in [
+        (matt, "415 555 2671", "Burbank, CA"),
+        (dwayne, "423 555 5623", "Glendale, CA"),
+        (dwayne, "421 444 2323", "West Hollywood, CA"),
+        (mark, "421 333 9428", "Glendale, CA"),
+    ] {
+        let details = session.add(ContactDetails::new(phone, address, None));
+        session.link(details, ContactDetails::actor, actor).unwrap();
+    }
+    for (name, actor) in [("John Doe", matt), ("John Roe", dwayne), ("Richard Roe", mark)] {
+        let stuntman = session.add(Stuntman::new(name, true, None));
+        session.link(actor, Actor::stuntman, stuntman).unwrap();
+    }
+    session.commit().await.unwrap();
+    [matt, dwayne, mark]
+}
+
+fn names<T: Model>(session: &Session, handles: &[Handle<T>], name: impl Fn(&T) -> &str) -> Vec<String> {
+    handles.iter().map(|&h| name(&session[h]).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn many_to_many_links_follow_both_sides_and_write_secondary_rows() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let bourne = session.add(Movie::new("The Bourne Identity", date(2002, 10, 11)));
+    let matt = session.add(Actor::new("Matt Damon", date(1970, 10, 8)));
+    session.link(bourne, Movie::actors, matt).unwrap();
+    // The other side follows at once, before any flush.
+    assert_eq!(session.related(matt, Actor::movies).unwrap(), [bourne]);
+    // Linking again from the other side changes nothing.
+    session.link(matt, Actor::movies, bourne).unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "movies_actors").await, 1);
+    assert_eq!(session.related(bourne, Movie::actors).unwrap(), [matt], "and after the flush");
+
+    let mut fresh = engine.session();
+    let movie = fresh.get::<Movie>(session[bourne].id).await.unwrap().unwrap();
+    let actors = fresh.load(movie, Movie::actors).await.unwrap();
+    assert_eq!(names(&fresh, &actors, |a| &a.name), ["Matt Damon"]);
+    fresh.unlink(movie, Movie::actors, actors[0]).unwrap();
+    assert_eq!(fresh.related(movie, Movie::actors).unwrap(), []);
+    fresh.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "movies_actors").await, 0);
+    assert_eq!(count_rows(engine, "actors").await, 1, "unlinking deletes the association, not the actor");
+}
+
+#[tokio::test]
+async fn a_new_parent_key_fills_the_foreign_keys_of_its_children() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    // The child is added before its parent; the flush still inserts the
+    // parent first and copies its generated key.
+    let details = session.add(ContactDetails::new("415 555 2671", "Burbank, CA", None));
+    let matt = session.add(Actor::new("Matt Damon", date(1970, 10, 8)));
+    session.link(details, ContactDetails::actor, matt).unwrap();
+    assert_eq!(session.related(matt, Actor::contact_details).unwrap(), [details]);
+    session.commit().await.unwrap();
+    assert_eq!(session[details].actor_id, Some(session[matt].id));
+
+    // A persistent parent's key is copied at once.
+    let more = session.add(ContactDetails::new("423 555 5623", "Glendale, CA", None));
+    session.link(matt, Actor::contact_details, more).unwrap();
+    assert_eq!(session[more].actor_id, Some(session[matt].id));
+    assert_eq!(session.related(more, ContactDetails::actor).unwrap(), [matt]);
+}
+
+#[tokio::test]
+async fn one_to_one_replacement_and_unlink_clear_the_foreign_key() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let matt = session.add(Actor::new("Matt Damon", date(1970, 10, 8)));
+    let john = session.add(Stuntman::new("John Doe", true, None));
+    let jane = session.add(Stuntman::new("Jane Doe", true, None));
+    session.link(john, Stuntman::actor, matt).unwrap();
+    assert_eq!(session.related(matt, Actor::stuntman).unwrap(), [john]);
+    session.commit().await.unwrap();
+    assert_eq!(session[john].actor_id, Some(session[matt].id));
+
+    // One-to-one: a new stuntman replaces the old one, whose key is cleared.
+    session.link(matt, Actor::stuntman, jane).unwrap();
+    assert_eq!(session.related(john, Stuntman::actor).unwrap(), []);
+    session.commit().await.unwrap();
+    assert_eq!(session[john].actor_id, None);
+    assert_eq!(session[jane].actor_id, Some(session[matt].id));
+
+    // Without delete-orphan, an unlinked child stays, with a NULL key.
+    session.unlink(jane, Stuntman::actor, matt).unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 2);
+}
+
+#[tokio::test]
+async fn delete_orphan_deletes_a_child_that_leaves_its_parent() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [matt, ..] = tutorial_data(&mut session).await;
+    let details = session.related(matt, Actor::contact_details).unwrap();
+    session.unlink(matt, Actor::contact_details, details[0]).unwrap();
+    assert_eq!(session.state(details[0]), Some(orm::ObjectState::Deleted));
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "contact_details").await, 3);
+}
+
+#[tokio::test]
+async fn deleting_a_parent_cascades_nullifies_and_removes_associations() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [_, dwayne, _] = tutorial_data(&mut session).await;
+    let details = session.related(dwayne, Actor::contact_details).unwrap();
+    let stuntman = session.related(dwayne, Actor::stuntman).unwrap()[0];
+    session.delete(dwayne).unwrap();
+    session.commit().await.unwrap();
+
+    assert_eq!(count_rows(engine, "actors").await, 2);
+    assert_eq!(count_rows(engine, "contact_details").await, 2, "cascade = delete");
+    assert_eq!(count_rows(engine, "movies_actors").await, 2, "Dwayne's two associations are gone");
+    assert_eq!(count_rows(engine, "movies").await, 3, "the movies stay");
+    assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 1, "no cascade: the key is nulled");
+    // The loaded objects agree with the database.
+    assert!(details.iter().all(|&d| session.state(d) == Some(orm::ObjectState::Detached)));
+    assert_eq!(session[stuntman].actor_id, None);
+}
+
+#[tokio::test]
+async fn lazy_loading_is_explicit_and_batched_across_siblings() {
+    let db = setup().await;
+    let engine = db.engine();
+    tutorial_data(&mut engine.session()).await;
+
+    let mut session = engine.session();
+    let movies = session.query::<Movie>().order_by(Movie::id.asc()).all().await.unwrap();
+    let err = session.related(movies[0], Movie::actors).unwrap_err();
+    assert!(matches!(err, Error::NotLoaded { model: "Movie", relationship: "actors" }), "{err}");
+    assert_eq!(err.to_string(), "`Movie.actors` is not loaded: load it with `Session::load` or an eager option");
+
+    // A naive loop over the result: the first load fetches the actors of
+    // every movie of that result, in one query.
+    let (trips, loaded) = statements_during(engine, async {
+        let mut all = Vec::new();
+        for &movie in &movies {
+            all.push(session.load(movie, Movie::actors).await.unwrap());
+        }
+        all
+    })
+    .await;
+    assert_eq!(trips, 1, "2 queries in all, not N+1");
+    let cast: Vec<Vec<String>> = loaded.iter().map(|a| names(&session, a, |a| &a.name)).collect();
+    assert_eq!(cast, [vec!["Matt Damon"], vec!["Dwayne Johnson"], vec!["Dwayne Johnson", "Mark Wahlberg"]]);
+    // The same actor is the same object through both movies.
+    assert_eq!(loaded[1][0], loaded[2][0]);
+}
+
+#[tokio::test]
+async fn selectin_loads_three_levels_in_a_fixed_number_of_statements() {
+    let db = setup().await;
+    let engine = db.engine();
+    for copy in 0..3 {
+        let mut session = engine.session();
+        tutorial_data(&mut session).await;
+        let mut session = engine.session();
+        let options = Movie::actors.selectin().then(Actor::contact_details.selectin()).then(Actor::stuntman.selectin());
+        let query = session.query::<Movie>().order_by(Movie::id.asc()).load(options);
+        let (trips, movies) = statements_during(engine, query.all()).await;
+        assert_eq!(trips, 4, "one per level, however many rows ({} movies)", movies.as_ref().unwrap().len());
+        let movies = movies.unwrap();
+        assert_eq!(movies.len(), 3 * (copy + 1));
+        let (trips, _) = statements_during(engine, async {
+            let pain = movies[2];
+            let actors = session.related(pain, Movie::actors).unwrap();
+            let details = session.related(actors[0], Actor::contact_details).unwrap();
+            let addresses = names(&session, &details, |d| &d.address);
+            assert_eq!(addresses, ["Glendale, CA", "West Hollywood, CA"]);
+            let stuntman = session.related(actors[1], Actor::stuntman).unwrap();
+            assert_eq!(names(&session, &stuntman, |s| &s.name), ["Richard Roe"]);
+        })
+        .await;
+        assert_eq!(trips, 0);
+    }
+}
+
+#[tokio::test]
+async fn joined_loads_in_the_same_statement_and_deduplicates_parents() {
+    let db = setup().await;
+    let engine = db.engine();
+    tutorial_data(&mut engine.session()).await;
+    let mut session = engine.session();
+    let options = Movie::actors.joined().then(Actor::contact_details.joined());
+    let query = session.query::<Movie>().order_by(Movie::title.asc()).limit(2).load(options);
+    let (trips, movies) = statements_during(engine, query.all()).await;
+    assert_eq!(trips, 1);
+    let movies = movies.unwrap();
+    assert_eq!(names(&session, &movies, |m| &m.title), ["Furious 7", "Pain & Gain"], "the limit counts movies");
+    let cast = session.related(movies[1], Movie::actors).unwrap();
+    assert_eq!(names(&session, &cast, |a| &a.name), ["Dwayne Johnson", "Mark Wahlberg"]);
+    let details = session.related(cast[0], Actor::contact_details).unwrap();
+    assert_eq!(details.len(), 2);
+
+    // Joined and selectin combine: joined for the actors, selectin below.
+    let mut session = engine.session();
+    let options = Movie::actors.joined().then(Actor::stuntman.selectin());
+    let query = session.query::<Movie>().filter(Movie::title.eq("Pain & Gain")).load(options);
+    let (trips, movies) = statements_during(engine, query.all()).await;
+    assert_eq!(trips, 2);
+    let cast = session.related(movies.unwrap()[0], Movie::actors).unwrap();
+    assert_eq!(session.related(cast[1], Actor::stuntman).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn queries_join_along_relationships_without_duplicates() {
+    let db = setup().await;
+    let engine = db.engine();
+    tutorial_data(&mut engine.session()).await;
+    let mut session = engine.session();
+    let dwaynes = session
+        .query::<Movie>()
+        .join(Movie::actors)
+        .filter(Actor::name.eq("Dwayne Johnson"))
+        .order_by(Movie::id.asc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(names(&session, &dwaynes, |m| &m.title), ["Furious 7", "Pain & Gain"]);
+
+    let glendale = session
+        .query::<Actor>()
+        .join(Actor::contact_details)
+        .filter(ContactDetails::address.ilike("%glendale%"))
+        .order_by(Actor::id.asc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(names(&session, &glendale, |a| &a.name), ["Dwayne Johnson", "Mark Wahlberg"]);
+    let count = session.query::<Actor>().join(Actor::contact_details).count().await.unwrap();
+    assert_eq!(count, 3, "an actor reached twice through the join counts once");
+    let without_details =
+        session.query::<Actor>().outer_join(Actor::contact_details).filter(ContactDetails::id.is_null()).count();
+    assert_eq!(without_details.await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn self_references_are_inserted_with_a_post_update() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let boss = session.add(Employee::new("Boss", None, None));
+    let ann = session.add(Employee::new("Ann", None, None));
+    let bob = session.add(Employee::new("Bob", None, None));
+    session.link(ann, Employee::manager, boss).unwrap();
+    session.link(boss, Employee::reports, bob).unwrap();
+    // A cycle through the second foreign key: the boss's mentor is Ann.
+    session.link(boss, Employee::mentor, ann).unwrap();
+    assert_eq!(session.related(boss, Employee::reports).unwrap(), [ann, bob]);
+    session.commit().await.unwrap();
+    assert_eq!(session[ann].manager_id, Some(session[boss].id));
+    assert_eq!(session[bob].manager_id, Some(session[boss].id));
+    assert_eq!(session[boss].mentor_id, Some(session[ann].id));
+
+    let mut fresh = engine.session();
+    let boss = fresh.query::<Employee>().filter(Employee::name.eq("Boss")).one().await.unwrap();
+    let reports = fresh.load(boss, Employee::reports).await.unwrap();
+    assert_eq!(names(&fresh, &reports, |e| &e.name), ["Ann", "Bob"]);
+    let manager = fresh.load(reports[0], Employee::manager).await.unwrap();
+    assert_eq!(manager, [boss], "through the identity map");
+}
+
+#[tokio::test]
+async fn a_failed_commit_keeps_links_pending_for_the_retry() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("ALTER TABLE actors ADD CONSTRAINT short_name CHECK (length(name) < 20)").await.unwrap();
+    let mut session = engine.session();
+    let movie = session.add(Movie::new("The Bourne Identity", date(2002, 10, 11)));
+    let matt = session.add(Actor::new("Matt Damon, the actor", date(1970, 10, 8)));
+    session.link(movie, Movie::actors, matt).unwrap();
+    assert!(matches!(session.commit().await, Err(Error::CheckViolation(_))));
+    session[matt].name = "Matt Damon".into();
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "movies_actors").await, 1);
+    assert_eq!(count_rows(engine, "actors").await, 1);
+}
