@@ -57,12 +57,9 @@ async fn main() -> orm::Result<()> {
     println!("### Phones and their owners:");
     let mobiles = session.query::<Mobile>().order_by(Mobile::id.asc()).all().await?;
     for mobile in mobiles {
-        // Already loaded through the other side: no query.
-        let user = session.related(mobile, Mobile::user).map(|u| u[0]);
-        let user = match user {
-            Ok(user) => user,
-            Err(_) => session.load(mobile, Mobile::user).await?[0],
-        };
+        // One query for the owners of all phones of the result; the users
+        // it finds are the objects already in the session.
+        let user = session.load(mobile, Mobile::user).await?[0];
         println!("{} belongs to {}", session[mobile].number, session[user].name);
     }
     Ok(())

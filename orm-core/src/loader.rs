@@ -2,8 +2,9 @@
 //! of one query result) and eager (`selectin`, `joined`), all through the
 //! identity map. See `docs/design/loading.md`.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Result;
 use crate::executor::{BoxFuture, Rows};
@@ -210,7 +211,7 @@ impl Session {
             })
             .collect();
         let mut keys: Vec<Value> = Vec::with_capacity(owners.len());
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = FxHashSet::default();
         for (_, key, value) in &owners {
             if key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
                 keys.push(value.clone());
@@ -225,7 +226,8 @@ impl Session {
             self.merge_related::<T>(rows, meta, extra)?
         };
         // Match every target to its owner by the join value.
-        let mut by_owner: HashMap<KeyValue, Vec<u32>> = HashMap::new();
+        let mut by_owner: FxHashMap<KeyValue, Vec<u32>> =
+            FxHashMap::with_capacity_and_hasher(owners.len(), Default::default());
         for (slot, owner_key) in &loaded {
             if let Some(k) = owner_key {
                 let list = by_owner.entry(k.clone()).or_default();
@@ -282,6 +284,7 @@ impl Session {
         };
         let count = rows.len();
         let group = self.new_group::<T>();
+        self.arena_mut::<T>().reserve(count);
         let mut reader = crate::model::RowReader::new(T::TABLE, rows.values.into_iter());
         let mut loaded = Vec::with_capacity(count);
         for _ in 0..count {

@@ -9,7 +9,8 @@ use crate::value::SqlType;
 pub struct TableMeta {
     /// The Rust name of the model (`Movie`).
     pub model: &'static str,
-    /// The SQL name of the table (`movies`).
+    /// The SQL name of the table (`movies`). Tables are told apart by name,
+    /// never by address: a constant may live at several addresses.
     pub name: &'static str,
     /// The columns, in field order. Generated code addresses columns by their
     /// position in this slice.

@@ -4,6 +4,7 @@
 mod common;
 mod engine;
 mod query;
+mod relationships;
 mod session;
 mod transactions;
 mod types;

@@ -29,7 +29,7 @@ impl Models<'_> {
     }
 
     fn by_table(&mut self, table: &TableMeta) -> Option<&mut Box<dyn Tracked>> {
-        self.arenas.iter_mut().find(|a| std::ptr::eq(a.table(), table))
+        self.arenas.iter_mut().find(|a| a.table().name == table.name)
     }
 
     fn persistent_value(&self, model: TypeId, index: u32, column: usize) -> Option<Value> {
@@ -109,7 +109,7 @@ pub(crate) async fn write_memberships(
 fn same_secondary(a: &RelationMeta, b: &RelationMeta) -> bool {
     match (a.join, b.join) {
         (Join::Secondary { secondary: x, to_local: xl, .. }, Join::Secondary { secondary: y, to_local: yl, .. }) => {
-            std::ptr::eq(x(), y()) && xl == yl
+            x().name == y().name && xl == yl
         }
         _ => false,
     }

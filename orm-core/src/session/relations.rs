@@ -64,7 +64,7 @@ impl PendingLinks {
     fn record_membership(&mut self, change: MembershipChange) {
         // An add and a remove of the same pair cancel out.
         let opposite = self.memberships.iter().position(|m| {
-            std::ptr::eq(m.relation, change.relation)
+            m.relation.name == change.relation.name
                 && m.left == change.left
                 && m.right == change.right
                 && m.add != change.add

@@ -175,7 +175,7 @@ pub(crate) async fn flush(
         .collect();
     let order: Vec<usize> = sort_by_dependency(&tables)
         .into_iter()
-        .filter_map(|t| models.arenas.iter().position(|m| std::ptr::eq(m.table(), t)))
+        .filter_map(|t| models.arenas.iter().position(|m| m.table().name == t.name))
         .collect();
     for &i in &order {
         let model = models.ids[i];
