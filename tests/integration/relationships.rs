@@ -403,3 +403,19 @@ async fn a_failed_commit_keeps_links_pending_for_the_retry() {
     assert_eq!(count_rows(engine, "movies_actors").await, 1);
     assert_eq!(count_rows(engine, "actors").await, 1);
 }
+
+#[tokio::test]
+async fn rollback_forgets_links_and_the_next_load_reads_the_database() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [matt, dwayne, _] = tutorial_data(&mut session).await;
+    let bourne = session.related(matt, Actor::movies).unwrap()[0];
+    session.link(bourne, Movie::actors, dwayne).unwrap();
+    assert_eq!(session.related(bourne, Movie::actors).unwrap(), [matt, dwayne]);
+    session.rollback().await.unwrap();
+    assert!(matches!(session.related(bourne, Movie::actors), Err(Error::NotLoaded { .. })));
+    assert_eq!(session.load(bourne, Movie::actors).await.unwrap(), [matt]);
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "movies_actors").await, 4);
+}

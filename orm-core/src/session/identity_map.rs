@@ -303,8 +303,9 @@ impl<T: Model> Arena<T> {
 
     /// Throws away every change not yet committed: pending objects leave the
     /// session, changed fields get their loaded values back, deletions are
-    /// cancelled.
-    pub(crate) fn discard_changes(&mut self) -> Result<()> {
+    /// cancelled, and relationships are expired (not loaded) so that the
+    /// next load reads what the database holds.
+    pub(crate) fn discard_changes(&mut self, session: u32) -> Result<()> {
         self.undo_flushes();
         for index in std::mem::take(&mut self.pending) {
             let slot = &mut self.slots[index as usize];
@@ -325,6 +326,13 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             if slot.state == ObjectState::Deleted {
                 slot.state = ObjectState::Persistent;
+            }
+        }
+        for object in self.slots.iter_mut().filter_map(|s| s.object.as_mut()) {
+            for relation in 0..T::TABLE.relations.len() {
+                if let Some(links) = object.links_mut(relation, session) {
+                    *links = Links::not_loaded();
+                }
             }
         }
         Ok(())

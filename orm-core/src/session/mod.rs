@@ -278,7 +278,7 @@ impl Session {
         self.abort().await;
         self.links = relations::PendingLinks::default();
         for model in &mut self.models {
-            model.discard_changes()?;
+            model.discard_changes(self.id)?;
         }
         Ok(())
     }

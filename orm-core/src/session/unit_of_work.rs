@@ -46,7 +46,7 @@ pub(crate) trait Tracked: Send + Sync {
     /// The transaction committed: its flushes can no longer be undone.
     fn forget_flushes(&mut self);
     fn undo_flushes(&mut self);
-    fn discard_changes(&mut self) -> Result<()>;
+    fn discard_changes(&mut self, session: u32) -> Result<()>;
     /// The value of a column of a persistent object.
     fn persistent_value(&self, index: u32, column: usize) -> Option<Value>;
     /// Sets a column, as a write through `&mut session[h]`.
@@ -103,8 +103,8 @@ impl<T: Model> Tracked for Arena<T> {
     fn undo_flushes(&mut self) {
         Arena::undo_flushes(self)
     }
-    fn discard_changes(&mut self) -> Result<()> {
-        Arena::discard_changes(self)
+    fn discard_changes(&mut self, session: u32) -> Result<()> {
+        Arena::discard_changes(self, session)
     }
     fn persistent_value(&self, index: u32, column: usize) -> Option<Value> {
         let slot = self.slots.get(index as usize)?;
