@@ -34,3 +34,52 @@ pub fn type_id_of<T: 'static>() -> std::any::TypeId {
 pub const fn foreign_key_of<M: References<T, K>, T, K>() -> (usize, usize) {
     (M::COLUMN, M::TARGET_COLUMN)
 }
+
+/// Compiles only if `T` is a model: called by generated code with the span
+/// of a relationship's target or `secondary` model.
+pub const fn check_model<T: Model>() {}
+
+/// Implemented by the columns of model `M`.
+#[diagnostic::on_unimplemented(
+    message = "expected a column of `{M}`, found `{Self}`",
+    label = "not a column of `{M}`",
+    note = "`order_by` and the `foreign_key` of a relationship whose foreign key is on the target name a column \
+            of the target, `{M}::<column>`"
+)]
+pub trait ColumnOf<M> {}
+
+impl<M, T> ColumnOf<M> for Column<M, T> {}
+
+/// Compiles only if `column` is a column of `M`: called by generated code,
+/// with the span of the path, for an `order_by` or `foreign_key` that must
+/// name a column of the relationship's target.
+pub const fn check_column_of<M, C: ColumnOf<M>>(column: &C) {
+    let _ = column;
+}
+
+/// Implemented by the relationships of any model to `M`: what
+/// `back_populates` must name on the target of a relationship of `M`.
+#[diagnostic::on_unimplemented(
+    message = "`back_populates` must name a relationship to `{M}`, found `{Self}`",
+    label = "not a relationship back to `{M}`",
+    note = "name the field of the target whose type is `One<{M}>` or `Many<{M}>` and that has \
+            `#[relationship(..)]`, or remove `back_populates`"
+)]
+pub trait BackPopulates<M> {}
+
+impl<T, M> BackPopulates<M> for Relation<T, M> {}
+
+/// Compiles only if `relation` is a relationship to `M`: called by generated
+/// code for `back_populates = field` of a relationship of `M`, as
+/// `check_back_populates::<M, _>(Target::field)`, with the span of `field`.
+pub const fn check_back_populates<M, R: BackPopulates<M>>(relation: R) {
+    // A const fn cannot drop a value of a generic type; `Relation` is `Copy`.
+    core::mem::forget(relation);
+}
+
+/// Relationship `index` of `M`, to `T`: what a generated relationship
+/// constant holds. Called with the span of the target, so that a target that
+/// is not a model is reported like every other use of it, once.
+pub const fn relation<M: Model, T: Model>(index: usize) -> Relation<M, T> {
+    Relation::new(index)
+}

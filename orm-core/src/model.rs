@@ -14,6 +14,11 @@ use crate::value::{SqlValue, Value};
 ///
 /// Columns are addressed by their position in `TABLE.columns`; rows are read
 /// in that order, so decoding never looks a column up by name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model",
+    label = "this type does not derive `Model`",
+    note = "add `#[derive(Model)]` to `{Self}`, or point the relationship at a model"
+)]
 pub trait Model: Sized + Send + Sync + 'static {
     /// The primary key: the key field's type, or a tuple for a composite key.
     type Key: Clone + Eq + Hash + Debug + Send + Sync + 'static;

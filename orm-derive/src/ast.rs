@@ -3,6 +3,10 @@
 //! references into the `syn` input, so errors and generated code keep the
 //! user's spans.
 
+mod relationship;
+
+pub(crate) use relationship::{Join, Relationship};
+
 use syn::ext::IdentExt;
 use syn::{DeriveInput, Ident, Path, Type, Visibility};
 
@@ -45,6 +49,9 @@ pub(crate) struct Field<'a> {
     /// only primary-key field, spelled `i16`, `i32` or `i64` unless
     /// `autoincrement` says otherwise either way.
     pub(crate) generated: bool,
+    /// The relationship, when the field has `#[relationship(...)]`: then it
+    /// is not a column.
+    pub(crate) relationship: Option<Relationship<'a>>,
 }
 
 impl<'a> Container<'a> {
@@ -61,9 +68,12 @@ impl<'a> Container<'a> {
                 let ident = field.ident.as_ref()?;
                 let attrs = attr::Field::from_ast(cx, &field.attrs);
                 let column = attrs.column.as_ref().map_or_else(|| ident.unraw().to_string(), |c| c.value.clone());
-                Some(Field { ident, vis: &field.vis, ty: &field.ty, attrs, column, generated: false })
+                let relationship =
+                    attr::Relationship::from_ast(cx, &field.attrs).map(|attrs| Relationship::new(attrs, &field.ty));
+                Some(Field { ident, vis: &field.vis, ty: &field.ty, attrs, column, generated: false, relationship })
             })
             .collect();
+        relationship::resolve(cx, &input.ident, &mut fields);
         let single_key = fields.iter().filter(|f| f.is_primary_key()).count() == 1;
         for field in &mut fields {
             field.generated = single_key && field.is_primary_key() && field.autoincrement(ty::is_integer(field.ty));
@@ -73,9 +83,16 @@ impl<'a> Container<'a> {
         Some(Container { ident: &input.ident, vis: &input.vis, original: input, attrs, table, fields })
     }
 
-    /// The fields that are columns (not `skip`), in column order.
+    /// The fields that are columns (not `skip`, not a relationship), in
+    /// column order.
     pub(crate) fn columns(&self) -> impl Iterator<Item = &Field<'a>> {
         self.fields.iter().filter(|f| f.is_column())
+    }
+
+    /// The relationship fields with their relationships, in field order:
+    /// the order of `TABLE.relations`.
+    pub(crate) fn relationships(&self) -> impl Iterator<Item = (&Field<'a>, &Relationship<'a>)> {
+        self.fields.iter().filter_map(|f| Some((f, f.relationship.as_ref()?)))
     }
 
     /// The primary-key fields, in column order.
@@ -96,9 +113,15 @@ impl<'a> Container<'a> {
 }
 
 impl Field<'_> {
-    /// Whether the field is a column (not `skip`).
+    /// Whether the field is a column (not `skip`, not a relationship).
     pub(crate) fn is_column(&self) -> bool {
-        self.attrs.skip.is_none()
+        self.attrs.skip.is_none() && self.relationship.is_none()
+    }
+
+    /// Whether the field is `#[orm(skip)]` (and not a relationship, which
+    /// is an error of its own).
+    pub(crate) fn is_skipped(&self) -> bool {
+        self.attrs.skip.is_some() && self.relationship.is_none()
     }
 
     /// Whether the field is (part of) the primary key.

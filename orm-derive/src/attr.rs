@@ -1,14 +1,19 @@
-//! `#[orm(...)]` attributes, parsed into typed values.
+//! `#[orm(...)]` and `#[relationship(...)]` attributes, parsed into typed
+//! values.
 //!
-//! One branch per key, as serde's `internals/attr.rs` does. Both levels own the
-//! whole `orm` namespace, so an unknown key is an error that lists the valid
+//! One branch per key, as serde's `internals/attr.rs` does. Every level owns
+//! its whole namespace, so an unknown key is an error that lists the valid
 //! ones: a typo must never compile into a silently different mapping. Values
-//! that name Rust items (`foreign_key`, `crate`) are paths, so they keep their
-//! spans and resolve like any other path; SQL names (`table`, `column`,
-//! `default`) are strings.
+//! that name Rust items (`foreign_key`, `crate`, `secondary`) are paths, so
+//! they keep their spans and resolve like any other path; SQL names (`table`,
+//! `column`, `default`) are strings.
 //!
 //! A mistake in one key is recorded in the [`Ctxt`] and its value skipped, so
 //! the keys after it are still parsed and every mistake shows up in one build.
+
+mod relationship;
+
+pub(crate) use relationship::{Kind, Relationship};
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
@@ -34,20 +39,28 @@ pub(crate) struct Spanned<T> {
 /// duplicates are caught.
 struct Attr<'c, T> {
     cx: &'c Ctxt,
+    /// `orm` or `relationship`, for the message.
+    attribute: Symbol,
     name: Symbol,
     value: Option<Spanned<T>>,
 }
 
 impl<'c, T> Attr<'c, T> {
+    /// An `#[orm(...)]` key not given yet.
     fn none(cx: &'c Ctxt, name: Symbol) -> Self {
-        Attr { cx, name, value: None }
+        Attr { cx, attribute: ORM, name, value: None }
+    }
+
+    /// A `#[relationship(...)]` key not given yet.
+    fn relationship(cx: &'c Ctxt, name: Symbol) -> Self {
+        Attr { cx, attribute: RELATIONSHIP, name, value: None }
     }
 
     /// Records a value; `None` (a mistake already reported) is ignored.
     fn set(&mut self, value: Option<Spanned<T>>) {
         let Some(value) = value else { return };
         if self.value.is_some() {
-            let message = format!("duplicate `orm` attribute `{}`, keep only one", self.name);
+            let message = format!("duplicate `{}` attribute `{}`, keep only one", self.attribute, self.name);
             self.cx.error_spanned_by(&value.tokens, message);
         } else {
             self.value = Some(value);
@@ -76,7 +89,12 @@ impl Container {
         let mut table = Attr::none(cx, TABLE);
         let mut krate = Attr::none(cx, CRATE);
         let mut no_constructor = Attr::none(cx, NO_CONSTRUCTOR);
-        for attr in orm_attributes(cx, attrs) {
+        for attr in attrs.iter().filter(|attr| attr.path() == RELATIONSHIP) {
+            let message = "`#[relationship]` goes on a field of type `One<T>` or `Many<T>`, not on the struct: \
+                           move it onto the relationship field";
+            cx.error_spanned_by(attr, message);
+        }
+        for attr in orm_attributes(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == TABLE {
                     table.set(string_value(cx, &meta, TABLE, "movies")?);
@@ -116,6 +134,8 @@ pub(crate) struct Field {
     pub(crate) foreign_key: Option<Spanned<Path>>,
     /// `skip`
     pub(crate) skip: Option<Spanned<()>>,
+    /// The first `#[orm(...)]` of the field, if any, for errors that span it.
+    pub(crate) attribute: Option<TokenStream>,
 }
 
 impl Field {
@@ -130,7 +150,7 @@ impl Field {
         let mut max_len = Attr::none(cx, MAX_LEN);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
         let mut skip = Attr::none(cx, SKIP);
-        for attr in orm_attributes(cx, attrs) {
+        for attr in orm_attributes(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == COLUMN {
                     column.set(string_value(cx, &meta, COLUMN, "name")?);
@@ -167,6 +187,7 @@ impl Field {
             max_len: max_len.get(),
             foreign_key: foreign_key.get(),
             skip: skip.get(),
+            attribute: orm_attributes(attrs).next().map(ToTokens::to_token_stream),
         }
     }
 
@@ -187,18 +208,9 @@ impl Field {
     }
 }
 
-/// Returns the `#[orm]` attributes, rejecting `#[relationship]` on the way.
-fn orm_attributes<'a>(cx: &'a Ctxt, attrs: &'a [Attribute]) -> impl Iterator<Item = &'a Attribute> + 'a {
-    attrs.iter().filter(move |attr| {
-        if attr.path() == RELATIONSHIP {
-            // The helper attribute stays registered so that the name is ours
-            // when relationships land; until then it must not be ignored.
-            let message = "`#[relationship]` is not supported yet, remove it and declare the foreign key column \
-                           with `#[orm(foreign_key = Model::column)]`";
-            cx.error_spanned_by(attr, message);
-        }
-        attr.path() == ORM
-    })
+/// Returns the `#[orm]` attributes.
+fn orm_attributes(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| attr.path() == ORM)
 }
 
 /// Which attribute a key was found in.
@@ -232,14 +244,19 @@ fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, level: Level) -> syn::Resu
     skip_value(meta.input).map(drop)
 }
 
-/// A key that takes no value: `primary_key`.
+/// A key of `#[orm(...)]` that takes no value: `primary_key`.
 fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result<Option<Spanned<()>>> {
+    flag_of(cx, meta, ORM, key)
+}
+
+/// A key of `#[attribute(...)]` that takes no value.
+fn flag_of(cx: &Ctxt, meta: &ParseNestedMeta<'_>, attribute: Symbol, key: Symbol) -> syn::Result<Option<Spanned<()>>> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
         return Ok(Some(Spanned { tokens: meta.path.to_token_stream(), value: () }));
     }
     let mut tokens = meta.path.to_token_stream();
     tokens.extend(skip_value(meta.input)?);
-    cx.error_spanned_by(tokens, format!("`{key}` takes no value, write `#[orm({key})]`"));
+    cx.error_spanned_by(tokens, format!("`{key}` takes no value, write `#[{attribute}({key})]`"));
     Ok(None)
 }
 
@@ -572,15 +589,18 @@ mod tests {
     }
 
     #[test]
-    fn relationship_is_reserved() {
-        let (_, errors) = field(vec![parse_quote!(#[relationship(many_to_one)])]);
+    fn relationship_belongs_on_fields() {
+        let (_, errors) = container(vec![parse_quote!(#[relationship(many_to_one)])]);
         assert_eq!(
             errors,
-            ["`#[relationship]` is not supported yet, remove it and declare the foreign key column with \
-              `#[orm(foreign_key = Model::column)]`"]
+            ["`#[relationship]` goes on a field of type `One<T>` or `Many<T>`, not on the struct: move it onto the \
+              relationship field"]
         );
-        let (_, errors) = container(vec![parse_quote!(#[relationship])]);
-        assert_eq!(errors.len(), 1);
+        // On a field it is parsed by `Relationship`, not here.
+        let (attrs, errors) = field(vec![parse_quote!(#[relationship(many_to_one)])]);
+        assert!(errors.is_empty() && attrs.attribute.is_none());
+        let (attrs, _) = field(vec![parse_quote!(#[orm(unique)]), parse_quote!(#[orm(index)])]);
+        assert_eq!(attrs.attribute.map(|a| a.to_string()).as_deref(), Some("# [orm (unique)]"));
     }
 
     #[test]

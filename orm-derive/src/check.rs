@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use syn::{Data, DeriveInput, Fields, FieldsNamed};
 
-use crate::ast::{Container, Field};
+use crate::ast::{Container, Field, Relationship};
+use crate::attr::Kind;
 use crate::ctxt::Ctxt;
 use crate::symbol::SKIP;
-use crate::ty;
+use crate::ty::{self, Holder};
 
 /// Runs every rule on a parsed model. `had_attribute_errors` tells whether
 /// attribute parsing already failed.
@@ -26,6 +27,11 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         check_autoincrement(cx, field, composite);
         check_max_len_on_text(cx, field);
         check_foreign_key_shape(cx, field);
+        if let Some(relationship) = &field.relationship {
+            check_relationship_not_a_column(cx, field);
+            check_relationship_type(cx, field, relationship);
+            check_relationship_keys(cx, cont, relationship);
+        }
     }
     check_unique_columns(cx, cont);
     check_constructor_name(cx, cont);
@@ -147,6 +153,92 @@ fn check_foreign_key_shape(cx: &Ctxt, field: &Field<'_>) {
     }
 }
 
+/// A relationship field holds handles, not a column value: column keys on it
+/// would be silently meaningless, and a foreign key belongs on a column.
+fn check_relationship_not_a_column(cx: &Ctxt, field: &Field<'_>) {
+    if let Some(attribute) = &field.attrs.attribute {
+        let message = "`#[orm]` and `#[relationship]` cannot be combined: a relationship field is not a column, \
+                       remove `#[orm(...)]` and put `#[orm(foreign_key = Model::column)]` on the foreign-key column";
+        cx.error_spanned_by(attribute, message);
+    }
+}
+
+/// The field type says how many related objects there are, so it must agree
+/// with the kind: `One<T>` for `many_to_one` and `one_to_one`, `Many<T>` for
+/// `one_to_many` and `many_to_many`.
+fn check_relationship_type(cx: &Ctxt, field: &Field<'_>, relationship: &Relationship<'_>) {
+    let Some(kind) = relationship.kind() else {
+        if relationship.holder.is_none() {
+            let message = "a relationship field has type `One<T>` (`many_to_one`, `one_to_one`) or `Many<T>` \
+                           (`one_to_many`, `many_to_many`), where `T` is the related model";
+            cx.error_spanned_by(field.ty, message);
+        }
+        return;
+    };
+    let expected = if kind.is_collection() { Holder::Many } else { Holder::One };
+    let (holder, target) = match relationship.holder {
+        Some((holder, _)) if holder == expected => return,
+        Some((holder, target)) => (Some(holder), Some(target)),
+        None => (None, ty::likely_target(field.ty)),
+    };
+    let target = target.map_or_else(|| "T".to_owned(), ty::display);
+    let (expected, kind) = (expected.name(), kind.symbol());
+    let message = match holder {
+        Some(_) if expected == "Many" => {
+            format!("a `{kind}` relationship holds a collection: write `Many<{target}>`")
+        }
+        Some(_) => format!("a `{kind}` relationship holds at most one object: write `One<{target}>`"),
+        None => format!(
+            "a relationship field has type `One<T>` or `Many<T>`, where `T` is the related model: write \
+             `{expected}<{target}>` for a `{kind}` relationship"
+        ),
+    };
+    cx.error_spanned_by(field.ty, message);
+}
+
+/// Keys that only some kinds use: a key that does nothing must not compile.
+fn check_relationship_keys(cx: &Ctxt, cont: &Container<'_>, relationship: &Relationship<'_>) {
+    let Some(kind) = relationship.kind() else { return };
+    let attrs = &relationship.attrs;
+    let (model, symbol) = (cont.ident, kind.symbol());
+    match (&attrs.secondary, kind) {
+        (None, Kind::ManyToMany) => {
+            let target =
+                relationship.target().map_or_else(|| "the target".to_owned(), |t| format!("`{}`", ty::display(t)));
+            let message = format!(
+                "a `many_to_many` relationship needs `secondary = Model`, the model whose rows link `{model}` and \
+                 {target}"
+            );
+            cx.error_spanned_by(relationship.kind_tokens(), message);
+        }
+        (Some(secondary), kind) if kind != Kind::ManyToMany => {
+            let message = format!(
+                "`secondary` only applies to `many_to_many` relationships, remove it from this `{symbol}` \
+                 relationship"
+            );
+            cx.error_spanned_by(&secondary.tokens, message);
+        }
+        _ => {}
+    }
+    if let (Some(foreign_key), Kind::ManyToMany) = (&attrs.foreign_key, kind) {
+        let message = "`foreign_key` does not apply to a `many_to_many` relationship: its foreign keys are those of \
+                       the `secondary` model, remove it";
+        cx.error_spanned_by(&foreign_key.tokens, message);
+    }
+    if let Some(order_by) = &attrs.order_by {
+        if !kind.is_collection() {
+            let message = format!(
+                "`order_by` sorts a collection, so it applies to `one_to_many` and `many_to_many` relationships \
+                 only, remove it from this `{symbol}` relationship"
+            );
+            cx.error_spanned_by(&order_by.tokens, message);
+        }
+    } else if let Some(order_desc) = &attrs.order_desc {
+        let message = "`order_desc` reverses `order_by`, add `order_by = Target::column` or remove it";
+        cx.error_spanned_by(&order_desc.tokens, message);
+    }
+}
+
 /// Two fields on one column would make INSERT name the column twice and
 /// reads overwrite each other.
 fn check_unique_columns(cx: &Ctxt, cont: &Container<'_>) {
@@ -167,15 +259,17 @@ fn check_unique_columns(cx: &Ctxt, cont: &Container<'_>) {
     }
 }
 
-/// Column constants and `new` share the associated-item namespace of the
-/// struct, so a column field named `new` would collide with the constructor.
+/// Column and relationship constants and `new` share the associated-item
+/// namespace of the struct, so a field named `new` would collide with the
+/// constructor.
 fn check_constructor_name(cx: &Ctxt, cont: &Container<'_>) {
     if !cont.has_constructor() {
         return;
     }
-    if let Some(field) = cont.columns().find(|f| f.ident == "new") {
+    if let Some(field) = cont.fields.iter().find(|f| !f.is_skipped() && f.ident == "new") {
+        let what = if field.relationship.is_some() { "relationship" } else { "column" };
         let message = format!(
-            "a column field named `new` clashes with the generated constructor `{}::new`, add \
+            "a {what} field named `new` clashes with the generated constructor `{}::new`, add \
              `#[orm(no_constructor)]` to the struct or rename the field",
             cont.ident
         );
@@ -476,6 +570,125 @@ mod tests {
             }
         ))
         .is_empty());
+    }
+
+    #[test]
+    fn relationship_field_types_follow_the_kind() {
+        let errors = errors(parse_quote! {
+            struct Article {
+                #[orm(primary_key)] id: i32,
+                #[relationship(one_to_many)] a: One<Comment>,
+                #[relationship(many_to_one)] b: Many<Author>,
+                #[relationship(one_to_many)] c: Vec<Comment>,
+                #[relationship(one_to_one)] d: Option<Author>,
+                #[relationship(many_to_many, secondary = Tagging)] e: orm::Many<Tag>,
+                #[relationship(one_to_one)] f: Author,
+            }
+        });
+        assert_eq!(
+            errors,
+            [
+                "a `one_to_many` relationship holds a collection: write `Many<Comment>`",
+                "a `many_to_one` relationship holds at most one object: write `One<Author>`",
+                "a relationship field has type `One<T>` or `Many<T>`, where `T` is the related model: write \
+                 `Many<Comment>` for a `one_to_many` relationship",
+                "a relationship field has type `One<T>` or `Many<T>`, where `T` is the related model: write \
+                 `One<Author>` for a `one_to_one` relationship",
+                "a relationship field has type `One<T>` or `Many<T>`, where `T` is the related model: write \
+                 `One<Author>` for a `one_to_one` relationship",
+            ]
+        );
+    }
+
+    #[test]
+    fn relationship_keys_follow_the_kind() {
+        let errors = errors(parse_quote! {
+            struct Movie {
+                #[orm(primary_key)] id: i32,
+                #[orm(foreign_key = Studio::id)] studio_id: i32,
+                #[relationship(many_to_many)] actors: Many<Actor>,
+                #[relationship(many_to_one, secondary = X, order_by = Studio::id)] studio: One<Studio>,
+                #[relationship(many_to_many, secondary = X, foreign_key = X::a_id)] b: Many<Actor>,
+                #[relationship(one_to_many, order_desc)] c: Many<Review>,
+            }
+        });
+        assert_eq!(
+            errors,
+            [
+                "a `many_to_many` relationship needs `secondary = Model`, the model whose rows link `Movie` and \
+                 `Actor`",
+                "`secondary` only applies to `many_to_many` relationships, remove it from this `many_to_one` \
+                 relationship",
+                "`order_by` sorts a collection, so it applies to `one_to_many` and `many_to_many` relationships \
+                 only, remove it from this `many_to_one` relationship",
+                "`foreign_key` does not apply to a `many_to_many` relationship: its foreign keys are those of the \
+                 `secondary` model, remove it",
+                "`order_desc` reverses `order_by`, add `order_by = Target::column` or remove it",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_relationship_is_not_a_column() {
+        let errors = errors(parse_quote! {
+            struct Article {
+                #[orm(primary_key)] id: i32,
+                #[orm(foreign_key = Author::id)]
+                #[relationship(many_to_one)]
+                author: One<Author>,
+            }
+        });
+        // The one error: no "no foreign key to `Author`" on top.
+        assert_eq!(
+            errors,
+            ["`#[orm]` and `#[relationship]` cannot be combined: a relationship field is not a column, remove \
+              `#[orm(...)]` and put `#[orm(foreign_key = Model::column)]` on the foreign-key column"]
+        );
+        let input = parse_quote! {
+            struct Article {
+                #[orm(primary_key)] id: i32,
+                #[orm(foreign_key = Author::id)] author_id: i32,
+                #[relationship(many_to_one)] author: One<Author>,
+                #[orm(skip)] cache: String,
+            }
+        };
+        let cx = Ctxt::new();
+        let cont = Container::from_ast(&cx, &input).expect("a named struct");
+        let columns: Vec<String> = cont.columns().map(|f| f.ident.to_string()).collect();
+        assert_eq!(columns, ["id", "author_id"]);
+        let relationships: Vec<String> = cont.relationships().map(|(f, _)| f.ident.to_string()).collect();
+        assert_eq!(relationships, ["author"]);
+        assert!(cx.check().is_ok());
+    }
+
+    #[test]
+    fn a_relationship_named_new_needs_no_constructor() {
+        assert_eq!(
+            errors(parse_quote!(
+                struct A {
+                    #[orm(primary_key)]
+                    id: i32,
+                    #[relationship(one_to_many)]
+                    new: Many<B>,
+                }
+            )),
+            ["a relationship field named `new` clashes with the generated constructor `A::new`, add \
+              `#[orm(no_constructor)]` to the struct or rename the field"]
+        );
+    }
+
+    #[test]
+    fn relationship_mistakes_are_reported_together() {
+        let errors = errors(parse_quote! {
+            struct Stuntman {
+                #[orm(primary_key)] id: i32,
+                #[relationship(many_to_one, cascade = "merge")] actor: One<Actor>,
+                #[relationship(one_to_one, secundary = X)] double: Many<Actor>,
+                #[relationship(many_to_many)] movies: Many<Movie>,
+                #[relationship(many_to_one)] studio: One<Studio>,
+            }
+        });
+        assert_eq!(errors.len(), 5, "{errors:#?}");
     }
 
     #[test]

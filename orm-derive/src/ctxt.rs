@@ -33,6 +33,11 @@ impl Ctxt {
         !self.errors.borrow().is_empty()
     }
 
+    /// How many errors have been recorded so far.
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.borrow().len()
+    }
+
     /// Returns every recorded error combined into one, or `Ok` if there is none.
     pub(crate) fn check(self) -> syn::Result<()> {
         let mut errors = self.errors.into_inner().into_iter();

@@ -2,7 +2,7 @@
 //! `orm::Model`, which documents every attribute.
 //!
 //! The derive is a pipeline, as serde_derive's is: `attr` parses
-//! `#[orm(...)]` into typed values, `ast` builds the model of the struct with
+//! `#[orm(...)]` and `#[relationship(...)]` into typed values, `ast` builds the model of the struct with
 //! every default resolved, `check` applies the rules that span several keys
 //! or fields, and `expand` generates code from the model alone. Every mistake
 //! is collected in a `ctxt::Ctxt` and reported in one build.
@@ -19,8 +19,9 @@ use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
 /// Maps a struct with named fields onto a table: implements `orm::Model` and
-/// adds a typed column constant per field (`Movie::title`) and a constructor
-/// `new`.
+/// adds a typed column constant per column field (`Movie::title`), a typed
+/// relationship constant per relationship field (`Movie::actors`) and a
+/// constructor `new`.
 ///
 /// ```ignore
 /// use orm::prelude::*;
@@ -81,7 +82,81 @@ use syn::{parse_macro_input, DeriveInput};
 /// primary key, a field type with no SQL mapping, a foreign key that names a
 /// model or column that does not exist or that holds another type.
 ///
-/// `#[relationship(...)]` is reserved for relationships and not supported yet.
+/// # Relationships
+///
+/// A field of type `One<T>` or `Many<T>` marked `#[relationship(...)]`
+/// relates the model to the model `T`. It is not a column: it holds the
+/// handles of the related objects in the session, it is not a parameter of
+/// `new` (a new object starts with none, loaded), and an object read from the
+/// database starts with it not loaded (`Session::load` or an eager option
+/// loads it). Its constant names it in queries and loads:
+/// `Movie::actors: Relation<Movie, Actor>`.
+///
+/// ```ignore
+/// #[derive(Model, Debug)]
+/// #[orm(table = "movies")]
+/// pub struct Movie {
+///     #[orm(primary_key)]
+///     pub id: i32,
+///     #[relationship(many_to_many, secondary = MovieActor, back_populates = movies)]
+///     pub actors: Many<Actor>,
+/// }
+///
+/// #[derive(Model, Debug)]
+/// #[orm(table = "actors")]
+/// pub struct Actor {
+///     #[orm(primary_key)]
+///     pub id: i32,
+///     #[relationship(many_to_many, secondary = MovieActor, back_populates = actors)]
+///     pub movies: Many<Movie>,
+///     #[relationship(one_to_many, back_populates = actor, order_by = ContactDetails::id, cascade = "all")]
+///     pub contact_details: Many<ContactDetails>,
+/// }
+///
+/// #[derive(Model, Debug)]
+/// #[orm(table = "contact_details")]
+/// pub struct ContactDetails {
+///     #[orm(primary_key)]
+///     pub id: i32,
+///     #[orm(foreign_key = Actor::id)]
+///     pub actor_id: Option<i32>,
+///     #[relationship(many_to_one, back_populates = contact_details)]
+///     pub actor: One<Actor>,
+/// }
+///
+/// #[derive(Model, Debug)]
+/// #[orm(table = "movies_actors")]
+/// pub struct MovieActor {
+///     #[orm(primary_key, foreign_key = Movie::id)]
+///     pub movie_id: i32,
+///     #[orm(primary_key, foreign_key = Actor::id)]
+///     pub actor_id: i32,
+/// }
+/// ```
+///
+/// | Attribute | Meaning |
+/// |---|---|
+/// | `many_to_one` | `One<T>`: the foreign key is a column of this model |
+/// | `one_to_many` | `Many<T>`: the foreign key is a column of `T` that references this model |
+/// | `one_to_one` | `One<T>`: the foreign key is here if this model has one to `T` (the child side), else on `T` (the parent side) |
+/// | `many_to_many` | `Many<T>`: rows of the `secondary` model link the two |
+/// | `secondary = Model` | for `many_to_many`, required: the association model, with a foreign key to each side |
+/// | `back_populates = field` | the relationship field of `T` that mirrors this one; linking one side links the other |
+/// | `foreign_key = Model::column` | which foreign key, when several could be meant: a column of this model (`many_to_one`, child `one_to_one`) or of `T` (`one_to_many`, parent `one_to_one`) |
+/// | `order_by = T::column` | sorts a collection by a column of `T` (default: `T`'s key); add `order_desc` for descending |
+/// | `cascade = "..."` | comma-separated: `save-update` (always on), `delete` (deleting this object deletes the related ones), `delete-orphan` (a related object taken out of this one is deleted), `all` (`save-update, delete`) |
+///
+/// Exactly one of the four kinds is given. The foreign key is found at
+/// compile time: on this model, among the fields whose `foreign_key` names
+/// `T` (by the last segment of the path); on `T` or on `secondary`, through
+/// the foreign keys their own derives declare. None, or several without
+/// `foreign_key = ...` to pick one, is a compile error, and so are a target
+/// or `secondary` that is not a model and a `back_populates` that does not
+/// name a relationship of `T` back to this model.
+///
+/// Not supported yet: a self-referential `one_to_one` is always the child
+/// side, and a self-referential `many_to_many` (a `secondary` with two
+/// foreign keys to the same model) cannot say which key is which.
 #[proc_macro_derive(Model, attributes(orm, relationship))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

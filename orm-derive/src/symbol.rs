@@ -1,4 +1,4 @@
-//! The keys of `#[orm(...)]`, as constants, so that parsing and error
+//! The keys of `#[orm(...)]` and `#[relationship(...)]`, as constants, so that parsing and error
 //! messages spell them the same way.
 
 use std::fmt::{self, Display};
@@ -9,9 +9,9 @@ use syn::Path;
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Symbol(pub(crate) &'static str);
 
-/// The attribute that holds every key below: `#[orm(...)]`.
+/// The attribute of columns and of the struct: `#[orm(...)]`.
 pub(crate) const ORM: Symbol = Symbol("orm");
-/// Reserved for relationships (a later issue); rejected for now.
+/// The attribute of relationship fields: `#[relationship(...)]`.
 pub(crate) const RELATIONSHIP: Symbol = Symbol("relationship");
 
 // Container keys.
@@ -30,12 +30,43 @@ pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
 pub(crate) const FOREIGN_KEY: Symbol = Symbol("foreign_key");
 pub(crate) const SKIP: Symbol = Symbol("skip");
 
+// Relationship keys: the kind flags, then the options.
+pub(crate) const MANY_TO_ONE: Symbol = Symbol("many_to_one");
+pub(crate) const ONE_TO_MANY: Symbol = Symbol("one_to_many");
+pub(crate) const ONE_TO_ONE: Symbol = Symbol("one_to_one");
+pub(crate) const MANY_TO_MANY: Symbol = Symbol("many_to_many");
+pub(crate) const BACK_POPULATES: Symbol = Symbol("back_populates");
+pub(crate) const SECONDARY: Symbol = Symbol("secondary");
+pub(crate) const ORDER_BY: Symbol = Symbol("order_by");
+pub(crate) const ORDER_DESC: Symbol = Symbol("order_desc");
+pub(crate) const CASCADE: Symbol = Symbol("cascade");
+
 /// Every container key, in the order error messages list them.
 pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR];
 
 /// Every field key, in the order error messages list them.
 pub(crate) const FIELD_KEYS: &[Symbol] =
     &[COLUMN, PRIMARY_KEY, AUTOINCREMENT, UNIQUE, INDEX, DEFAULT, MAX_LEN, FOREIGN_KEY, SKIP];
+
+/// The relationship kinds, in the order error messages list them.
+pub(crate) const KINDS: &[Symbol] = &[MANY_TO_ONE, ONE_TO_MANY, ONE_TO_ONE, MANY_TO_MANY];
+
+/// Every relationship key, in the order error messages list them.
+pub(crate) const RELATIONSHIP_KEYS: &[Symbol] = &[
+    MANY_TO_ONE,
+    ONE_TO_MANY,
+    ONE_TO_ONE,
+    MANY_TO_MANY,
+    BACK_POPULATES,
+    SECONDARY,
+    FOREIGN_KEY,
+    ORDER_BY,
+    ORDER_DESC,
+    CASCADE,
+];
+
+/// The tokens `cascade = "..."` accepts, in the order error messages list them.
+pub(crate) const CASCADES: &[&str] = &["save-update", "delete", "delete-orphan", "all"];
 
 impl PartialEq<Symbol> for Path {
     fn eq(&self, word: &Symbol) -> bool {

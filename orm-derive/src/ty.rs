@@ -19,14 +19,72 @@ fn is_named(ty: &Type, name: &str) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
 }
 
-/// Returns `T` when `ty` is spelled `Option<T>`.
-pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
-    let segment = last_segment(ty).filter(|s| s.ident == "Option")?;
+/// Returns `T` when `ty` is spelled `name<T>`.
+fn inner_of<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let segment = last_segment(ty).filter(|s| s.ident == name)?;
     let PathArguments::AngleBracketed(args) = &segment.arguments else { return None };
     match args.args.iter().collect::<Vec<_>>().as_slice() {
         [GenericArgument::Type(inner)] => Some(inner),
         _ => None,
     }
+}
+
+/// Returns `T` when `ty` is spelled `Option<T>`.
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    inner_of(ty, "Option")
+}
+
+/// The two types a relationship field can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// `One<T>`: at most one related object.
+    One,
+    /// `Many<T>`: a collection.
+    Many,
+}
+
+impl Holder {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Holder::One => "One",
+            Holder::Many => "Many",
+        }
+    }
+}
+
+/// Returns `One` or `Many` and the target `T` when `ty` is spelled `One<T>`
+/// or `Many<T>` (any path ending so: `orm::Many<T>`).
+pub(crate) fn relationship_holder(ty: &Type) -> Option<(Holder, &Type)> {
+    match (inner_of(ty, "One"), inner_of(ty, "Many")) {
+        (Some(target), _) => Some((Holder::One, target)),
+        (_, Some(target)) => Some((Holder::Many, target)),
+        _ => None,
+    }
+}
+
+/// What a relationship field of type `ty` most likely relates to, for a
+/// suggestion: `T` in `Vec<T>`, `Option<T>` or `Box<T>`, else `ty` itself if
+/// it is a plain name.
+pub(crate) fn likely_target(ty: &Type) -> Option<&Type> {
+    let inner = ["Vec", "Option", "Box", "HashSet", "BTreeSet"].iter().find_map(|name| inner_of(ty, name));
+    let candidate = inner.unwrap_or(ty);
+    last_segment(candidate).is_some().then_some(candidate)
+}
+
+/// A type as a user would write it, for messages: `Many<crate::Actor>`.
+pub(crate) fn display(ty: &Type) -> String {
+    let text = quote::ToTokens::to_token_stream(ty).to_string();
+    text.replace(" :: ", "::")
+        .replace(":: ", "::")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+}
+
+/// The last identifier of a plain type path: `Actor` in `crate::Actor`.
+pub(crate) fn type_name(ty: &Type) -> Option<&syn::Ident> {
+    last_segment(ty).map(|segment| &segment.ident)
 }
 
 /// Whether `ty` is `String` or `Option<String>`.
@@ -69,5 +127,21 @@ mod tests {
         assert!(option_inner(&parse_quote!(Option)).is_none());
         assert!(is_primitive(&parse_quote!(f32)) && is_primitive(&parse_quote!(bool)));
         assert!(!is_primitive(&parse_quote!(Option<i16>)) && !is_primitive(&parse_quote!(String)));
+    }
+
+    #[test]
+    fn recognises_relationship_fields() {
+        let holder = |ty: Type| relationship_holder(&ty).map(|(h, t)| (h, quote::quote!(#t).to_string()));
+        assert_eq!(holder(parse_quote!(One<Actor>)), Some((Holder::One, "Actor".to_owned())));
+        assert_eq!(holder(parse_quote!(orm::Many<crate::Actor>)), Some((Holder::Many, "crate :: Actor".to_owned())));
+        assert_eq!(holder(parse_quote!(Many)), None);
+        assert_eq!(holder(parse_quote!(Vec<Actor>)), None);
+        let likely = |ty: Type| likely_target(&ty).map(|t| quote::quote!(#t).to_string());
+        assert_eq!(likely(parse_quote!(Vec<Actor>)).as_deref(), Some("Actor"));
+        assert_eq!(likely(parse_quote!(Actor)).as_deref(), Some("Actor"));
+        assert_eq!(likely(parse_quote!(&'static Actor)), None);
+        assert_eq!(display(&parse_quote!(orm::Many<::m::Actor>)), "orm::Many<::m::Actor>");
+        assert_eq!(display(&parse_quote!(HashMap<i32, Vec<u8>>)), "HashMap<i32, Vec<u8>>");
+        assert_eq!(type_name(&parse_quote!(crate::m::Actor)).map(|i| i.to_string()).as_deref(), Some("Actor"));
     }
 }

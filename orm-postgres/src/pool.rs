@@ -60,7 +60,8 @@ pub(crate) fn build(url: &str, options: &PoolOptions) -> Result<Pool> {
     builder.build().map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))
 }
 
-/// Hides the password of a URL for messages.
+/// Hides the password of a URL (or of a `key=value` connection string) for
+/// messages.
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -70,6 +71,11 @@ pub(crate) fn redact(url: &str) -> String {
                 None => url.to_owned(),
             }
         }
+        _ if url.contains("password=") => url
+            .split_whitespace()
+            .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
+            .collect::<Vec<_>>()
+            .join(" "),
         _ => url.to_owned(),
     }
 }
@@ -82,6 +88,7 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("host=h password=secret user=u"), "host=h password=*** user=u");
     }
 
     #[test]

@@ -1,20 +1,25 @@
-//! The column constants: one typed constant per column field
-//! (`Movie::title`), in an inherent impl outside the `const _` block.
+//! The column and relationship constants: one typed constant per column
+//! field (`Movie::title`) and per relationship field (`Movie::actors`), in an
+//! inherent impl outside the `const _` block.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::relations;
 use crate::ast::{Container, Field};
 
-/// Generates `impl Movie { pub const title: Column<Movie, String> = ..; .. }`.
+/// Generates `impl Movie { pub const title: Column<Movie, String> = ..; .. }`,
+/// with the relationship constants after the column constants.
 pub(super) fn impl_columns(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let ident = cont.ident;
     let consts = cont.columns().enumerate().map(|(index, field)| column_const(cont, field, index, p));
+    let relations = relations::relation_consts(cont, p);
     quote! {
         // Column constants are named after their fields, in snake_case.
         #[allow(non_upper_case_globals)]
         impl #ident {
             #(#consts)*
+            #relations
         }
     }
 }

@@ -40,7 +40,10 @@ fn constructor(cont: &Container<'_>) -> TokenStream {
     });
     let values = cont.fields.iter().map(|field| {
         let (member, ty) = (field.ident, field.ty);
-        if !is_param(&field) {
+        if field.relationship.is_some() {
+            // Loaded, and empty: a new object has no related objects yet.
+            quote!(#member: ::core::default::Default::default())
+        } else if !is_param(&field) {
             let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
             let default = helpers::default(ty, helper);
             quote!(#member: #default)
@@ -74,11 +77,17 @@ fn constructor_doc(cont: &Container<'_>) -> String {
         let (filled, verb) = names(filled);
         doc.push_str(&format!("; {filled} {verb} filled in by the database on flush"));
     }
-    let skipped: Vec<&Field<'_>> = cont.fields.iter().filter(|f| !f.is_column()).collect();
+    let skipped: Vec<&Field<'_>> = cont.fields.iter().filter(|f| f.is_skipped()).collect();
     if !skipped.is_empty() {
         let (skipped, verb) = names(skipped);
         let rest = if verb == "is" { "not a column and starts" } else { "not columns and start" };
         doc.push_str(&format!("; {skipped} {verb} {rest} as `Default::default()`"));
+    }
+    let relationships: Vec<&Field<'_>> = cont.relationships().map(|(field, _)| field).collect();
+    if !relationships.is_empty() {
+        let (relationships, verb) = names(relationships);
+        let verb = if verb == "is" { "starts" } else { "start" };
+        doc.push_str(&format!("; {relationships} {verb} empty"));
     }
     doc.push('.');
     doc

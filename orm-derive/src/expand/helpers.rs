@@ -13,10 +13,10 @@ use crate::ast::Container;
 /// trip `dead_code`.
 pub(super) fn helpers(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let mut out = column_helper(p);
-    if cont.fields.iter().any(|f| f.attrs.foreign_key.is_some()) {
+    if cont.columns().any(|f| f.attrs.foreign_key.is_some()) {
         out.extend(foreign_key_helper(p));
     }
-    if cont.fields.iter().any(|f| !f.is_column()) {
+    if cont.fields.iter().any(|f| f.is_skipped()) {
         out.extend(skipped_helper());
     }
     if cont.has_constructor() && cont.columns().any(|f| f.is_server_filled()) {
@@ -72,7 +72,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
 /// the column before `F: ForeignKeyType<K>` is checked, and a mismatch reads
 /// "a foreign key of type `i64` cannot reference a column of type `i32`"
 /// rather than "mismatched types".
-fn foreign_key_helper(p: &TokenStream) -> TokenStream {
+pub(super) fn foreign_key_helper(p: &TokenStream) -> TokenStream {
     quote! {
         const fn __orm_foreign_key<M, K, F: #p::ForeignKeyType<K>>(
             column: #p::Column<M, K>,

@@ -5,6 +5,7 @@ mod columns;
 mod constructor;
 mod helpers;
 mod model;
+mod relations;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
@@ -34,13 +35,17 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 fn expand(cont: &Container<'_>) -> TokenStream {
     let private = private_path(cont.krate());
     let helpers = helpers::helpers(cont, &private);
+    let foreign_keys = relations::foreign_keys(cont, &private);
     let model = model::impl_model(cont, &private);
+    let checks = relations::checks(cont, &private);
     let constructor = constructor::impl_constructor(cont);
     let columns = columns::impl_columns(cont, &private);
     quote! {
         const _: () = {
             #helpers
+            #foreign_keys
             #model
+            #checks
             #constructor
         };
         #columns
@@ -48,26 +53,44 @@ fn expand(cont: &Container<'_>) -> TokenStream {
 }
 
 /// What to emit when the input has mistakes: the errors, plus an empty
-/// `Model` impl so that code using the model does not add a cascade of
-/// "`Movie: Model` is not satisfied" errors to the real ones (thiserror's
-/// `fallback.rs`). The impl is never run: the errors stop the build.
+/// `Model` impl, the column and relationship constants and the foreign-key
+/// impls, so that code using the model, and other models that reference it,
+/// do not add a cascade of "`Movie: Model` is not satisfied" or "no
+/// associated item named `id`" errors to the real ones (thiserror's
+/// `fallback.rs`). Nothing of it is ever run: the errors stop the build.
 pub(crate) fn fallback(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let errors = error.into_compile_error();
     // A generic stub would add bound errors of its own.
     if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
         return errors;
     }
-    let krate = attr::Container::from_ast(&Ctxt::new(), &input.attrs).krate.map(|k| k.value);
+    // Parsed again, its mistakes ignored: they are in `errors` already.
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    let krate = attr::Container::from_ast(&cx, &input.attrs).krate.map(|k| k.value);
+    drop(cx.check());
     let p = private_path(krate.as_ref());
     let ident = &input.ident;
     let name = ident.to_string();
+    let (foreign_keys, constants) = match &cont {
+        Some(cont) => {
+            let mut foreign_keys = relations::foreign_keys(cont, &p);
+            if !foreign_keys.is_empty() {
+                foreign_keys.extend(helpers::foreign_key_helper(&p));
+            }
+            (foreign_keys, columns::impl_columns(cont, &p))
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     quote! {
         #errors
         const _: () = {
+            #foreign_keys
             #[automatically_derived]
             impl #p::Model for #ident {
                 type Key = ();
-                const TABLE: &'static #p::TableMeta = &#p::TableMeta { model: #name, name: #name, columns: &[] };
+                const TABLE: &'static #p::TableMeta =
+                    &#p::TableMeta { model: #name, name: #name, columns: &[], relations: &[] };
                 fn key(&self) -> Self::Key {}
                 fn key_values(_: &Self::Key) -> ::std::vec::Vec<#p::Value> {
                     ::std::vec::Vec::new()
@@ -83,6 +106,7 @@ pub(crate) fn fallback(input: &DeriveInput, error: syn::Error) -> TokenStream {
                 }
             }
         };
+        #constants
     }
 }
 
@@ -173,7 +197,16 @@ mod tests {
                 "name: \"title\", field: \"title\",",
                 "unique: true, index: false, default: ::core::option::Option::None, \
                  max_len: ::core::option::Option::Some(200u32)",
-                "let column = __orm_foreign_key(Studio::id, ::core::marker::PhantomData::<Option<i32>>);",
+                "type __OrmForeignKey3 = Studio;",
+                "const __ORM_FOREIGN_KEY_3: (&str, &str, usize) = { \
+                 let column = __orm_foreign_key(__OrmForeignKey3::id, ::core::marker::PhantomData::<Option<i32>>); \
+                 (column.table(), column.name(), column.index()) };",
+                "#[automatically_derived] impl ::orm::__private::References<__OrmForeignKey3, \
+                 ::orm::__private::ColumnMarker<3usize>> for Movie { const COLUMN: usize = 3usize; \
+                 const TARGET_COLUMN: usize = __ORM_FOREIGN_KEY_3.2; }",
+                "foreign_key: ::core::option::Option::Some(::orm::__private::ForeignKeyMeta { \
+                 table: __ORM_FOREIGN_KEY_3.0, column: __ORM_FOREIGN_KEY_3.1 })",
+                "relations: &[]",
                 "default: ::core::option::Option::Some(\"now()\")",
                 "fn key(&self) -> i32 { ::core::clone::Clone::clone(&self.id) }",
                 "::std::vec![(__orm_column::<i32>().to_value)(key)]",

@@ -2,11 +2,11 @@
 //! between fields and column values.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::ext::IdentExt;
-use syn::Type;
 
 use super::helpers::{self, column};
+use super::relations;
 use crate::ast::{Container, Field};
 
 /// Generates `impl Model`, to go inside `const _: () = { .. };` after the helpers.
@@ -14,7 +14,8 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let ident = cont.ident;
     let table = table_meta(cont, p);
     let (key_type, key, key_values) = key(cont);
-    let reads = cont.fields.iter().map(read_field);
+    let reads = cont.fields.iter().map(|field| read_field(field, p));
+    let links = relations::links(cont, p);
     let columns: Vec<&Field<'_>> = cont.columns().collect();
     let get_arms = columns.iter().enumerate().map(|(index, field)| {
         let (member, column) = (field.ident, column(field.ty));
@@ -59,6 +60,8 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
                 }
                 ::core::result::Result::Ok(())
             }
+
+            #links
         }
     }
 }
@@ -67,19 +70,20 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
 fn table_meta(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let model = cont.ident.unraw().to_string();
     let name = &cont.table;
-    let columns = cont.columns().map(|field| column_meta(field, p));
+    let columns = cont.columns().enumerate().map(|(position, field)| column_meta(field, position, p));
+    let relations = relations::relation_metas(cont, p);
     quote! {
         &#p::TableMeta {
             model: #model,
             name: #name,
             columns: &[#(#columns),*],
-            relations: &[],
+            relations: &[#(#relations),*],
         }
     }
 }
 
-/// One `ColumnMeta` literal.
-fn column_meta(field: &Field<'_>, p: &TokenStream) -> TokenStream {
+/// One `ColumnMeta` literal, for the column at `position`.
+fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStream {
     let name = &field.column;
     let rust_name = field.ident.unraw().to_string();
     let column = column(field.ty);
@@ -89,7 +93,7 @@ fn column_meta(field: &Field<'_>, p: &TokenStream) -> TokenStream {
     let index = field.attrs.index.is_some();
     let default = option(field.attrs.default.as_ref().map(|d| d.value.as_str()).map(|d| quote!(#d)));
     let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
-    let foreign_key = option(field.attrs.foreign_key.as_ref().map(|fk| foreign_key_meta(field.ty, &fk.value, p)));
+    let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(position, p)));
     quote! {
         #p::ColumnMeta {
             name: #name,
@@ -103,22 +107,6 @@ fn column_meta(field: &Field<'_>, p: &TokenStream) -> TokenStream {
             default: #default,
             max_len: #max_len,
             foreign_key: #foreign_key,
-        }
-    }
-}
-
-/// The `ForeignKeyMeta` of `foreign_key = Model::column`, read from the
-/// column constant itself, through `__orm_foreign_key`, which proves that
-/// the field can hold the referenced key. It is the one mention of the path
-/// in the output, spanned on the path: a misspelled model or column, or a
-/// field type that does not fit the key, is reported once, at the path.
-fn foreign_key_meta(ty: &Type, path: &syn::Path, p: &TokenStream) -> TokenStream {
-    // Spanned on the last segment, the column: "the referenced column holds `i32`".
-    let (_, column) = super::first_last_spans(path);
-    quote_spanned! {column=>
-        {
-            let column = __orm_foreign_key(#path, ::core::marker::PhantomData::<#ty>);
-            #p::ForeignKeyMeta { table: column.table(), column: column.name() }
         }
     }
 }
@@ -152,11 +140,14 @@ fn key(cont: &Container<'_>) -> (TokenStream, TokenStream, TokenStream) {
     (quote!((#(#types,)*)), quote!((#(#clones,)*)), quote!(::std::vec![#(#values),*]))
 }
 
-/// One field of the struct literal in `from_row`: the next column, or the
-/// default value for a skipped field.
-fn read_field(field: &Field<'_>) -> TokenStream {
+/// One field of the struct literal in `from_row`: the next column, a
+/// relationship not loaded yet, or the default value for a skipped field.
+fn read_field(field: &Field<'_>, p: &TokenStream) -> TokenStream {
     let (member, ty) = (field.ident, field.ty);
-    if field.is_column() {
+    if let Some(relationship) = &field.relationship {
+        let not_loaded = relations::not_loaded(relationship, ty, p);
+        quote!(#member: #not_loaded)
+    } else if field.is_column() {
         let column = column(ty);
         quote!(#member: (#column.read)(row)?)
     } else {

@@ -1,0 +1,22 @@
+// A one-to-many relationship holds a collection, not `One<T>`.
+use orm::prelude::*;
+
+#[derive(Model)]
+#[orm(table = "articles")]
+struct Article {
+    #[orm(primary_key)]
+    id: i32,
+    #[relationship(one_to_many)]
+    comments: One<Comment>,
+}
+
+#[derive(Model)]
+#[orm(table = "comments")]
+struct Comment {
+    #[orm(primary_key)]
+    id: i32,
+    #[orm(foreign_key = Article::id)]
+    article_id: i32,
+}
+
+fn main() {}
