@@ -151,7 +151,7 @@ mod tests {
     use syn::parse_quote;
 
     /// The expansion of `input`, without whitespace, for substring checks.
-    fn expand(input: DeriveInput) -> String {
+    pub(crate) fn expand(input: DeriveInput) -> String {
         match derive(&input) {
             Ok(tokens) => squeeze(&tokens.to_string()),
             Err(error) => panic!("unexpected error: {error}"),
@@ -162,7 +162,8 @@ mod tests {
         text.split_whitespace().collect()
     }
 
-    fn assert_contains(haystack: &str, needles: &[&str]) {
+    /// Asserts that the squeezed `haystack` contains every needle.
+    pub(crate) fn assert_contains(haystack: &str, needles: &[&str]) {
         for needle in needles {
             assert!(haystack.contains(&squeeze(needle)), "missing `{needle}` in:\n{haystack}");
         }

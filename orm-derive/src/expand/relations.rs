@@ -326,23 +326,7 @@ fn span_of(tokens: &dyn ToTokens) -> Span {
 mod tests {
     use syn::{parse_quote, DeriveInput};
 
-    /// The expansion of `input`, without whitespace, for substring checks.
-    fn expand(input: DeriveInput) -> String {
-        match super::super::derive(&input) {
-            Ok(tokens) => squeeze(&tokens.to_string()),
-            Err(error) => panic!("unexpected error: {error}"),
-        }
-    }
-
-    fn squeeze(text: &str) -> String {
-        text.split_whitespace().collect()
-    }
-
-    fn assert_contains(haystack: &str, needles: &[&str]) {
-        for needle in needles {
-            assert!(haystack.contains(&squeeze(needle)), "missing `{needle}` in:\n{haystack}");
-        }
-    }
+    use crate::expand::tests::{assert_contains, expand};
 
     fn stuntman() -> DeriveInput {
         parse_quote! {
