@@ -419,3 +419,23 @@ async fn rollback_forgets_links_and_the_next_load_reads_the_database() {
     session.commit().await.unwrap();
     assert_eq!(count_rows(engine, "movies_actors").await, 4);
 }
+
+#[tokio::test]
+async fn a_membership_changed_back_and_forth_from_either_side_writes_nothing() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [matt, dwayne, _] = tutorial_data(&mut session).await;
+    let bourne = session.related(matt, Actor::movies).unwrap()[0];
+    // Removed through one side, added back through the other.
+    session.unlink(bourne, Movie::actors, matt).unwrap();
+    session.link(matt, Actor::movies, bourne).unwrap();
+    // Added through one side, removed through the other.
+    session.link(bourne, Movie::actors, dwayne).unwrap();
+    session.load(dwayne, Actor::movies).await.unwrap();
+    session.unlink(dwayne, Actor::movies, bourne).unwrap();
+    let (trips, result) = statements_during(engine, session.commit()).await;
+    result.unwrap();
+    assert_eq!(trips, 0, "nothing to write");
+    assert_eq!(count_rows(engine, "movies_actors").await, 4);
+}

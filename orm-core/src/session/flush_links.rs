@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::executor::Connection;
 use crate::metadata::TableMeta;
 use crate::query::render::Sql;
-use crate::relation::{Join, RelationMeta};
+use crate::relation::Join;
 use crate::session::relations::{MembershipChange, PendingLinks};
 use crate::session::unit_of_work::Tracked;
 
@@ -76,24 +76,23 @@ pub(crate) async fn write_memberships(
     let changes = std::mem::take(&mut links.memberships);
     let mut rows: Vec<(MembershipChange, [Value; 2])> = Vec::with_capacity(changes.len());
     for change in changes {
-        let Join::Secondary { local, remote, .. } = change.relation.join else { continue };
-        let left = models.persistent_value(change.left.model, change.left.index, local);
-        let right = models.persistent_value(change.right.model, change.right.index, remote);
+        let [a, b] = change.objects;
+        let left = models.persistent_value(a.model, a.index, change.keys[0]);
+        let right = models.persistent_value(b.model, b.index, change.keys[1]);
         if let (Some(left), Some(right)) = (left, right) {
             rows.push((change, [left, right]));
         }
     }
     for add in [true, false] {
         let mut batch: Vec<&(MembershipChange, [Value; 2])> = rows.iter().filter(|(c, _)| c.add == add).collect();
-        while !batch.is_empty() {
-            let relation = batch[0].0.relation;
-            let (same, rest): (Vec<_>, Vec<_>) =
-                batch.into_iter().partition(|(c, _)| same_secondary(c.relation, relation));
+        while let Some(&&(first, _)) = batch.first() {
+            let same_table =
+                |c: &MembershipChange| (c.secondary)().name == (first.secondary)().name && c.columns == first.columns;
+            let (same, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(c, _)| same_table(c));
             for chunk in same.chunks(MAX_PARAMS / 2) {
                 let pairs = chunk.iter().map(|(_, pair)| pair.clone());
-                let sql = membership_sql(dialect, relation, add, pairs);
-                let result = conn.execute(&sql.text, &sql.params).await;
-                if let Err(e) = result {
+                let sql = membership_sql(dialect, &first, pairs);
+                if let Err(e) = conn.execute(&sql.text, &sql.params).await {
                     // Everything not yet written is pending again.
                     links.memberships.extend(rows.iter().map(|(c, _)| *c));
                     return Err(e);
@@ -106,29 +105,17 @@ pub(crate) async fn write_memberships(
     Ok(())
 }
 
-fn same_secondary(a: &RelationMeta, b: &RelationMeta) -> bool {
-    match (a.join, b.join) {
-        (Join::Secondary { secondary: x, to_local: xl, .. }, Join::Secondary { secondary: y, to_local: yl, .. }) => {
-            x().name == y().name && xl == yl
-        }
-        _ => false,
-    }
-}
-
-/// `INSERT INTO secondary (a, b) VALUES ..` or `DELETE FROM secondary WHERE (a, b) IN (..)`.
+/// `INSERT INTO secondary (a, b) VALUES ..` or `DELETE FROM secondary WHERE
+/// (a, b) IN (..)`, for the secondary table and columns of `change`.
 fn membership_sql(
     dialect: &'static dyn Dialect,
-    relation: &RelationMeta,
-    add: bool,
+    change: &MembershipChange,
     pairs: impl Iterator<Item = [Value; 2]>,
 ) -> Sql<'static> {
-    let Join::Secondary { secondary, to_local, to_remote, .. } = relation.join else {
-        unreachable!("membership changes are recorded for secondary relationships only")
-    };
-    let secondary = secondary();
-    let (a, b) = (secondary.columns[to_local].name, secondary.columns[to_remote].name);
+    let secondary = (change.secondary)();
+    let [a, b] = change.columns.map(|c| secondary.columns[c].name);
     let mut sql = Sql::new(dialect);
-    if add {
+    if change.add {
         sql.push("INSERT INTO ").ident(secondary.name).push(" (").ident(a).push(", ").ident(b).push(") VALUES ");
     } else {
         sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE (").ident(a).push(", ").ident(b).push(") IN (");
@@ -136,7 +123,7 @@ fn membership_sql(
     sql.list(pairs, |s, [x, y]| {
         s.push("(").param(x).push(", ").param(y).push(")");
     });
-    if !add {
+    if !change.add {
         sql.push(")");
     }
     sql

@@ -6,6 +6,7 @@
 use std::any::TypeId;
 
 use crate::error::{Error, Result};
+use crate::metadata::TableMeta;
 use crate::model::Model;
 use crate::relation::{Join, Relation, RelationMeta};
 use crate::session::identity_map::{stale_handle, ObjectState};
@@ -34,13 +35,45 @@ pub(crate) struct PendingForeignKey {
     pub(crate) parent_column: usize,
 }
 
-/// A row of a secondary table to insert (`add`) or delete at flush.
+/// A row of a secondary table to insert (`add`) or delete at flush: column
+/// `columns[i]` of the secondary holds key column `keys[i]` of object
+/// `objects[i]`. Stored with the secondary's columns in ascending order, so
+/// that the same row reached from either side is the same change.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MembershipChange {
-    pub(crate) relation: &'static RelationMeta,
-    pub(crate) left: SlotRef,
-    pub(crate) right: SlotRef,
+    pub(crate) secondary: fn() -> &'static TableMeta,
+    pub(crate) columns: [usize; 2],
+    pub(crate) keys: [usize; 2],
+    pub(crate) objects: [SlotRef; 2],
     pub(crate) add: bool,
+}
+
+impl MembershipChange {
+    /// The change of the secondary row linking `left` (through the owner's
+    /// side of `join`) and `right`; `None` if `join` has no secondary.
+    fn new(join: Join, left: SlotRef, right: SlotRef, add: bool) -> Option<Self> {
+        let Join::Secondary { secondary, local, to_local, to_remote, remote } = join else { return None };
+        let mut change = MembershipChange {
+            secondary,
+            columns: [to_local, to_remote],
+            keys: [local, remote],
+            objects: [left, right],
+            add,
+        };
+        if to_local > to_remote {
+            change.columns.reverse();
+            change.keys.reverse();
+            change.objects.reverse();
+        }
+        Some(change)
+    }
+
+    /// Whether both changes are about the same secondary row.
+    pub(crate) fn same_row(&self, other: &MembershipChange) -> bool {
+        (self.secondary)().name == (other.secondary)().name
+            && self.columns == other.columns
+            && self.objects == other.objects
+    }
 }
 
 /// Relationship changes not yet written.
@@ -61,14 +94,10 @@ impl PendingLinks {
         self.foreign_keys.is_empty() && self.memberships.is_empty()
     }
 
-    fn record_membership(&mut self, change: MembershipChange) {
+    fn record_membership(&mut self, change: Option<MembershipChange>) {
+        let Some(change) = change else { return };
         // An add and a remove of the same pair cancel out.
-        let opposite = self.memberships.iter().position(|m| {
-            m.relation.name == change.relation.name
-                && m.left == change.left
-                && m.right == change.right
-                && m.add != change.add
-        });
+        let opposite = self.memberships.iter().position(|m| m.same_row(&change) && m.add != change.add);
         match opposite {
             Some(i) => {
                 self.memberships.remove(i);
@@ -179,12 +208,8 @@ impl Session {
                     if let Some(back) = back_relation::<T>(meta) {
                         self.with_loaded_links::<T, _>(to, back, |l| l.insert(from));
                     }
-                    self.links.record_membership(MembershipChange {
-                        relation: meta,
-                        left: SlotRef::of::<M>(from),
-                        right: SlotRef::of::<T>(to),
-                        add: true,
-                    });
+                    let change = MembershipChange::new(meta.join, SlotRef::of::<M>(from), SlotRef::of::<T>(to), true);
+                    self.links.record_membership(change);
                 }
             }
         }
@@ -228,12 +253,8 @@ impl Session {
                     self.with_loaded_links::<T, _>(to, back, |l| l.remove(from));
                 }
                 if removed {
-                    self.links.record_membership(MembershipChange {
-                        relation: meta,
-                        left: SlotRef::of::<M>(from),
-                        right: SlotRef::of::<T>(to),
-                        add: false,
-                    });
+                    let change = MembershipChange::new(meta.join, SlotRef::of::<M>(from), SlotRef::of::<T>(to), false);
+                    self.links.record_membership(change);
                 }
             }
         }
