@@ -26,5 +26,5 @@ pub use model::{Model, RowReader};
 pub use query::expr::{Column, Expr, Order};
 pub use query::Query;
 pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
-pub use session::{Handle, ObjectState, Session};
+pub use session::{Handle, ObjectState, Savepoint, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

@@ -181,3 +181,52 @@ async fn a_read_only_session_opens_no_transaction_and_frees_its_connection_when_
     assert!(!writer.in_transaction());
     assert_eq!(engine.pool_status().idle, 1, "commit hands the connection back");
 }
+
+#[tokio::test]
+async fn rolling_back_to_a_savepoint_undoes_what_came_after_it_in_memory_too() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(170)));
+    let outer = session.begin_nested().await.unwrap();
+    assert_eq!(session.state(ada), Some(ObjectState::Persistent), "begin_nested flushes first");
+
+    let inner = session.begin_nested().await.unwrap();
+    session[ada].height = Some(1);
+    let bob = session.add(person("Bob", None));
+    session.flush().await.unwrap();
+    let cy = session.add(person("Cy", None));
+    session.rollback_to(inner).await.unwrap();
+    assert_eq!(session[ada].height, Some(170), "the value at the savepoint");
+    assert!(session.object(bob).is_none() && session.object(cy).is_none(), "added after it: gone");
+    assert!(matches!(session.release(inner).await, Err(Error::Session(_))), "ended by rollback_to");
+
+    let dee = session.add(person("Dee", None));
+    session.release(outer).await.unwrap();
+    session.commit().await.unwrap();
+    let mut other = engine.session();
+    let names: Vec<String> = {
+        let all = other.query::<Person>().order_by(Person::name.asc()).all().await.unwrap();
+        all.into_iter().map(|h| other[h].name.clone()).collect()
+    };
+    assert_eq!(names, ["Ada", "Dee"]);
+    assert_eq!(other.query::<Person>().filter(Person::height.eq(170)).count().await.unwrap(), 1);
+    assert_eq!(session.state(dee), Some(ObjectState::Persistent));
+}
+
+#[tokio::test]
+async fn savepoints_nest_and_an_outer_rollback_undoes_released_inner_ones() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    let outer = session.begin_nested().await.unwrap();
+    let inner = session.begin_nested().await.unwrap();
+    let bob = session.add(person("Bob", None));
+    session.release(inner).await.unwrap();
+    assert_eq!(session.state(bob), Some(ObjectState::Persistent));
+    session.rollback_to(outer).await.unwrap();
+    assert!(session.object(bob).is_none());
+    session.commit().await.unwrap();
+    assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 1);
+}

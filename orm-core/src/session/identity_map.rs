@@ -278,8 +278,9 @@ impl<T: Model> Arena<T> {
     /// Undoes, in memory, what this transaction's flushes did: inserted rows
     /// become pending again, updates are diffed against the old values again,
     /// deleted rows are marked for deletion again.
-    pub(crate) fn undo_flushes(&mut self) {
-        while let Some((index, undo)) = self.journal.pop() {
+    pub(crate) fn undo_flushes(&mut self, to: usize) {
+        while self.journal.len() > to {
+            let Some((index, undo)) = self.journal.pop() else { break };
             let slot = &mut self.slots[index as usize];
             let Some(object) = &slot.object else { continue };
             match undo {
@@ -301,12 +302,11 @@ impl<T: Model> Arena<T> {
         }
     }
 
-    /// Throws away every change not yet committed: pending objects leave the
-    /// session, changed fields get their loaded values back, deletions are
+    /// Throws away every change not yet flushed (call `undo_flushes` first to
+    /// throw away flushed ones too): pending objects leave the session, changed fields get their loaded values back, deletions are
     /// cancelled, and relationships are expired (not loaded) so that the
     /// next load reads what the database holds.
     pub(crate) fn discard_changes(&mut self, session: u32) -> Result<()> {
-        self.undo_flushes();
         for index in std::mem::take(&mut self.pending) {
             let slot = &mut self.slots[index as usize];
             if slot.state == ObjectState::Pending {

@@ -8,6 +8,7 @@
 mod flush_links;
 mod identity_map;
 mod relations;
+mod savepoint;
 mod unit_of_work;
 
 use std::any::TypeId;
@@ -25,6 +26,7 @@ use crate::value::Value;
 
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
+pub use savepoint::Savepoint;
 use unit_of_work::Tracked;
 
 static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
@@ -56,6 +58,8 @@ pub struct Session {
     models: Vec<Box<dyn Tracked>>,
     model_ids: Vec<TypeId>,
     links: relations::PendingLinks,
+    savepoints: Vec<savepoint::SavepointMark>,
+    next_savepoint: u32,
     autoflush: bool,
 }
 
@@ -81,6 +85,8 @@ impl Session {
             models: Vec::new(),
             model_ids: Vec::new(),
             links: relations::PendingLinks::default(),
+            savepoints: Vec::new(),
+            next_savepoint: 0,
             autoflush: true,
         }
     }
@@ -258,6 +264,7 @@ impl Session {
             }
             self.in_transaction = false;
         }
+        self.savepoints.clear();
         self.conn = None;
         for model in &mut self.models {
             model.forget_flushes();
@@ -303,9 +310,10 @@ impl Session {
     /// Rolls the open transaction back and undoes its flushes in memory.
     async fn abort(&mut self) {
         for model in &mut self.models {
-            model.undo_flushes();
+            model.undo_flushes(0);
         }
         flush_links::undo_links(&mut self.links);
+        self.savepoints.clear();
         let in_transaction = std::mem::take(&mut self.in_transaction);
         if let Some(mut conn) = self.conn.take() {
             if in_transaction && conn.batch_execute("ROLLBACK").await.is_err() {

@@ -1,0 +1,117 @@
+//! Savepoints: `begin_nested`, `release` and `rollback_to`, as SQLAlchemy's
+//! `Session.begin_nested()`. Rolling back to a savepoint undoes, in the
+//! database and in memory, everything since it.
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+
+/// A savepoint opened by [`Session::begin_nested`]; end it with
+/// [`Session::release`] or [`Session::rollback_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a savepoint is ended with `release` or `rollback_to`"]
+pub struct Savepoint {
+    session: u32,
+    id: u32,
+}
+
+/// What the session looked like when a savepoint was opened.
+#[derive(Debug)]
+pub(crate) struct SavepointMark {
+    id: u32,
+    /// The journal length of each model's arena (arenas made later had none).
+    journals: Vec<usize>,
+    flushed_memberships: usize,
+    resolved_foreign_keys: usize,
+}
+
+impl Session {
+    /// Flushes, then opens a savepoint (beginning the transaction if
+    /// needed). Savepoints nest.
+    ///
+    /// ```no_run
+    /// # async fn demo<M: orm_core::Model>(session: &mut orm_core::Session, risky: M) -> orm_core::Result<()> {
+    /// let savepoint = session.begin_nested().await?;
+    /// session.add(risky);
+    /// if session.flush().await.is_ok() {
+    ///     session.release(savepoint).await?;
+    /// }
+    /// session.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Session::flush`]. A statement that fails inside a savepoint
+    /// still rolls back the whole transaction, as a failed flush always does.
+    pub async fn begin_nested(&mut self) -> Result<Savepoint> {
+        self.flush().await?;
+        self.begin().await?;
+        self.next_savepoint += 1;
+        let id = self.next_savepoint;
+        self.run_statement(&format!("SAVEPOINT orm_savepoint_{id}")).await?;
+        self.savepoints.push(SavepointMark {
+            id,
+            journals: self.models.iter().map(|m| m.journal_len()).collect(),
+            flushed_memberships: self.links.flushed_memberships.len(),
+            resolved_foreign_keys: self.links.resolved_foreign_keys.len(),
+        });
+        Ok(Savepoint { session: self.id, id })
+    }
+
+    /// Flushes and releases `savepoint` (and any opened after it): its
+    /// changes become part of the enclosing transaction.
+    ///
+    /// # Errors
+    /// [`Error::Session`] if the savepoint is not open; otherwise as
+    /// [`Session::flush`].
+    pub async fn release(&mut self, savepoint: Savepoint) -> Result<()> {
+        let depth = self.savepoint_depth(savepoint)?;
+        self.flush().await?;
+        self.run_statement(&format!("RELEASE SAVEPOINT orm_savepoint_{}", savepoint.id)).await?;
+        self.savepoints.truncate(depth);
+        Ok(())
+    }
+
+    /// Rolls back to `savepoint` and ends it (and any opened after it).
+    /// Everything since it is undone in memory too: objects added since leave
+    /// the session, changed fields get their values at the savepoint back,
+    /// deletions are cancelled, and relationships are expired.
+    ///
+    /// # Errors
+    /// [`Error::Session`] if the savepoint is not open; a database error.
+    pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
+        let depth = self.savepoint_depth(savepoint)?;
+        let id = savepoint.id;
+        self.run_statement(&format!("ROLLBACK TO SAVEPOINT orm_savepoint_{id}; RELEASE SAVEPOINT orm_savepoint_{id}"))
+            .await?;
+        let mark = self.savepoints.drain(depth..).next().expect("savepoint_depth found it");
+        for (i, model) in self.models.iter_mut().enumerate() {
+            model.undo_flushes(mark.journals.get(i).copied().unwrap_or(0));
+        }
+        self.links.flushed_memberships.truncate(mark.flushed_memberships);
+        self.links.resolved_foreign_keys.truncate(mark.resolved_foreign_keys);
+        // Everything pending was flushed when the savepoint opened, so what
+        // is pending now came after it.
+        self.links.memberships.clear();
+        self.links.foreign_keys.clear();
+        for model in &mut self.models {
+            model.discard_changes(self.id)?;
+        }
+        Ok(())
+    }
+
+    fn savepoint_depth(&self, savepoint: Savepoint) -> Result<usize> {
+        let open = (savepoint.session == self.id).then(|| self.savepoints.iter().position(|m| m.id == savepoint.id));
+        open.flatten().ok_or_else(|| Error::Session("the savepoint was released, rolled back, or belongs to another session".into()))
+    }
+
+    /// Runs a statement in the open transaction; a failure rolls the whole
+    /// transaction back, as any failed statement does.
+    async fn run_statement(&mut self, sql: &str) -> Result<()> {
+        let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
+        let result = conn.batch_execute(sql).await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result
+    }
+}
