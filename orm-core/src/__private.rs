@@ -77,6 +77,41 @@ pub const fn check_back_populates<M, R: BackPopulates<M>>(relation: R) {
     core::mem::forget(relation);
 }
 
+/// Fails to compile unless relationship `theirs` of `target` has
+/// `back_populates = ours`: the two sides of a back-populated pair must name
+/// each other. Called by generated code with the span of `back_populates`.
+pub const fn check_points_back(target: &TableMeta, theirs: &str, ours: &str) {
+    let mut i = 0;
+    while i < target.relations.len() {
+        let relation = &target.relations[i];
+        if str_eq(relation.name, theirs) {
+            match relation.back_populates {
+                Some(back) if str_eq(back, ours) => return,
+                _ => panic!(
+                    "`back_populates` must name a relationship whose own `back_populates` names this one: add \
+                     `back_populates = <this field>` to the other side"
+                ),
+            }
+        }
+        i += 1;
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Relationship `index` of `M`, to `T`: what a generated relationship
 /// constant holds. Called with the span of the target, so that a target that
 /// is not a model is reported like every other use of it, once.

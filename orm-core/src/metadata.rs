@@ -45,6 +45,13 @@ pub struct ColumnMeta {
     pub max_len: Option<u32>,
     /// The column this one references.
     pub foreign_key: Option<ForeignKeyMeta>,
+    /// The version counter of optimistic concurrency (`#[orm(version)]`, as
+    /// SQLAlchemy's `version_id_col`): every UPDATE sets it to its old value
+    /// plus one and every UPDATE and DELETE matches it against the old value,
+    /// so a row changed by someone else since it was loaded is
+    /// [`Error::StaleData`](crate::Error::StaleData), not a lost update. At
+    /// most one column of a table, an integer that is not part of the key.
+    pub version: bool,
 }
 
 /// The target of a foreign key.
@@ -60,6 +67,12 @@ impl TableMeta {
     /// Returns the columns of the primary key, in field order.
     pub fn primary_key(&self) -> impl Iterator<Item = (usize, &ColumnMeta)> {
         self.columns.iter().enumerate().filter(|(_, c)| c.primary_key)
+    }
+
+    /// Returns the position of the version column (`#[orm(version)]`), if
+    /// the table has one.
+    pub fn version_column(&self) -> Option<usize> {
+        self.columns.iter().position(|c| c.version)
     }
 
     /// Whether the database fills in this column on INSERT.
@@ -106,6 +119,7 @@ pub(crate) mod tests {
             default: None,
             max_len: None,
             foreign_key: None,
+            version: false,
         }
     }
 
@@ -119,6 +133,21 @@ pub(crate) mod tests {
         }],
         relations: &[],
     };
+
+    #[test]
+    fn the_version_column_is_found_by_position() {
+        const VERSIONED: TableMeta = TableMeta {
+            model: "Doc",
+            name: "docs",
+            columns: &[
+                ColumnMeta { primary_key: true, ..column("id", SqlType::Integer) },
+                ColumnMeta { version: true, ..column("revision", SqlType::BigInt) },
+            ],
+            relations: &[],
+        };
+        assert_eq!(VERSIONED.version_column(), Some(1));
+        assert_eq!(CHILD.version_column(), None);
+    }
 
     #[test]
     fn parents_sort_before_children() {

@@ -129,6 +129,12 @@ impl Field<'_> {
         self.attrs.primary_key.is_some()
     }
 
+    /// Whether the field is the version column, `#[orm(version)]`: set to
+    /// 1 by `new`, then by the session at every UPDATE.
+    pub(crate) fn is_version(&self) -> bool {
+        self.attrs.version.is_some()
+    }
+
     /// `autoincrement = ...` as given, or `default`.
     pub(crate) fn autoincrement(&self, default: bool) -> bool {
         self.attrs.autoincrement.as_ref().map_or(default, |a| a.value)

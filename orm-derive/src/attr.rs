@@ -24,7 +24,7 @@ use syn::{Attribute, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{ORM, PRIMARY_KEY, RELATIONSHIP, SKIP, TABLE, UNIQUE};
+use crate::symbol::{ORM, PRIMARY_KEY, RELATIONSHIP, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
 #[derive(Debug, Clone)]
@@ -132,6 +132,8 @@ pub(crate) struct Field {
     pub(crate) max_len: Option<Spanned<u32>>,
     /// `foreign_key = Model::column`
     pub(crate) foreign_key: Option<Spanned<Path>>,
+    /// `version`: the optimistic-concurrency counter
+    pub(crate) version: Option<Spanned<()>>,
     /// `skip`
     pub(crate) skip: Option<Spanned<()>>,
     /// The first `#[orm(...)]` of the field, if any, for errors that span it.
@@ -149,6 +151,7 @@ impl Field {
         let mut default = Attr::none(cx, DEFAULT);
         let mut max_len = Attr::none(cx, MAX_LEN);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
+        let mut version = Attr::none(cx, VERSION);
         let mut skip = Attr::none(cx, SKIP);
         for attr in orm_attributes(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -168,6 +171,8 @@ impl Field {
                     max_len.set(max_len_value(cx, &meta)?);
                 } else if meta.path == FOREIGN_KEY {
                     foreign_key.set(foreign_key_value(cx, &meta)?);
+                } else if meta.path == VERSION {
+                    version.set(flag(cx, &meta, VERSION)?);
                 } else if meta.path == SKIP {
                     skip.set(flag(cx, &meta, SKIP)?);
                 } else {
@@ -186,6 +191,7 @@ impl Field {
             default: default.get(),
             max_len: max_len.get(),
             foreign_key: foreign_key.get(),
+            version: version.get(),
             skip: skip.get(),
             attribute: orm_attributes(attrs).next().map(ToTokens::to_token_stream),
         }
@@ -203,6 +209,7 @@ impl Field {
             (DEFAULT, self.default.as_ref().map(|v| &v.tokens)),
             (MAX_LEN, self.max_len.as_ref().map(|v| &v.tokens)),
             (FOREIGN_KEY, self.foreign_key.as_ref().map(|v| &v.tokens)),
+            (VERSION, self.version.as_ref().map(|v| &v.tokens)),
         ];
         keys.into_iter().filter_map(|(key, tokens)| Some((key, tokens?))).collect()
     }
@@ -454,7 +461,7 @@ mod tests {
     fn parses_every_field_key() {
         let (attrs, errors) = field(vec![
             parse_quote!(#[orm(column = "title", primary_key, autoincrement = false, unique, index)]),
-            parse_quote!(#[orm(default = "now()", max_len = 200, foreign_key = crate::Studio::id)]),
+            parse_quote!(#[orm(default = "now()", max_len = 200, foreign_key = crate::Studio::id, version)]),
             parse_quote!(#[doc = "other attributes are ignored"]),
         ]);
         assert_eq!(errors, Vec::<String>::new());
@@ -465,6 +472,7 @@ mod tests {
         assert_eq!(attrs.max_len.map(|m| m.value), Some(200));
         let path = attrs.foreign_key.map(|f| path_to_string(&f.value));
         assert_eq!(path.as_deref(), Some("crate::Studio::id"));
+        assert!(attrs.version.is_some());
         assert!(attrs.skip.is_none());
     }
 
@@ -494,7 +502,7 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `max_len`, `foreign_key`, `skip`"]
+              `unique`, `index`, `default`, `max_len`, `foreign_key`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(
@@ -556,6 +564,7 @@ mod tests {
     fn values_of_the_wrong_shape_show_the_right_one() {
         let cases: Vec<(Attribute, &str)> = vec![
             (parse_quote!(#[orm(primary_key = true)]), "`primary_key` takes no value, write `#[orm(primary_key)]`"),
+            (parse_quote!(#[orm(version = 1)]), "`version` takes no value, write `#[orm(version)]`"),
             (parse_quote!(#[orm(column = name)]), "`column` expects a string literal, write `column = \"name\"`"),
             (parse_quote!(#[orm(column)]), "`column` expects a string, write `column = \"name\"`"),
             (parse_quote!(#[orm(column = "")]), "`column` cannot be empty, write `column = \"name\"` or remove it"),

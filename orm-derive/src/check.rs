@@ -34,6 +34,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         }
     }
     check_unique_columns(cx, cont);
+    check_version(cx, cont);
     check_constructor_name(cx, cont);
 }
 
@@ -255,6 +256,46 @@ fn check_unique_columns(cx: &Ctxt, cont: &Container<'_>) {
                 None => cx.error_spanned_by(field.ident, message),
             }
             seen.insert(&first.column, first);
+        }
+    }
+}
+
+/// The version column is compared with its old value and set to the old
+/// value plus one by every UPDATE, and compared by every DELETE, so it is one
+/// column that always holds an integer and is not part of the key (a key
+/// must never change). Spelled `i16`, `i32` or `i64`: the derive sees tokens,
+/// so a type alias is not seen through.
+fn check_version(cx: &Ctxt, cont: &Container<'_>) {
+    let mut first: Option<&Field<'_>> = None;
+    for field in cont.columns() {
+        let Some(version) = &field.attrs.version else { continue };
+        if let Some(first) = first {
+            let message = format!(
+                "`version` is already on field `{}`: a model has at most one version column, remove one of them",
+                first.ident
+            );
+            cx.error_spanned_by(&version.tokens, message);
+            continue;
+        }
+        first = Some(field);
+        if field.is_primary_key() {
+            let message = "`version` cannot be on a primary key: a key never changes and the version changes at every \
+                           UPDATE, put it on a field of its own such as `#[orm(version)] version: i32`";
+            cx.error_spanned_by(&version.tokens, message);
+        } else if let Some(inner) = ty::option_inner(field.ty) {
+            let message = format!(
+                "version column `{}` cannot be an `Option`: the version is never NULL, declare `{}` instead",
+                field.ident,
+                ty::display(inner)
+            );
+            cx.error_spanned_by(field.ty, message);
+        } else if !ty::is_integer(field.ty) {
+            let message = format!(
+                "version column `{}` must be `i16`, `i32` or `i64`, found `{}`",
+                field.ident,
+                ty::display(field.ty)
+            );
+            cx.error_spanned_by(field.ty, message);
         }
     }
 }
@@ -535,6 +576,73 @@ mod tests {
             )),
             ["column `title` is already mapped by field `title`, give this field another name with \
               `#[orm(column = \"...\")]`"]
+        );
+    }
+
+    #[test]
+    fn a_version_column_is_a_plain_integer() {
+        assert!(errors(parse_quote!(
+            struct A {
+                #[orm(primary_key)]
+                id: i32,
+                #[orm(version, column = "revision")]
+                version: i64,
+            }
+        ))
+        .is_empty());
+        assert_eq!(
+            errors(parse_quote!(
+                struct A {
+                    #[orm(primary_key)]
+                    id: i32,
+                    #[orm(version)]
+                    version: Option<i32>,
+                }
+            )),
+            ["version column `version` cannot be an `Option`: the version is never NULL, declare `i32` instead"]
+        );
+        assert_eq!(
+            errors(parse_quote!(
+                struct A {
+                    #[orm(primary_key)]
+                    id: i32,
+                    #[orm(version)]
+                    version: u32,
+                    #[orm(version)]
+                    stamp: String,
+                }
+            )),
+            [
+                "version column `version` must be `i16`, `i32` or `i64`, found `u32`",
+                "`version` is already on field `version`: a model has at most one version column, remove one of \
+                 them",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_version_column_is_not_a_key() {
+        assert_eq!(
+            errors(parse_quote!(
+                struct A {
+                    #[orm(primary_key, version)]
+                    id: i32,
+                }
+            )),
+            ["`version` cannot be on a primary key: a key never changes and the version changes at every UPDATE, put \
+              it on a field of its own such as `#[orm(version)] version: i32`"]
+        );
+        // A skipped field is not a column: `skip` says so, once.
+        assert_eq!(
+            errors(parse_quote!(
+                struct A {
+                    #[orm(primary_key)]
+                    id: i32,
+                    #[orm(skip, version)]
+                    version: i32,
+                }
+            )),
+            ["`skip` cannot be combined with `version`: a skipped field is not a column, remove one of them"]
         );
     }
 

@@ -110,6 +110,7 @@ mod tests {
             default: None,
             max_len: None,
             foreign_key: None,
+            version: false,
         }
     }
 

@@ -8,3 +8,4 @@ mod relationships;
 mod session;
 mod transactions;
 mod types;
+mod versioning;

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::Links;
+use crate::session::unit_of_work::restore_version;
 use crate::value::Value;
 
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
@@ -290,6 +291,9 @@ impl<T: Model> Arena<T> {
                     self.pending.push(index);
                 }
                 Undo::Updated(old) => {
+                    if let Some(object) = slot.object.as_mut() {
+                        restore_version(object, &old);
+                    }
                     slot.snapshot = Some(old);
                     self.dirty.push(index);
                 }

@@ -101,7 +101,9 @@ impl Session {
 
     fn savepoint_depth(&self, savepoint: Savepoint) -> Result<usize> {
         let open = (savepoint.session == self.id).then(|| self.savepoints.iter().position(|m| m.id == savepoint.id));
-        open.flatten().ok_or_else(|| Error::Session("the savepoint was released, rolled back, or belongs to another session".into()))
+        open.flatten().ok_or_else(|| {
+            Error::Session("the savepoint was released, rolled back, or belongs to another session".into())
+        })
     }
 
     /// Runs a statement in the open transaction; a failure rolls the whole

@@ -45,7 +45,10 @@ pub(crate) trait Tracked: Send + Sync {
     fn forget_unchanged(&mut self);
     /// The transaction committed: its flushes can no longer be undone.
     fn forget_flushes(&mut self);
-    fn undo_flushes(&mut self);
+    /// Undoes, in memory, the flushes journaled after the first `to` entries.
+    fn undo_flushes(&mut self, to: usize);
+    /// The number of journaled flush entries, for a savepoint's mark.
+    fn journal_len(&self) -> usize;
     fn discard_changes(&mut self, session: u32) -> Result<()>;
     /// The value of a column of a persistent object.
     fn persistent_value(&self, index: u32, column: usize) -> Option<Value>;
@@ -100,8 +103,11 @@ impl<T: Model> Tracked for Arena<T> {
     fn forget_flushes(&mut self) {
         self.journal.clear();
     }
-    fn undo_flushes(&mut self) {
-        Arena::undo_flushes(self)
+    fn undo_flushes(&mut self, to: usize) {
+        Arena::undo_flushes(self, to)
+    }
+    fn journal_len(&self) -> usize {
+        self.journal.len()
     }
     fn discard_changes(&mut self, session: u32) -> Result<()> {
         Arena::discard_changes(self, session)
@@ -288,38 +294,42 @@ impl<T: Model> Arena<T> {
     }
 
     /// Sends one UPDATE of the columns that differ from the snapshot.
+    ///
+    /// A versioned model (`#[orm(version)]`) also sets its version column to
+    /// the snapshot's value plus one and matches the row only if it still
+    /// holds the snapshot's value (see [`update_sql`]). The field gets the new
+    /// value once the UPDATE succeeded; on failure it is left alone and the
+    /// snapshot is put back, so a retry sends the same check.
     async fn update_one(&mut self, index: u32, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        let table = T::TABLE;
         let Some(old) = self.slots[index as usize].snapshot.take() else { return Ok(()) };
         let current = self.object_at(index).column_values();
         let changed: Vec<usize> = (0..current.len()).filter(|&c| current[c] != old[c]).collect();
         if changed.is_empty() {
             return Ok(());
         }
-        let result = match changed.iter().find(|&&c| table.columns[c].primary_key) {
-            Some(&c) => Err(Error::Session(format!(
-                "the primary key `{}.{}` of a persistent object changed; delete it and add a new one instead",
-                table.model, table.columns[c].field
-            ))),
-            None => {
-                let mut sql = Sql::new(dialect);
-                sql.push("UPDATE ").ident(table.name).push(" SET ");
-                sql.list(&changed, |s, &c| {
-                    s.ident(table.columns[c].name).push(" = ").param(current[c].clone());
-                });
-                let key = table.primary_key().map(|(c, _)| old[c].clone()).collect();
-                sql.where_key(table, key);
-                conn.execute(&sql.text, &sql.params).await.and_then(|n| expect_rows::<T>("update", 1, n))
+        let result = match update_sql::<T>(dialect, &old, &current, &changed) {
+            Ok((sql, version)) => {
+                let sent = conn.execute(&sql.text, &sql.params).await;
+                sent.and_then(|n| expect_rows::<T>("update", 1, n)).map(|()| version)
             }
+            Err(e) => Err(e),
         };
         match result {
-            Ok(()) => self.journal.push((index, Undo::Updated(old))),
+            Ok(version) => {
+                // Journaled first: should setting the field fail, the undo
+                // still finds the snapshot.
+                self.journal.push((index, Undo::Updated(old)));
+                if let Some((column, new)) = version {
+                    let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
+                    object.set_column_value(column, new)?;
+                }
+                Ok(())
+            }
             Err(e) => {
                 self.slots[index as usize].snapshot = Some(old);
-                return Err(e);
+                Err(e)
             }
         }
-        Ok(())
     }
 
     async fn delete_marked(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
@@ -344,11 +354,15 @@ impl<T: Model> Arena<T> {
     }
 
     /// Deletes the rows: one `= ANY($1)` statement for a single-column key,
-    /// one statement per row for a composite key.
+    /// one statement per row for a composite key or a versioned model. A
+    /// versioned row is deleted only if it still holds the version the
+    /// session last saw (the snapshot's, if the object was changed since), so
+    /// a row someone else updated is `StaleData`, as for an UPDATE.
     async fn delete_rows(&self, work: &[u32], conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let table = T::TABLE;
         let key_columns: Vec<IndexedColumn> = table.primary_key().collect();
-        if let [(column, meta)] = key_columns[..] {
+        let version = table.version_column();
+        if let (&[(column, meta)], None) = (key_columns.as_slice(), version) {
             let keys = work.iter().map(|&i| self.object_at(i).column_value(column)).collect();
             let mut sql = Sql::new(dialect);
             sql.push("DELETE FROM ")
@@ -362,10 +376,90 @@ impl<T: Model> Arena<T> {
             let mut sql = Sql::new(dialect);
             sql.push("DELETE FROM ").ident(table.name);
             sql.where_key(table, T::key_values(&self.object_at(index).key()));
+            if let Some(v) = version {
+                sql.push(" AND ").ident(table.columns[v].name).push(" = ").param(self.last_seen(index, v));
+            }
             let n = conn.execute(&sql.text, &sql.params).await?;
             expect_rows::<T>("delete", 1, n)?;
         }
         Ok(())
+    }
+
+    /// The value of column `column` as the database held it when the
+    /// session last read or wrote the row: the snapshot's, if there is one.
+    fn last_seen(&self, index: u32, column: usize) -> Value {
+        match &self.slots[index as usize].snapshot {
+            Some(old) => old[column].clone(),
+            None => self.object_at(index).column_value(column),
+        }
+    }
+}
+
+/// The UPDATE of the `changed` columns of one object, keyed by its old key,
+/// with the version column and its new value for a versioned model.
+///
+/// The version column is always set to the snapshot's value plus one and
+/// checked against the snapshot's value, never against what the field holds:
+/// a version set by hand counts as a change (the row is bumped) but is not
+/// sent, so the session stays the only writer of the counter.
+fn update_sql<T: Model>(
+    dialect: &'static dyn Dialect,
+    old: &[Value],
+    current: &[Value],
+    changed: &[usize],
+) -> Result<(Sql<'static>, Option<(usize, Value)>)> {
+    let table = T::TABLE;
+    if let Some(&c) = changed.iter().find(|&&c| table.columns[c].primary_key) {
+        return Err(Error::Session(format!(
+            "the primary key `{}.{}` of a persistent object changed; delete it and add a new one instead",
+            table.model, table.columns[c].field
+        )));
+    }
+    let version = match table.version_column() {
+        Some(v) => Some((v, next_version::<T>(v, &old[v])?)),
+        None => None,
+    };
+    let version_column = version.as_ref().map(|(v, _)| *v);
+    let mut set: Vec<(usize, Value)> =
+        changed.iter().filter(|&&c| Some(c) != version_column).map(|&c| (c, current[c].clone())).collect();
+    set.extend(version.clone());
+    let mut sql = Sql::new(dialect);
+    sql.push("UPDATE ").ident(table.name).push(" SET ");
+    sql.list(set, |s, (c, value)| {
+        s.ident(table.columns[c].name).push(" = ").param(value);
+    });
+    sql.where_key(table, table.primary_key().map(|(c, _)| old[c].clone()).collect());
+    if let Some(v) = version_column {
+        sql.push(" AND ").ident(table.columns[v].name).push(" = ").param(old[v].clone());
+    }
+    Ok((sql, version))
+}
+
+/// The value the version column `column` takes at an UPDATE: `old` plus one.
+/// It wraps around at the type's maximum, since the check only compares for
+/// equality.
+fn next_version<T: Model>(column: usize, old: &Value) -> Result<Value> {
+    match *old {
+        Value::I16(n) => Ok(Value::I16(n.wrapping_add(1))),
+        Value::I32(n) => Ok(Value::I32(n.wrapping_add(1))),
+        Value::I64(n) => Ok(Value::I64(n.wrapping_add(1))),
+        // The derive only accepts integer fields; a hand-written `Model` may not.
+        ref other => Err(Error::Session(format!(
+            "the version column `{}.{}` holds a `{}` value, expected an integer",
+            T::TABLE.model,
+            T::TABLE.columns[column].field,
+            other.describe()
+        ))),
+    }
+}
+
+/// Puts the version column of `object` back to its value in `old`, the
+/// snapshot of an UPDATE being undone in memory: the UPDATE set the field to
+/// one more, and the rolled-back row holds `old`'s value again.
+pub(super) fn restore_version<T: Model>(object: &mut T, old: &[Value]) {
+    if let Some(column) = T::TABLE.version_column() {
+        // The value was read from this very field, so it always fits.
+        let _ = object.set_column_value(column, old[column].clone());
     }
 }
 

@@ -26,10 +26,11 @@ pub(super) fn impl_constructor(cont: &Container<'_>) -> TokenStream {
 
 /// `pub fn new(..) -> Self`, taking every column the application must
 /// provide, as `impl Into<T>` (primitives by value, see [`ty::is_primitive`]);
-/// server-filled columns and skipped fields start as `Default::default()`.
+/// the version column starts at 1, server-filled columns and skipped fields
+/// as `Default::default()`.
 fn constructor(cont: &Container<'_>) -> TokenStream {
     let (model, vis) = (cont.ident, cont.vis);
-    let is_param = |f: &&Field<'_>| f.is_column() && !f.is_server_filled();
+    let is_param = |f: &&Field<'_>| f.is_column() && !f.is_server_filled() && !f.is_version();
     let params = cont.fields.iter().filter(is_param).map(|field| {
         let (member, ty) = (field.ident, field.ty);
         if ty::is_primitive(ty) {
@@ -43,6 +44,9 @@ fn constructor(cont: &Container<'_>) -> TokenStream {
         if field.relationship.is_some() {
             // Loaded, and empty: a new object has no related objects yet.
             quote!(#member: ::core::default::Default::default())
+        } else if field.is_version() {
+            // The first version of a row; the session counts on from here.
+            quote!(#member: 1)
         } else if !is_param(&field) {
             let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
             let default = helpers::default(ty, helper);
@@ -72,10 +76,13 @@ fn constructor_doc(cont: &Container<'_>) -> String {
         (join(&names), verb)
     };
     let mut doc = format!(" Creates a `{}` from its column values", cont.ident.unraw());
-    let filled: Vec<&Field<'_>> = cont.columns().filter(|f| f.is_server_filled()).collect();
+    let filled: Vec<&Field<'_>> = cont.columns().filter(|f| f.is_server_filled() && !f.is_version()).collect();
     if !filled.is_empty() {
         let (filled, verb) = names(filled);
         doc.push_str(&format!("; {filled} {verb} filled in by the database on flush"));
+    }
+    if let Some(version) = cont.columns().find(|f| f.is_version()) {
+        doc.push_str(&format!("; the version `{}` starts at 1", version.ident.unraw()));
     }
     let skipped: Vec<&Field<'_>> = cont.fields.iter().filter(|f| f.is_skipped()).collect();
     if !skipped.is_empty() {

@@ -19,7 +19,7 @@ pub(super) fn helpers(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     if cont.fields.iter().any(|f| f.is_skipped()) {
         out.extend(skipped_helper());
     }
-    if cont.has_constructor() && cont.columns().any(|f| f.is_server_filled()) {
+    if cont.has_constructor() && cont.columns().any(|f| f.is_server_filled() && !f.is_version()) {
         out.extend(server_filled_helper());
     }
     out
@@ -58,6 +58,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
                     default: ::core::option::Option::None,
                     max_len: ::core::option::Option::None,
                     foreign_key: ::core::option::Option::None,
+                    version: false,
                 },
                 read: #p::RowReader::read::<T>,
                 decode: #p::decode::<T>,

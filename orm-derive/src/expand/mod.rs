@@ -277,6 +277,31 @@ mod tests {
     }
 
     #[test]
+    fn a_version_column_is_marked_and_starts_at_one() {
+        let out = expand(parse_quote! {
+            struct Document {
+                #[orm(primary_key)] id: i32,
+                title: String,
+                #[orm(version, column = "revision")] version: i64,
+            }
+        });
+        assert_contains(
+            &out,
+            &[
+                "name: \"id\", field: \"id\", sql_type: __orm_column::<i32>().meta.sql_type,",
+                "foreign_key: ::core::option::Option::None, version: false, }",
+                "name: \"revision\", field: \"version\",",
+                "foreign_key: ::core::option::Option::None, version: true, }",
+                // Not a parameter of `new`.
+                "fn new(title: impl ::core::convert::Into<String>) -> Self",
+                "version: 1,",
+                "#[doc = \" Creates a `Document` from its column values; `id` is filled in by the database on flush; \
+                 the version `version` starts at 1.\"]",
+            ],
+        );
+    }
+
+    #[test]
     fn crate_path_and_no_constructor() {
         let out = expand(parse_quote! {
             #[orm(crate = my::orm, no_constructor)]

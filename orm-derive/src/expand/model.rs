@@ -91,6 +91,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
     let generated = field.generated;
     let unique = field.attrs.unique.is_some();
     let index = field.attrs.index.is_some();
+    let version = field.is_version();
     let default = option(field.attrs.default.as_ref().map(|d| d.value.as_str()).map(|d| quote!(#d)));
     let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
     let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(position, p)));
@@ -107,6 +108,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
             default: #default,
             max_len: #max_len,
             foreign_key: #foreign_key,
+            version: #version,
         }
     }
 }

@@ -202,16 +202,23 @@ pub(super) fn not_loaded(rel: &Relationship<'_>, ty: &Type, p: &TokenStream) -> 
 
 /// The checks that are not part of `TABLE`, as `const _: () = ..;` items
 /// for the `const _` block: `back_populates` names a relationship of the
-/// target back to this model. (The target and `secondary` are checked to be
-/// models where `TABLE` uses them.)
+/// target back to this model, and that relationship's own `back_populates`
+/// names this one. (The target and `secondary` are checked to be models
+/// where `TABLE` uses them.)
 pub(super) fn checks(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let model = cont.ident;
     let mut out = TokenStream::new();
-    for (_, rel) in cont.relationships() {
+    for (own, rel) in cont.relationships() {
         let (Some(target), Some(back_populates)) = (target(cont, rel), &rel.attrs.back_populates) else { continue };
         let field = &back_populates.value;
         let check = quote_spanned!(field.span()=> #p::check_back_populates::<#model, _>(<#target>::#field));
         out.extend(quote!(const _: () = #check;));
+        let (theirs, ours) = (field.unraw().to_string(), own.ident.unraw().to_string());
+        // A failed const evaluation is reported at the item: span all of it.
+        // A failed const evaluation is reported at the call's first token.
+        let check_points_back = Ident::new("check_points_back", field.span());
+        let call = quote_spanned!(field.span()=> #check_points_back(<#target as Model>::TABLE, #theirs, #ours));
+        out.extend(quote!(const _: () = { use #p::{check_points_back, Model}; #call };));
     }
     out
 }
