@@ -1,6 +1,9 @@
 //! Items only generated code uses. Not part of the public API.
 
 pub use crate::error::Result;
+
+/// The error of `RowReader::read`.
+pub type ReadError = Box<crate::error::Error>;
 pub use crate::metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
 pub use crate::model::{decode, Model, RowReader};
 pub use crate::query::expr::Column;

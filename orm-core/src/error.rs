@@ -207,6 +207,13 @@ impl fmt::Display for DbError {
     }
 }
 
+/// Unboxes an error (row decoding boxes its errors to keep results small).
+impl From<Box<Error>> for Error {
+    fn from(error: Box<Error>) -> Error {
+        *error
+    }
+}
+
 /// Turns `Err(NotFound)` into `Ok(None)` (as diesel's `OptionalExtension`).
 pub trait OptionalExt<T> {
     /// Maps [`Error::NotFound`] to `Ok(None)`.

@@ -82,14 +82,18 @@ impl RowReader {
 
     /// Decodes the next column into a field of type `T`.
     ///
+    /// The error is boxed to keep this per-value result small (it converts
+    /// into [`Error`] with `?`).
+    ///
     /// # Errors
     /// [`Error::Decode`] naming the model, field and both types when the value
     /// does not fit `T`, or when the row has fewer columns than the model.
-    pub fn read<T: SqlValue>(&mut self) -> Result<T> {
+    #[inline]
+    pub fn read<T: SqlValue>(&mut self) -> Result<T, Box<Error>> {
         let index = self.column;
         self.column += 1;
         let value = self.values.next().unwrap_or(Value::Null);
-        decode(self.table, index, value)
+        T::from_value(value).map_err(|value| Box::new(decode_error::<T>(self.table, index, &value)))
     }
 
     /// Moves on to the next row.
@@ -127,8 +131,12 @@ impl RowReader {
 /// # Errors
 /// [`Error::Decode`] naming the model, field and both types.
 pub fn decode<T: SqlValue>(table: &'static TableMeta, index: usize, value: Value) -> Result<T> {
-    T::from_value(value).map_err(|value| {
-        let field = table.columns.get(index).map_or("?", |c| c.field);
-        Error::Decode { model: table.model, field, sql_type: value.describe(), rust_type: std::any::type_name::<T>() }
-    })
+    T::from_value(value).map_err(|value| decode_error::<T>(table, index, &value))
+}
+
+/// The error of a value that does not fit field `index` of type `T`.
+#[cold]
+fn decode_error<T>(table: &'static TableMeta, index: usize, value: &Value) -> Error {
+    let field = table.columns.get(index).map_or("?", |c| c.field);
+    Error::Decode { model: table.model, field, sql_type: value.describe(), rust_type: std::any::type_name::<T>() }
 }

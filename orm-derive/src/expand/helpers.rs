@@ -37,7 +37,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
     quote! {
         struct __OrmColumn<T> {
             meta: #p::ColumnMeta,
-            read: fn(&mut #p::RowReader) -> #p::Result<T>,
+            read: fn(&mut #p::RowReader) -> ::core::result::Result<T, #p::ReadError>,
             decode: fn(&'static #p::TableMeta, usize, #p::Value) -> #p::Result<T>,
             to_value: fn(&T) -> #p::Value,
         }
