@@ -121,3 +121,10 @@ const fn str_eq(a: &str, b: &str) -> bool {
 pub const fn relation<M: Model, T: Model>(index: usize) -> Relation<M, T> {
     Relation::new(index)
 }
+
+/// `RowReader::read` as a function of any reader lifetime, for the
+/// generated column helpers' `fn` pointers.
+#[inline]
+pub fn read_column<T: SqlValue>(row: &mut RowReader<'_>) -> Result<T, ReadError> {
+    row.read()
+}

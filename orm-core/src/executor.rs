@@ -12,6 +12,9 @@ use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::value::Value;
 
+/// What [`Connection::query_each`] calls with each row's values.
+pub type RowFn<'f> = dyn FnMut(std::vec::Drain<'_, Value>) -> Result<()> + Send + 'f;
+
 /// A boxed future that can move between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -41,6 +44,27 @@ impl Rows {
 pub trait Connection: Send + Debug {
     /// Runs a statement that returns rows. Parameters are `$1`, `$2`, ...
     fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>>;
+
+    /// Runs a statement that returns rows and hands each row's values to
+    /// `row` as they arrive, without collecting the result first.
+    ///
+    /// The default collects with [`query`](Connection::query); a driver
+    /// overrides it to stream.
+    fn query_each<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+        row: &'a mut RowFn<'_>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut rows = self.query(sql, params).await?;
+            let width = rows.width.max(1);
+            while !rows.values.is_empty() {
+                row(rows.values.drain(..width.min(rows.values.len())))?;
+            }
+            Ok(())
+        })
+    }
 
     /// Runs a statement and returns the number of rows it affected.
     fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>>;

@@ -19,7 +19,7 @@ pub mod __private;
 
 pub use dialect::Dialect;
 pub use error::{DbError, Error, OptionalExt, Result};
-pub use executor::{BoxFuture, Connection, Connector, Rows};
+pub use executor::{BoxFuture, Connection, Connector, RowFn, Rows};
 pub use loader::{Load, Strategy};
 pub use metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
 pub use model::{Model, RowReader};

@@ -42,7 +42,7 @@ pub(crate) struct JoinedFns {
     /// The target's table.
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
     /// Reads the target's columns of one row; `None` if the join matched nothing.
-    pub(crate) decode: fn(&mut Session, &mut crate::model::RowReader) -> Result<Option<u32>>,
+    pub(crate) decode: fn(&mut Session, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
     /// Marks the relationship of a parent loaded and empty (first sight in a result).
     pub(crate) reset: fn(&mut Session, u32, usize),
     /// Adds a child to a parent's relationship.
@@ -112,7 +112,7 @@ fn select_in<M: Model, T: Model>(
     Box::pin(async move { session.load_relation::<M, T>(&parents, relation).await })
 }
 
-fn decode_joined<T: Model>(session: &mut Session, row: &mut crate::model::RowReader) -> Result<Option<u32>> {
+fn decode_joined<T: Model>(session: &mut Session, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
     session.merge_joined::<T>(row)
 }
 
@@ -285,7 +285,8 @@ impl Session {
         let count = rows.len();
         let group = self.new_group::<T>();
         self.arena_mut::<T>().reserve(count);
-        let mut reader = crate::model::RowReader::new(T::TABLE, rows.values.into_iter());
+        let mut values = rows.values;
+        let mut reader = crate::model::RowReader::new(T::TABLE, values.drain(..));
         let mut loaded = Vec::with_capacity(count);
         for _ in 0..count {
             let object = T::from_row(&mut reader)?;

@@ -36,7 +36,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`Error::Decode`] when a value does not fit its field.
-    fn from_row(row: &mut RowReader) -> Result<Self>;
+    fn from_row(row: &mut RowReader<'_>) -> Result<Self>;
 
     /// Returns the value of column `index` (a position in `TABLE.columns`).
     fn column_value(&self, index: usize) -> Value;
@@ -69,14 +69,16 @@ pub trait Model: Sized + Send + Sync + 'static {
 
 /// Reads the values of one row, in column order, for [`Model::from_row`].
 #[derive(Debug)]
-pub struct RowReader {
+pub struct RowReader<'a> {
     table: &'static TableMeta,
     column: usize,
-    values: std::vec::IntoIter<Value>,
+    values: std::vec::Drain<'a, Value>,
 }
 
-impl RowReader {
-    pub(crate) fn new(table: &'static TableMeta, values: std::vec::IntoIter<Value>) -> Self {
+impl<'a> RowReader<'a> {
+    /// Reads `values` (one row, or several one after the other) as rows of
+    /// `table`.
+    pub(crate) fn new(table: &'static TableMeta, values: std::vec::Drain<'a, Value>) -> Self {
         RowReader { table, column: 0, values }
     }
 

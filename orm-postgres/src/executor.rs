@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use orm_core::{BoxFuture, Connection, Error, Result, Rows, Value};
+use orm_core::{BoxFuture, Connection, Error, Result, RowFn, Rows, Value};
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
@@ -34,25 +34,31 @@ impl PgConnection {
         self.client.as_ref().expect("the client is present until drop")
     }
 
-    async fn run_query(&mut self, sql: &str, params: &[Value]) -> Result<Rows> {
+    /// Runs a query, decoding each row into `row_values` and handing the
+    /// row to `each` as it arrives.
+    async fn run_query_each(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut (dyn FnMut(&mut Vec<Value>) -> Result<()> + Send),
+    ) -> Result<usize> {
         let started = self.engine.statement_started();
         let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
-        let width = columns.len();
         let stream = self.client().query_raw(&statement, params.iter().map(Param)).await.map_err(from_pg)?;
         futures_util::pin_mut!(stream);
-        let mut values = Vec::new();
+        let mut row_values = Vec::with_capacity(columns.len());
         while let Some(row) = stream.try_next().await.map_err(from_pg)? {
-            values.reserve(width);
             for (i, (kind, ty)) in columns.iter().enumerate() {
                 let RawValue(raw) = row.try_get(i).map_err(from_pg)?;
-                values.push(kind.decode(ty, raw).map_err(Error::Driver)?);
+                row_values.push(kind.decode(ty, raw).map_err(Error::Driver)?);
             }
+            each(&mut row_values)?;
         }
         log(sql, params.len(), started);
-        Ok(Rows { width, values })
+        Ok(columns.len())
     }
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
@@ -78,7 +84,27 @@ fn log(sql: &str, params: usize, started: Instant) {
 
 impl Connection for PgConnection {
     fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>> {
-        Box::pin(self.run_query(sql, params))
+        Box::pin(async move {
+            let mut values = Vec::new();
+            let mut collect = |row: &mut Vec<Value>| {
+                values.append(row);
+                Ok(())
+            };
+            let width = self.run_query_each(sql, params, &mut collect).await?;
+            Ok(Rows { width, values })
+        })
+    }
+
+    fn query_each<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+        row: &'a mut RowFn<'_>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.run_query_each(sql, params, &mut |values| row(values.drain(..))).await?;
+            Ok(())
+        })
     }
 
     fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>> {

@@ -161,10 +161,10 @@ impl<'s, T: Model> Query<'s, T> {
     async fn run(self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
         let sql = self.select(limit);
         let joined = joined_plan(T::TABLE, &self.loads);
-        let rows = self.session.fetch(&sql).await?;
         let slots = if joined.is_empty() {
-            self.session.load_rows::<T>(rows)?
+            self.session.fetch_objects::<T>(&sql).await?
         } else {
+            let rows = self.session.fetch(&sql).await?;
             self.session.load_joined_rows::<T>(rows, &joined)?
         };
         let slots = dedupe(slots);
@@ -342,7 +342,8 @@ impl Session {
     pub(crate) fn load_joined_rows<T: Model>(&mut self, rows: Rows, steps: &[JoinedStep]) -> Result<Vec<u32>> {
         let count = rows.len();
         let group = self.new_group::<T>();
-        let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+        let mut values = rows.values;
+        let mut reader = RowReader::new(T::TABLE, values.drain(..));
         let mut roots = Vec::with_capacity(count);
         let mut reset: HashSet<(usize, u32)> = HashSet::new();
         for _ in 0..count {

@@ -108,15 +108,20 @@ impl Session {
     }
 
     pub(crate) fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
-        let i = match self.model_ids.iter().position(|id| *id == TypeId::of::<T>()) {
+        let i = self.arena_position::<T>();
+        self.models[i].as_any_mut().downcast_mut().expect("arena matches its TypeId")
+    }
+
+    /// The position of `T`'s arena, made if it does not exist yet.
+    fn arena_position<T: Model>(&mut self) -> usize {
+        match self.model_ids.iter().position(|id| *id == TypeId::of::<T>()) {
             Some(i) => i,
             None => {
                 self.model_ids.push(TypeId::of::<T>());
                 self.models.push(Box::new(Arena::<T>::default()));
                 self.models.len() - 1
             }
-        };
-        self.models[i].as_any_mut().downcast_mut().expect("arena matches its TypeId")
+        }
     }
 
     fn handle<T>(&self, index: u32) -> Handle<T> {
@@ -173,8 +178,7 @@ impl Session {
         let mut sql = Sql::new(dialect);
         sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
         sql.where_key(T::TABLE, T::key_values(&key));
-        let rows = self.fetch(&sql).await?;
-        Ok(self.load_rows::<T>(rows)?.into_iter().next().map(|i| self.handle(i)))
+        Ok(self.fetch_objects::<T>(&sql).await?.into_iter().next().map(|i| self.handle(i)))
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -340,23 +344,38 @@ impl Session {
         result
     }
 
-    /// Merges loaded rows into the identity map; rows already there keep
-    /// their object, pending changes included.
-    /// Returns their slots, in row order; they form one group of siblings.
-    pub(crate) fn load_rows<T: Model>(&mut self, rows: Rows) -> Result<Vec<u32>> {
-        check_width::<T>(&rows)?;
-        let count = rows.len();
-        let arena = self.arena_mut::<T>();
-        let group = arena.new_group();
-        arena.reserve(count);
-        let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
-        let mut slots = Vec::with_capacity(count);
-        for _ in 0..count {
-            let object = T::from_row(&mut reader)?;
-            reader.next_row();
-            slots.push(arena.merge_loaded(object, group));
+    /// Runs a query of every column of `T` (after an autoflush) and merges
+    /// each row into the identity map as it arrives; rows already there keep
+    /// their object, pending changes included. Returns their slots, in row
+    /// order; they form one group of siblings.
+    pub(crate) async fn fetch_objects<T: Model>(&mut self, sql: &Sql<'_>) -> Result<Vec<u32>> {
+        if self.autoflush {
+            self.flush().await?;
         }
-        Ok(slots)
+        self.connection().await?;
+        let position = self.arena_position::<T>();
+        let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
+        let conn = self.conn.as_deref_mut().expect("just checked out");
+        let group = arena.new_group();
+        let mut slots = Vec::new();
+        let mut merge = |values: std::vec::Drain<'_, Value>| -> Result<()> {
+            if values.len() != T::TABLE.columns.len() {
+                return Err(width_error::<T>(values.len()));
+            }
+            let object = T::from_row(&mut RowReader::new(T::TABLE, values))?;
+            slots.push(arena.merge_loaded(object, group));
+            Ok(())
+        };
+        let result = conn.query_each(&sql.text, &sql.params, &mut merge).await;
+        match result {
+            Ok(()) => Ok(slots),
+            // A value that does not fit its field leaves the transaction intact.
+            Err(e @ Error::Decode { .. }) => Err(e),
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn new_group<T: Model>(&mut self) -> u32 {
@@ -369,7 +388,7 @@ impl Session {
 
     /// Reads the columns of a joined `T`; `None` (the values skipped) when
     /// the outer join matched nothing.
-    pub(crate) fn merge_joined<T: Model>(&mut self, row: &mut RowReader) -> Result<Option<u32>> {
+    pub(crate) fn merge_joined<T: Model>(&mut self, row: &mut RowReader<'_>) -> Result<Option<u32>> {
         let width = T::TABLE.columns.len();
         let unmatched = T::TABLE.primary_key().all(|(i, _)| row.upcoming().get(i).is_none_or(|v| *v == Value::Null));
         if unmatched {
@@ -412,21 +431,25 @@ impl Session {
 /// Checks that rows hold every column of `T` and nothing else.
 fn check_width<T: Model>(rows: &Rows) -> Result<()> {
     if !rows.is_empty() && rows.width != T::TABLE.columns.len() {
-        return Err(Error::Session(format!(
-            "a `{}` row needs {} columns, the query returned {}",
-            T::TABLE.model,
-            T::TABLE.columns.len(),
-            rows.width
-        )));
+        return Err(width_error::<T>(rows.width));
     }
     Ok(())
+}
+
+fn width_error<T: Model>(width: usize) -> Error {
+    Error::Session(format!(
+        "a `{}` row needs {} columns, the query returned {width}",
+        T::TABLE.model,
+        T::TABLE.columns.len()
+    ))
 }
 
 /// Decodes rows holding every column of `T`, in column order.
 fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
     check_width::<T>(&rows)?;
     let count = rows.len();
-    let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+    let mut values = rows.values;
+    let mut reader = RowReader::new(T::TABLE, values.drain(..));
     let mut objects = Vec::with_capacity(count);
     for _ in 0..count {
         objects.push(T::from_row(&mut reader)?);

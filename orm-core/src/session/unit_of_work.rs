@@ -134,7 +134,8 @@ impl<T: Model> Tracked for Arena<T> {
     }
     fn detach_rows(&mut self, rows: Rows) -> Result<()> {
         let count = rows.len();
-        let mut reader = RowReader::new(T::TABLE, rows.values.into_iter());
+        let mut values = rows.values;
+        let mut reader = RowReader::new(T::TABLE, values.drain(..));
         for _ in 0..count {
             let key = T::from_row(&mut reader)?.key();
             reader.next_row();

@@ -37,7 +37,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
     quote! {
         struct __OrmColumn<T> {
             meta: #p::ColumnMeta,
-            read: fn(&mut #p::RowReader) -> ::core::result::Result<T, #p::ReadError>,
+            read: fn(&mut #p::RowReader<'_>) -> ::core::result::Result<T, #p::ReadError>,
             decode: fn(&'static #p::TableMeta, usize, #p::Value) -> #p::Result<T>,
             to_value: fn(&T) -> #p::Value,
         }
@@ -60,7 +60,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
                     foreign_key: ::core::option::Option::None,
                     version: false,
                 },
-                read: #p::RowReader::read::<T>,
+                read: #p::read_column::<T>,
                 decode: #p::decode::<T>,
                 to_value: <T as #p::SqlValue>::to_value,
             }

@@ -95,7 +95,7 @@ pub(crate) fn fallback(input: &DeriveInput, error: syn::Error) -> TokenStream {
                 fn key_values(_: &Self::Key) -> ::std::vec::Vec<#p::Value> {
                     ::std::vec::Vec::new()
                 }
-                fn from_row(_: &mut #p::RowReader) -> #p::Result<Self> {
+                fn from_row(_: &mut #p::RowReader<'_>) -> #p::Result<Self> {
                     ::core::unreachable!()
                 }
                 fn column_value(&self, _: usize) -> #p::Value {

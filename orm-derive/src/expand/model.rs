@@ -40,7 +40,7 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
                 #key_values
             }
 
-            fn from_row(row: &mut #p::RowReader) -> #p::Result<Self> {
+            fn from_row(row: &mut #p::RowReader<'_>) -> #p::Result<Self> {
                 // Struct literal fields are evaluated in the order written:
                 // field order, which is column order.
                 ::core::result::Result::Ok(#ident { #(#reads,)* })
