@@ -186,7 +186,12 @@ impl Engine {
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut conn = self.connect().await?;
         let script = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
-        conn.batch_execute(&script).await
+        let result = conn.batch_execute(&script).await;
+        if result.is_err() && conn.batch_execute("ROLLBACK").await.is_err() {
+            // The connection cannot be cleaned: close it rather than pool it.
+            Box::new(conn).abandon();
+        }
+        result
     }
 
     /// The number of statements this engine's connections have sent, for

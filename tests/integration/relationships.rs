@@ -439,3 +439,146 @@ async fn a_membership_changed_back_and_forth_from_either_side_writes_nothing() {
     assert_eq!(trips, 0, "nothing to write");
     assert_eq!(count_rows(engine, "movies_actors").await, 4);
 }
+
+#[tokio::test]
+async fn unlink_works_from_a_side_that_is_not_loaded() {
+    let db = setup().await;
+    let engine = db.engine();
+    let ids = {
+        let mut session = engine.session();
+        let [matt, ..] = tutorial_data(&mut session).await;
+        let stuntman = session.related(matt, Actor::stuntman).unwrap()[0];
+        (session[matt].id, session[stuntman].id)
+    };
+    let mut session = engine.session();
+    let matt = session.get::<Actor>(ids.0).await.unwrap().unwrap();
+    let stuntman = session.get::<Stuntman>(ids.1).await.unwrap().unwrap();
+    // Neither side's relationship is loaded: the keys decide.
+    session.unlink(matt, Actor::stuntman, stuntman).unwrap();
+    assert_eq!(session[stuntman].actor_id, None);
+    session.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 1);
+}
+
+#[tokio::test]
+async fn a_child_moved_to_another_parent_leaves_the_first_one() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [matt, dwayne, _] = tutorial_data(&mut session).await;
+    let mut fresh = engine.session();
+    let matt = fresh.get::<Actor>(session[matt].id).await.unwrap().unwrap();
+    let dwayne = fresh.get::<Actor>(session[dwayne].id).await.unwrap().unwrap();
+    let details = fresh.load(matt, Actor::contact_details).await.unwrap()[0];
+    // The child's own side is not loaded; its key says where it was.
+    fresh.link(dwayne, Actor::contact_details, details).unwrap();
+    assert_eq!(fresh.related(matt, Actor::contact_details).unwrap(), []);
+    // Matt's (stale) unlink must not undo the move, nor delete the orphan.
+    fresh.unlink(matt, Actor::contact_details, details).unwrap();
+    assert_eq!(fresh[details].actor_id, Some(fresh[dwayne].id));
+    fresh.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "contact_details").await, 4);
+    let on_dwayne = format!("contact_details WHERE actor_id = {}", fresh[dwayne].id);
+    assert_eq!(count_rows(engine, &on_dwayne).await, 3);
+}
+
+#[tokio::test]
+async fn a_link_to_a_parent_deleted_before_its_insert_is_dropped() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let matt = session.add(Actor::new("Matt Damon", date(1970, 10, 8)));
+    let details = session.add(ContactDetails::new("415 555 2671", "Burbank, CA", None));
+    session.link(details, ContactDetails::actor, matt).unwrap();
+    session.delete(matt).unwrap();
+    session.commit().await.unwrap();
+    assert!(!session.has_changes(), "nothing left waiting for a parent that will never exist");
+    assert_eq!(count_rows(engine, "contact_details WHERE actor_id IS NULL").await, 1);
+}
+
+#[tokio::test]
+async fn a_nullified_child_gets_its_key_back_when_the_delete_fails() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [matt, ..] = tutorial_data(&mut session).await;
+    let stuntman = session.related(matt, Actor::stuntman).unwrap()[0];
+    let matt_id = session[matt].id;
+    // The actor cannot be deleted: a row of another table still references it.
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("CREATE TABLE fans (actor_id int REFERENCES actors (id))").await.unwrap();
+    conn.batch_execute(&format!("INSERT INTO fans VALUES ({matt_id})")).await.unwrap();
+    session.delete(matt).unwrap();
+    assert!(matches!(session.commit().await, Err(Error::ForeignKeyViolation(_))));
+    assert_eq!(session[stuntman].actor_id, Some(matt_id), "the cascade's NULL was undone with the transaction");
+    session.rollback().await.unwrap();
+    assert_eq!(session[stuntman].actor_id, Some(matt_id));
+}
+
+/// A team and its players reference each other: a cycle across two tables.
+#[derive(Model, Debug)]
+#[orm(table = "teams")]
+pub(crate) struct Team {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    #[orm(foreign_key = Player::id)]
+    pub(crate) captain_id: Option<i32>,
+    #[relationship(many_to_one, foreign_key = Team::captain_id)]
+    pub(crate) captain: One<Player>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "players")]
+pub(crate) struct Player {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    #[orm(foreign_key = Team::id)]
+    pub(crate) team_id: Option<i32>,
+    #[relationship(many_to_one, foreign_key = Player::team_id)]
+    pub(crate) team: One<Team>,
+}
+
+#[tokio::test]
+async fn a_cycle_across_two_tables_is_written_in_one_commit() {
+    let db = TestDb::new().await.unwrap();
+    let engine = db.engine();
+    // Inline REFERENCES cannot create a cycle: the second key is added after.
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute(
+        "CREATE TABLE teams (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text NOT NULL, captain_id int);
+         CREATE TABLE players (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text NOT NULL,
+                               team_id int REFERENCES teams (id));
+         ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id);",
+    )
+    .await
+    .unwrap();
+    let mut session = engine.session();
+    let team = session.add(Team::new("Reds", None));
+    let captain = session.add(Player::new("Ann", None));
+    session.link(team, Team::captain, captain).unwrap();
+    session.link(captain, Player::team, team).unwrap();
+    session.commit().await.unwrap();
+    assert!(!session.has_changes());
+    assert_eq!(session[team].captain_id, Some(session[captain].id));
+    assert_eq!(session[captain].team_id, Some(session[team].id));
+    let linked = "teams JOIN players ON players.team_id = teams.id AND teams.captain_id = players.id";
+    assert_eq!(count_rows(engine, linked).await, 1);
+}
+
+#[tokio::test]
+async fn limit_and_one_count_objects_not_joined_rows() {
+    let db = setup().await;
+    let engine = db.engine();
+    tutorial_data(&mut engine.session()).await;
+    let mut session = engine.session();
+    // Dwayne has two numbers starting with 42, Mark one.
+    fn session_query(session: &mut Session) -> orm::Query<'_, Actor> {
+        session.query::<Actor>().join(Actor::contact_details).filter(ContactDetails::phone_number.like("42%"))
+    }
+    let two = session_query(&mut session).order_by(Actor::id.asc()).limit(2).all().await.unwrap();
+    assert_eq!(names(&session, &two, |a| &a.name), ["Dwayne Johnson", "Mark Wahlberg"]);
+    let one = session_query(&mut session).one().await;
+    assert!(matches!(one, Err(Error::MultipleRows { .. })), "two actors match: {one:?}");
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use orm::prelude::*;
 use orm::{Connection, ObjectState};
 
-use crate::common::{person, setup, Address, Person};
+use crate::common::{person, setup, Address, Membership, Person};
 
 #[tokio::test]
 async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
@@ -229,4 +229,52 @@ async fn savepoints_nest_and_an_outer_rollback_undoes_released_inner_ones() {
     assert!(session.object(bob).is_none());
     session.commit().await.unwrap();
     assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_flush_dropped_half_way_loses_nothing() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", Some(1)));
+    session.commit().await.unwrap();
+    session[ada].height = Some(2);
+    for i in 0..20_000 {
+        session.add(person(&format!("p{i}"), None));
+    }
+    // Dropped while the INSERT is under way.
+    let dropped = tokio::time::timeout(Duration::from_millis(1), session.flush()).await;
+    assert!(dropped.is_err(), "the flush should still have been running");
+    assert!(session.has_changes());
+    session.commit().await.unwrap();
+    let mut other = engine.session();
+    assert_eq!(other.query::<Person>().count().await.unwrap(), 20_001);
+    assert_eq!(other.query::<Person>().filter(Person::height.eq(2)).count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_create_all_leaves_no_broken_connection_in_the_pool() {
+    let db = setup().await;
+    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
+    // addresses references people; without people in the database and in
+    // the list, the DDL fails.
+    engine.drop_all(&[Address::TABLE, Membership::TABLE, Person::TABLE]).await.unwrap();
+    assert!(engine.create_all(&[Address::TABLE]).await.is_err());
+    engine.create_all(&[Person::TABLE, Address::TABLE]).await.unwrap();
+    assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn deleting_an_object_whose_key_was_edited_is_refused() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    let bob = session.add(person("Bob", None));
+    session.commit().await.unwrap();
+    let bob_id = session[bob].id;
+    session[ada].id = bob_id;
+    session.delete(ada).unwrap();
+    assert!(matches!(session.commit().await, Err(Error::Session(_))));
+    assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 2, "Bob's row was not deleted");
 }

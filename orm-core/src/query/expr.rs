@@ -60,14 +60,20 @@ impl<M, T> Column<M, T> {
         Expr::Compare { op, lhs: self.expr(), rhs: Box::new(Expr::Value(value)) }
     }
 
-    /// `column = value`
+    /// `column = value`; `column IS NULL` when the value is `None`.
     pub fn eq(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Eq, value.into_value())
+        match value.into_value() {
+            Value::Null => self.is_null(),
+            value => self.compare(CmpOp::Eq, value),
+        }
     }
 
-    /// `column <> value`
+    /// `column <> value`; `column IS NOT NULL` when the value is `None`.
     pub fn ne(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Ne, value.into_value())
+        match value.into_value() {
+            Value::Null => self.is_not_null(),
+            value => self.compare(CmpOp::Ne, value),
+        }
     }
 
     /// `column < value`

@@ -65,7 +65,9 @@ impl<'s, T: Model> Query<'s, T> {
 
     /// Joins the target of a relationship (`INNER JOIN`), so that filters
     /// can use its columns: `.join(Movie::actors).filter(Actor::name.eq(..))`.
-    /// The relationship may start at `T` or at a model joined before.
+    /// The relationship may start at `T` or at a model joined before. Each
+    /// object comes back once, and `limit` and `one` count objects, not
+    /// joined rows; sort only by `T`'s own columns.
     pub fn join<A: Model, B: Model>(mut self, relation: Relation<A, B>) -> Self {
         self.joins.push(JoinClause { owner: A::TABLE, relation: relation.meta(), outer: false });
         self
@@ -102,14 +104,34 @@ impl<'s, T: Model> Query<'s, T> {
         self
     }
 
-    /// Appends `FROM <table> <joins> WHERE ..`, the part every form shares.
+    /// Appends `FROM <table> WHERE ..`, the part every form shares. With
+    /// joins, the filters select keys in a subquery, so that a row reached
+    /// through several joined rows counts once for `limit` and `one`:
+    /// `WHERE (key) IN (SELECT key FROM <table> <joins> WHERE ..)`.
     fn push_from_where(&self, sql: &mut Sql<'_>) {
-        sql.push(" FROM ").ident(T::TABLE.name);
+        let table = T::TABLE;
+        sql.push(" FROM ").ident(table.name);
+        if self.joins.is_empty() {
+            sql.where_all(&self.filters);
+            return;
+        }
+        let push_key = |sql: &mut Sql<'_>| {
+            sql.push("(").list(table.primary_key(), |s, (_, c)| {
+                s.qualified(table.name, c.name);
+            });
+            sql.push(")");
+        };
+        sql.push(" WHERE ");
+        push_key(sql);
+        sql.push(" IN (SELECT ");
+        push_key(sql);
+        sql.push(" FROM ").ident(table.name);
         for join in &self.joins {
             let kind = if join.outer { " LEFT OUTER JOIN " } else { " JOIN " };
             push_join(sql, kind, join.owner, join.owner.name, join.relation, None);
         }
         sql.where_all(&self.filters);
+        sql.push(")");
     }
 
     fn push_limit(&self, sql: &mut Sql<'_>, limit: Option<i64>) {

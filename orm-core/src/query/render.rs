@@ -264,6 +264,14 @@ mod tests {
     }
 
     #[test]
+    fn comparing_with_none_is_a_null_test() {
+        let mut sql = Sql::new(&TestDialect);
+        sql.where_all(&[YEAR.eq(None::<i32>), YEAR.ne(None::<i32>)]);
+        assert_eq!(sql.text, r#" WHERE "movies"."year" IS NULL AND "movies"."year" IS NOT NULL"#);
+        assert!(sql.params.is_empty());
+    }
+
+    #[test]
     fn many_rows_are_one_insert_with_an_array_per_column() {
         const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
         const NAME: ColumnMeta = column("name", SqlType::Text);

@@ -10,11 +10,9 @@ use crate::executor::Connection;
 use crate::metadata::TableMeta;
 use crate::query::render::Sql;
 use crate::relation::Join;
-use crate::session::relations::{MembershipChange, PendingLinks};
+use crate::session::relations::{MembershipChange, PendingLinks, SlotRef};
 use crate::session::unit_of_work::Tracked;
 
-/// PostgreSQL's limit of bind parameters in one statement.
-const MAX_PARAMS: usize = 65_535;
 use crate::value::Value;
 
 /// The arenas of a session, addressed by model type or table.
@@ -32,6 +30,10 @@ impl Models<'_> {
         self.arenas.iter_mut().find(|a| a.table().name == table.name)
     }
 
+    fn is_live(&self, slot: SlotRef) -> bool {
+        self.position(slot.model).is_some_and(|i| self.arenas[i].is_live(slot.index))
+    }
+
     fn persistent_value(&self, model: TypeId, index: u32, column: usize) -> Option<Value> {
         self.arenas[self.position(model)?].persistent_value(index, column)
     }
@@ -47,6 +49,11 @@ pub(crate) fn resolve_foreign_keys(
 ) -> Result<()> {
     let mut remaining = Vec::with_capacity(links.foreign_keys.len());
     for pending in std::mem::take(&mut links.foreign_keys) {
+        // A parent or child that left the session (deleted while pending,
+        // expunged) will never need this key.
+        if !models.is_live(pending.child) || !models.is_live(pending.parent) {
+            continue;
+        }
         let ready = if pending.child.model == child_model {
             models.persistent_value(pending.parent.model, pending.parent.index, pending.parent_column)
         } else {
@@ -89,14 +96,11 @@ pub(crate) async fn write_memberships(
             let same_table =
                 |c: &MembershipChange| (c.secondary)().name == (first.secondary)().name && c.columns == first.columns;
             let (same, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(c, _)| same_table(c));
-            for chunk in same.chunks(MAX_PARAMS / 2) {
-                let pairs = chunk.iter().map(|(_, pair)| pair.clone());
-                let sql = membership_sql(dialect, &first, pairs);
-                if let Err(e) = conn.execute(&sql.text, &sql.params).await {
-                    // Everything not yet written is pending again.
-                    links.memberships.extend(rows.iter().map(|(c, _)| *c));
-                    return Err(e);
-                }
+            let sql = membership_sql(dialect, &first, same.iter().map(|(_, pair)| pair));
+            if let Err(e) = conn.execute(&sql.text, &sql.params).await {
+                // Everything not yet written is pending again.
+                links.memberships.extend(rows.iter().map(|(c, _)| *c));
+                return Err(e);
             }
             batch = rest;
         }
@@ -105,27 +109,35 @@ pub(crate) async fn write_memberships(
     Ok(())
 }
 
-/// `INSERT INTO secondary (a, b) VALUES ..` or `DELETE FROM secondary WHERE
-/// (a, b) IN (..)`, for the secondary table and columns of `change`.
-fn membership_sql(
+/// Inserts or deletes secondary rows with one array parameter per column, so
+/// the statement text is the same for any number of rows:
+/// `INSERT INTO s (a, b) SELECT * FROM unnest($1::integer[], $2::integer[])
+/// ON CONFLICT DO NOTHING` (a pair may already be there when its collection
+/// was not loaded), or `DELETE FROM s WHERE (a, b) IN (SELECT * FROM unnest(..))`.
+fn membership_sql<'v>(
     dialect: &'static dyn Dialect,
     change: &MembershipChange,
-    pairs: impl Iterator<Item = [Value; 2]>,
+    pairs: impl Iterator<Item = &'v [Value; 2]>,
 ) -> Sql<'static> {
     let secondary = (change.secondary)();
-    let [a, b] = change.columns.map(|c| secondary.columns[c].name);
+    let columns = change.columns.map(|c| &secondary.columns[c]);
+    let mut arrays = [Vec::new(), Vec::new()];
+    for [a, b] in pairs {
+        arrays[0].push(a.clone());
+        arrays[1].push(b.clone());
+    }
     let mut sql = Sql::new(dialect);
     if change.add {
-        sql.push("INSERT INTO ").ident(secondary.name).push(" (").ident(a).push(", ").ident(b).push(") VALUES ");
+        sql.push("INSERT INTO ").ident(secondary.name).push(" (");
     } else {
-        sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE (").ident(a).push(", ").ident(b).push(") IN (");
+        sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE (");
     }
-    sql.list(pairs, |s, [x, y]| {
-        s.push("(").param(x).push(", ").param(y).push(")");
+    sql.ident(columns[0].name).push(", ").ident(columns[1].name);
+    sql.push(if change.add { ") SELECT * FROM unnest(" } else { ") IN (SELECT * FROM unnest(" });
+    sql.list(columns.into_iter().zip(arrays), |s, (column, values)| {
+        s.param(Value::Array(column.sql_type, values)).push("::").push(column.sql_type.name()).push("[]");
     });
-    if !change.add {
-        sql.push(")");
-    }
+    sql.push(if change.add { ") ON CONFLICT DO NOTHING" } else { "))" });
     sql
 }
 

@@ -90,6 +90,11 @@ pub(crate) enum Undo {
     Inserted,
     Updated(Vec<Value>),
     Deleted,
+    /// A cascade set this foreign-key column to NULL; it held `old`.
+    Nullified {
+        column: usize,
+        old: Value,
+    },
 }
 
 /// The objects of one model.
@@ -156,9 +161,12 @@ impl<T: Model> Arena<T> {
                 next
             }
         };
-        self.slots[index as usize].group = group;
-        if let Some(members) = self.groups.get_mut(group as usize) {
-            members.push(index);
+        // Group 0 (a joined load) does not take an object out of its group.
+        if group != 0 {
+            self.slots[index as usize].group = group;
+            if let Some(members) = self.groups.get_mut(group as usize) {
+                members.push(index);
+            }
         }
         index
     }
@@ -301,6 +309,15 @@ impl<T: Model> Arena<T> {
                     self.by_key.insert(object.key(), index);
                     slot.state = ObjectState::Deleted;
                     self.deleted.push(index);
+                }
+                Undo::Nullified { column, old } => {
+                    if let Some(snapshot) = &mut slot.snapshot {
+                        snapshot[column] = old.clone();
+                    }
+                    if let Some(object) = slot.object.as_mut() {
+                        // The value was read from this very field: it fits.
+                        let _ = object.set_column_value(column, old);
+                    }
                 }
             }
         }

@@ -60,6 +60,9 @@ pub struct Session {
     links: relations::PendingLinks,
     savepoints: Vec<savepoint::SavepointMark>,
     next_savepoint: u32,
+    /// Set while a flush runs: still set at the next call means the flush
+    /// future was dropped half way (a timeout, a `select!`).
+    flushing: bool,
     autoflush: bool,
 }
 
@@ -87,6 +90,7 @@ impl Session {
             links: relations::PendingLinks::default(),
             savepoints: Vec::new(),
             next_savepoint: 0,
+            flushing: false,
             autoflush: true,
         }
     }
@@ -237,6 +241,7 @@ impl Session {
     /// is then rolled back and every change is pending again, so the caller
     /// can fix the cause and flush again, or [`rollback`](Session::rollback).
     pub async fn flush(&mut self) -> Result<()> {
+        self.recover_from_dropped_flush().await;
         for model in &mut self.models {
             model.forget_unchanged();
         }
@@ -247,7 +252,9 @@ impl Session {
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
         let mut models = flush_links::Models { ids: &self.model_ids, arenas: &mut self.models };
+        self.flushing = true;
         let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
+        self.flushing = false;
         if result.is_err() {
             self.abort().await;
         }
@@ -305,10 +312,26 @@ impl Session {
     /// Opens the transaction if none is open.
     async fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {
-            self.connection().await?.batch_execute("BEGIN").await?;
+            self.connection().await?;
+            // Marked first: if this future is dropped after BEGIN went out,
+            // the connection must still be rolled back, not handed back.
             self.in_transaction = true;
+            let conn = self.conn.as_deref_mut().expect("just checked out");
+            if let Err(e) = conn.batch_execute("BEGIN").await {
+                self.abort().await;
+                return Err(e);
+            }
         }
         Ok(())
+    }
+
+    /// A flush whose future was dropped half way left the transaction with
+    /// part of its statements: roll it back, and undo them in memory, so the
+    /// changes are pending again.
+    async fn recover_from_dropped_flush(&mut self) {
+        if std::mem::take(&mut self.flushing) {
+            self.abort().await;
+        }
     }
 
     /// Rolls the open transaction back and undoes its flushes in memory.
@@ -337,6 +360,7 @@ impl Session {
     /// Runs a query on the session's connection (in its transaction, if one
     /// is open).
     async fn run_query(&mut self, sql: &Sql<'_>) -> Result<Rows> {
+        self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query(&sql.text, &sql.params).await;
         if result.is_err() {
             self.abort().await;
@@ -352,6 +376,7 @@ impl Session {
         if self.autoflush {
             self.flush().await?;
         }
+        self.recover_from_dropped_flush().await;
         self.connection().await?;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");

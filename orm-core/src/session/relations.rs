@@ -171,8 +171,12 @@ impl Session {
                         self.with_loaded_links::<T, _>(old, back, |l| l.remove(from));
                     }
                 }
+                let moving = self.references_other::<M, T>(from, local, to, remote);
                 self.assign_foreign_key::<M, T>(from, local, to, remote)?;
                 if let Some(back) = back_relation::<T>(meta) {
+                    if moving {
+                        self.detach_from_others::<T>(back, from, to);
+                    }
                     self.attach_back::<T, M>(to, back, from)?;
                 }
             }
@@ -181,25 +185,20 @@ impl Session {
                     let previous = self.with_links::<M, _>(from, relation.index(), |l| l.indices().first().copied());
                     if let Some(Some(old)) = previous {
                         if old != to {
-                            self.orphan::<T>(from, meta, old)?;
+                            self.orphan::<M, T>(from, meta, old)?;
                         }
                     }
                     self.with_links::<M, _>(from, relation.index(), |l| l.set(vec![to]));
                 } else {
                     self.with_links::<M, _>(from, relation.index(), |l| l.insert(to));
                 }
+                if self.references_other::<T, M>(to, remote, from, local) {
+                    // The child moves from another parent, loaded or not.
+                    self.detach_from_others::<M>(relation.index(), to, from);
+                }
                 self.assign_foreign_key::<T, M>(to, remote, from, local)?;
                 if let Some(back) = back_relation::<T>(meta) {
-                    let previous = self.with_links::<T, _>(to, back, |l| {
-                        let previous = l.indices().first().copied();
-                        l.set(vec![from]);
-                        previous
-                    });
-                    if let Some(Some(old)) = previous {
-                        if old != from {
-                            self.with_loaded_links::<M, _>(old, relation.index(), |l| l.remove(to));
-                        }
-                    }
+                    self.with_links::<T, _>(to, back, |l| l.set(vec![from]));
                 }
             }
             Join::Secondary { .. } => {
@@ -234,6 +233,13 @@ impl Session {
         let (from, to) = (self.live(from)?, self.live(to)?);
         let meta = relation.meta();
         let removed = self.with_links::<M, _>(from, relation.index(), |l| l.remove(to)).unwrap_or(false);
+        // The links may not be loaded: the keys tell whether the two are related.
+        let removed = removed
+            || match meta.join {
+                Join::ForeignKeyHere { local, remote } => self.references::<M, T>(from, local, to, remote),
+                Join::ForeignKeyThere { local, remote } => self.references::<T, M>(to, remote, from, local),
+                Join::Secondary { .. } => !self.links_loaded::<M>(from, relation.index()),
+            };
         match meta.join {
             Join::ForeignKeyHere { local, .. } => {
                 if let Some(back) = back_relation::<T>(meta) {
@@ -245,7 +251,7 @@ impl Session {
             }
             Join::ForeignKeyThere { .. } => {
                 if removed {
-                    self.orphan::<T>(from, meta, to)?;
+                    self.orphan::<M, T>(from, meta, to)?;
                 }
             }
             Join::Secondary { .. } => {
@@ -263,9 +269,16 @@ impl Session {
 
     /// The child `child` of parent `parent` (of relationship `meta`, foreign
     /// key on the child) left it: delete it (delete-orphan) or clear its key.
-    fn orphan<T: Model>(&mut self, parent: u32, meta: &RelationMeta, child: u32) -> Result<()> {
+    fn orphan<M: Model, T: Model>(&mut self, parent: u32, meta: &RelationMeta, child: u32) -> Result<()> {
         if let Some(back) = back_relation::<T>(meta) {
             self.with_links::<T, _>(child, back, |l| l.remove(parent));
+        }
+        if let Join::ForeignKeyThere { local, remote } = meta.join {
+            // Only a child that still belongs to this parent is orphaned; one
+            // that moved to another parent keeps its new key.
+            if !self.references::<T, M>(child, remote, parent, local) {
+                return Ok(());
+            }
         }
         if meta.delete_orphan {
             return self.arena_mut::<T>().mark_deleted(child);
@@ -291,9 +304,60 @@ impl Session {
             previous
         });
         match previous {
-            Some(Some(old)) if old != child => self.orphan::<M>(parent, back_meta, old),
+            Some(Some(old)) if old != child => self.orphan::<T, M>(parent, back_meta, old),
             _ => Ok(()),
         }
+    }
+
+    /// Whether column `column` of `child` holds (or will hold, at flush) the
+    /// key column `parent_column` of `parent`.
+    fn references<C: Model, P: Model>(&self, child: u32, column: usize, parent: u32, parent_column: usize) -> bool {
+        let (child_ref, parent_ref) = (SlotRef::of::<C>(child), SlotRef::of::<P>(parent));
+        let pending = self.links.foreign_keys.iter().any(|f| f.child == child_ref && f.column == column);
+        if pending {
+            return self
+                .links
+                .foreign_keys
+                .iter()
+                .any(|f| f.child == child_ref && f.column == column && f.parent == parent_ref);
+        }
+        let value = self.object(Handle::<C>::new(child, self.id)).map(|c| c.column_value(column));
+        let key = self.object(Handle::<P>::new(parent, self.id)).map(|p| p.column_value(parent_column));
+        matches!((value, key), (Some(v), Some(k)) if v != Value::Null && v == k)
+    }
+
+    /// Whether `child` currently belongs to a parent other than `parent`.
+    fn references_other<C: Model, P: Model>(
+        &self,
+        child: u32,
+        column: usize,
+        parent: u32,
+        parent_column: usize,
+    ) -> bool {
+        let has_parent =
+            self.links.foreign_keys.iter().any(|f| f.child == SlotRef::of::<C>(child) && f.column == column)
+                || self.object(Handle::<C>::new(child, self.id)).is_some_and(|c| c.column_value(column) != Value::Null);
+        has_parent && !self.references::<C, P>(child, column, parent, parent_column)
+    }
+
+    /// Removes `child` from relationship `relation` of every loaded object of
+    /// `P` but `keep`: the child moved to `keep`.
+    fn detach_from_others<P: Model>(&mut self, relation: usize, child: u32, keep: u32) {
+        let session = self.id;
+        for (index, slot) in self.arena_mut::<P>().slots.iter_mut().enumerate() {
+            if index as u32 == keep {
+                continue;
+            }
+            if let Some(links) = slot.object.as_mut().and_then(|o| o.links_mut(relation, session)) {
+                if links.is_loaded() {
+                    links.remove(child);
+                }
+            }
+        }
+    }
+
+    fn links_loaded<T: Model>(&self, index: u32, relation: usize) -> bool {
+        self.object(Handle::<T>::new(index, self.id)).and_then(|o| o.links(relation)).is_some_and(|l| l.is_loaded())
     }
 
     /// Sets column `column` of `child` to the key column `parent_column` of

@@ -50,6 +50,8 @@ pub(crate) trait Tracked: Send + Sync {
     /// The number of journaled flush entries, for a savepoint's mark.
     fn journal_len(&self) -> usize;
     fn discard_changes(&mut self, session: u32) -> Result<()>;
+    /// Whether the object is pending or persistent (still tracked).
+    fn is_live(&self, index: u32) -> bool;
     /// The value of a column of a persistent object.
     fn persistent_value(&self, index: u32, column: usize) -> Option<Value>;
     /// Sets a column, as a write through `&mut session[h]`.
@@ -112,6 +114,9 @@ impl<T: Model> Tracked for Arena<T> {
     fn discard_changes(&mut self, session: u32) -> Result<()> {
         Arena::discard_changes(self, session)
     }
+    fn is_live(&self, index: u32) -> bool {
+        matches!(self.state(index), Some(ObjectState::Pending | ObjectState::Persistent))
+    }
     fn persistent_value(&self, index: u32, column: usize) -> Option<Value> {
         let slot = self.slots.get(index as usize)?;
         let object = slot.object.as_ref().filter(|_| slot.state == ObjectState::Persistent)?;
@@ -148,13 +153,15 @@ impl<T: Model> Tracked for Arena<T> {
         Ok(())
     }
     fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()> {
-        for slot in &mut self.slots {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(object) = slot.object.as_mut() else { continue };
-            if slot.state == ObjectState::Persistent && keys.contains(&object.column_value(column)) {
+            let old = object.column_value(column);
+            if slot.state == ObjectState::Persistent && keys.contains(&old) {
                 object.set_column_value(column, Value::Null)?;
-                if let Some(old) = &mut slot.snapshot {
-                    old[column] = Value::Null;
+                if let Some(snapshot) = &mut slot.snapshot {
+                    snapshot[column] = Value::Null;
                 }
+                self.journal.push((index as u32, Undo::Nullified { column, old }));
             }
         }
         Ok(())
@@ -191,6 +198,15 @@ pub(crate) async fn flush(
         resolve_foreign_keys(models, links, model)?;
         models.arenas[i].flush_updates(conn, dialect).await?;
     }
+    // A cycle across tables (A references B, B references A): the keys of
+    // tables written first are known only now; post-update them.
+    for &i in &order {
+        let model = models.ids[i];
+        if links.foreign_keys.iter().any(|f| f.child.model == model) {
+            resolve_foreign_keys(models, links, model)?;
+            models.arenas[i].flush_updates(conn, dialect).await?;
+        }
+    }
     write_memberships(models, links, conn, dialect).await?;
     for &i in order.iter().rev() {
         let table = models.arenas[i].table();
@@ -205,28 +221,30 @@ pub(crate) async fn flush(
     Ok(())
 }
 
-/// Takes a work list, in slot order, without duplicates, keeping only the
-/// slots still in `state`.
-fn take_work<T: Model>(
+/// Returns the slots of a work list still in `state`, in slot order, without
+/// duplicates. The list itself is kept until the work is done (the caller
+/// clears it on success), so that a flush that fails, or is dropped half
+/// way, loses nothing.
+fn work_of<T: Model>(
     list: &mut Vec<u32>,
     arena_slots: &[crate::session::identity_map::Slot<T>],
     state: ObjectState,
 ) -> Vec<u32> {
-    let mut work = std::mem::take(list);
-    work.sort_unstable();
-    work.dedup();
+    list.sort_unstable();
+    list.dedup();
+    let mut work = list.clone();
     work.retain(|&i| arena_slots[i as usize].state == state && arena_slots[i as usize].object.is_some());
     work
 }
 
 impl<T: Model> Arena<T> {
     fn object_at(&self, index: u32) -> &T {
-        // Work lists only keep slots that hold an object (`take_work`).
+        // Work lists only keep slots that hold an object (`work_of`).
         self.slots[index as usize].object.as_ref().expect("work list slot holds an object")
     }
 
     async fn insert_pending(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        let work = take_work(&mut self.pending, &self.slots, ObjectState::Pending);
+        let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
         let table = T::TABLE;
         let (returned, inserted): (Vec<IndexedColumn>, Vec<IndexedColumn>) =
             table.columns.iter().enumerate().partition(|(_, c)| TableMeta::is_server_filled(c));
@@ -235,7 +253,7 @@ impl<T: Model> Arena<T> {
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len().max(1) };
         let insert_columns: Vec<&ColumnMeta> = inserted.iter().map(|(_, c)| *c).collect();
         let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
-        for (n, chunk) in work.chunks(rows_per_statement).enumerate() {
+        for chunk in work.chunks(rows_per_statement) {
             let arrays = inserted
                 .iter()
                 .map(|(column, meta)| {
@@ -249,12 +267,11 @@ impl<T: Model> Arena<T> {
             } else {
                 conn.query(&sql.text, &sql.params).await
             };
-            let applied = result.and_then(|rows| self.apply_inserted(chunk, &returned, rows));
-            if let Err(e) = applied {
-                self.pending.extend_from_slice(&work[n * rows_per_statement..]);
-                return Err(e.with_model(table.model));
-            }
+            result
+                .and_then(|rows| self.apply_inserted(chunk, &returned, rows))
+                .map_err(|e| e.with_model(table.model))?;
         }
+        self.pending.clear();
         Ok(())
     }
 
@@ -284,13 +301,11 @@ impl<T: Model> Arena<T> {
     }
 
     async fn update_dirty(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        let work = take_work(&mut self.dirty, &self.slots, ObjectState::Persistent);
-        for (n, &index) in work.iter().enumerate() {
-            if let Err(e) = self.update_one(index, conn, dialect).await {
-                self.dirty.extend_from_slice(&work[n..]);
-                return Err(e.with_model(T::TABLE.model));
-            }
+        let work = work_of(&mut self.dirty, &self.slots, ObjectState::Persistent);
+        for index in work {
+            self.update_one(index, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
         }
+        self.dirty.clear();
         Ok(())
     }
 
@@ -302,7 +317,8 @@ impl<T: Model> Arena<T> {
     /// value once the UPDATE succeeded; on failure it is left alone and the
     /// snapshot is put back, so a retry sends the same check.
     async fn update_one(&mut self, index: u32, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        let Some(old) = self.slots[index as usize].snapshot.take() else { return Ok(()) };
+        // Cloned, not taken: a flush dropped half way must not lose it.
+        let Some(old) = self.slots[index as usize].snapshot.clone() else { return Ok(()) };
         let current = self.object_at(index).column_values();
         let changed: Vec<usize> = (0..current.len()).filter(|&c| current[c] != old[c]).collect();
         if changed.is_empty() {
@@ -319,6 +335,7 @@ impl<T: Model> Arena<T> {
             Ok(version) => {
                 // Journaled first: should setting the field fail, the undo
                 // still finds the snapshot.
+                self.slots[index as usize].snapshot = None;
                 self.journal.push((index, Undo::Updated(old)));
                 if let Some((column, new)) = version {
                     let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
@@ -326,23 +343,23 @@ impl<T: Model> Arena<T> {
                 }
                 Ok(())
             }
-            Err(e) => {
-                self.slots[index as usize].snapshot = Some(old);
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
     }
 
     async fn delete_marked(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        let work = take_work(&mut self.deleted, &self.slots, ObjectState::Deleted);
+        let work = work_of(&mut self.deleted, &self.slots, ObjectState::Deleted);
         if work.is_empty() {
             return Ok(());
         }
-        let result = self.delete_rows(&work, conn, dialect).await;
-        if let Err(e) = result {
-            self.deleted = work;
-            return Err(e.with_model(T::TABLE.model));
+        if work.iter().any(|&i| self.key_changed(i)) {
+            return Err(Error::Session(format!(
+                "the primary key of a `{}` marked for deletion was changed; refresh it or put the key back first",
+                T::TABLE.model
+            )));
         }
+        self.delete_rows(&work, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
+        self.deleted.clear();
         for index in work {
             let slot = &mut self.slots[index as usize];
             slot.state = ObjectState::Detached;
@@ -352,6 +369,13 @@ impl<T: Model> Arena<T> {
             self.journal.push((index, Undo::Deleted));
         }
         Ok(())
+    }
+
+    /// Whether a primary-key column differs from the snapshot (the row's key).
+    fn key_changed(&self, index: u32) -> bool {
+        let slot = &self.slots[index as usize];
+        let (Some(object), Some(old)) = (&slot.object, &slot.snapshot) else { return false };
+        T::TABLE.primary_key().any(|(c, _)| object.column_value(c) != old[c])
     }
 
     /// Deletes the rows: one `= ANY($1)` statement for a single-column key,
