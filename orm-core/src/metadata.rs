@@ -75,8 +75,17 @@ impl TableMeta {
         self.columns.iter().position(|c| c.version)
     }
 
-    /// Whether the database fills in this column on INSERT.
+    /// Whether INSERT leaves this column to the database: identity keys, and
+    /// non-nullable columns with a server default (a Rust value cannot say
+    /// "unset"; make the field an `Option` to choose per row).
     pub(crate) fn is_server_filled(column: &ColumnMeta) -> bool {
+        column.generated || (column.default.is_some() && !column.nullable)
+    }
+
+    /// Whether INSERT reads this column back: everything the database may
+    /// have filled in (a nullable column with a default is sent, and `None`
+    /// becomes the default).
+    pub(crate) fn is_read_back(column: &ColumnMeta) -> bool {
         column.generated || column.default.is_some()
     }
 

@@ -58,7 +58,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// | `#[orm(autoincrement = false)]` | on the key: the application sets it (see below) |
 /// | `#[orm(unique)]` | a UNIQUE constraint |
 /// | `#[orm(index)]` | an index on the column |
-/// | `#[orm(default = "now()")]` | a server default (SQL): left out of INSERT and read back |
+/// | `#[orm(default = "now()")]` | a server default (SQL), read back after INSERT: on a plain field the database always fills it in; on an `Option` field `None` takes the default and `Some` is kept |
 /// | `#[orm(max_len = 200)]` | `varchar(200)` instead of `text`; `String` and `Option<String>` only |
 /// | `#[orm(foreign_key = Studio::id)]` | references a column of another model, written as a path |
 /// | `#[orm(version)]` | the optimistic-concurrency counter (see below); one `i16`, `i32` or `i64` field, not an `Option`, not the key |

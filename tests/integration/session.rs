@@ -219,3 +219,31 @@ async fn handles_of_another_session_are_refused() {
     assert!(two.object(ada).is_none());
     assert!(matches!(two.delete(ada), Err(Error::Session(_))));
 }
+
+/// A nullable column with a server default: `None` takes the default,
+/// `Some` is kept.
+#[derive(Model, Debug)]
+#[orm(table = "tickets")]
+pub(crate) struct Ticket {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) title: String,
+    #[orm(default = "'open'")]
+    pub(crate) status: Option<String>,
+}
+
+#[tokio::test]
+async fn a_nullable_column_with_a_default_takes_it_only_when_none() {
+    let db = orm::testing::TestDb::new().await.unwrap();
+    db.engine().create_all(&[Ticket::TABLE]).await.unwrap();
+    let mut session = db.engine().session();
+    let fresh = session.add(Ticket::new("fresh"));
+    let closed = session.add(Ticket::new("closed"));
+    session[closed].status = Some("closed".into());
+    session.commit().await.unwrap();
+    assert_eq!(session[fresh].status.as_deref(), Some("open"), "read back from the default");
+    assert_eq!(session[closed].status.as_deref(), Some("closed"), "a value set in Rust is kept");
+    let mut other = db.engine().session();
+    let stored = other.get::<Ticket>(session[closed].id).await.unwrap().unwrap();
+    assert_eq!(other[stored].status.as_deref(), Some("closed"));
+}

@@ -182,9 +182,10 @@ impl<'d> Sql<'d> {
 
 /// Renders the INSERT of many rows as one statement with one array
 /// parameter per column, whatever the number of rows:
-/// `INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::integer[])
-/// RETURNING <server-filled columns>`. `arrays` holds one [`Value::Array`]
-/// per column. With no columns to send it renders `DEFAULT VALUES` (one row).
+/// `INSERT INTO t (a, b) SELECT u.a, COALESCE(u.b, <default>) FROM
+/// unnest($1::text[], $2::integer[]) AS u (a, b) RETURNING <read-back
+/// columns>`. `arrays` holds one [`Value::Array`] per column. With no
+/// columns to send it renders `DEFAULT VALUES` (one row).
 ///
 /// The statement text depends only on the table, so it is prepared once per
 /// connection; PostgreSQL inserts, and returns, the rows in array order.
@@ -203,9 +204,22 @@ pub fn insert<'d>(
         sql.push(" (").list(columns, |s, c| {
             s.ident(c.name);
         });
-        sql.push(") SELECT * FROM unnest(");
+        // A column with a server default is NULL in the array where the
+        // object left it `None`: the default applies to those rows only.
+        sql.push(") SELECT ").list(columns, |s, c| match c.default {
+            Some(default) => {
+                s.push("COALESCE(").qualified("u", c.name).push(", ").push(default).push(")");
+            }
+            None => {
+                s.qualified("u", c.name);
+            }
+        });
+        sql.push(" FROM unnest(");
         sql.list(columns.iter().zip(arrays), |s, (c, array)| {
             s.param(array).push("::").push(c.sql_type.name()).push("[]");
+        });
+        sql.push(") AS ").ident("u").push(" (").list(columns, |s, c| {
+            s.ident(c.name);
         });
         sql.push(")");
     }
@@ -282,7 +296,7 @@ mod tests {
         let sql = insert(&TestDialect, &table, &[&NAME, &YEAR], &[&ID], vec![names, years]);
         assert_eq!(
             sql.text,
-            r#"INSERT INTO "movies" ("name", "year") SELECT * FROM unnest($1::text[], $2::smallint[]) RETURNING "id""#
+            r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
     }

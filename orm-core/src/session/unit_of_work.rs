@@ -246,8 +246,10 @@ impl<T: Model> Arena<T> {
     async fn insert_pending(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
         let table = T::TABLE;
-        let (returned, inserted): (Vec<IndexedColumn>, Vec<IndexedColumn>) =
-            table.columns.iter().enumerate().partition(|(_, c)| TableMeta::is_server_filled(c));
+        let inserted: Vec<IndexedColumn> =
+            table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
+        let returned: Vec<IndexedColumn> =
+            table.columns.iter().enumerate().filter(|(_, c)| TableMeta::is_read_back(c)).collect();
         // All rows in one statement; a table with nothing to send inserts
         // `DEFAULT VALUES`, one row at a time.
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len().max(1) };
