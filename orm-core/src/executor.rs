@@ -85,4 +85,17 @@ pub trait Connector: Send + Sync + Debug {
 
     /// Checks a connection out of the pool, connecting if needed.
     fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>>;
+
+    /// How many rows `sql` returned when it last returned many, so that a
+    /// session can make room before loading them (0: unknown). Growing the
+    /// identity map row by row costs about a third of a large load.
+    fn rows_hint(&self, sql: &str) -> usize {
+        let _ = sql;
+        0
+    }
+
+    /// Records how many rows `sql` returned, for [`rows_hint`](Connector::rows_hint).
+    fn record_rows(&self, sql: &str, rows: usize) {
+        let _ = (sql, rows);
+    }
 }

@@ -94,7 +94,11 @@ impl<'a> RowReader<'a> {
     pub fn read<T: SqlValue>(&mut self) -> Result<T, Box<Error>> {
         let index = self.column;
         self.column += 1;
-        let value = self.values.next().unwrap_or(Value::Null);
+        // Not `unwrap_or(Value::Null)`: that builds and drops a value per read.
+        let value = match self.values.next() {
+            Some(value) => value,
+            None => Value::Null,
+        };
         T::from_value(value).map_err(|value| Box::new(decode_error::<T>(self.table, index, &value)))
     }
 

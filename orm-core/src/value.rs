@@ -192,9 +192,11 @@ macro_rules! builtin {
     ($($ty:ty => $sql:ident, $variant:ident;)*) => {$(
         impl SqlValue for $ty {
             const SQL_TYPE: SqlType = SqlType::$sql;
+            #[inline]
             fn to_value(&self) -> Value {
                 Value::$variant(self.clone())
             }
+            #[inline]
             fn from_value(value: Value) -> Result<Self, Value> {
                 match value {
                     Value::$variant(v) => Ok(v),
@@ -225,9 +227,11 @@ builtin! {
 impl<T: SqlValue> SqlValue for Option<T> {
     const SQL_TYPE: SqlType = T::SQL_TYPE;
     const NULLABLE: bool = true;
+    #[inline]
     fn to_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, T::to_value)
     }
+    #[inline]
     fn from_value(value: Value) -> Result<Self, Value> {
         match value {
             Value::Null => Ok(None),

@@ -1,12 +1,13 @@
 //! The Engine: a connection pool plus the dialect, as SQLAlchemy's `Engine`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use orm_core::metadata::{sort_by_dependency, TableMeta};
 use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, Session};
+use rustc_hash::FxHashMap;
 
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
@@ -41,7 +42,12 @@ pub(crate) struct EngineState {
     pool: Pool,
     pub(crate) options: PoolOptions,
     statements: AtomicU64,
+    /// The last row count of statements that returned many rows.
+    row_counts: Mutex<FxHashMap<String, usize>>,
 }
+
+/// Row counts below this are not worth remembering.
+const MANY_ROWS: usize = 256;
 
 impl EngineState {
     /// Counts a statement and starts its clock.
@@ -63,6 +69,19 @@ impl EngineState {
 impl Connector for EngineState {
     fn dialect(&self) -> &'static dyn Dialect {
         &POSTGRES
+    }
+
+    fn rows_hint(&self, sql: &str) -> usize {
+        self.row_counts.lock().map_or(0, |counts| counts.get(sql).copied().unwrap_or(0))
+    }
+
+    fn record_rows(&self, sql: &str, rows: usize) {
+        let Ok(mut counts) = self.row_counts.lock() else { return };
+        if rows >= MANY_ROWS {
+            counts.insert(sql.to_owned(), rows);
+        } else if !counts.is_empty() {
+            counts.remove(sql);
+        }
     }
 
     fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>> {
@@ -126,6 +145,7 @@ impl EngineBuilder {
         let pool = pool::build(&self.url, &self.options)?;
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
+            row_counts: Mutex::new(FxHashMap::default()),
             pool,
             options: self.options,
             statements: AtomicU64::new(0),

@@ -382,7 +382,9 @@ impl Session {
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        let mut slots = Vec::new();
+        let hint = self.connector.rows_hint(&sql.text);
+        arena.reserve(hint);
+        let mut slots = Vec::with_capacity(hint);
         let mut merge = |values: std::vec::Drain<'_, Value>| -> Result<()> {
             if values.len() != T::TABLE.columns.len() {
                 return Err(width_error::<T>(values.len()));
@@ -393,7 +395,10 @@ impl Session {
         };
         let result = conn.query_each(&sql.text, &sql.params, &mut merge).await;
         match result {
-            Ok(()) => Ok(slots),
+            Ok(()) => {
+                self.connector.record_rows(&sql.text, slots.len());
+                Ok(slots)
+            }
             // A value that does not fit its field leaves the transaction intact.
             Err(e @ Error::Decode { .. }) => Err(e),
             Err(e) => {
