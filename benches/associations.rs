@@ -4,7 +4,7 @@
 //! in one process, against the same database, interleaved in every round.
 //!
 //! Run with `cargo bench --bench associations` (DATABASE_URL as for the
-//! tests). `ROUNDS=n` changes the number of rounds (default 15).
+//! tests). `ROUNDS=n` changes the number of rounds (default 31).
 
 mod common;
 
@@ -143,7 +143,7 @@ async fn orm_load(engine: &Engine) -> usize {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
     engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();

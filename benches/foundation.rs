@@ -4,7 +4,7 @@
 //! ORM / raw.
 //!
 //! Run with `cargo bench --bench foundation` (DATABASE_URL as for the tests).
-//! `ROUNDS=n` changes the number of rounds (default 15).
+//! `ROUNDS=n` changes the number of rounds (default 31).
 
 mod common;
 
@@ -168,7 +168,7 @@ async fn loaded_get_nanos(engine: &Engine) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
     engine.create_all(&[Item::TABLE]).await.unwrap();
