@@ -130,8 +130,7 @@ impl Session {
         change: impl FnOnce(&mut crate::relation::Links) -> R,
     ) -> Option<R> {
         let session = self.id;
-        let object = self.arena_mut::<T>().slots.get_mut(index as usize)?.object.as_mut()?;
-        object.links_mut(relation, session).map(change)
+        self.arena_mut::<T>().object_links_mut(index, relation, session).map(change)
     }
 
     /// Like `with_links`, but only when the links are loaded: an unloaded
