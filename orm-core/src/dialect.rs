@@ -1,12 +1,12 @@
-//! What differs between SQL databases when the core renders a statement.
+//! What differs between SQL databases when the core sends a statement.
 
 use std::fmt::Debug;
 
-/// The spelling of identifiers and parameters in one SQL dialect.
-pub trait Dialect: Send + Sync + Debug {
-    /// Appends `name` as a quoted identifier.
-    fn push_identifier(&self, out: &mut String, name: &str);
+use crate::statement::{Sql, Statement};
 
-    /// Appends the placeholder of the 1-based parameter `n`.
-    fn push_placeholder(&self, out: &mut String, n: usize);
+/// One SQL dialect: turns the core's backend-neutral statements into the
+/// database's text and parameters.
+pub trait Dialect: Send + Sync + Debug {
+    /// Renders a statement. Values become parameters, never text.
+    fn render(&self, statement: Statement) -> Sql;
 }

@@ -86,6 +86,26 @@ pub enum Error {
         /// The Rust type of the field.
         rust_type: &'static str,
     },
+    /// A value of a select or raw query did not fit the type it was read into.
+    #[error("cannot read column {position} of the result: the database sent {sql_type}, expected `{rust_type}`")]
+    DecodeColumn {
+        /// The column's position, from 1.
+        position: usize,
+        /// What the database sent.
+        sql_type: &'static str,
+        /// The Rust type asked for.
+        rust_type: &'static str,
+    },
+    /// A statement parameter does not fit the type the database expects.
+    #[error("parameter ${position} must be of SQL type {expected}, the value is {sent}")]
+    ParameterType {
+        /// The parameter's position, from 1.
+        position: usize,
+        /// The SQL type the database expects.
+        expected: String,
+        /// The value sent: its Rust type for raw SQL, else its SQL kind.
+        sent: String,
+    },
     /// A relationship was read before it was loaded.
     #[error("`{model}.{relationship}` is not loaded: load it with `Session::load` or an eager option")]
     NotLoaded {
@@ -130,10 +150,10 @@ impl Error {
         self.db_error().and_then(|e| e.constraint.as_deref())
     }
 
-    /// Whether running the same transaction again may succeed: a
-    /// serialization failure or a deadlock.
+    /// Whether running the same transaction again may succeed: SQLSTATE
+    /// class 40, transaction rollback (a serialization failure, a deadlock).
     pub fn is_retryable(&self) -> bool {
-        self.db_error().is_some_and(|e| e.code == "40001" || e.code == "40P01")
+        self.db_error().is_some_and(|e| e.code.starts_with("40"))
     }
 
     /// Records the model whose statement failed, for the message.
@@ -152,18 +172,6 @@ impl Error {
             | Error::NotNullViolation(e)
             | Error::Database(e) => Some(e),
             _ => None,
-        }
-    }
-
-    /// Builds the variant that matches a SQLSTATE code.
-    pub fn from_db(error: DbError) -> Self {
-        let error = Box::new(error);
-        match error.code.as_str() {
-            "23505" => Error::UniqueViolation(error),
-            "23503" => Error::ForeignKeyViolation(error),
-            "23514" => Error::CheckViolation(error),
-            "23502" => Error::NotNullViolation(error),
-            _ => Error::Database(error),
         }
     }
 }

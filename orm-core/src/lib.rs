@@ -12,6 +12,7 @@ pub mod model;
 pub mod query;
 pub mod relation;
 pub mod session;
+pub mod statement;
 pub mod value;
 
 #[doc(hidden)]
@@ -23,8 +24,11 @@ pub use executor::{BoxFuture, Connection, Connector, RowFn, Rows};
 pub use loader::{Load, Strategy};
 pub use metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
 pub use model::{Model, RowReader};
-pub use query::expr::{Column, Expr, Order};
-pub use query::Query;
+pub use query::expr::{Column, Expr, Expression, Order};
+pub use query::functions as func;
+pub use query::select::{select, Entity, Select};
+pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
+pub use session::raw::{FromRow, Params};
 pub use session::{Handle, ObjectState, Savepoint, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

@@ -9,9 +9,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::Result;
 use crate::executor::{BoxFuture, Rows};
 use crate::model::Model;
-use crate::query::render::Sql;
 use crate::relation::{Join, Relation};
 use crate::session::{Handle, Session};
+use crate::statement::{self, Expr, Name, OrderTerm, Source, Statement};
 use crate::value::Value;
 
 /// How an eager option loads a relationship.
@@ -221,8 +221,8 @@ impl Session {
         let loaded = if keys.is_empty() {
             Vec::new()
         } else {
-            let sql = self.select_related::<T>(meta, Value::Array(key_type, keys));
-            let rows = self.fetch(&sql).await?;
+            let select = select_related::<T>(meta, Value::Array(key_type, keys));
+            let rows = self.fetch_statement(Statement::Select(Box::new(select))).await?;
             self.merge_related::<T>(rows, meta, extra)?
         };
         // Match every target to its owner by the join value.
@@ -244,30 +244,6 @@ impl Session {
         slots.sort_unstable();
         slots.dedup();
         Ok(slots)
-    }
-
-    /// Renders the SELECT of the targets of `meta` owned by the keys in `keys`.
-    fn select_related<T: Model>(&self, meta: &crate::relation::RelationMeta, keys: Value) -> Sql<'static> {
-        let target = T::TABLE;
-        let mut sql = Sql::new(self.dialect());
-        sql.push("SELECT ").columns(target);
-        match meta.join {
-            Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => {
-                sql.push(" FROM ").ident(target.name).push(" WHERE ");
-                sql.qualified(target.name, target.columns[remote].name).push(" = ANY(").param(keys).push(")");
-            }
-            Join::Secondary { secondary, to_local, to_remote, remote, .. } => {
-                let secondary = secondary();
-                sql.push(", ").qualified(secondary.name, secondary.columns[to_local].name);
-                sql.push(" FROM ").ident(target.name).push(" JOIN ").ident(secondary.name).push(" ON ");
-                sql.qualified(secondary.name, secondary.columns[to_remote].name).push(" = ");
-                sql.qualified(target.name, target.columns[remote].name).push(" WHERE ");
-                sql.qualified(secondary.name, secondary.columns[to_local].name).push(" = ANY(").param(keys).push(")");
-            }
-        }
-        sql.push(" ORDER BY ");
-        push_collection_order(&mut sql, target, target.name, meta);
-        sql
     }
 
     /// Merges the rows of a relationship query; returns each target's slot
@@ -300,24 +276,48 @@ impl Session {
     }
 }
 
-/// Appends the sort terms of a collection, qualified with `alias`: its
-/// `order_by`, else the target's key.
-pub(crate) fn push_collection_order(
-    sql: &mut Sql<'_>,
+/// The SELECT of the targets of `meta` owned by the keys in `keys`, with
+/// the owner's key last for a many-to-many.
+fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -> statement::Select {
+    let target = T::TABLE;
+    let mut select = statement::select_table(target);
+    match meta.join {
+        Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => {
+            select.filter = Some(Expr::column(target.name, target.columns[remote].name).in_array(keys));
+        }
+        Join::Secondary { secondary, to_local, to_remote, remote, .. } => {
+            let secondary = secondary();
+            let owner_key = Expr::column(secondary.name, secondary.columns[to_local].name);
+            select.items.push(owner_key.clone());
+            select.joins.push(statement::JoinClause {
+                kind: statement::JoinKind::Inner,
+                source: Source::table(secondary),
+                on: Expr::column(secondary.name, secondary.columns[to_remote].name)
+                    .equals(Expr::column(target.name, target.columns[remote].name)),
+            });
+            select.filter = Some(owner_key.in_array(keys));
+        }
+    }
+    select.order_by = collection_order(target, target.name, meta);
+    select
+}
+
+/// The sort terms of a collection, qualified with `alias`: its `order_by`,
+/// else the target's key.
+pub(crate) fn collection_order(
     target: &crate::metadata::TableMeta,
     alias: &str,
     meta: &crate::relation::RelationMeta,
-) {
+) -> Vec<OrderTerm> {
+    let alias: Name = Name::Owned(alias.to_owned());
+    let term = |column: usize, descending: bool| OrderTerm {
+        expr: Expr::column(alias.clone(), target.columns[column].name),
+        descending,
+        nulls: None,
+    };
     if meta.order_by.is_empty() {
-        sql.list(target.primary_key(), |s, (_, c)| {
-            s.qualified(alias, c.name);
-        });
+        target.primary_key().map(|(i, _)| term(i, false)).collect()
     } else {
-        sql.list(meta.order_by, |s, &(column, descending)| {
-            s.qualified(alias, target.columns[column].name);
-            if descending {
-                s.push(" DESC");
-            }
-        });
+        meta.order_by.iter().map(|&(column, descending)| term(column, descending)).collect()
     }
 }

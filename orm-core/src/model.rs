@@ -26,6 +26,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The table this model maps to.
     const TABLE: &'static TableMeta;
 
+    /// The whole model as an item of a select, read back as a handle:
+    /// `session.select((Author::ENTITY, func::count(Book::id)))`.
+    const ENTITY: crate::query::Entity<Self> = crate::query::Entity::new();
+
     /// Returns the primary key of this object.
     fn key(&self) -> Self::Key;
 

@@ -1,7 +1,10 @@
 //! PostgreSQL's spelling of SQL: quoted identifiers, `$n` placeholders, DDL.
 
 use orm_core::metadata::{ColumnMeta, TableMeta};
+use orm_core::statement::{Sql, Statement};
 use orm_core::{Dialect, SqlType};
+
+use crate::render::{self, type_name};
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -11,26 +14,14 @@ pub struct PostgresDialect;
 pub static POSTGRES: PostgresDialect = PostgresDialect;
 
 impl Dialect for PostgresDialect {
-    fn push_identifier(&self, out: &mut String, name: &str) {
-        out.push('"');
-        for c in name.chars() {
-            if c == '"' {
-                out.push('"');
-            }
-            out.push(c);
-        }
-        out.push('"');
-    }
-
-    fn push_placeholder(&self, out: &mut String, n: usize) {
-        use std::fmt::Write;
-        let _ = write!(out, "${n}");
+    fn render(&self, statement: Statement) -> Sql {
+        render::render(statement)
     }
 }
 
 fn ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
-    POSTGRES.push_identifier(&mut out, name);
+    render::push_identifier(&mut out, name);
     out
 }
 
@@ -38,7 +29,7 @@ fn ident(name: &str) -> String {
 fn column_type(column: &ColumnMeta) -> String {
     match (column.sql_type, column.max_len) {
         (SqlType::Text, Some(n)) => format!("varchar({n})"),
-        (ty, _) => ty.name().to_owned(),
+        (ty, _) => type_name(ty).to_owned(),
     }
 }
 
@@ -112,13 +103,6 @@ mod tests {
             foreign_key: None,
             version: false,
         }
-    }
-
-    #[test]
-    fn identifiers_are_quoted_and_escaped() {
-        let mut out = String::new();
-        POSTGRES.push_identifier(&mut out, r#"we"ird"#);
-        assert_eq!(out, r#""we""ird""#);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use orm_core::{DbError, Error};
 /// Converts a driver error, keeping the SQLSTATE, constraint and table.
 pub(crate) fn from_pg(error: tokio_postgres::Error) -> Error {
     if let Some(db) = error.as_db_error() {
-        return Error::from_db(DbError {
+        return classify(DbError {
             code: db.code().code().to_owned(),
             message: db.message().to_owned(),
             detail: db.detail().map(str::to_owned),
@@ -30,5 +30,17 @@ pub(crate) fn from_pool(error: PoolError, waited: Duration) -> Error {
         PoolError::Timeout(_) => Error::PoolTimeout { waited },
         PoolError::Backend(e) => from_pg(e),
         other => Error::Connection(Box::new(other)),
+    }
+}
+
+/// The variant of a database error, by its SQLSTATE code.
+fn classify(error: DbError) -> Error {
+    let error = Box::new(error);
+    match error.code.as_str() {
+        "23505" => Error::UniqueViolation(error),
+        "23503" => Error::ForeignKeyViolation(error),
+        "23514" => Error::CheckViolation(error),
+        "23502" => Error::NotNullViolation(error),
+        _ => Error::Database(error),
     }
 }

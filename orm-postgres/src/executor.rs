@@ -11,7 +11,7 @@ use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::from_pg;
-use crate::types::{ColumnKind, Param, RawValue};
+use crate::types::{check_params, ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -44,6 +44,7 @@ impl PgConnection {
     ) -> Result<usize> {
         let started = self.engine.statement_started();
         let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
+        check_params(statement.params(), params)?;
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
@@ -64,6 +65,7 @@ impl PgConnection {
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let started = self.engine.statement_started();
         let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
+        check_params(statement.params(), params)?;
         let count = self.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(from_pg)?;
         log(sql, params.len(), started);
         Ok(count)

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod executor;
 mod pool;
+mod render;
 pub mod testing;
 mod types;
 

@@ -168,3 +168,61 @@ impl<'a> FromSql<'a> for RawValue<'a> {
         true
     }
 }
+
+/// Whether the server's type `ty` of a parameter takes `value`, checked
+/// before sending so that a mismatch names the parameter.
+pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
+    fn array<T: ToSql>(ty: &Type) -> bool {
+        <Vec<Option<T>> as ToSql>::accepts(ty)
+    }
+    match value {
+        Value::Null => true,
+        Value::Bool(_) => <bool as ToSql>::accepts(ty),
+        Value::I16(_) => <i16 as ToSql>::accepts(ty),
+        Value::I32(_) => <i32 as ToSql>::accepts(ty),
+        Value::I64(_) => <i64 as ToSql>::accepts(ty),
+        Value::F32(_) => <f32 as ToSql>::accepts(ty),
+        Value::F64(_) => <f64 as ToSql>::accepts(ty),
+        Value::Text(_) => <String as ToSql>::accepts(ty),
+        Value::Bytes(_) => <Vec<u8> as ToSql>::accepts(ty),
+        Value::Decimal(_) => <Decimal as ToSql>::accepts(ty),
+        Value::Date(_) => <NaiveDate as ToSql>::accepts(ty),
+        Value::Time(_) => <NaiveTime as ToSql>::accepts(ty),
+        Value::Timestamp(_) => <NaiveDateTime as ToSql>::accepts(ty),
+        Value::TimestampTz(_) => <DateTime<Utc> as ToSql>::accepts(ty),
+        Value::Json(_) => <serde_json::Value as ToSql>::accepts(ty),
+        Value::Array(element, _) => match element {
+            SqlType::Bool => array::<bool>(ty),
+            SqlType::SmallInt => array::<i16>(ty),
+            SqlType::Integer => array::<i32>(ty),
+            SqlType::BigInt => array::<i64>(ty),
+            SqlType::Real => array::<f32>(ty),
+            SqlType::Double => array::<f64>(ty),
+            SqlType::Text => array::<String>(ty),
+            SqlType::Bytea => array::<Vec<u8>>(ty),
+            SqlType::Numeric => array::<Decimal>(ty),
+            SqlType::Date => array::<NaiveDate>(ty),
+            SqlType::Time => array::<NaiveTime>(ty),
+            SqlType::Timestamp => array::<NaiveDateTime>(ty),
+            SqlType::TimestampTz => array::<DateTime<Utc>>(ty),
+            SqlType::Jsonb => array::<serde_json::Value>(ty),
+        },
+    }
+}
+
+/// Checks every parameter against the types the server expects.
+///
+/// # Errors
+/// [`orm_core::Error::ParameterType`] for the first that does not fit.
+pub(crate) fn check_params(expected: &[Type], params: &[Value]) -> orm_core::Result<()> {
+    for (i, (value, ty)) in params.iter().zip(expected).enumerate() {
+        if !accepts(value, ty) {
+            return Err(orm_core::Error::ParameterType {
+                position: i + 1,
+                expected: ty.name().to_owned(),
+                sent: value.describe().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Queries: every filter operator, ordering, paging, and the terminal methods.
 
 use orm::prelude::*;
+use orm::query::scope::InScope;
 
 use crate::common::{date, person, setup, Person};
 
@@ -13,7 +14,7 @@ async fn people(session: &mut Session) {
     session.commit().await.unwrap();
 }
 
-async fn names(session: &mut Session, filter: Expr) -> Vec<String> {
+async fn names<S: InScope<(Person,), I>, I>(session: &mut Session, filter: Expr<bool, S>) -> Vec<String> {
     let found = session.query::<Person>().filter(filter).order_by(Person::name.asc()).all().await.unwrap();
     found.into_iter().map(|h| session[h].name.clone()).collect()
 }

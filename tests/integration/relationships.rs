@@ -574,7 +574,7 @@ async fn limit_and_one_count_objects_not_joined_rows() {
     tutorial_data(&mut engine.session()).await;
     let mut session = engine.session();
     // Dwayne has two numbers starting with 42, Mark one.
-    fn session_query(session: &mut Session) -> orm::Query<'_, Actor> {
+    fn session_query(session: &mut Session) -> orm::Query<'_, Actor, (Actor, ContactDetails)> {
         session.query::<Actor>().join(Actor::contact_details).filter(ContactDetails::phone_number.like("42%"))
     }
     let two = session_query(&mut session).order_by(Actor::id.asc()).limit(2).all().await.unwrap();

@@ -1,8 +1,19 @@
-//! Typed columns and the predicates built from them.
+//! Typed columns and expressions.
+//!
+//! An [`Expr<T, S>`] is a SQL expression whose value reads back as the Rust
+//! type `T` and which uses columns of the models listed in `S` (a tree of
+//! [`Src`] markers). The types catch at compile time what SQL would only
+//! report at run time: comparing a text column with an integer, summing a
+//! text column, or using a column of a model the query never joined (see
+//! [`scope`](crate::query::scope)).
 
 use std::fmt;
 use std::marker::PhantomData;
 
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+use crate::statement::{self, BinaryOp, Name, Nulls, OrderTerm};
 use crate::value::{Bind, SqlValue, Value};
 
 /// A column of model `M` holding values of type `T`: `Movie::title` is a
@@ -51,246 +62,456 @@ impl<M, T> Column<M, T> {
     pub const fn index(&self) -> usize {
         self.index
     }
+}
 
-    fn expr(self) -> Box<Expr> {
-        Box::new(Expr::Column { table: self.table, name: self.name })
-    }
+/// Marks the model `M` as used by an expression; expressions combine their
+/// markers into tuples, and `()` uses no model.
+pub struct Src<M>(PhantomData<fn() -> M>);
 
-    fn compare(self, op: CmpOp, value: Value) -> Expr {
-        Expr::Compare { op, lhs: self.expr(), rhs: Box::new(Expr::Value(value)) }
-    }
-
-    /// `column = value`; `column IS NULL` when the value is `None`.
-    pub fn eq(self, value: impl Bind<T>) -> Expr {
-        match value.into_value() {
-            Value::Null => self.is_null(),
-            value => self.compare(CmpOp::Eq, value),
-        }
-    }
-
-    /// `column <> value`; `column IS NOT NULL` when the value is `None`.
-    pub fn ne(self, value: impl Bind<T>) -> Expr {
-        match value.into_value() {
-            Value::Null => self.is_not_null(),
-            value => self.compare(CmpOp::Ne, value),
-        }
-    }
-
-    /// `column < value`
-    pub fn lt(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Lt, value.into_value())
-    }
-
-    /// `column <= value`
-    pub fn le(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Le, value.into_value())
-    }
-
-    /// `column > value`
-    pub fn gt(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Gt, value.into_value())
-    }
-
-    /// `column >= value`
-    pub fn ge(self, value: impl Bind<T>) -> Expr {
-        self.compare(CmpOp::Ge, value.into_value())
-    }
-
-    /// `column BETWEEN low AND high`
-    pub fn between(self, low: impl Bind<T>, high: impl Bind<T>) -> Expr {
-        Expr::Between {
-            expr: self.expr(),
-            low: Box::new(Expr::Value(low.into_value())),
-            high: Box::new(Expr::Value(high.into_value())),
-        }
-    }
-
-    /// `column = ANY($1)`: the list is one array parameter, so the statement
-    /// text is the same for every length.
-    pub fn in_list<V: Bind<T>>(self, values: impl IntoIterator<Item = V>) -> Expr
-    where
-        T: SqlValue,
-    {
-        let values = values.into_iter().map(Bind::into_value).collect();
-        Expr::Any { expr: self.expr(), array: Value::Array(T::SQL_TYPE, values) }
-    }
-
-    /// `column IS NULL`
-    pub fn is_null(self) -> Expr {
-        Expr::IsNull { expr: self.expr(), negated: false }
-    }
-
-    /// `column IS NOT NULL`
-    pub fn is_not_null(self) -> Expr {
-        Expr::IsNull { expr: self.expr(), negated: true }
-    }
-
-    /// Sorts by this column, ascending.
-    pub fn asc(self) -> Order {
-        Order { table: self.table, name: self.name, descending: false }
-    }
-
-    /// Sorts by this column, descending.
-    pub fn desc(self) -> Order {
-        Order { table: self.table, name: self.name, descending: true }
+impl<M> fmt::Debug for Src<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Src<{}>", std::any::type_name::<M>())
     }
 }
 
-/// Pattern matching, for text columns only.
-impl<M> Column<M, String> {
-    /// `column LIKE pattern`
-    pub fn like(self, pattern: &str) -> Expr {
-        Expr::Like { expr: self.expr(), pattern: pattern.to_owned(), case_insensitive: false }
-    }
-
-    /// `column ILIKE pattern` (case-insensitive)
-    pub fn ilike(self, pattern: &str) -> Expr {
-        Expr::Like { expr: self.expr(), pattern: pattern.to_owned(), case_insensitive: true }
-    }
+/// A SQL expression whose value reads back as `T`, using columns of the
+/// models in `S`. Built from columns ([`Column`]), values, operators and
+/// the functions of [`functions`](crate::query::functions).
+pub struct Expr<T, S = ()> {
+    pub(crate) node: statement::Expr,
+    marker: PhantomData<fn() -> (T, S)>,
 }
 
-/// Pattern matching, for nullable text columns.
-impl<M> Column<M, Option<String>> {
-    /// `column LIKE pattern`
-    pub fn like(self, pattern: &str) -> Expr {
-        Expr::Like { expr: self.expr(), pattern: pattern.to_owned(), case_insensitive: false }
-    }
-
-    /// `column ILIKE pattern` (case-insensitive)
-    pub fn ilike(self, pattern: &str) -> Expr {
-        Expr::Like { expr: self.expr(), pattern: pattern.to_owned(), case_insensitive: true }
+impl<T, S> Clone for Expr<T, S> {
+    fn clone(&self) -> Self {
+        Expr::from_node(self.node.clone())
     }
 }
 
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `=`
-    Eq,
-    /// `<>`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-impl CmpOp {
-    pub(crate) fn sql(self) -> &'static str {
-        match self {
-            CmpOp::Eq => " = ",
-            CmpOp::Ne => " <> ",
-            CmpOp::Lt => " < ",
-            CmpOp::Le => " <= ",
-            CmpOp::Gt => " > ",
-            CmpOp::Ge => " >= ",
-        }
+impl<T, S> fmt::Debug for Expr<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.node.fmt(f)
     }
 }
 
-/// A SQL expression: a predicate for `filter`. Build it from a [`Column`]
-/// and combine with [`Expr::and`], [`Expr::or`] and `!`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Expr {
-    /// A qualified column.
-    Column {
-        /// Table name.
-        table: &'static str,
-        /// Column name.
-        name: &'static str,
-    },
-    /// A bound parameter.
-    Value(Value),
-    /// `lhs op rhs`
-    Compare {
-        /// The operator.
-        op: CmpOp,
-        /// Left side.
-        lhs: Box<Expr>,
-        /// Right side.
-        rhs: Box<Expr>,
-    },
-    /// `expr [I]LIKE pattern`
-    Like {
-        /// The text.
-        expr: Box<Expr>,
-        /// The pattern, bound as a parameter.
-        pattern: String,
-        /// `ILIKE` instead of `LIKE`.
-        case_insensitive: bool,
-    },
-    /// `expr IS [NOT] NULL`
-    IsNull {
-        /// The operand.
-        expr: Box<Expr>,
-        /// `IS NOT NULL`.
-        negated: bool,
-    },
-    /// `expr = ANY(array)`
-    Any {
-        /// The operand.
-        expr: Box<Expr>,
-        /// A [`Value::Array`].
-        array: Value,
-    },
-    /// `expr BETWEEN low AND high`
-    Between {
-        /// The operand.
-        expr: Box<Expr>,
-        /// Lower bound.
-        low: Box<Expr>,
-        /// Upper bound.
-        high: Box<Expr>,
-    },
-    /// All of these.
-    And(Vec<Expr>),
-    /// Any of these.
-    Or(Vec<Expr>),
-    /// `NOT expr`
-    Not(Box<Expr>),
+impl<T, S> Expr<T, S> {
+    /// Wraps an untyped expression; the caller vouches for `T` and `S`.
+    pub(crate) fn from_node(node: statement::Expr) -> Self {
+        Expr { node, marker: PhantomData }
+    }
+
+    /// The untyped expression.
+    pub fn into_node(self) -> statement::Expr {
+        self.node
+    }
 }
 
-impl Expr {
-    /// `self AND other`
-    pub fn and(self, other: Expr) -> Expr {
-        match self {
-            Expr::And(mut all) => {
-                all.push(other);
-                Expr::And(all)
+/// A bound value as an expression: `value::<i32>(1)`, for the rare place
+/// where a value stands first (most operators take values directly).
+pub fn value<T: SqlValue>(value: T) -> Expr<T> {
+    Expr::from_node(statement::Expr::Value(value.to_value()))
+}
+
+/// Something that can stand on the other side of an operator from an
+/// expression of type `T`: a value of that type (anything [`Bind<T>`]), a
+/// column, or an expression. `K` tells the three apart; it is inferred.
+#[diagnostic::on_unimplemented(
+    message = "cannot compare or combine an expression of type `{T}` with `{Self}`",
+    label = "expected a value, column or expression of type `{T}`"
+)]
+pub trait Operand<T, K> {
+    /// The models the operand uses.
+    type Sources;
+    /// The untyped expression.
+    fn into_operand(self) -> statement::Expr;
+}
+
+/// [`Operand`] kind of values.
+#[derive(Debug)]
+pub enum ValueKind {}
+/// [`Operand`] kind of columns and expressions.
+#[derive(Debug)]
+pub enum ExprKind {}
+
+impl<T, V: Bind<T>> Operand<T, ValueKind> for V {
+    type Sources = ();
+    fn into_operand(self) -> statement::Expr {
+        statement::Expr::Value(self.into_value())
+    }
+}
+
+impl<E: Expression> Operand<E::Value, ExprKind> for E {
+    type Sources = E::Sources;
+    fn into_operand(self) -> statement::Expr {
+        self.into_expr().node
+    }
+}
+
+/// Text types, for `like`, `concat`, `lower`, `upper` and `length`.
+#[diagnostic::on_unimplemented(message = "`{Self}` is not a text type", label = "expected a text expression")]
+pub trait Text {}
+impl Text for String {}
+impl Text for Option<String> {}
+
+/// Columns and expressions, for generic code: the Rust type of the value
+/// and the models used. The operators themselves are inherent methods of
+/// [`Column`] and [`Expr`], so no import is needed to call them.
+pub trait Expression: Sized {
+    /// The Rust type of the value.
+    type Value;
+    /// The models used.
+    type Sources;
+
+    /// The expression itself.
+    fn into_expr(self) -> Expr<Self::Value, Self::Sources>;
+}
+
+/// The operators of columns and expressions, as inherent methods of both.
+macro_rules! expression_methods {
+    (impl<$($g:ident),*> $ty:ty { value: $t:ty, sources: $s:ty }) => {
+        impl<$($g),*> $ty {
+            /// `self = other`; `self IS NULL` when `other` is the value `None`.
+            pub fn eq<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Eq, other)
             }
-            first => Expr::And(vec![first, other]),
+
+            /// `self <> other`; `self IS NOT NULL` when `other` is the value `None`.
+            pub fn ne<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Ne, other)
+            }
+
+            /// `self < other`
+            pub fn lt<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Lt, other)
+            }
+
+            /// `self <= other`
+            pub fn le<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Le, other)
+            }
+
+            /// `self > other`
+            pub fn gt<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Gt, other)
+            }
+
+            /// `self >= other`
+            pub fn ge<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+                compare(self, BinaryOp::Ge, other)
+            }
+
+            /// `self BETWEEN low AND high`
+            pub fn between<L: Operand<$t, K1>, H: Operand<$t, K2>, K1, K2>(
+                self,
+                low: L,
+                high: H,
+            ) -> Expr<bool, ($s, (L::Sources, H::Sources))> {
+                Expr::from_node(statement::Expr::Between {
+                    expr: Box::new(self.into_expr().node),
+                    low: Box::new(low.into_operand()),
+                    high: Box::new(high.into_operand()),
+                })
+            }
+
+            /// `self = ANY($1)`: the list is one array parameter, so the
+            /// statement text is the same for every length.
+            pub fn in_list<V: Bind<$t>>(self, values: impl IntoIterator<Item = V>) -> Expr<bool, $s>
+            where
+                $t: SqlValue,
+            {
+                let values = values.into_iter().map(Bind::into_value).collect();
+                let array = Value::Array(<$t as SqlValue>::SQL_TYPE, values);
+                Expr::from_node(self.into_expr().node.in_array(array))
+            }
+
+            /// `self IN (subquery)`, with a subquery of one column of the
+            /// same type: `Book::author_id.in_subquery(select(Author::id).filter(..).subquery())`.
+            pub fn in_subquery<S2>(self, query: crate::query::Subquery<$t, S2>) -> Expr<bool, $s> {
+                Expr::from_node(statement::Expr::InSubquery {
+                    expr: Box::new(self.into_expr().node),
+                    query: Box::new(query.select),
+                    negated: false,
+                })
+            }
+
+            /// `self IS NULL`
+            pub fn is_null(self) -> Expr<bool, $s> {
+                Expr::from_node(statement::Expr::IsNull { expr: Box::new(self.into_expr().node), negated: false })
+            }
+
+            /// `self IS NOT NULL`
+            pub fn is_not_null(self) -> Expr<bool, $s> {
+                Expr::from_node(statement::Expr::IsNull { expr: Box::new(self.into_expr().node), negated: true })
+            }
+
+            /// Sorts by this expression, ascending.
+            pub fn asc(self) -> Order<$s> {
+                Order::new(self.into_expr().node, false)
+            }
+
+            /// Sorts by this expression, descending.
+            pub fn desc(self) -> Order<$s> {
+                Order::new(self.into_expr().node, true)
+            }
+
+            /// `self LIKE pattern`. Escape user input with [`escape_like`].
+            pub fn like<O: Operand<$t, K>, K>(self, pattern: O) -> Expr<bool, ($s, O::Sources)>
+            where
+                $t: Text,
+            {
+                like(self, pattern, false)
+            }
+
+            /// `self ILIKE pattern` (case-insensitive).
+            pub fn ilike<O: Operand<$t, K>, K>(self, pattern: O) -> Expr<bool, ($s, O::Sources)>
+            where
+                $t: Text,
+            {
+                like(self, pattern, true)
+            }
+
+            /// Text concatenation, `self || other`.
+            pub fn concat<O: Operand<$t, K>, K>(self, other: O) -> Expr<$t, ($s, O::Sources)>
+            where
+                $t: Text,
+            {
+                Expr::from_node(statement::Expr::binary(BinaryOp::Concat, self.into_expr().node, other.into_operand()))
+            }
         }
+    };
+}
+
+expression_methods!(impl<M, T> Column<M, T> { value: T, sources: Src<M> });
+expression_methods!(impl<T, S> Expr<T, S> { value: T, sources: S });
+
+fn compare<E: Expression, O: Operand<E::Value, K>, K>(
+    lhs: E,
+    op: BinaryOp,
+    rhs: O,
+) -> Expr<bool, (E::Sources, O::Sources)> {
+    let lhs = lhs.into_expr().node;
+    let node = match (op, rhs.into_operand()) {
+        (BinaryOp::Eq, statement::Expr::Value(Value::Null)) => {
+            statement::Expr::IsNull { expr: Box::new(lhs), negated: false }
+        }
+        (BinaryOp::Ne, statement::Expr::Value(Value::Null)) => {
+            statement::Expr::IsNull { expr: Box::new(lhs), negated: true }
+        }
+        (op, rhs) => statement::Expr::binary(op, lhs, rhs),
+    };
+    Expr::from_node(node)
+}
+
+fn like<E: Expression, O: Operand<E::Value, K>, K>(
+    lhs: E,
+    pattern: O,
+    case_insensitive: bool,
+) -> Expr<bool, (E::Sources, O::Sources)> {
+    Expr::from_node(statement::Expr::Like {
+        expr: Box::new(lhs.into_expr().node),
+        pattern: Box::new(pattern.into_operand()),
+        case_insensitive,
+    })
+}
+
+/// Escapes `%`, `_` and `\` in user input, so that it matches itself in a
+/// `like` pattern: `Book::title.like(format!("%{}%", escape_like(input)))`.
+pub fn escape_like(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl<M, T> Expression for Column<M, T> {
+    type Value = T;
+    type Sources = Src<M>;
+
+    fn into_expr(self) -> Expr<T, Src<M>> {
+        Expr::from_node(statement::Expr::Column { table: Name::Borrowed(self.table), name: self.name })
+    }
+}
+
+impl<T, S> Expression for Expr<T, S> {
+    type Value = T;
+    type Sources = S;
+
+    fn into_expr(self) -> Expr<T, S> {
+        self
+    }
+}
+
+impl<S> Expr<bool, S> {
+    /// `self AND other`
+    pub fn and<S2>(self, other: Expr<bool, S2>) -> Expr<bool, (S, S2)> {
+        let node = match self.node {
+            statement::Expr::And(mut all) => {
+                all.push(other.node);
+                statement::Expr::And(all)
+            }
+            first => statement::Expr::And(vec![first, other.node]),
+        };
+        Expr::from_node(node)
     }
 
     /// `self OR other`
-    pub fn or(self, other: Expr) -> Expr {
-        match self {
-            Expr::Or(mut any) => {
-                any.push(other);
-                Expr::Or(any)
+    pub fn or<S2>(self, other: Expr<bool, S2>) -> Expr<bool, (S, S2)> {
+        let node = match self.node {
+            statement::Expr::Or(mut any) => {
+                any.push(other.node);
+                statement::Expr::Or(any)
             }
-            first => Expr::Or(vec![first, other]),
+            first => statement::Expr::Or(vec![first, other.node]),
+        };
+        Expr::from_node(node)
+    }
+}
+
+impl<S> std::ops::Not for Expr<bool, S> {
+    type Output = Expr<bool, S>;
+
+    fn not(self) -> Expr<bool, S> {
+        Expr::from_node(statement::Expr::Not(Box::new(self.node)))
+    }
+}
+
+/// One `ORDER BY` term, from [`Expression::asc`] or [`Expression::desc`],
+/// using the models in `S`.
+pub struct Order<S = ()> {
+    pub(crate) term: OrderTerm,
+    marker: PhantomData<fn() -> S>,
+}
+
+impl<S> fmt::Debug for Order<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.term.fmt(f)
+    }
+}
+
+impl<S> Clone for Order<S> {
+    fn clone(&self) -> Self {
+        Order { term: self.term.clone(), marker: PhantomData }
+    }
+}
+
+impl<S> Order<S> {
+    fn new(expr: statement::Expr, descending: bool) -> Self {
+        Order { term: OrderTerm { expr, descending, nulls: None }, marker: PhantomData }
+    }
+
+    /// NULLs sort before every value.
+    pub fn nulls_first(mut self) -> Self {
+        self.term.nulls = Some(Nulls::First);
+        self
+    }
+
+    /// NULLs sort after every value.
+    pub fn nulls_last(mut self) -> Self {
+        self.term.nulls = Some(Nulls::Last);
+        self
+    }
+}
+
+/// Numeric types, for `+ - * /`.
+pub trait Numeric {}
+
+macro_rules! arithmetic {
+    ($($ty:ty),*) => {$(
+        impl Numeric for $ty {}
+        impl Numeric for Option<$ty> {}
+        arithmetic!(@ops $ty, $ty);
+        arithmetic!(@ops Option<$ty>, $ty);
+    )*};
+    (@ops $column:ty, $value:ty) => {
+        arithmetic!(@op $column, $value, Add, add, Add);
+        arithmetic!(@op $column, $value, Sub, sub, Sub);
+        arithmetic!(@op $column, $value, Mul, mul, Mul);
+        arithmetic!(@op $column, $value, Div, div, Div);
+    };
+    (@op $column:ty, $value:ty, $trait:ident, $method:ident, $op:ident) => {
+        impl<M> std::ops::$trait<$value> for Column<M, $column> {
+            type Output = Expr<$column, Src<M>>;
+            fn $method(self, rhs: $value) -> Self::Output {
+                binary(self, BinaryOp::$op, statement::Expr::Value(rhs.to_value()))
+            }
         }
-    }
+        impl<S> std::ops::$trait<$value> for Expr<$column, S> {
+            type Output = Expr<$column, S>;
+            fn $method(self, rhs: $value) -> Self::Output {
+                binary(self, BinaryOp::$op, statement::Expr::Value(rhs.to_value()))
+            }
+        }
+    };
 }
 
-impl std::ops::Not for Expr {
-    type Output = Expr;
+arithmetic!(i16, i32, i64, f32, f64, Decimal);
 
-    fn not(self) -> Expr {
-        Expr::Not(Box::new(self))
-    }
+macro_rules! expression_arithmetic {
+    ($($trait:ident, $method:ident, $op:ident;)*) => {$(
+        impl<M, M2, T: Numeric> std::ops::$trait<Column<M2, T>> for Column<M, T> {
+            type Output = Expr<T, (Src<M>, Src<M2>)>;
+            fn $method(self, rhs: Column<M2, T>) -> Self::Output {
+                binary(self, BinaryOp::$op, rhs.into_expr().node)
+            }
+        }
+        impl<M, S2, T: Numeric> std::ops::$trait<Expr<T, S2>> for Column<M, T> {
+            type Output = Expr<T, (Src<M>, S2)>;
+            fn $method(self, rhs: Expr<T, S2>) -> Self::Output {
+                binary(self, BinaryOp::$op, rhs.node)
+            }
+        }
+        impl<S, M2, T: Numeric> std::ops::$trait<Column<M2, T>> for Expr<T, S> {
+            type Output = Expr<T, (S, Src<M2>)>;
+            fn $method(self, rhs: Column<M2, T>) -> Self::Output {
+                binary(self, BinaryOp::$op, rhs.into_expr().node)
+            }
+        }
+        impl<S, S2, T: Numeric> std::ops::$trait<Expr<T, S2>> for Expr<T, S> {
+            type Output = Expr<T, (S, S2)>;
+            fn $method(self, rhs: Expr<T, S2>) -> Self::Output {
+                binary(self, BinaryOp::$op, rhs.node)
+            }
+        }
+    )*};
 }
 
-/// One `ORDER BY` term, from [`Column::asc`] or [`Column::desc`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
-    pub(crate) table: &'static str,
-    pub(crate) name: &'static str,
-    pub(crate) descending: bool,
+expression_arithmetic! {
+    Add, add, Add;
+    Sub, sub, Sub;
+    Mul, mul, Mul;
+    Div, div, Div;
+}
+
+/// Interval arithmetic: a timestamp plus or minus a `TimeDelta`.
+macro_rules! interval_arithmetic {
+    ($($ty:ty),*) => {$(
+        interval_arithmetic!(@op $ty, Add, add, Add);
+        interval_arithmetic!(@op $ty, Sub, sub, Sub);
+        interval_arithmetic!(@op Option<$ty>, Add, add, Add);
+        interval_arithmetic!(@op Option<$ty>, Sub, sub, Sub);
+    )*};
+    (@op $ty:ty, $trait:ident, $method:ident, $op:ident) => {
+        impl<M> std::ops::$trait<TimeDelta> for Column<M, $ty> {
+            type Output = Expr<$ty, Src<M>>;
+            fn $method(self, rhs: TimeDelta) -> Self::Output {
+                binary(self, BinaryOp::$op, statement::Expr::Interval(rhs))
+            }
+        }
+        impl<S> std::ops::$trait<TimeDelta> for Expr<$ty, S> {
+            type Output = Expr<$ty, S>;
+            fn $method(self, rhs: TimeDelta) -> Self::Output {
+                binary(self, BinaryOp::$op, statement::Expr::Interval(rhs))
+            }
+        }
+    };
+}
+
+interval_arithmetic!(NaiveDateTime, DateTime<Utc>);
+
+fn binary<E: Expression, T, S>(lhs: E, op: BinaryOp, rhs: statement::Expr) -> Expr<T, S> {
+    Expr::from_node(statement::Expr::binary(op, lhs.into_expr().node, rhs))
 }

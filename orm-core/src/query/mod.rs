@@ -1,47 +1,60 @@
-//! Queries of one model through a session: `session.query::<Movie>()`.
+//! Queries through a session: `session.query::<Movie>()` loads whole
+//! objects; `session.select(..)` reads columns, expressions and models into
+//! tuples. Both are typed by the models they read from (see [`scope`]).
 
 pub mod expr;
-pub mod render;
+pub mod functions;
+pub mod scope;
+pub mod select;
 
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::loader::{push_collection_order, LoadNode, Strategy};
+use crate::loader::{collection_order, LoadNode, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
-use crate::query::expr::{Expr, Order};
-use crate::query::render::Sql;
+use crate::query::expr::{Column, Expr, Expression, Operand, Order};
+use crate::query::scope::{HasModel, InScope, Push};
 use crate::relation::{Join, Relation, RelationMeta};
 use crate::session::{Handle, Session};
-use crate::value::Value;
+use crate::statement::{self, JoinClause, JoinKind, Lock, LockStrength, LockWait, Name, OrderTerm, Source, Statement};
+use crate::value::{Bind, Value};
 
-/// A SELECT of model `T`, built with `filter`, `join`, `order_by`, `limit`,
-/// `offset` and eager `load` options, run with `all`, `first`, `one`,
-/// `count` or `exists`.
+pub use select::{select, Entity, Selection, Subquery};
+
+/// A query of whole objects of model `T`, reading from the models in `F`
+/// (`T` and the models joined), built with `filter`, `join`, `order_by`,
+/// `limit`, `offset`, locking and eager `load` options, run with `all`,
+/// `first`, `one`, `count`, `exists` or `page`, or turned into one
+/// `UPDATE` or `DELETE` with `update` and `delete`.
 ///
 /// Every run autoflushes first, so the query sees the session's pending
 /// changes; rows already in the identity map come back as the same handles,
 /// and a row reached twice through a join comes back once.
 #[derive(Debug)]
 #[must_use = "a query does nothing until it is run with `all`, `first`, `one`, `count` or `exists`"]
-pub struct Query<'s, T: Model> {
+pub struct Query<'s, T: Model, F = (T,)> {
     session: &'s mut Session,
-    filters: Vec<Expr>,
-    joins: Vec<JoinClause>,
-    order: Vec<Order>,
+    filters: Vec<statement::Expr>,
+    joins: Vec<JoinStep>,
+    order: Vec<OrderTerm>,
     limit: Option<i64>,
     offset: Option<i64>,
+    lock: Option<Lock>,
     loads: Vec<LoadNode>,
-    marker: std::marker::PhantomData<fn() -> T>,
+    marker: std::marker::PhantomData<fn() -> (T, F)>,
 }
 
-/// A join along a relationship, for filtering on the joined model.
+/// A join along a relationship, for filtering and sorting on the joined model.
 #[derive(Debug, Clone, Copy)]
-struct JoinClause {
+struct JoinStep {
     owner: &'static TableMeta,
     relation: &'static RelationMeta,
-    outer: bool,
+    kind: JoinKind,
 }
+
+/// The names the sort values of a joined query take in its key subquery.
+const SORT_ALIASES: [&str; 8] = ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8"];
 
 impl<'s, T: Model> Query<'s, T> {
     pub(crate) fn new(session: &'s mut Session) -> Self {
@@ -52,36 +65,75 @@ impl<'s, T: Model> Query<'s, T> {
             order: Vec::new(),
             limit: None,
             offset: None,
+            lock: None,
             loads: Vec::new(),
-            marker: Default::default(),
+            marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'s, T: Model, F> Query<'s, T, F> {
+    fn retype<F2>(self) -> Query<'s, T, F2> {
+        Query {
+            session: self.session,
+            filters: self.filters,
+            joins: self.joins,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+            lock: self.lock,
+            loads: self.loads,
+            marker: std::marker::PhantomData,
         }
     }
 
-    /// Keeps the rows matching `predicate`; several filters are joined with AND.
-    pub fn filter(mut self, predicate: Expr) -> Self {
-        self.filters.push(predicate);
+    /// Keeps the rows matching `predicate`, which may use `T` and the joined
+    /// models; several filters are joined with AND.
+    pub fn filter<S: InScope<F, I>, I>(mut self, predicate: Expr<bool, S>) -> Self {
+        self.filters.push(predicate.node);
         self
     }
 
     /// Joins the target of a relationship (`INNER JOIN`), so that filters
-    /// can use its columns: `.join(Movie::actors).filter(Actor::name.eq(..))`.
-    /// The relationship may start at `T` or at a model joined before. Each
-    /// object comes back once, and `limit` and `one` count objects, not
-    /// joined rows; sort only by `T`'s own columns.
-    pub fn join<A: Model, B: Model>(mut self, relation: Relation<A, B>) -> Self {
-        self.joins.push(JoinClause { owner: A::TABLE, relation: relation.meta(), outer: false });
-        self
+    /// and sorting can use its columns:
+    /// `.join(Movie::actors).filter(Actor::name.eq(..))`. The relationship
+    /// must start at `T` or at a model joined before. Each object comes back
+    /// once, and `limit` and `one` count objects, not joined rows.
+    pub fn join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Query<'s, T, F::Output>
+    where
+        F: HasModel<A, P> + Push<B>,
+    {
+        self.joins.push(JoinStep { owner: A::TABLE, relation: relation.meta(), kind: JoinKind::Inner });
+        self.retype()
     }
 
     /// As [`join`](Query::join), with a `LEFT OUTER JOIN`.
-    pub fn outer_join<A: Model, B: Model>(mut self, relation: Relation<A, B>) -> Self {
-        self.joins.push(JoinClause { owner: A::TABLE, relation: relation.meta(), outer: true });
+    pub fn outer_join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Query<'s, T, F::Output>
+    where
+        F: HasModel<A, P> + Push<B>,
+    {
+        self.joins.push(JoinStep { owner: A::TABLE, relation: relation.meta(), kind: JoinKind::LeftOuter });
+        self.retype()
+    }
+
+    /// Sorts by an expression of `T` or of a joined model:
+    /// `.order_by(Movie::title.asc())`. Sorting by a joined model's column
+    /// sorts each object by its smallest value (largest, descending).
+    pub fn order_by<S: InScope<F, I>, I>(mut self, order: Order<S>) -> Self {
+        self.order.push(order.term);
         self
     }
 
-    /// Sorts by a column: `.order_by(Movie::title.asc())`.
-    pub fn order_by(mut self, order: Order) -> Self {
-        self.order.push(order);
+    /// Keyset pagination: the rows after `value` in `column`'s ascending
+    /// order, sorted by it. Pass the last value of the previous page.
+    pub fn after<V>(mut self, column: Column<T, V>, value: impl Bind<V>) -> Self {
+        let column = column.into_expr().node;
+        self.filters.push(statement::Expr::binary(
+            statement::BinaryOp::Gt,
+            column.clone(),
+            statement::Expr::Value(value.into_value()),
+        ));
+        self.order.push(ascending(column));
         self
     }
 
@@ -104,89 +156,151 @@ impl<'s, T: Model> Query<'s, T> {
         self
     }
 
-    /// Appends `FROM <table> WHERE ..`, the part every form shares. With
-    /// joins, the filters select keys in a subquery, so that a row reached
-    /// through several joined rows counts once for `limit` and `one`:
-    /// `WHERE (key) IN (SELECT key FROM <table> <joins> WHERE ..)`.
-    fn push_from_where(&self, sql: &mut Sql<'_>) {
-        let table = T::TABLE;
-        sql.push(" FROM ").ident(table.name);
+    /// The filters, with the joins as a key subquery:
+    /// `(key) IN (SELECT key FROM t JOIN .. WHERE ..)`.
+    fn key_filter(&self) -> Option<statement::Expr> {
         if self.joins.is_empty() {
-            sql.where_all(&self.filters);
-            return;
+            return statement::Expr::all(self.filters.clone());
         }
-        let push_key = |sql: &mut Sql<'_>| {
-            sql.push("(").list(table.primary_key(), |s, (_, c)| {
-                s.qualified(table.name, c.name);
-            });
-            sql.push(")");
-        };
-        sql.push(" WHERE ");
-        push_key(sql);
-        sql.push(" IN (SELECT ");
-        push_key(sql);
-        sql.push(" FROM ").ident(table.name);
-        for join in &self.joins {
-            let kind = if join.outer { " LEFT OUTER JOIN " } else { " JOIN " };
-            push_join(sql, kind, join.owner, join.owner.name, join.relation, None);
-        }
-        sql.where_all(&self.filters);
-        sql.push(")");
+        let keys = self.key_select(Vec::new());
+        Some(statement::Expr::InSubquery {
+            expr: Box::new(key_tuple(T::TABLE, T::TABLE.name)),
+            query: Box::new(keys),
+            negated: false,
+        })
     }
 
-    fn push_limit(&self, sql: &mut Sql<'_>, limit: Option<i64>) {
-        if let Some(n) = limit {
-            sql.push(" LIMIT ").param(Value::I64(n));
-        }
-        if let Some(n) = self.offset {
-            sql.push(" OFFSET ").param(Value::I64(n));
-        }
-    }
-
-    /// Renders the SELECT of `T`'s columns, with the joined eager loads.
-    fn select(&self, limit: Option<i64>) -> Sql<'static> {
+    /// `SELECT key, extra.. FROM t JOIN .. WHERE ..`
+    fn key_select(&self, extra: Vec<statement::Expr>) -> statement::Select {
         let table = T::TABLE;
-        let joined = joined_plan(table, &self.loads);
-        let mut sql = Sql::new(self.session.dialect());
-        sql.push("SELECT ").columns(table);
-        for step in &joined {
-            sql.push(", ").columns_as(step.target, &step.alias);
+        let mut items: Vec<statement::Expr> = key_columns(table, table.name).collect();
+        items.extend(extra);
+        let mut joins = Vec::new();
+        for join in &self.joins {
+            joins.extend(join_clauses(join.owner, join.owner.name, join.relation, join.kind, None));
         }
+        statement::Select {
+            items,
+            from: Some(Source::table(table)),
+            joins,
+            filter: statement::Expr::all(self.filters.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// The SELECT of `T`'s rows, filtered, sorted and limited. With joins,
+    /// it joins `(SELECT key, min(sort value).. GROUP BY key) AS k`, so that
+    /// an object comes once, is sorted by its joined rows, and is counted
+    /// once by `limit`. `sort_columns` also selects the sort values (for the
+    /// outer query of a joined eager load).
+    fn parent_select(&self, limit: Option<i64>, sort_columns: bool) -> Result<statement::Select> {
+        let table = T::TABLE;
+        let name = Name::Borrowed(table.name);
+        let mut select = statement::Select {
+            items: statement::columns_of(table, &name).collect(),
+            from: Some(Source::table(table)),
+            limit: limit.map(|n| statement::Expr::Value(Value::I64(n))),
+            offset: self.offset.map(|n| statement::Expr::Value(Value::I64(n))),
+            lock: self.lock,
+            ..Default::default()
+        };
+        if self.joins.is_empty() {
+            select.filter = statement::Expr::all(self.filters.clone());
+            select.order_by = self.order.clone();
+            return Ok(select);
+        }
+        if self.order.len() > SORT_ALIASES.len() {
+            return Err(Error::Session(format!(
+                "a joined query of `{}` sorts by at most {} terms",
+                table.model,
+                SORT_ALIASES.len()
+            )));
+        }
+        let sort_values = self.order.iter().zip(SORT_ALIASES).map(|(term, label)| {
+            let function = if term.descending { statement::Function::Max } else { statement::Function::Min };
+            let value = statement::Expr::Call { function, args: vec![term.expr.clone()] };
+            statement::Expr::Labeled { expr: Box::new(value), label }
+        });
+        let mut keys = self.key_select(sort_values.collect());
+        keys.group_by = key_columns(table, table.name).collect();
+        let on = table
+            .primary_key()
+            .map(|(_, c)| statement::Expr::column(table.name, c.name).equals(statement::Expr::column("k", c.name)));
+        select.joins.push(JoinClause {
+            kind: JoinKind::Inner,
+            source: Source::Subquery { query: Box::new(keys), alias: Name::Borrowed("k") },
+            on: statement::Expr::all(on.collect()).unwrap_or(statement::Expr::And(Vec::new())),
+        });
+        select.order_by = self
+            .order
+            .iter()
+            .zip(SORT_ALIASES)
+            .map(|(term, alias)| OrderTerm { expr: statement::Expr::column("k", alias), ..term.clone() })
+            .collect();
+        if sort_columns {
+            select.items.extend(SORT_ALIASES[..self.order.len()].iter().map(|a| statement::Expr::column("k", a)));
+        }
+        if let Some(lock) = &mut select.lock {
+            lock.of = Some(table.name);
+        }
+        Ok(select)
+    }
+
+    /// The statement that loads `T`, with the joined eager loads.
+    fn select(&self, limit: Option<i64>, joined: &[JoinedStep]) -> Result<statement::Select> {
         if joined.is_empty() {
-            self.push_from_where(&mut sql);
-            sql.order_by(&self.order);
-            self.push_limit(&mut sql, limit);
-            return sql;
+            return self.parent_select(limit, false);
         }
         // The parent rows are chosen (and limited) first; the joins only add
         // their related rows.
-        sql.push(" FROM (SELECT ").columns(table);
-        self.push_from_where(&mut sql);
-        sql.order_by(&self.order);
-        self.push_limit(&mut sql, limit);
-        sql.push(") AS ").ident(table.name);
-        for step in &joined {
-            push_join(&mut sql, " LEFT OUTER JOIN ", step.owner, &step.owner_alias, step.relation, Some(&step.alias));
+        let table = T::TABLE;
+        let name = Name::Borrowed(table.name);
+        let parents = self.parent_select(limit, true)?;
+        let mut items: Vec<statement::Expr> = statement::columns_of(table, &name).collect();
+        let mut joins = Vec::new();
+        for step in joined {
+            let alias = Name::Owned(step.alias.clone());
+            items.extend(statement::columns_of(step.target, &alias));
+            joins.extend(join_clauses(
+                step.owner,
+                &step.owner_alias,
+                step.relation,
+                JoinKind::LeftOuter,
+                Some(&step.alias),
+            ));
         }
-        sql.order_by(&self.order);
-        sql.push(if self.order.is_empty() { " ORDER BY " } else { ", " });
-        sql.list(table.primary_key(), |s, (_, c)| {
-            s.qualified(table.name, c.name);
-        });
-        for step in &joined {
-            sql.push(", ");
-            push_collection_order(&mut sql, step.target, &step.alias, step.relation);
+        let mut order_by: Vec<OrderTerm> = if self.joins.is_empty() {
+            self.order.clone()
+        } else {
+            let sorted = self.order.iter().zip(SORT_ALIASES);
+            sorted
+                .map(|(term, alias)| OrderTerm { expr: statement::Expr::column(table.name, alias), ..term.clone() })
+                .collect()
+        };
+        order_by.extend(key_columns(table, table.name).map(ascending));
+        for step in joined {
+            order_by.extend(collection_order(step.target, &step.alias, step.relation));
         }
-        sql
+        Ok(statement::Select {
+            items,
+            from: Some(Source::Subquery { query: Box::new(parents), alias: name }),
+            joins,
+            order_by,
+            ..Default::default()
+        })
     }
 
     async fn run(self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
-        let sql = self.select(limit);
         let joined = joined_plan(T::TABLE, &self.loads);
+        let select = self.select(limit, &joined)?;
+        if self.lock.is_some() {
+            self.session.begin().await?;
+        }
+        let statement = Statement::Select(Box::new(select));
         let slots = if joined.is_empty() {
-            self.session.fetch_objects::<T>(&sql).await?
+            self.session.fetch_objects::<T>(statement).await?
         } else {
-            let rows = self.session.fetch(&sql).await?;
+            let rows = self.session.fetch_statement(statement).await?;
             self.session.load_joined_rows::<T>(rows, &joined)?
         };
         let slots = dedupe(slots);
@@ -232,16 +346,20 @@ impl<'s, T: Model> Query<'s, T> {
     /// # Errors
     /// A database error.
     pub async fn count(self) -> Result<i64> {
-        let table = T::TABLE;
-        let mut sql = Sql::new(self.session.dialect());
-        sql.push("SELECT count(*) FROM (SELECT DISTINCT ");
-        sql.list(table.primary_key(), |s, (_, c)| {
-            s.qualified(table.name, c.name);
-        });
-        self.push_from_where(&mut sql);
-        self.push_limit(&mut sql, self.limit);
-        sql.push(") AS q");
-        self.scalar(sql).await
+        let statement = self.count_statement();
+        self.session.scalar(statement).await
+    }
+
+    fn count_statement(&self) -> Statement {
+        let mut keys = self.key_select(Vec::new());
+        keys.distinct = statement::Distinct::Rows;
+        keys.limit = self.limit.map(|n| statement::Expr::Value(Value::I64(n)));
+        keys.offset = self.offset.map(|n| statement::Expr::Value(Value::I64(n)));
+        Statement::Select(Box::new(statement::Select {
+            items: vec![statement::Expr::Call { function: statement::Function::Count, args: Vec::new() }],
+            from: Some(Source::Subquery { query: Box::new(keys), alias: Name::Borrowed("q") }),
+            ..Default::default()
+        }))
     }
 
     /// Whether any row matches.
@@ -249,22 +367,173 @@ impl<'s, T: Model> Query<'s, T> {
     /// # Errors
     /// A database error.
     pub async fn exists(self) -> Result<bool> {
-        let mut sql = Sql::new(self.session.dialect());
-        sql.push("SELECT EXISTS (SELECT 1");
-        self.push_from_where(&mut sql);
-        sql.push(")");
-        self.scalar(sql).await
+        let mut keys = self.key_select(Vec::new());
+        keys.items.clear();
+        let exists = statement::Select {
+            items: vec![statement::Expr::Exists { query: Box::new(keys), negated: false }],
+            ..Default::default()
+        };
+        self.session.scalar(Statement::Select(Box::new(exists))).await
     }
 
-    async fn scalar<V: crate::value::SqlValue>(self, sql: Sql<'_>) -> Result<V> {
-        let rows = self.session.fetch(&sql).await?;
-        let value = rows.values.into_iter().next().unwrap_or(Value::Null);
-        V::from_value(value).map_err(|v| Error::Decode {
-            model: T::TABLE.model,
-            field: "<aggregate>",
-            sql_type: v.describe(),
-            rust_type: std::any::type_name::<V>(),
-        })
+    /// One page of the results and the total number of matching objects:
+    /// page `number` (from 1) of `per_page` objects. Two statements.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn page(mut self, number: i64, per_page: i64) -> Result<Page<T>> {
+        let (limit, offset) = (self.limit.take(), self.offset.take());
+        let statement = self.count_statement();
+        let total = self.session.scalar(statement).await?;
+        self.limit = limit;
+        self.offset = offset;
+        let items = self.limit(per_page).offset((number.max(1) - 1) * per_page).all().await?;
+        Ok(Page { items, total, number, per_page })
+    }
+
+    /// Sets columns of every matching row in one `UPDATE .. WHERE`, and of
+    /// the matching objects the session holds, without a round trip per
+    /// object (SQLAlchemy's `synchronize_session`): `query.update([Book::price.set(Book::price * rate)])`.
+    /// Returns the number of rows updated. Runs in the session's
+    /// transaction, after an autoflush.
+    ///
+    /// # Errors
+    /// A database error; [`Error::Decode`] if a returned value does not fit.
+    pub async fn update(self, assignments: impl IntoIterator<Item = Assignment<T>>) -> Result<u64> {
+        let assignments: Vec<Assignment<T>> = assignments.into_iter().collect();
+        let update = statement::Update {
+            table: T::TABLE.name,
+            set: assignments.iter().map(|a| (T::TABLE.columns[a.column].name, a.value.clone())).collect(),
+            filter: self.key_filter(),
+            returning: statement::columns_of(T::TABLE, &Name::Borrowed(T::TABLE.name)).collect(),
+        };
+        let columns: Vec<usize> = assignments.iter().map(|a| a.column).collect();
+        let rows = self.session.write_statement(Statement::Update(Box::new(update))).await?;
+        let count = rows.len() as u64;
+        self.session.assign_rows::<T>(rows, &columns)?;
+        Ok(count)
+    }
+
+    /// Deletes every matching row in one `DELETE .. WHERE`; the matching
+    /// objects the session holds become detached. Returns the number of
+    /// rows deleted. Cascades of relationships are the database's (`ON
+    /// DELETE`), as with SQLAlchemy's bulk delete.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn delete(self) -> Result<u64> {
+        let delete = statement::Delete {
+            table: T::TABLE.name,
+            filter: self.key_filter(),
+            returning: statement::columns_of(T::TABLE, &Name::Borrowed(T::TABLE.name)).collect(),
+        };
+        let rows = self.session.write_statement(Statement::Delete(Box::new(delete))).await?;
+        let count = rows.len() as u64;
+        self.session.detach_rows::<T>(rows)?;
+        Ok(count)
+    }
+}
+
+/// One page of a query's results, from [`Query::page`].
+#[derive(Debug)]
+pub struct Page<T> {
+    /// The objects of this page.
+    pub items: Vec<Handle<T>>,
+    /// How many objects match in all.
+    pub total: i64,
+    /// The page number, from 1.
+    pub number: i64,
+    /// The page size.
+    pub per_page: i64,
+}
+
+impl<T> Page<T> {
+    /// The number of pages.
+    pub fn pages(&self) -> i64 {
+        if self.per_page <= 0 {
+            0
+        } else {
+            (self.total + self.per_page - 1) / self.per_page
+        }
+    }
+}
+
+/// `column = value` in a bulk UPDATE or an upsert, from [`Column::set`].
+#[derive(Debug, Clone)]
+pub struct Assignment<M> {
+    pub(crate) column: usize,
+    pub(crate) value: statement::Expr,
+    marker: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M, T> Column<M, T> {
+    /// Assigns `value` (a value, or an expression of this model's columns)
+    /// to this column, for [`Query::update`] and upserts.
+    pub fn set<O: Operand<T, K>, K, I>(self, value: O) -> Assignment<M>
+    where
+        O::Sources: InScope<(M,), I>,
+    {
+        Assignment { column: self.index(), value: value.into_operand(), marker: std::marker::PhantomData }
+    }
+}
+
+/// Row locks for a query run in the session's transaction (which it opens):
+/// `.for_update()`, `.for_share()`, then `.nowait()` or `.skip_locked()`.
+pub trait Locking: Sized {
+    #[doc(hidden)]
+    fn lock_mut(&mut self) -> &mut Option<Lock>;
+
+    /// `FOR UPDATE`: locks the rows read until the transaction ends.
+    fn for_update(mut self) -> Self {
+        self.lock_mut().get_or_insert_with(|| lock(LockStrength::Update)).strength = LockStrength::Update;
+        self
+    }
+
+    /// `FOR SHARE`: blocks writers of the rows read until the transaction ends.
+    fn for_share(mut self) -> Self {
+        self.lock_mut().get_or_insert_with(|| lock(LockStrength::Share)).strength = LockStrength::Share;
+        self
+    }
+
+    /// Fails at once on a row another transaction holds (`NOWAIT`); implies
+    /// `for_update` unless `for_share` was asked.
+    fn nowait(mut self) -> Self {
+        self.lock_mut().get_or_insert_with(|| lock(LockStrength::Update)).wait = LockWait::NoWait;
+        self
+    }
+
+    /// Leaves out rows another transaction holds (`SKIP LOCKED`), as a job
+    /// queue does; implies `for_update` unless `for_share` was asked.
+    fn skip_locked(mut self) -> Self {
+        self.lock_mut().get_or_insert_with(|| lock(LockStrength::Update)).wait = LockWait::SkipLocked;
+        self
+    }
+}
+
+fn lock(strength: LockStrength) -> Lock {
+    Lock { strength, wait: LockWait::Wait, of: None }
+}
+
+impl<T: Model, F> Locking for Query<'_, T, F> {
+    fn lock_mut(&mut self) -> &mut Option<Lock> {
+        &mut self.lock
+    }
+}
+
+fn ascending(expr: statement::Expr) -> OrderTerm {
+    OrderTerm { expr, descending: false, nulls: None }
+}
+
+fn key_columns(table: &'static TableMeta, alias: &'static str) -> impl Iterator<Item = statement::Expr> {
+    table.primary_key().map(move |(_, c)| statement::Expr::column(alias, c.name))
+}
+
+fn key_tuple(table: &'static TableMeta, alias: &'static str) -> statement::Expr {
+    let mut columns: Vec<statement::Expr> = key_columns(table, alias).collect();
+    if columns.len() == 1 {
+        columns.remove(0)
+    } else {
+        statement::Expr::Tuple(columns)
     }
 }
 
@@ -273,44 +542,41 @@ fn dedupe(slots: Vec<u32>) -> Vec<u32> {
     slots.into_iter().filter(|s| seen.insert(*s)).collect()
 }
 
-/// Appends `<kind> target [AS alias] ON ..` for one relationship, through the
-/// secondary table for many-to-many. The owner is known as `owner_alias`.
-fn push_join(
-    sql: &mut Sql<'_>,
-    kind: &str,
+/// The joins of one relationship from `owner` (known as `owner_alias`),
+/// through the secondary table for many-to-many, the target under `alias`.
+pub(crate) fn join_clauses(
     owner: &TableMeta,
     owner_alias: &str,
     relation: &RelationMeta,
+    kind: JoinKind,
     alias: Option<&str>,
-) {
+) -> Vec<JoinClause> {
     let target = (relation.target)();
-    let target_alias = alias.unwrap_or(target.name);
-    let (local, remote) = match relation.join {
-        Join::ForeignKeyHere { local, remote } | Join::ForeignKeyThere { local, remote } => (local, remote),
+    let target_alias: Name = Name::Owned(alias.unwrap_or(target.name).to_owned());
+    let source = |table: &'static TableMeta, alias: &Name| Source::Table {
+        name: table.name,
+        alias: (alias.as_ref() != table.name).then(|| alias.clone()),
+    };
+    let owner_alias: Name = Name::Owned(owner_alias.to_owned());
+    match relation.join {
+        Join::ForeignKeyHere { local, remote } | Join::ForeignKeyThere { local, remote } => {
+            let on = statement::Expr::column(target_alias.clone(), target.columns[remote].name)
+                .equals(statement::Expr::column(owner_alias, owner.columns[local].name));
+            vec![JoinClause { kind, source: source(target, &target_alias), on }]
+        }
         Join::Secondary { secondary, local, to_local, to_remote, remote } => {
             let secondary = secondary();
-            let secondary_alias = alias.map_or_else(|| secondary.name.to_owned(), |a| format!("{a}_s"));
-            sql.push(kind).ident(secondary.name);
-            if alias.is_some() {
-                sql.push(" AS ").ident(&secondary_alias);
-            }
-            sql.push(" ON ").qualified(&secondary_alias, secondary.columns[to_local].name).push(" = ");
-            sql.qualified(owner_alias, owner.columns[local].name);
-            sql.push(kind).ident(target.name);
-            if alias.is_some() {
-                sql.push(" AS ").ident(target_alias);
-            }
-            sql.push(" ON ").qualified(target_alias, target.columns[remote].name).push(" = ");
-            sql.qualified(&secondary_alias, secondary.columns[to_remote].name);
-            return;
+            let secondary_alias: Name = alias.map_or(Name::Borrowed(secondary.name), |a| Name::Owned(format!("{a}_s")));
+            let to_secondary = statement::Expr::column(secondary_alias.clone(), secondary.columns[to_local].name)
+                .equals(statement::Expr::column(owner_alias, owner.columns[local].name));
+            let to_target = statement::Expr::column(target_alias.clone(), target.columns[remote].name)
+                .equals(statement::Expr::column(secondary_alias.clone(), secondary.columns[to_remote].name));
+            vec![
+                JoinClause { kind, source: source(secondary, &secondary_alias), on: to_secondary },
+                JoinClause { kind, source: source(target, &target_alias), on: to_target },
+            ]
         }
-    };
-    sql.push(kind).ident(target.name);
-    if alias.is_some() {
-        sql.push(" AS ").ident(target_alias);
     }
-    sql.push(" ON ").qualified(target_alias, target.columns[remote].name).push(" = ");
-    sql.qualified(owner_alias, owner.columns[local].name);
 }
 
 /// One joined eager load, in the order its columns appear in a row.

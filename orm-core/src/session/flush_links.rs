@@ -8,10 +8,10 @@ use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::executor::Connection;
 use crate::metadata::TableMeta;
-use crate::query::render::Sql;
 use crate::relation::Join;
 use crate::session::relations::{MembershipChange, PendingLinks, SlotRef};
 use crate::session::unit_of_work::Tracked;
+use crate::statement::{self, Expr, Statement};
 
 use crate::value::Value;
 
@@ -96,7 +96,7 @@ pub(crate) async fn write_memberships(
             let same_table =
                 |c: &MembershipChange| (c.secondary)().name == (first.secondary)().name && c.columns == first.columns;
             let (same, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(c, _)| same_table(c));
-            let sql = membership_sql(dialect, &first, same.iter().map(|(_, pair)| pair));
+            let sql = dialect.render(membership_statement(&first, same.iter().map(|(_, pair)| pair)));
             if let Err(e) = conn.execute(&sql.text, &sql.params).await {
                 // Everything not yet written is pending again.
                 links.memberships.extend(rows.iter().map(|(c, _)| *c));
@@ -114,11 +114,7 @@ pub(crate) async fn write_memberships(
 /// `INSERT INTO s (a, b) SELECT * FROM unnest($1::integer[], $2::integer[])
 /// ON CONFLICT DO NOTHING` (a pair may already be there when its collection
 /// was not loaded), or `DELETE FROM s WHERE (a, b) IN (SELECT * FROM unnest(..))`.
-fn membership_sql<'v>(
-    dialect: &'static dyn Dialect,
-    change: &MembershipChange,
-    pairs: impl Iterator<Item = &'v [Value; 2]>,
-) -> Sql<'static> {
+fn membership_statement<'v>(change: &MembershipChange, pairs: impl Iterator<Item = &'v [Value; 2]>) -> Statement {
     let secondary = (change.secondary)();
     let columns = change.columns.map(|c| &secondary.columns[c]);
     let mut arrays = [Vec::new(), Vec::new()];
@@ -126,19 +122,25 @@ fn membership_sql<'v>(
         arrays[0].push(a.clone());
         arrays[1].push(b.clone());
     }
-    let mut sql = Sql::new(dialect);
+    let typed = columns.map(|c| (c.name, c.sql_type));
+    let arrays = typed.iter().zip(arrays).map(|(&(_, ty), values)| Value::Array(ty, values)).collect();
+    let rows = Box::new(statement::rows_of_arrays(&typed, arrays));
     if change.add {
-        sql.push("INSERT INTO ").ident(secondary.name).push(" (");
-    } else {
-        sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE (");
+        return Statement::Insert(Box::new(statement::Insert {
+            table: secondary.name,
+            columns: typed.iter().map(|&(name, _)| name).collect(),
+            source: statement::InsertSource::Select(rows),
+            on_conflict: Some(statement::OnConflict { target: Vec::new(), set: Vec::new() }),
+            returning: Vec::new(),
+        }));
     }
-    sql.ident(columns[0].name).push(", ").ident(columns[1].name);
-    sql.push(if change.add { ") SELECT * FROM unnest(" } else { ") IN (SELECT * FROM unnest(" });
-    sql.list(columns.into_iter().zip(arrays), |s, (column, values)| {
-        s.param(Value::Array(column.sql_type, values)).push("::").push(column.sql_type.name()).push("[]");
-    });
-    sql.push(if change.add { ") ON CONFLICT DO NOTHING" } else { "))" });
-    sql
+    let pair = Expr::Tuple(typed.iter().map(|&(name, _)| Expr::Bare(name)).collect());
+    let filter = Expr::InSubquery { expr: Box::new(pair), query: rows, negated: false };
+    delete_where(secondary, filter)
+}
+
+fn delete_where(table: &TableMeta, filter: Expr) -> Statement {
+    Statement::Delete(Box::new(statement::Delete { table: table.name, filter: Some(filter), returning: Vec::new() }))
 }
 
 /// Before the rows of `table` with key values `keys` (of column `column`)
@@ -156,9 +158,9 @@ pub(crate) async fn before_delete(
         match relation.join {
             Join::Secondary { secondary, local, to_local, .. } => {
                 let secondary = secondary();
-                let mut sql = Sql::new(dialect);
-                sql.push("DELETE FROM ").ident(secondary.name).push(" WHERE ");
-                sql.any(secondary.columns[to_local].name, Value::Array(table.columns[local].sql_type, keys_of(local)));
+                let keys = Value::Array(table.columns[local].sql_type, keys_of(local));
+                let filter = Expr::Bare(secondary.columns[to_local].name).in_array(keys);
+                let sql = dialect.render(delete_where(secondary, filter));
                 conn.execute(&sql.text, &sql.params).await?;
             }
             Join::ForeignKeyThere { local, remote } => {
@@ -186,9 +188,10 @@ async fn delete_children(
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
-    let mut sql = Sql::new(dialect);
-    sql.push("SELECT ").columns(target).push(" FROM ").ident(target.name).push(" WHERE ");
-    sql.any(target.columns[column].name, keys.clone());
+    let matching = || Expr::Bare(target.columns[column].name).in_array(keys.clone());
+    let mut select = statement::select_table(target);
+    select.filter = Some(matching());
+    let sql = dialect.render(Statement::Select(Box::new(select)));
     let rows = conn.query(&sql.text, &sql.params).await?;
     if rows.is_empty() {
         return Ok(());
@@ -196,8 +199,7 @@ async fn delete_children(
     let width = rows.width;
     let column_values = |c: usize| rows.values.iter().skip(c).step_by(width).cloned().collect::<Vec<_>>();
     before_delete(models, target, &column_values, conn, dialect).await?;
-    let mut sql = Sql::new(dialect);
-    sql.push("DELETE FROM ").ident(target.name).push(" WHERE ").any(target.columns[column].name, keys);
+    let sql = dialect.render(delete_where(target, matching()));
     conn.execute(&sql.text, &sql.params).await?;
     if let Some(arena) = models.by_table(target) {
         arena.detach_rows(rows)?;
@@ -215,8 +217,13 @@ async fn nullify_children(
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
     let name = target.columns[column].name;
-    let mut sql = Sql::new(dialect);
-    sql.push("UPDATE ").ident(target.name).push(" SET ").ident(name).push(" = NULL WHERE ").any(name, keys.clone());
+    let update = statement::Update {
+        table: target.name,
+        set: vec![(name, Expr::Value(Value::Null))],
+        filter: Some(Expr::Bare(name).in_array(keys.clone())),
+        returning: Vec::new(),
+    };
+    let sql = dialect.render(Statement::Update(Box::new(update)));
     conn.execute(&sql.text, &sql.params).await?;
     if let (Some(arena), Value::Array(_, keys)) = (models.by_table(target), keys) {
         arena.nullify(column, &keys)?;

@@ -90,8 +90,8 @@ pub(crate) enum Undo {
     Inserted,
     Updated(Vec<Value>),
     Deleted,
-    /// A cascade set this foreign-key column to NULL; it held `old`.
-    Nullified {
+    /// A cascade or a bulk UPDATE set this column; it held `old`.
+    Assigned {
         column: usize,
         old: Value,
     },
@@ -310,7 +310,7 @@ impl<T: Model> Arena<T> {
                     slot.state = ObjectState::Deleted;
                     self.deleted.push(index);
                 }
-                Undo::Nullified { column, old } => {
+                Undo::Assigned { column, old } => {
                     if let Some(snapshot) = &mut slot.snapshot {
                         snapshot[column] = old.clone();
                     }

@@ -7,6 +7,7 @@
 
 mod flush_links;
 mod identity_map;
+pub mod raw;
 mod relations;
 mod savepoint;
 mod unit_of_work;
@@ -20,9 +21,9 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::executor::{Connection, Connector, Rows};
 use crate::model::{Model, RowReader};
-use crate::query::render::Sql;
 use crate::query::Query;
-use crate::value::Value;
+use crate::statement::{self, Sql, Statement};
+use crate::value::{SqlValue, Value};
 
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
@@ -178,11 +179,8 @@ impl Session {
         if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key)) {
             return Ok(Some(self.handle(index)));
         }
-        let dialect = self.connector.dialect();
-        let mut sql = Sql::new(dialect);
-        sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
-        sql.where_key(T::TABLE, T::key_values(&key));
-        Ok(self.fetch_objects::<T>(&sql).await?.into_iter().next().map(|i| self.handle(i)))
+        let slots = self.fetch_objects::<T>(select_by_key::<T>(&key)).await?;
+        Ok(slots.into_iter().next().map(|i| self.handle(i)))
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -212,12 +210,8 @@ impl Session {
     /// [`Error::NotFound`] if its row no longer exists; a database error.
     pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
         let key = self.object(handle).ok_or_else(|| stale_handle(T::TABLE.model))?.key();
-        let dialect = self.connector.dialect();
-        let mut sql = Sql::new(dialect);
-        sql.push("SELECT ").columns(T::TABLE).push(" FROM ").ident(T::TABLE.name);
-        sql.where_key(T::TABLE, T::key_values(&key));
         // No autoflush: the pending changes of this object are to be dropped.
-        let rows = self.run_query(&sql).await?;
+        let rows = self.query_statement(select_by_key::<T>(&key)).await?;
         let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
         self.arena_mut::<T>().replace(handle.index, fresh);
         Ok(())
@@ -310,7 +304,7 @@ impl Session {
     }
 
     /// Opens the transaction if none is open.
-    async fn begin(&mut self) -> Result<()> {
+    pub(crate) async fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {
             self.connection().await?;
             // Marked first: if this future is dropped after BEGIN went out,
@@ -349,17 +343,50 @@ impl Session {
         }
     }
 
+    /// Renders a statement in the engine's dialect.
+    pub(crate) fn render(&self, statement: Statement) -> Sql {
+        self.connector.dialect().render(statement)
+    }
+
     /// Runs a query in the session's transaction, after an autoflush.
-    pub(crate) async fn fetch(&mut self, sql: &Sql<'_>) -> Result<Rows> {
+    pub(crate) async fn fetch_statement(&mut self, statement: Statement) -> Result<Rows> {
         if self.autoflush {
             self.flush().await?;
         }
-        self.run_query(sql).await
+        self.query_statement(statement).await
     }
 
-    /// Runs a query on the session's connection (in its transaction, if one
-    /// is open).
-    async fn run_query(&mut self, sql: &Sql<'_>) -> Result<Rows> {
+    /// Runs a statement that writes (and may return rows) in the session's
+    /// transaction, which it opens if needed, after an autoflush.
+    pub(crate) async fn write_statement(&mut self, statement: Statement) -> Result<Rows> {
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.begin().await?;
+        self.query_statement(statement).await
+    }
+
+    /// Runs a query returning one value, after an autoflush.
+    pub(crate) async fn scalar<V: SqlValue>(&mut self, statement: Statement) -> Result<V> {
+        let rows = self.fetch_statement(statement).await?;
+        let value = rows.values.into_iter().next().unwrap_or(Value::Null);
+        V::from_value(value).map_err(|v| Error::DecodeColumn {
+            position: 1,
+            sql_type: v.describe(),
+            rust_type: std::any::type_name::<V>(),
+        })
+    }
+
+    /// Runs a statement on the session's connection (in its transaction, if
+    /// one is open).
+    async fn query_statement(&mut self, statement: Statement) -> Result<Rows> {
+        let sql = self.render(statement);
+        self.run_sql(&sql).await
+    }
+
+    /// Runs rendered SQL on the session's connection; a failure rolls the
+    /// transaction back.
+    pub(crate) async fn run_sql(&mut self, sql: &Sql) -> Result<Rows> {
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query(&sql.text, &sql.params).await;
         if result.is_err() {
@@ -372,7 +399,13 @@ impl Session {
     /// each row into the identity map as it arrives; rows already there keep
     /// their object, pending changes included. Returns their slots, in row
     /// order; they form one group of siblings.
-    pub(crate) async fn fetch_objects<T: Model>(&mut self, sql: &Sql<'_>) -> Result<Vec<u32>> {
+    pub(crate) async fn fetch_objects<T: Model>(&mut self, statement: Statement) -> Result<Vec<u32>> {
+        let sql = &self.render(statement);
+        self.fetch_objects_sql::<T>(sql).await
+    }
+
+    /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
+    pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
         if self.autoflush {
             self.flush().await?;
         }
@@ -406,6 +439,17 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// Copies the assigned columns of a bulk UPDATE's returned rows into the
+    /// loaded objects.
+    pub(crate) fn assign_rows<T: Model>(&mut self, rows: Rows, columns: &[usize]) -> Result<()> {
+        self.arena_mut::<T>().assign_rows(rows, columns)
+    }
+
+    /// Detaches the loaded objects of a bulk DELETE's returned rows.
+    pub(crate) fn detach_rows<T: Model>(&mut self, rows: Rows) -> Result<()> {
+        unit_of_work::Tracked::detach_rows(self.arena_mut::<T>(), rows)
     }
 
     pub(crate) fn new_group<T: Model>(&mut self) -> u32 {
@@ -452,10 +496,13 @@ impl Session {
             links.insert(target);
         }
     }
+}
 
-    pub(crate) fn dialect(&self) -> &'static dyn crate::dialect::Dialect {
-        self.connector.dialect()
-    }
+/// The SELECT of the row of `T` with this key.
+fn select_by_key<T: Model>(key: &T::Key) -> Statement {
+    let mut select = statement::select_table(T::TABLE);
+    select.filter = statement::key_filter(T::TABLE, T::key_values(key));
+    Statement::Select(Box::new(select))
 }
 
 /// Checks that rows hold every column of `T` and nothing else.

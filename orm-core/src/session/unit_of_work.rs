@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 use crate::executor::{BoxFuture, Connection, Rows};
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Model, RowReader};
-use crate::query::render::{self, Sql};
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
 use crate::session::identity_map::{Arena, ObjectState, Undo};
 use crate::session::relations::PendingLinks;
+use crate::statement::{self, Expr, Statement};
 use crate::value::Value;
 
 /// A column with its position in the model's columns.
@@ -153,15 +153,12 @@ impl<T: Model> Tracked for Arena<T> {
         Ok(())
     }
     fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()> {
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(object) = slot.object.as_mut() else { continue };
-            let old = object.column_value(column);
-            if slot.state == ObjectState::Persistent && keys.contains(&old) {
-                object.set_column_value(column, Value::Null)?;
-                if let Some(snapshot) = &mut slot.snapshot {
-                    snapshot[column] = Value::Null;
-                }
-                self.journal.push((index as u32, Undo::Nullified { column, old }));
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            let matches = slot.state == ObjectState::Persistent
+                && slot.object.as_ref().is_some_and(|o| keys.contains(&o.column_value(column)));
+            if matches {
+                self.assign(index, column, Value::Null)?;
             }
         }
         Ok(())
@@ -238,6 +235,41 @@ fn work_of<T: Model>(
 }
 
 impl<T: Model> Arena<T> {
+    /// Sets a column of a persistent object to what the database now holds
+    /// (a cascade, a bulk UPDATE): not a change to flush, and undone if the
+    /// transaction rolls back.
+    fn assign(&mut self, index: u32, column: usize, value: Value) -> Result<()> {
+        let slot = &mut self.slots[index as usize];
+        let Some(object) = slot.object.as_mut() else { return Ok(()) };
+        let old = object.column_value(column);
+        if old == value {
+            return Ok(());
+        }
+        object.set_column_value(column, value.clone())?;
+        if let Some(snapshot) = &mut slot.snapshot {
+            snapshot[column] = value;
+        }
+        self.journal.push((index, Undo::Assigned { column, old }));
+        Ok(())
+    }
+
+    /// Copies `columns` from rows of every column of `T` (an UPDATE's
+    /// RETURNING) into the loaded objects with the same keys.
+    pub(crate) fn assign_rows(&mut self, rows: Rows, columns: &[usize]) -> Result<()> {
+        let count = rows.len();
+        let mut values = rows.values;
+        let mut reader = RowReader::new(T::TABLE, values.drain(..));
+        for _ in 0..count {
+            let fresh = T::from_row(&mut reader)?;
+            reader.next_row();
+            let Some(index) = self.find(&fresh.key()) else { continue };
+            for &column in columns {
+                self.assign(index, column, fresh.column_value(column))?;
+            }
+        }
+        Ok(())
+    }
+
     fn object_at(&self, index: u32) -> &T {
         // Work lists only keep slots that hold an object (`work_of`).
         self.slots[index as usize].object.as_ref().expect("work list slot holds an object")
@@ -263,7 +295,7 @@ impl<T: Model> Arena<T> {
                     Value::Array(meta.sql_type, values)
                 })
                 .collect();
-            let sql = render::insert(dialect, table, &insert_columns, &returning, arrays);
+            let sql = dialect.render(insert_statement(table, &insert_columns, &returning, arrays));
             let result = if returning.is_empty() {
                 conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
             } else {
@@ -326,8 +358,9 @@ impl<T: Model> Arena<T> {
         if changed.is_empty() {
             return Ok(());
         }
-        let result = match update_sql::<T>(dialect, &old, &current, &changed) {
-            Ok((sql, version)) => {
+        let result = match update_statement::<T>(&old, &current, &changed) {
+            Ok((update, version)) => {
+                let sql = dialect.render(update);
                 let sent = conn.execute(&sql.text, &sql.params).await;
                 sent.and_then(|n| expect_rows::<T>("update", 1, n)).map(|()| version)
             }
@@ -391,21 +424,19 @@ impl<T: Model> Arena<T> {
         let version = table.version_column();
         if let (&[(column, meta)], None) = (key_columns.as_slice(), version) {
             let keys = work.iter().map(|&i| self.object_at(i).column_value(column)).collect();
-            let mut sql = Sql::new(dialect);
-            sql.push("DELETE FROM ")
-                .ident(table.name)
-                .push(" WHERE ")
-                .any(meta.name, Value::Array(meta.sql_type, keys));
+            let filter = Expr::Bare(meta.name).in_array(Value::Array(meta.sql_type, keys));
+            let sql = dialect.render(delete_statement(table, filter));
             let n = conn.execute(&sql.text, &sql.params).await?;
             return expect_rows::<T>("delete", work.len() as u64, n);
         }
         for &index in work {
-            let mut sql = Sql::new(dialect);
-            sql.push("DELETE FROM ").ident(table.name);
-            sql.where_key(table, T::key_values(&self.object_at(index).key()));
+            let mut terms = Vec::new();
+            terms.extend(statement::key_filter(table, T::key_values(&self.object_at(index).key())));
             if let Some(v) = version {
-                sql.push(" AND ").ident(table.columns[v].name).push(" = ").param(self.last_seen(index, v));
+                terms.push(Expr::Bare(table.columns[v].name).equals(Expr::Value(self.last_seen(index, v))));
             }
+            let filter = Expr::all(terms).unwrap_or(Expr::And(Vec::new()));
+            let sql = dialect.render(delete_statement(table, filter));
             let n = conn.execute(&sql.text, &sql.params).await?;
             expect_rows::<T>("delete", 1, n)?;
         }
@@ -429,12 +460,11 @@ impl<T: Model> Arena<T> {
 /// checked against the snapshot's value, never against what the field holds:
 /// a version set by hand counts as a change (the row is bumped) but is not
 /// sent, so the session stays the only writer of the counter.
-fn update_sql<T: Model>(
-    dialect: &'static dyn Dialect,
+fn update_statement<T: Model>(
     old: &[Value],
     current: &[Value],
     changed: &[usize],
-) -> Result<(Sql<'static>, Option<(usize, Value)>)> {
+) -> Result<(Statement, Option<(usize, Value)>)> {
     let table = T::TABLE;
     if let Some(&c) = changed.iter().find(|&&c| table.columns[c].primary_key) {
         return Err(Error::Session(format!(
@@ -450,16 +480,56 @@ fn update_sql<T: Model>(
     let mut set: Vec<(usize, Value)> =
         changed.iter().filter(|&&c| Some(c) != version_column).map(|&c| (c, current[c].clone())).collect();
     set.extend(version.clone());
-    let mut sql = Sql::new(dialect);
-    sql.push("UPDATE ").ident(table.name).push(" SET ");
-    sql.list(set, |s, (c, value)| {
-        s.ident(table.columns[c].name).push(" = ").param(value);
-    });
-    sql.where_key(table, table.primary_key().map(|(c, _)| old[c].clone()).collect());
+    let mut terms = Vec::new();
+    terms.extend(statement::key_filter(table, table.primary_key().map(|(c, _)| old[c].clone()).collect()));
     if let Some(v) = version_column {
-        sql.push(" AND ").ident(table.columns[v].name).push(" = ").param(old[v].clone());
+        terms.push(Expr::Bare(table.columns[v].name).equals(Expr::Value(old[v].clone())));
     }
-    Ok((sql, version))
+    let update = statement::Update {
+        table: table.name,
+        set: set.into_iter().map(|(c, value)| (table.columns[c].name, Expr::Value(value))).collect(),
+        filter: Expr::all(terms),
+        returning: Vec::new(),
+    };
+    Ok((Statement::Update(Box::new(update)), version))
+}
+
+fn delete_statement(table: &TableMeta, filter: Expr) -> Statement {
+    Statement::Delete(Box::new(statement::Delete { table: table.name, filter: Some(filter), returning: Vec::new() }))
+}
+
+/// The INSERT of many rows as one statement with one array parameter per
+/// column, whatever the number of rows (rendered by PostgreSQL as
+/// `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
+/// server default takes it where the array holds NULL (the object left it
+/// `None`). With no columns to send, one row of defaults.
+fn insert_statement(
+    table: &TableMeta,
+    columns: &[&ColumnMeta],
+    returning: &[&ColumnMeta],
+    arrays: Vec<Value>,
+) -> Statement {
+    let source = if columns.is_empty() {
+        statement::InsertSource::DefaultValues
+    } else {
+        let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
+        let mut rows = statement::rows_of_arrays(&typed, arrays);
+        for (item, column) in rows.items.iter_mut().zip(columns) {
+            if let Some(default) = column.default {
+                let sent = std::mem::replace(item, Expr::Bare(column.name));
+                *item =
+                    Expr::Call { function: statement::Function::Coalesce, args: vec![sent, Expr::Verbatim(default)] };
+            }
+        }
+        statement::InsertSource::Select(Box::new(rows))
+    };
+    Statement::Insert(Box::new(statement::Insert {
+        table: table.name,
+        columns: columns.iter().map(|c| c.name).collect(),
+        source,
+        on_conflict: None,
+        returning: returning.iter().map(|c| Expr::Bare(c.name)).collect(),
+    }))
 }
 
 /// The value the version column `column` takes at an UPDATE: `old` plus one.

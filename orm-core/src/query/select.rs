@@ -1,0 +1,484 @@
+//! Selects of columns, expressions and whole models into typed tuples:
+//! `session.select((Author::name, count(Book::id)))`.
+
+use std::marker::PhantomData;
+
+use crate::error::{Error, Result};
+use crate::model::{Model, RowReader};
+use crate::query::expr::{Column, Expr, Expression, Order};
+use crate::query::scope::{HasModel, InScope, Push, Rooted};
+use crate::query::{join_clauses, Locking};
+use crate::relation::Relation;
+use crate::session::{Handle, Session};
+use crate::statement::{self, Distinct, JoinKind, SetOp, Source};
+use crate::value::{SqlValue, Value};
+
+/// A whole model in a select, read back as a [`Handle`] through the identity
+/// map: `session.select((Author::ENTITY, count(Book::id)))`.
+pub struct Entity<M>(PhantomData<fn() -> M>);
+
+impl<M> Entity<M> {
+    /// The marker of model `M`.
+    pub const fn new() -> Self {
+        Entity(PhantomData)
+    }
+}
+
+impl<M> Default for Entity<M> {
+    fn default() -> Self {
+        Entity::new()
+    }
+}
+
+impl<M> Clone for Entity<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Entity<M> {}
+
+impl<M> std::fmt::Debug for Entity<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::any::type_name::<M>())
+    }
+}
+
+/// What a select returns: a column, an expression, an [`Entity`], or a
+/// tuple of them (up to 8), read into `Output`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be selected",
+    label = "select a column, an expression, `Model::ENTITY`, or a tuple of them"
+)]
+pub trait Selection {
+    /// What one row reads back as.
+    type Output;
+    /// The models used.
+    type Sources;
+    /// Appends the select items.
+    fn push_items(self, items: &mut Vec<statement::Expr>);
+    /// Reads one row's values, in item order.
+    ///
+    /// # Errors
+    /// [`Error::DecodeColumn`] or [`Error::Decode`] when a value does not fit.
+    fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Self::Output>;
+}
+
+/// The values of one result row, read left to right.
+#[derive(Debug)]
+pub struct ResultRow<'a> {
+    values: std::vec::Drain<'a, Value>,
+    position: usize,
+}
+
+impl<'a> ResultRow<'a> {
+    pub(crate) fn new(values: std::vec::Drain<'a, Value>) -> Self {
+        ResultRow { values, position: 0 }
+    }
+
+    /// Starts the next row.
+    pub(crate) fn start(&mut self) -> &mut Self {
+        self.position = 0;
+        self
+    }
+
+    pub(crate) fn next<T: SqlValue>(&mut self) -> Result<T> {
+        self.position += 1;
+        let value = self.values.next().unwrap_or(Value::Null);
+        T::from_value(value).map_err(|value| Error::DecodeColumn {
+            position: self.position,
+            sql_type: value.describe(),
+            rust_type: std::any::type_name::<T>(),
+        })
+    }
+}
+
+impl<M, T: SqlValue> Selection for Column<M, T> {
+    type Output = T;
+    type Sources = crate::query::expr::Src<M>;
+    fn push_items(self, items: &mut Vec<statement::Expr>) {
+        items.push(self.into_expr().node);
+    }
+    fn read(_: &mut Session, row: &mut ResultRow<'_>) -> Result<T> {
+        row.next()
+    }
+}
+
+impl<T: SqlValue, S> Selection for Expr<T, S> {
+    type Output = T;
+    type Sources = S;
+    fn push_items(self, items: &mut Vec<statement::Expr>) {
+        items.push(self.node);
+    }
+    fn read(_: &mut Session, row: &mut ResultRow<'_>) -> Result<T> {
+        row.next()
+    }
+}
+
+impl<M: Model> Selection for Entity<M> {
+    type Output = Handle<M>;
+    type Sources = crate::query::expr::Src<M>;
+    fn push_items(self, items: &mut Vec<statement::Expr>) {
+        items.extend(statement::columns_of(M::TABLE, &statement::Name::Borrowed(M::TABLE.name)));
+    }
+    fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Handle<M>> {
+        let width = M::TABLE.columns.len();
+        row.position += width;
+        let mut values: Vec<Value> = row.values.by_ref().take(width).collect();
+        let object = M::from_row(&mut RowReader::new(M::TABLE, values.drain(..)))?;
+        let index = session.merge_object::<M>(object, 0);
+        Ok(Handle::new(index, session.id))
+    }
+}
+
+macro_rules! selection_tuple {
+    ($($t:ident)+) => {
+        impl<$($t: Selection),+> Selection for ($($t,)+) {
+            type Output = ($($t::Output,)+);
+            type Sources = selection_tuple!(@sources $($t)+);
+            #[allow(non_snake_case)]
+            fn push_items(self, items: &mut Vec<statement::Expr>) {
+                let ($($t,)+) = self;
+                $($t.push_items(items);)+
+            }
+            fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Self::Output> {
+                Ok(($($t::read(session, row)?,)+))
+            }
+        }
+    };
+    (@sources $first:ident) => { $first::Sources };
+    (@sources $first:ident $($rest:ident)+) => { ($first::Sources, selection_tuple!(@sources $($rest)+)) };
+}
+
+selection_tuple!(A);
+selection_tuple!(A B);
+selection_tuple!(A B C);
+selection_tuple!(A B C D);
+selection_tuple!(A B C D E);
+selection_tuple!(A B C D E G);
+selection_tuple!(A B C D E G H);
+selection_tuple!(A B C D E G H J);
+
+/// The select's runner: a session to run it on, or [`Detached`] for a
+/// subquery or a statement run later.
+#[derive(Debug)]
+pub struct Detached;
+
+/// A SELECT of `Sel` reading from the models in `F`, built with `join`,
+/// `filter`, `group_by`, `having`, `distinct`, `order_by`, `limit`,
+/// locking and set operations. From a session (`session.select(..)`) it
+/// runs with `all`, `first`, `one`, `count` and `exists`; from
+/// [`select`](crate::query::select()) it is a subquery.
+///
+/// The FROM clause starts at the model of the first item; every other model
+/// used must be joined, or the query does not compile.
+#[must_use = "a select does nothing until it is run"]
+pub struct Select<Sel, F, R = Detached> {
+    runner: R,
+    pub(crate) select: statement::Select,
+    marker: PhantomData<fn() -> (Sel, F)>,
+}
+
+impl<Sel, F, R: std::fmt::Debug> std::fmt::Debug for Select<Sel, F, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select").field("runner", &self.runner).field("select", &self.select).finish()
+    }
+}
+
+/// A select of one column, used inside another statement.
+#[derive(Debug, Clone)]
+pub struct Subquery<T, S> {
+    pub(crate) select: statement::Select,
+    marker: PhantomData<fn() -> (T, S)>,
+}
+
+/// Starts a select that is not bound to a session: a subquery, or a part of
+/// a `union`. `select(Book::author_id).filter(Book::price.gt(price))`.
+pub fn select<Sel>(selection: Sel) -> Select<Sel, (<Sel::Sources as Rooted>::Root,)>
+where
+    Sel: Selection,
+    Sel::Sources: Rooted,
+    <Sel::Sources as Rooted>::Root: Model,
+{
+    Select::new(Detached, selection)
+}
+
+impl<Sel, F, R> Select<Sel, F, R> {
+    pub(crate) fn new(runner: R, selection: Sel) -> Self
+    where
+        Sel: Selection,
+        Sel::Sources: Rooted,
+        <Sel::Sources as Rooted>::Root: Model,
+    {
+        let root = <<Sel::Sources as Rooted>::Root as Model>::TABLE;
+        let mut select = statement::Select { from: Some(Source::table(root)), ..Default::default() };
+        selection.push_items(&mut select.items);
+        Select { runner, select, marker: PhantomData }
+    }
+
+    fn retype<F2>(self) -> Select<Sel, F2, R> {
+        Select { runner: self.runner, select: self.select, marker: PhantomData }
+    }
+
+    /// Joins the target of a relationship that starts at a model of the
+    /// query (`INNER JOIN`).
+    pub fn join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Select<Sel, F::Output, R>
+    where
+        F: HasModel<A, P> + Push<B>,
+    {
+        self.select.joins.extend(join_clauses(A::TABLE, A::TABLE.name, relation.meta(), JoinKind::Inner, None));
+        self.retype()
+    }
+
+    /// As [`join`](Select::join), with a `LEFT OUTER JOIN`: the joined
+    /// model's columns are NULL where nothing matched, so read them into
+    /// `Option` fields of the selection.
+    pub fn outer_join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Select<Sel, F::Output, R>
+    where
+        F: HasModel<A, P> + Push<B>,
+    {
+        self.select.joins.extend(join_clauses(A::TABLE, A::TABLE.name, relation.meta(), JoinKind::LeftOuter, None));
+        self.retype()
+    }
+
+    /// Makes an outer model usable inside this subquery without adding it
+    /// to its FROM clause: a correlated subquery.
+    pub fn correlate<M>(self) -> Select<Sel, F::Output, R>
+    where
+        F: Push<M>,
+    {
+        self.retype()
+    }
+
+    /// Keeps the rows for which `predicate` holds; filters are joined with AND.
+    pub fn filter<S: InScope<F, I>, I>(mut self, predicate: Expr<bool, S>) -> Self {
+        push_and(&mut self.select.filter, predicate.node);
+        self
+    }
+
+    /// `GROUP BY expr`; call again for more terms.
+    pub fn group_by<E: Expression, I>(mut self, expr: E) -> Self
+    where
+        E::Sources: InScope<F, I>,
+    {
+        self.select.group_by.push(expr.into_expr().node);
+        self
+    }
+
+    /// Keeps the groups for which `predicate` holds.
+    pub fn having<S: InScope<F, I>, I>(mut self, predicate: Expr<bool, S>) -> Self {
+        push_and(&mut self.select.having, predicate.node);
+        self
+    }
+
+    /// `SELECT DISTINCT`: each distinct row once.
+    pub fn distinct(mut self) -> Self {
+        self.select.distinct = Distinct::Rows;
+        self
+    }
+
+    /// `SELECT DISTINCT ON (expr)`: the first row of each group of equal
+    /// `expr` (sort by `expr` first).
+    pub fn distinct_on<E: Expression, I>(mut self, expr: E) -> Self
+    where
+        E::Sources: InScope<F, I>,
+    {
+        match &mut self.select.distinct {
+            Distinct::On(exprs) => exprs.push(expr.into_expr().node),
+            other => *other = Distinct::On(vec![expr.into_expr().node]),
+        }
+        self
+    }
+
+    /// Sorts by an expression of any model in the query.
+    pub fn order_by<S: InScope<F, I>, I>(mut self, order: Order<S>) -> Self {
+        self.select.order_by.push(order.term);
+        self
+    }
+
+    /// Returns at most `n` rows.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.select.limit = Some(statement::Expr::Value(Value::I64(n)));
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: i64) -> Self {
+        self.select.offset = Some(statement::Expr::Value(Value::I64(n)));
+        self
+    }
+
+    /// `UNION` with another select of the same row type (duplicates removed).
+    pub fn union<Sel2: Selection<Output = Sel::Output>, F2>(self, other: Select<Sel2, F2>) -> Self
+    where
+        Sel: Selection,
+    {
+        self.compound(SetOp::Union, other.select)
+    }
+
+    /// `UNION ALL`: duplicates kept.
+    pub fn union_all<Sel2: Selection<Output = Sel::Output>, F2>(self, other: Select<Sel2, F2>) -> Self
+    where
+        Sel: Selection,
+    {
+        self.compound(SetOp::UnionAll, other.select)
+    }
+
+    /// `INTERSECT`: rows in both.
+    pub fn intersect<Sel2: Selection<Output = Sel::Output>, F2>(self, other: Select<Sel2, F2>) -> Self
+    where
+        Sel: Selection,
+    {
+        self.compound(SetOp::Intersect, other.select)
+    }
+
+    /// `EXCEPT`: rows of this select that the other does not return.
+    pub fn except<Sel2: Selection<Output = Sel::Output>, F2>(self, other: Select<Sel2, F2>) -> Self
+    where
+        Sel: Selection,
+    {
+        self.compound(SetOp::Except, other.select)
+    }
+
+    fn compound(mut self, op: SetOp, other: statement::Select) -> Self {
+        self.select.compound.push((op, other));
+        self
+    }
+}
+
+impl<Sel, F, R> Locking for Select<Sel, F, R> {
+    fn lock_mut(&mut self) -> &mut Option<statement::Lock> {
+        &mut self.select.lock
+    }
+}
+
+impl<Sel: Selection, F> Select<Sel, F, Detached> {
+    /// This select of one column as a subquery, for
+    /// [`in_subquery`](crate::query::expr::Expression::in_subquery) and
+    /// [`exists`](crate::query::functions::exists).
+    pub fn subquery(self) -> Subquery<Sel::Output, Sel::Sources> {
+        Subquery { select: self.select, marker: PhantomData }
+    }
+
+    /// This select of one value as an expression (a scalar subquery), for a
+    /// select list or a filter.
+    pub fn scalar(self) -> Expr<Sel::Output> {
+        Expr::from_node(statement::Expr::Subquery(Box::new(self.select)))
+    }
+}
+
+impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
+    /// Returns every row.
+    ///
+    /// # Errors
+    /// A database error, or a decode error naming the column.
+    pub async fn all<I>(self) -> Result<Vec<Sel::Output>>
+    where
+        Sel::Sources: InScope<F, I>,
+    {
+        let session = self.runner;
+        let width = self.select.items.len();
+        let rows = session.fetch_statement(statement::Statement::Select(Box::new(self.select))).await?;
+        if !rows.is_empty() && rows.width != width {
+            return Err(Error::Session(format!(
+                "the select has {width} columns, the database returned {}",
+                rows.width
+            )));
+        }
+        let count = rows.len();
+        let mut values = rows.values;
+        let mut row = ResultRow::new(values.drain(..));
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(Sel::read(session, row.start())?);
+        }
+        Ok(out)
+    }
+
+    /// Returns the first row, if any.
+    ///
+    /// # Errors
+    /// As [`all`](Select::all).
+    pub async fn first<I>(mut self) -> Result<Option<Sel::Output>>
+    where
+        Sel::Sources: InScope<F, I>,
+    {
+        self.select.limit = Some(statement::Expr::Value(Value::I64(1)));
+        Ok(self.all().await?.into_iter().next())
+    }
+
+    /// Returns the one row.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for no row, [`Error::MultipleRows`] for several.
+    pub async fn one<I>(mut self) -> Result<Sel::Output>
+    where
+        Sel::Sources: InScope<F, I>,
+    {
+        self.select.limit = Some(statement::Expr::Value(Value::I64(2)));
+        let mut rows = self.all().await?;
+        match rows.len() {
+            1 => Ok(rows.remove(0)),
+            0 => Err(Error::NotFound { model: "select" }),
+            _ => Err(Error::MultipleRows { model: "select" }),
+        }
+    }
+
+    /// Counts the rows this select returns.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn count<I>(self) -> Result<i64>
+    where
+        Sel::Sources: InScope<F, I>,
+    {
+        let session = self.runner;
+        let counted = statement::Select {
+            items: vec![statement::Expr::Call { function: statement::Function::Count, args: Vec::new() }],
+            from: Some(Source::Subquery { query: Box::new(self.select), alias: "q".into() }),
+            ..Default::default()
+        };
+        session.scalar(statement::Statement::Select(Box::new(counted))).await
+    }
+
+    /// Whether the select returns any row.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn exists<I>(self) -> Result<bool>
+    where
+        Sel::Sources: InScope<F, I>,
+    {
+        let session = self.runner;
+        let exists = statement::Select {
+            items: vec![statement::Expr::Exists { query: Box::new(self.select), negated: false }],
+            ..Default::default()
+        };
+        session.scalar(statement::Statement::Select(Box::new(exists))).await
+    }
+}
+
+pub(crate) fn push_and(slot: &mut Option<statement::Expr>, predicate: statement::Expr) {
+    *slot = Some(match slot.take() {
+        None => predicate,
+        Some(statement::Expr::And(mut all)) => {
+            all.push(predicate);
+            statement::Expr::And(all)
+        }
+        Some(first) => statement::Expr::And(vec![first, predicate]),
+    });
+}
+
+impl Session {
+    /// Starts a select of columns, expressions or whole models, run on this
+    /// session after an autoflush:
+    /// `session.select((Author::name, count(Book::id))).join(Author::books).group_by(Author::name).all()`.
+    pub fn select<Sel>(&mut self, selection: Sel) -> Select<Sel, (<Sel::Sources as Rooted>::Root,), &mut Session>
+    where
+        Sel: Selection,
+        Sel::Sources: Rooted,
+        <Sel::Sources as Rooted>::Root: Model,
+    {
+        Select::new(self, selection)
+    }
+}

@@ -1,0 +1,150 @@
+//! SQL written by hand, run on the session's own connection inside its
+//! transaction (SQLAlchemy's `text()` and `from_statement`).
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::query::select::ResultRow;
+use crate::session::{Handle, Session};
+use crate::statement::Sql;
+use crate::value::{SqlValue, Value};
+
+/// The parameters of a raw statement: `()`, or a tuple of values of column
+/// types, bound to `$1`, `$2`, .. in order; never spliced into the text.
+pub trait Params {
+    /// The values with the names of their Rust types, in order.
+    fn into_params(self) -> Vec<(Value, &'static str)>;
+}
+
+impl Params for () {
+    fn into_params(self) -> Vec<(Value, &'static str)> {
+        Vec::new()
+    }
+}
+
+/// What one row of a raw query reads into: a value of a column type, or a
+/// tuple of them (up to 8).
+pub trait FromRow: Sized {
+    /// Reads one row's values, left to right.
+    ///
+    /// # Errors
+    /// [`Error::DecodeColumn`] when a value does not fit.
+    fn from_row(row: &mut ResultRow<'_>) -> Result<Self>;
+}
+
+impl<T: SqlValue> FromRow for T {
+    fn from_row(row: &mut ResultRow<'_>) -> Result<Self> {
+        row.next()
+    }
+}
+
+macro_rules! tuples {
+    ($($t:ident)+) => {
+        impl<$($t: SqlValue),+> Params for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn into_params(self) -> Vec<(Value, &'static str)> {
+                let ($($t,)+) = self;
+                vec![$(($t.to_value(), std::any::type_name::<$t>()),)+]
+            }
+        }
+        impl<$($t: SqlValue),+> FromRow for ($($t,)+) {
+            fn from_row(row: &mut ResultRow<'_>) -> Result<Self> {
+                Ok(($(row.next::<$t>()?,)+))
+            }
+        }
+    };
+}
+
+tuples!(A);
+tuples!(A B);
+tuples!(A B C);
+tuples!(A B C D);
+tuples!(A B C D E);
+tuples!(A B C D E G);
+tuples!(A B C D E G H);
+tuples!(A B C D E G H J);
+
+/// Binds parameters, keeping their Rust type names for error messages.
+fn bind(sql: &str, params: impl Params) -> (Sql, Vec<&'static str>) {
+    let (params, types): (Vec<Value>, Vec<&'static str>) = params.into_params().into_iter().unzip();
+    (Sql { text: sql.to_owned(), params }, types)
+}
+
+/// Names the Rust type of a parameter the database refused.
+fn name_parameter(error: Error, types: &[&'static str]) -> Error {
+    match error {
+        Error::ParameterType { position, expected, sent } => {
+            let sent = types.get(position - 1).map_or(sent, |t| format!("a `{t}`"));
+            Error::ParameterType { position, expected, sent }
+        }
+        other => other,
+    }
+}
+
+impl Session {
+    /// Runs a statement written in SQL, with `$1`, `$2`, .. bound to
+    /// `params`, on the session's connection inside its transaction (opened
+    /// if needed), after an autoflush. Returns the number of rows affected.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: &mut orm_core::Session) -> orm_core::Result<()> {
+    /// let n = session.execute("UPDATE books SET stock = stock - 1 WHERE id = $1", (7,)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A database error; [`Error::ParameterType`] naming the parameter's
+    /// position, the SQL type expected and the Rust type given.
+    pub async fn execute(&mut self, sql: &str, params: impl Params) -> Result<u64> {
+        let (sql, types) = bind(sql, params);
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.begin().await?;
+        self.recover_from_dropped_flush().await;
+        let result = self.connection().await?.execute(&sql.text, &sql.params).await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result.map_err(|e| name_parameter(e, &types))
+    }
+
+    /// Runs a query written in SQL, as [`execute`](Session::execute), and
+    /// reads each row into `R`: a value, or a tuple of values.
+    ///
+    /// # Errors
+    /// As [`execute`](Session::execute); [`Error::DecodeColumn`] when a value
+    /// does not fit.
+    pub async fn query_sql<R: FromRow>(&mut self, sql: &str, params: impl Params) -> Result<Vec<R>> {
+        let rows = self.raw_rows(sql, params).await?;
+        let count = rows.len();
+        let mut values = rows.values;
+        let mut row = ResultRow::new(values.drain(..));
+        (0..count).map(|_| R::from_row(row.start())).collect()
+    }
+
+    /// Runs a query written in SQL that returns every column of `T`, in
+    /// column order, and merges the rows into the identity map (SQLAlchemy's
+    /// `from_statement`): rows already loaded come back as the same handles.
+    ///
+    /// # Errors
+    /// As [`execute`](Session::execute); [`Error::Decode`] when a value does
+    /// not fit its field.
+    pub async fn from_statement<T: Model>(&mut self, sql: &str, params: impl Params) -> Result<Vec<Handle<T>>> {
+        let (sql, types) = bind(sql, params);
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.begin().await?;
+        let slots = self.fetch_objects_sql::<T>(&sql).await.map_err(|e| name_parameter(e, &types))?;
+        Ok(slots.into_iter().map(|i| self.handle(i)).collect())
+    }
+
+    async fn raw_rows(&mut self, sql: &str, params: impl Params) -> Result<crate::executor::Rows> {
+        let (sql, types) = bind(sql, params);
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.begin().await?;
+        self.run_sql(&sql).await.map_err(|e| name_parameter(e, &types))
+    }
+}

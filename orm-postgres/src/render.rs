@@ -1,0 +1,552 @@
+//! Statement trees -> PostgreSQL text and parameters.
+//!
+//! Every identifier is quoted and every value is a `$n` parameter: nothing
+//! a user passes is spliced into the text. The forms chosen keep the text
+//! independent of the number of values (one array parameter for `= ANY` and
+//! for `unnest`), so that each statement is prepared once per connection.
+
+use std::fmt::Write;
+
+use orm_core::statement::{
+    BinaryOp, Cte, Delete, Distinct, Expr, Function, Insert, InsertSource, JoinClause, JoinKind, Lock, LockStrength,
+    LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Update,
+};
+use orm_core::{SqlType, Value};
+
+/// Renders one statement.
+pub(crate) fn render(statement: Statement) -> Sql {
+    let mut w = Writer { sql: Sql { text: String::with_capacity(160), params: Vec::new() } };
+    match statement {
+        Statement::Select(select) => w.select(*select),
+        Statement::Insert(insert) => w.insert(*insert),
+        Statement::Update(update) => w.update(*update),
+        Statement::Delete(delete) => w.delete(*delete),
+    }
+    w.sql
+}
+
+/// Appends `name` as a quoted identifier.
+pub(crate) fn push_identifier(out: &mut String, name: &str) {
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// The PostgreSQL name of a type, as DDL and casts spell it.
+pub(crate) fn type_name(ty: SqlType) -> &'static str {
+    match ty {
+        SqlType::Bool => "boolean",
+        SqlType::SmallInt => "smallint",
+        SqlType::Integer => "integer",
+        SqlType::BigInt => "bigint",
+        SqlType::Real => "real",
+        SqlType::Double => "double precision",
+        SqlType::Text => "text",
+        SqlType::Bytea => "bytea",
+        SqlType::Numeric => "numeric",
+        SqlType::Date => "date",
+        SqlType::Time => "time",
+        SqlType::Timestamp => "timestamp",
+        SqlType::TimestampTz => "timestamptz",
+        SqlType::Jsonb => "jsonb",
+    }
+}
+
+struct Writer {
+    sql: Sql,
+}
+
+impl Writer {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.text.push_str(text);
+        self
+    }
+
+    fn ident(&mut self, name: &str) -> &mut Self {
+        push_identifier(&mut self.sql.text, name);
+        self
+    }
+
+    fn param(&mut self, value: Value) -> &mut Self {
+        self.sql.params.push(value);
+        let n = self.sql.params.len();
+        let _ = write!(self.sql.text, "${n}");
+        self
+    }
+
+    fn list<I: IntoIterator>(&mut self, items: I, mut write: impl FnMut(&mut Self, I::Item)) -> &mut Self {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            write(self, item);
+        }
+        self
+    }
+
+    fn exprs(&mut self, exprs: Vec<Expr>) -> &mut Self {
+        self.list(exprs, |w, e| {
+            w.expr(e);
+        })
+    }
+
+    fn select(&mut self, select: Select) {
+        self.with(select.with);
+        let parenthesise = !select.compound.is_empty();
+        if parenthesise {
+            self.push("(");
+        }
+        self.push("SELECT ");
+        match select.distinct {
+            Distinct::All => {}
+            Distinct::Rows => {
+                self.push("DISTINCT ");
+            }
+            Distinct::On(exprs) => {
+                self.push("DISTINCT ON (").exprs(exprs).push(") ");
+            }
+        }
+        if select.items.is_empty() {
+            self.push("1");
+        }
+        self.exprs(select.items);
+        if let Some(from) = select.from {
+            self.push(" FROM ").source(from);
+        }
+        for join in select.joins {
+            self.join(join);
+        }
+        self.filter(" WHERE ", select.filter);
+        if !select.group_by.is_empty() {
+            self.push(" GROUP BY ").exprs(select.group_by);
+        }
+        self.filter(" HAVING ", select.having);
+        if parenthesise {
+            self.push(")");
+        }
+        for (op, part) in select.compound {
+            self.push(match op {
+                SetOp::Union => " UNION ",
+                SetOp::UnionAll => " UNION ALL ",
+                SetOp::Intersect => " INTERSECT ",
+                SetOp::Except => " EXCEPT ",
+            });
+            self.push("(");
+            self.select(part);
+            self.push(")");
+        }
+        self.order_by(select.order_by);
+        if let Some(limit) = select.limit {
+            self.push(" LIMIT ").expr(limit);
+        }
+        if let Some(offset) = select.offset {
+            self.push(" OFFSET ").expr(offset);
+        }
+        if let Some(lock) = select.lock {
+            self.lock(lock);
+        }
+    }
+
+    fn with(&mut self, ctes: Vec<Cte>) {
+        if ctes.is_empty() {
+            return;
+        }
+        self.push(if ctes.iter().any(|c| c.recursive) { "WITH RECURSIVE " } else { "WITH " });
+        self.list(ctes, |w, cte| {
+            w.ident(&cte.name);
+            if !cte.columns.is_empty() {
+                w.push(" (").list(cte.columns, |w, c| {
+                    w.ident(&c);
+                });
+                w.push(")");
+            }
+            w.push(" AS (");
+            w.select(*cte.query);
+            w.push(")");
+        });
+        self.push(" ");
+    }
+
+    fn source(&mut self, source: Source) -> &mut Self {
+        match source {
+            Source::Table { name, alias } => {
+                self.ident(name);
+                if let Some(alias) = alias {
+                    self.push(" AS ").ident(&alias);
+                }
+            }
+            Source::Subquery { query, alias } => {
+                self.push("(");
+                self.select(*query);
+                self.push(") AS ").ident(&alias);
+            }
+            Source::Arrays { arrays, alias, columns } => {
+                self.push("unnest(");
+                self.list(arrays, |w, (array, ty)| {
+                    w.param(array).push("::").push(type_name(ty)).push("[]");
+                });
+                self.push(") AS ").ident(&alias).push(" (");
+                self.list(columns, |w, c| {
+                    w.ident(c);
+                });
+                self.push(")");
+            }
+        }
+        self
+    }
+
+    fn join(&mut self, join: JoinClause) {
+        self.push(match join.kind {
+            JoinKind::Inner => " JOIN ",
+            JoinKind::LeftOuter => " LEFT OUTER JOIN ",
+        });
+        self.source(join.source).push(" ON ").expr(join.on);
+    }
+
+    fn filter(&mut self, keyword: &str, filter: Option<Expr>) {
+        if let Some(filter) = filter {
+            self.push(keyword);
+            match filter {
+                // Top-level conjunctions need no parentheses.
+                Expr::And(all) if !all.is_empty() => self.conjunction(all, " AND "),
+                other => {
+                    self.expr(other);
+                }
+            }
+        }
+    }
+
+    fn order_by(&mut self, terms: Vec<OrderTerm>) {
+        if terms.is_empty() {
+            return;
+        }
+        self.push(" ORDER BY ");
+        self.list(terms, |w, term| {
+            w.expr(term.expr);
+            if term.descending {
+                w.push(" DESC");
+            }
+            match term.nulls {
+                Some(Nulls::First) => w.push(" NULLS FIRST"),
+                Some(Nulls::Last) => w.push(" NULLS LAST"),
+                None => w,
+            };
+        });
+    }
+
+    fn lock(&mut self, lock: Lock) {
+        self.push(match lock.strength {
+            LockStrength::Update => " FOR UPDATE",
+            LockStrength::Share => " FOR SHARE",
+        });
+        if let Some(table) = lock.of {
+            self.push(" OF ").ident(table);
+        }
+        self.push(match lock.wait {
+            LockWait::Wait => "",
+            LockWait::NoWait => " NOWAIT",
+            LockWait::SkipLocked => " SKIP LOCKED",
+        });
+    }
+
+    fn insert(&mut self, insert: Insert) {
+        self.push("INSERT INTO ").ident(insert.table);
+        match insert.source {
+            InsertSource::DefaultValues => {
+                self.push(" DEFAULT VALUES");
+            }
+            InsertSource::Select(select) => {
+                self.push(" (").list(insert.columns, |w, c| {
+                    w.ident(c);
+                });
+                self.push(") ");
+                self.select(*select);
+            }
+        }
+        if let Some(on_conflict) = insert.on_conflict {
+            self.on_conflict(on_conflict);
+        }
+        self.returning(insert.returning);
+    }
+
+    fn on_conflict(&mut self, on_conflict: OnConflict) {
+        self.push(" ON CONFLICT");
+        if !on_conflict.target.is_empty() {
+            self.push(" (").list(on_conflict.target, |w, c| {
+                w.ident(c);
+            });
+            self.push(")");
+        }
+        if on_conflict.set.is_empty() {
+            self.push(" DO NOTHING");
+        } else {
+            self.push(" DO UPDATE SET ").assignments(on_conflict.set);
+        }
+    }
+
+    fn assignments(&mut self, set: Vec<(&'static str, Expr)>) -> &mut Self {
+        self.list(set, |w, (column, value)| {
+            w.ident(column).push(" = ").expr(value);
+        })
+    }
+
+    fn update(&mut self, update: Update) {
+        self.push("UPDATE ").ident(update.table).push(" SET ").assignments(update.set);
+        self.filter(" WHERE ", update.filter);
+        self.returning(update.returning);
+    }
+
+    fn delete(&mut self, delete: Delete) {
+        self.push("DELETE FROM ").ident(delete.table);
+        self.filter(" WHERE ", delete.filter);
+        self.returning(delete.returning);
+    }
+
+    fn returning(&mut self, returning: Vec<Expr>) {
+        if !returning.is_empty() {
+            self.push(" RETURNING ").exprs(returning);
+        }
+    }
+
+    fn conjunction(&mut self, exprs: Vec<Expr>, separator: &str) {
+        for (i, e) in exprs.into_iter().enumerate() {
+            if i > 0 {
+                self.push(separator);
+            }
+            self.expr(e);
+        }
+    }
+
+    fn subquery(&mut self, query: Select) -> &mut Self {
+        self.push("(");
+        self.select(query);
+        self.push(")")
+    }
+
+    /// Appends an expression, parenthesising compound ones.
+    fn expr(&mut self, expr: Expr) -> &mut Self {
+        match expr {
+            Expr::Column { table, name } => {
+                self.ident(&table).push(".").ident(name);
+            }
+            Expr::Bare(name) => {
+                self.ident(name);
+            }
+            Expr::AllColumns(table) => {
+                self.ident(&table).push(".*");
+            }
+            Expr::Labeled { expr, label } => {
+                self.expr(*expr).push(" AS ").ident(label);
+            }
+            Expr::Value(v) => {
+                self.param(v);
+            }
+            Expr::TypedValue(v, ty) => {
+                let array = matches!(v, Value::Array(..));
+                self.param(v).push("::").push(type_name(ty));
+                if array {
+                    self.push("[]");
+                }
+            }
+            Expr::Verbatim(sql) => {
+                self.push(sql);
+            }
+            Expr::Binary { op, lhs, rhs } => self.binary(op, *lhs, *rhs),
+            Expr::Like { expr, pattern, case_insensitive } => {
+                self.expr(*expr).push(if case_insensitive { " ILIKE " } else { " LIKE " }).expr(*pattern);
+            }
+            Expr::IsNull { expr, negated } => {
+                self.expr(*expr).push(if negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+            Expr::InArray { expr, array } => {
+                self.expr(*expr).push(" = ANY(").param(array).push(")");
+            }
+            Expr::InSubquery { expr, query, negated } => {
+                self.expr(*expr).push(if negated { " NOT IN " } else { " IN " }).subquery(*query);
+            }
+            Expr::Exists { query, negated } => {
+                self.push(if negated { "NOT EXISTS " } else { "EXISTS " }).subquery(*query);
+            }
+            Expr::Subquery(query) => {
+                self.subquery(*query);
+            }
+            Expr::Between { expr, low, high } => {
+                self.expr(*expr).push(" BETWEEN ").expr(*low).push(" AND ").expr(*high);
+            }
+            Expr::Call { function, args } => self.call(function, args),
+            Expr::Case { whens, otherwise } => {
+                self.push("CASE");
+                for (condition, result) in whens {
+                    self.push(" WHEN ").expr(condition).push(" THEN ").expr(result);
+                }
+                if let Some(otherwise) = otherwise {
+                    self.push(" ELSE ").expr(*otherwise);
+                }
+                self.push(" END");
+            }
+            Expr::Interval(delta) => {
+                // Microseconds as a bigint parameter: the text is the same
+                // for every interval.
+                let micros = delta.num_microseconds().unwrap_or(i64::MAX);
+                self.push("(").param(Value::I64(micros)).push("::bigint * interval '1 microsecond')");
+            }
+            Expr::Tuple(items) => {
+                self.push("(").exprs(items).push(")");
+            }
+            Expr::Excluded(column) => {
+                self.push("excluded.").ident(column);
+            }
+            Expr::And(all) if all.is_empty() => {
+                self.push("TRUE");
+            }
+            Expr::Or(any) if any.is_empty() => {
+                self.push("FALSE");
+            }
+            Expr::And(all) => {
+                self.push("(");
+                self.conjunction(all, " AND ");
+                self.push(")");
+            }
+            Expr::Or(any) => {
+                self.push("(");
+                self.conjunction(any, " OR ");
+                self.push(")");
+            }
+            Expr::Not(inner) => {
+                self.push("NOT (").expr(*inner).push(")");
+            }
+        }
+        self
+    }
+
+    fn binary(&mut self, op: BinaryOp, lhs: Expr, rhs: Expr) {
+        let (symbol, arithmetic) = match op {
+            BinaryOp::Eq => (" = ", false),
+            BinaryOp::Ne => (" <> ", false),
+            BinaryOp::Lt => (" < ", false),
+            BinaryOp::Le => (" <= ", false),
+            BinaryOp::Gt => (" > ", false),
+            BinaryOp::Ge => (" >= ", false),
+            BinaryOp::Add => (" + ", true),
+            BinaryOp::Sub => (" - ", true),
+            BinaryOp::Mul => (" * ", true),
+            BinaryOp::Div => (" / ", true),
+            BinaryOp::Concat => (" || ", true),
+        };
+        // Arithmetic is parenthesised so that nesting keeps its meaning.
+        if arithmetic {
+            self.push("(");
+        }
+        self.expr(lhs).push(symbol).expr(rhs);
+        if arithmetic {
+            self.push(")");
+        }
+    }
+
+    fn call(&mut self, function: Function, args: Vec<Expr>) {
+        let name = match function {
+            Function::Count if args.is_empty() => {
+                self.push("count(*)");
+                return;
+            }
+            Function::CountDistinct => {
+                self.push("count(DISTINCT ").exprs(args).push(")");
+                return;
+            }
+            Function::Extract(unit) => {
+                self.push("extract(").push(unit.name()).push(" FROM ").exprs(args).push(")");
+                return;
+            }
+            Function::DateTrunc(unit) => {
+                self.push("date_trunc('").push(unit.name()).push("', ").exprs(args).push(")");
+                return;
+            }
+            Function::Now => {
+                self.push("now()");
+                return;
+            }
+            Function::Count => "count",
+            Function::Sum => "sum",
+            Function::Avg => "avg",
+            Function::Min => "min",
+            Function::Max => "max",
+            Function::Lower => "lower",
+            Function::Upper => "upper",
+            Function::Length => "length",
+            Function::Coalesce => "coalesce",
+        };
+        self.push(name).push("(").exprs(args).push(")");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orm_core::statement::Name;
+
+    #[test]
+    fn predicates_bind_every_value() {
+        let title = Expr::column("movies", "title");
+        let year = Expr::column("movies", "year");
+        let mut select = Select { items: vec![title.clone()], ..Select::default() };
+        select.filter = Some(Expr::And(vec![
+            Expr::Or(vec![
+                title.clone().equals(Expr::Value(Value::Text("Alien".into()))),
+                Expr::Not(Box::new(Expr::IsNull { expr: Box::new(year.clone()), negated: false })),
+            ]),
+            Expr::Like {
+                expr: Box::new(title),
+                pattern: Box::new(Expr::Value(Value::Text("%a%".into()))),
+                case_insensitive: true,
+            },
+            year.in_array(Value::Array(SqlType::Integer, vec![Value::I32(1)])),
+        ]));
+        let sql = render(Statement::Select(Box::new(select)));
+        assert_eq!(
+            sql.text,
+            r#"SELECT "movies"."title" WHERE ("movies"."title" = $1 OR NOT ("movies"."year" IS NULL)) AND "movies"."title" ILIKE $2 AND "movies"."year" = ANY($3)"#
+        );
+        assert_eq!(sql.params.len(), 3);
+    }
+
+    #[test]
+    fn many_rows_are_one_insert_with_an_array_per_column() {
+        let rows = Select {
+            items: vec![Expr::column("u", "name"), Expr::column("u", "year")],
+            from: Some(Source::Arrays {
+                arrays: vec![
+                    (Value::Array(SqlType::Text, vec![Value::Text("a".into())]), SqlType::Text),
+                    (Value::Array(SqlType::SmallInt, vec![Value::Null]), SqlType::SmallInt),
+                ],
+                alias: Name::Borrowed("u"),
+                columns: vec!["name", "year"],
+            }),
+            ..Select::default()
+        };
+        let insert = Insert {
+            table: "movies",
+            columns: vec!["name", "year"],
+            source: InsertSource::Select(Box::new(rows)),
+            on_conflict: None,
+            returning: vec![Expr::Bare("id")],
+        };
+        let sql = render(Statement::Insert(Box::new(insert)));
+        assert_eq!(
+            sql.text,
+            r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
+        );
+        assert_eq!(sql.params.len(), 2);
+    }
+
+    #[test]
+    fn identifiers_are_quoted_and_escaped() {
+        let mut out = String::new();
+        push_identifier(&mut out, r#"we"ird"#);
+        assert_eq!(out, r#""we""ird""#);
+    }
+}
