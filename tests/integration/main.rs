@@ -1,10 +1,12 @@
 //! Integration tests against a real PostgreSQL: one binary, a module per area.
 //! Every test gets its own database from `TestDb`.
 
+mod bookshop;
 mod common;
 mod engine;
 mod query;
 mod relationships;
+mod select;
 mod session;
 mod transactions;
 mod types;

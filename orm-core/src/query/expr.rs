@@ -147,6 +147,29 @@ impl<E: Expression> Operand<E::Value, ExprKind> for E {
     }
 }
 
+/// [`Operand`] kind of a nullable expression beside a non-null one.
+#[derive(Debug)]
+pub enum NullableKind {}
+/// [`Operand`] kind of a non-null expression beside a nullable one.
+#[derive(Debug)]
+pub enum NonNullKind {}
+
+/// `price > (SELECT avg(price) ..)`: NULL on one side makes the comparison
+/// NULL, which filters the row out, as SQL does.
+impl<T, E: Expression<Value = Option<T>>> Operand<T, NullableKind> for E {
+    type Sources = E::Sources;
+    fn into_operand(self) -> statement::Expr {
+        self.into_expr().node
+    }
+}
+
+impl<T, E: Expression<Value = T>> Operand<Option<T>, NonNullKind> for E {
+    type Sources = E::Sources;
+    fn into_operand(self) -> statement::Expr {
+        self.into_expr().node
+    }
+}
+
 /// Text types, for `like`, `concat`, `lower`, `upper` and `length`.
 #[diagnostic::on_unimplemented(message = "`{Self}` is not a text type", label = "expected a text expression")]
 pub trait Text {}

@@ -4,6 +4,7 @@
 
 pub mod expr;
 pub mod functions;
+pub mod insert;
 pub mod scope;
 pub mod select;
 
@@ -20,6 +21,7 @@ use crate::session::{Handle, Session};
 use crate::statement::{self, JoinClause, JoinKind, Lock, LockStrength, LockWait, Name, OrderTerm, Source, Statement};
 use crate::value::{Bind, Value};
 
+pub use insert::{ConflictTarget, InsertMany};
 pub use select::{select, Entity, Selection, Subquery};
 
 /// A query of whole objects of model `T`, reading from the models in `F`
@@ -135,6 +137,51 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         ));
         self.order.push(ascending(column));
         self
+    }
+
+    /// The matching objects and every object reachable from them along a
+    /// self-referential relationship, at any depth, in one statement (a
+    /// recursive CTE): `.filter(Employee::name.eq("Ada")).recursive(Employee::reports)`
+    /// is Ada and everyone below her. Filters and joins given before choose
+    /// where the walk starts; those given after apply to every object found.
+    pub fn recursive(mut self, relation: Relation<T, T>) -> Query<'s, T> {
+        const TREE: &str = "orm_tree";
+        let table = T::TABLE;
+        let name = Name::Borrowed(table.name);
+        let seed = statement::Select {
+            items: statement::columns_of(table, &name).collect(),
+            from: Some(Source::table(table)),
+            filter: self.key_filter(),
+            ..Default::default()
+        };
+        let step = statement::Select {
+            items: statement::columns_of(table, &name).collect(),
+            from: Some(Source::Table { name: TREE, alias: None }),
+            joins: join_clauses(table, TREE, relation.meta(), JoinKind::Inner, None),
+            ..Default::default()
+        };
+        let mut walk = seed;
+        // UNION, not UNION ALL: a cycle in the data ends the walk.
+        walk.compound.push((statement::SetOp::Union, step));
+        let tree = statement::Cte {
+            name: Name::Borrowed(TREE),
+            columns: table.columns.iter().map(|c| Name::Borrowed(c.name)).collect(),
+            query: Box::new(walk),
+            recursive: true,
+        };
+        let keys = statement::Select {
+            with: vec![tree],
+            items: key_columns(table, TREE).collect(),
+            from: Some(Source::Table { name: TREE, alias: None }),
+            ..Default::default()
+        };
+        self.filters = vec![statement::Expr::InSubquery {
+            expr: Box::new(key_tuple(table, table.name)),
+            query: Box::new(keys),
+            negated: false,
+        }];
+        self.joins.clear();
+        self.retype()
     }
 
     /// Returns at most `n` rows.

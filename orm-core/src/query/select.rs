@@ -482,3 +482,68 @@ impl Session {
         Select::new(self, selection)
     }
 }
+
+/// A second copy of model `M` in one query, told apart by `N`: a
+/// self-referential parent and child side by side.
+///
+/// ```ignore
+/// let boss = Alias::<Employee, 1>::new();
+/// session.select((Employee::name, boss.col(Employee::name))).join_as(Employee::manager, boss)
+/// ```
+pub struct Alias<M, const N: usize>(PhantomData<fn() -> M>);
+
+impl<M, const N: usize> std::fmt::Debug for Alias<M, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Alias<{}, {N}>", std::any::type_name::<M>())
+    }
+}
+
+impl<M, const N: usize> Clone for Alias<M, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M, const N: usize> Copy for Alias<M, N> {}
+
+impl<M, const N: usize> Default for Alias<M, N> {
+    fn default() -> Self {
+        Alias::new()
+    }
+}
+
+impl<M, const N: usize> Alias<M, N> {
+    /// The alias.
+    pub const fn new() -> Self {
+        Alias(PhantomData)
+    }
+}
+
+impl<M: Model, const N: usize> Alias<M, N> {
+    /// The SQL name of the alias: the table's name and `N`.
+    pub fn name(self) -> String {
+        format!("{}_{N}", M::TABLE.name)
+    }
+
+    /// A column of the aliased copy.
+    pub fn col<T>(self, column: Column<M, T>) -> Expr<T, crate::query::expr::Src<Self>> {
+        Expr::from_node(statement::Expr::column(self.name(), column.name()))
+    }
+}
+
+impl<Sel, F, R> Select<Sel, F, R> {
+    /// Joins the target of a relationship under an alias, so that a model
+    /// can appear twice: `.join_as(Employee::manager, boss)`.
+    pub fn join_as<A: Model, B: Model, P, const N: usize>(
+        mut self,
+        relation: Relation<A, B>,
+        alias: Alias<B, N>,
+    ) -> Select<Sel, F::Output, R>
+    where
+        F: HasModel<A, P> + Push<Alias<B, N>>,
+    {
+        let name = alias.name();
+        self.select.joins.extend(join_clauses(A::TABLE, A::TABLE.name, relation.meta(), JoinKind::Inner, Some(&name)));
+        self.retype()
+    }
+}

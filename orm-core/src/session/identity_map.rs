@@ -109,6 +109,9 @@ pub(crate) struct Arena<T: Model> {
     pub(crate) pending: Vec<u32>,
     pub(crate) dirty: Vec<u32>,
     pub(crate) deleted: Vec<u32>,
+    /// Pending slots to insert as upserts ([`Session::upsert`](crate::Session::upsert)),
+    /// kept until commit or rollback.
+    pub(crate) upserts: rustc_hash::FxHashSet<u32>,
     /// What this transaction's flushes changed, oldest first.
     pub(crate) journal: Vec<(u32, Undo)>,
     /// The slots of each query result, by group number (group 0 is unused).
@@ -123,6 +126,7 @@ impl<T: Model> Default for Arena<T> {
             pending: Vec::new(),
             dirty: Vec::new(),
             deleted: Vec::new(),
+            upserts: Default::default(),
             journal: Vec::new(),
             groups: vec![Vec::new()],
         }
@@ -328,6 +332,7 @@ impl<T: Model> Arena<T> {
     /// cancelled, and relationships are expired (not loaded) so that the
     /// next load reads what the database holds.
     pub(crate) fn discard_changes(&mut self, session: u32) -> Result<()> {
+        self.upserts.clear();
         for index in std::mem::take(&mut self.pending) {
             let slot = &mut self.slots[index as usize];
             if slot.state == ObjectState::Pending {

@@ -28,6 +28,7 @@ use crate::value::{SqlValue, Value};
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
+pub(crate) use unit_of_work::insert_statement;
 use unit_of_work::Tracked;
 
 static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
@@ -445,6 +446,13 @@ impl Session {
     /// loaded objects.
     pub(crate) fn assign_rows<T: Model>(&mut self, rows: Rows, columns: &[usize]) -> Result<()> {
         self.arena_mut::<T>().assign_rows(rows, columns)
+    }
+
+    /// Merges rows of every column of `T` written by a statement (an
+    /// upsert's RETURNING): a held object gets `columns` from its row, a new
+    /// one joins the identity map. Returns their slots in row order.
+    pub(crate) fn merge_written<T: Model>(&mut self, rows: Rows, columns: &[usize]) -> Result<Vec<u32>> {
+        self.arena_mut::<T>().merge_written(rows, columns)
     }
 
     /// Detaches the loaded objects of a bulk DELETE's returned rows.

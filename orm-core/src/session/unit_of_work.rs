@@ -104,6 +104,7 @@ impl<T: Model> Tracked for Arena<T> {
     }
     fn forget_flushes(&mut self) {
         self.journal.clear();
+        self.upserts.clear();
     }
     fn undo_flushes(&mut self, to: usize) {
         Arena::undo_flushes(self, to)
@@ -256,18 +257,36 @@ impl<T: Model> Arena<T> {
     /// Copies `columns` from rows of every column of `T` (an UPDATE's
     /// RETURNING) into the loaded objects with the same keys.
     pub(crate) fn assign_rows(&mut self, rows: Rows, columns: &[usize]) -> Result<()> {
+        self.merge_rows(rows, columns, false).map(drop)
+    }
+
+    /// As [`assign_rows`](Arena::assign_rows), adding the rows whose keys
+    /// the session does not hold as persistent objects; returns every row's
+    /// slot.
+    pub(crate) fn merge_written(&mut self, rows: Rows, columns: &[usize]) -> Result<Vec<u32>> {
+        self.merge_rows(rows, columns, true)
+    }
+
+    fn merge_rows(&mut self, rows: Rows, columns: &[usize], add_new: bool) -> Result<Vec<u32>> {
         let count = rows.len();
         let mut values = rows.values;
         let mut reader = RowReader::new(T::TABLE, values.drain(..));
+        let mut slots = Vec::with_capacity(count);
         for _ in 0..count {
             let fresh = T::from_row(&mut reader)?;
             reader.next_row();
-            let Some(index) = self.find(&fresh.key()) else { continue };
-            for &column in columns {
-                self.assign(index, column, fresh.column_value(column))?;
+            match self.find(&fresh.key()) {
+                Some(index) => {
+                    for &column in columns {
+                        self.assign(index, column, fresh.column_value(column))?;
+                    }
+                    slots.push(index);
+                }
+                None if add_new => slots.push(self.merge_loaded(fresh, 0)),
+                None => {}
             }
         }
-        Ok(())
+        Ok(slots)
     }
 
     fn object_at(&self, index: u32) -> &T {
@@ -277,16 +296,37 @@ impl<T: Model> Arena<T> {
 
     async fn insert_pending(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
+        let (upserts, inserts): (Vec<u32>, Vec<u32>) = work.into_iter().partition(|i| self.upserts.contains(i));
+        self.insert_rows(&inserts, false, conn, dialect).await?;
+        self.insert_rows(&upserts, true, conn, dialect).await?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// INSERTs the objects at `work`. An upsert sends every column, the key
+    /// included, and updates the row that has the key already
+    /// (`ON CONFLICT (key) DO UPDATE SET <every other column>`).
+    async fn insert_rows(
+        &mut self,
+        work: &[u32],
+        upsert: bool,
+        conn: &mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> Result<()> {
+        if work.is_empty() {
+            return Ok(());
+        }
         let table = T::TABLE;
         let inserted: Vec<IndexedColumn> =
-            table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
+            table.columns.iter().enumerate().filter(|(_, c)| upsert || !TableMeta::is_server_filled(c)).collect();
         let returned: Vec<IndexedColumn> =
-            table.columns.iter().enumerate().filter(|(_, c)| TableMeta::is_read_back(c)).collect();
+            table.columns.iter().enumerate().filter(|(_, c)| !upsert && TableMeta::is_read_back(c)).collect();
         // All rows in one statement; a table with nothing to send inserts
         // `DEFAULT VALUES`, one row at a time.
-        let rows_per_statement = if inserted.is_empty() { 1 } else { work.len().max(1) };
+        let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
         let insert_columns: Vec<&ColumnMeta> = inserted.iter().map(|(_, c)| *c).collect();
         let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
+        let on_conflict = upsert.then(|| upsert_on_key(table));
         for chunk in work.chunks(rows_per_statement) {
             let arrays = inserted
                 .iter()
@@ -295,7 +335,8 @@ impl<T: Model> Arena<T> {
                     Value::Array(meta.sql_type, values)
                 })
                 .collect();
-            let sql = dialect.render(insert_statement(table, &insert_columns, &returning, arrays));
+            let insert = insert_statement(table, &insert_columns, &returning, arrays, on_conflict.clone());
+            let sql = dialect.render(insert);
             let result = if returning.is_empty() {
                 conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
             } else {
@@ -305,7 +346,6 @@ impl<T: Model> Arena<T> {
                 .and_then(|rows| self.apply_inserted(chunk, &returned, rows))
                 .map_err(|e| e.with_model(table.model))?;
         }
-        self.pending.clear();
         Ok(())
     }
 
@@ -503,11 +543,12 @@ fn delete_statement(table: &TableMeta, filter: Expr) -> Statement {
 /// `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
 /// server default takes it where the array holds NULL (the object left it
 /// `None`). With no columns to send, one row of defaults.
-fn insert_statement(
+pub(crate) fn insert_statement(
     table: &TableMeta,
     columns: &[&ColumnMeta],
     returning: &[&ColumnMeta],
     arrays: Vec<Value>,
+    on_conflict: Option<statement::OnConflict>,
 ) -> Statement {
     let source = if columns.is_empty() {
         statement::InsertSource::DefaultValues
@@ -527,9 +568,17 @@ fn insert_statement(
         table: table.name,
         columns: columns.iter().map(|c| c.name).collect(),
         source,
-        on_conflict: None,
+        on_conflict,
         returning: returning.iter().map(|c| Expr::Bare(c.name)).collect(),
     }))
+}
+
+/// `ON CONFLICT (key) DO UPDATE SET` every other column to the value sent.
+fn upsert_on_key(table: &TableMeta) -> statement::OnConflict {
+    statement::OnConflict {
+        target: table.primary_key().map(|(_, c)| c.name).collect(),
+        set: table.columns.iter().filter(|c| !c.primary_key).map(|c| (c.name, Expr::Excluded(c.name))).collect(),
+    }
 }
 
 /// The value the version column `column` takes at an UPDATE: `old` plus one.

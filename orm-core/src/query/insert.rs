@@ -1,0 +1,139 @@
+//! INSERT of many rows in one statement, with `ON CONFLICT` (upsert), and
+//! the session's `upsert` of one object at flush.
+
+use crate::error::Result;
+use crate::metadata::{ColumnMeta, TableMeta};
+use crate::model::Model;
+use crate::query::expr::{Column, Expr};
+use crate::query::Assignment;
+use crate::session::{Handle, Session};
+use crate::statement::{self, OnConflict};
+use crate::value::Value;
+
+/// The columns of a unique constraint of `M`, for `on_conflict`: a column,
+/// or a tuple of columns.
+pub trait ConflictTarget<M> {
+    /// The column names.
+    fn columns(self) -> Vec<&'static str>;
+}
+
+impl<M, T> ConflictTarget<M> for Column<M, T> {
+    fn columns(self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
+}
+
+impl<M, A, B> ConflictTarget<M> for (Column<M, A>, Column<M, B>) {
+    fn columns(self) -> Vec<&'static str> {
+        vec![self.0.name(), self.1.name()]
+    }
+}
+
+impl<M, A, B, C> ConflictTarget<M> for (Column<M, A>, Column<M, B>, Column<M, C>) {
+    fn columns(self) -> Vec<&'static str> {
+        vec![self.0.name(), self.1.name(), self.2.name()]
+    }
+}
+
+impl<M, T> Column<M, T> {
+    /// In an upsert's `do_update`, the value the INSERT tried to write to
+    /// this column (`excluded.column`).
+    pub fn excluded(self) -> Expr<T> {
+        Expr::from_node(statement::Expr::Excluded(self.name()))
+    }
+}
+
+/// An INSERT of many objects of `T` in one statement, from
+/// [`Session::insert_many`], run with [`run`](InsertMany::run).
+#[derive(Debug)]
+#[must_use = "an insert does nothing until it is run with `run`"]
+pub struct InsertMany<'s, T: Model> {
+    session: &'s mut Session,
+    objects: Vec<T>,
+    on_conflict: Option<OnConflict>,
+}
+
+impl<T: Model> InsertMany<'_, T> {
+    /// Rows that would break the unique constraint on `target` are left out
+    /// (`ON CONFLICT (..) DO NOTHING`); they get no handle.
+    pub fn on_conflict_do_nothing(mut self, target: impl ConflictTarget<T>) -> Self {
+        self.on_conflict = Some(OnConflict { target: target.columns(), set: Vec::new() });
+        self
+    }
+
+    /// Rows that would break the unique constraint on `target` update the
+    /// row already there instead: `.on_conflict_do_update(Book::isbn,
+    /// [Book::price.set(Book::price.excluded())])`.
+    pub fn on_conflict_do_update(
+        mut self,
+        target: impl ConflictTarget<T>,
+        assignments: impl IntoIterator<Item = Assignment<T>>,
+    ) -> Self {
+        let set = assignments.into_iter().map(|a| (T::TABLE.columns[a.column].name, a.value)).collect();
+        self.on_conflict = Some(OnConflict { target: target.columns(), set });
+        self
+    }
+
+    /// Sends the INSERT (one statement for all rows) in the session's
+    /// transaction, after an autoflush. Returns a handle per row inserted or
+    /// updated, through the identity map: an object the session already
+    /// holds gets the row's values and keeps its handle.
+    ///
+    /// # Errors
+    /// A database error, such as a unique violation without `on_conflict`.
+    pub async fn run(self) -> Result<Vec<Handle<T>>> {
+        let table = T::TABLE;
+        let sent: Vec<(usize, &ColumnMeta)> =
+            table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
+        let arrays = sent
+            .iter()
+            .map(|&(column, meta)| {
+                Value::Array(meta.sql_type, self.objects.iter().map(|o| o.column_value(column)).collect())
+            })
+            .collect();
+        let columns: Vec<&ColumnMeta> = sent.iter().map(|(_, c)| *c).collect();
+        let every_column: Vec<&ColumnMeta> = table.columns.iter().collect();
+        let insert = crate::session::insert_statement(table, &columns, &every_column, arrays, self.on_conflict);
+        let session = self.session;
+        let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
+        let every: Vec<usize> = (0..table.columns.len()).collect();
+        let slots = session.merge_written::<T>(rows, &every)?;
+        Ok(slots.into_iter().map(|i| Handle::new(i, session.id)).collect())
+    }
+}
+
+impl Session {
+    /// Starts an INSERT of many objects in one statement, with an optional
+    /// `ON CONFLICT` clause (an upsert). Unlike [`add`](Session::add), it is
+    /// sent when run, not at the next flush.
+    pub fn insert_many<T: Model>(&mut self, objects: impl IntoIterator<Item = T>) -> InsertMany<'_, T> {
+        InsertMany { session: self, objects: objects.into_iter().collect(), on_conflict: None }
+    }
+
+    /// Adds an object to be written at the next flush whether or not its
+    /// key exists yet (SQLAlchemy's `merge`, without its SELECT): when the
+    /// session holds the key, the object's columns are copied onto the one
+    /// it holds (an UPDATE of what changed) and its handle comes back;
+    /// otherwise the flush sends `INSERT .. ON CONFLICT (key) DO UPDATE`
+    /// with every column, the key included.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if a value does not fit (only
+    /// with a custom `SqlValue` that refuses its own values).
+    pub fn upsert<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
+        let key = object.key();
+        let arena = self.arena_mut::<T>();
+        if let Some(index) = arena.find(&key) {
+            let target = arena.object_mut(index).expect("a found key holds an object");
+            for (column, value) in object.column_values().into_iter().enumerate() {
+                if !T::TABLE.columns[column].primary_key {
+                    target.set_column_value(column, value)?;
+                }
+            }
+            return Ok(Handle::new(index, self.id));
+        }
+        let index = arena.add(object);
+        arena.upserts.insert(index);
+        Ok(Handle::new(index, self.id))
+    }
+}
