@@ -29,6 +29,6 @@ pub use query::functions as func;
 pub use query::select::{select, Entity, Select};
 pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
-pub use session::raw::{FromRow, Params};
+pub use session::raw::{FromRow, Param, Params};
 pub use session::{Handle, ObjectState, Savepoint, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

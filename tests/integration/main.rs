@@ -8,6 +8,7 @@ mod query;
 mod relationships;
 mod select;
 mod session;
+mod statements;
 mod transactions;
 mod types;
 mod versioning;

@@ -378,6 +378,10 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
     {
         let session = self.runner;
         let width = self.select.items.len();
+        if self.select.lock.is_some() {
+            // A lock lasts as long as the transaction that took it.
+            session.begin().await?;
+        }
         let rows = session.fetch_statement(statement::Statement::Select(Box::new(self.select))).await?;
         if !rows.is_empty() && rows.width != width {
             return Err(Error::Session(format!(

@@ -21,6 +21,28 @@ impl Params for () {
     }
 }
 
+/// One parameter of a raw statement: a value of a column type, or a `&str`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a statement parameter",
+    label = "not a value of a column type"
+)]
+pub trait Param {
+    /// The value to bind.
+    fn into_value(self) -> Value;
+}
+
+impl<T: SqlValue> Param for T {
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
+impl Param for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
 /// What one row of a raw query reads into: a value of a column type, or a
 /// tuple of them (up to 8).
 pub trait FromRow: Sized {
@@ -39,11 +61,11 @@ impl<T: SqlValue> FromRow for T {
 
 macro_rules! tuples {
     ($($t:ident)+) => {
-        impl<$($t: SqlValue),+> Params for ($($t,)+) {
+        impl<$($t: Param),+> Params for ($($t,)+) {
             #[allow(non_snake_case)]
             fn into_params(self) -> Vec<(Value, &'static str)> {
                 let ($($t,)+) = self;
-                vec![$(($t.to_value(), std::any::type_name::<$t>()),)+]
+                vec![$(($t.into_value(), std::any::type_name::<$t>()),)+]
             }
         }
         impl<$($t: SqlValue),+> FromRow for ($($t,)+) {
