@@ -26,6 +26,25 @@ pub enum Statement {
     Update(Box<Update>),
     /// A DELETE.
     Delete(Box<Delete>),
+    /// Transaction control, sent without parameters.
+    Transaction(Transaction),
+}
+
+/// Transaction control statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transaction {
+    /// Starts a transaction.
+    Begin,
+    /// Commits it.
+    Commit,
+    /// Rolls it back.
+    Rollback,
+    /// Opens savepoint number `n`.
+    Savepoint(u32),
+    /// Releases savepoint `n`, keeping its work.
+    Release(u32),
+    /// Rolls back to savepoint `n` and ends it.
+    RollbackTo(u32),
 }
 
 /// The rendered form of a statement: its text and the values of its

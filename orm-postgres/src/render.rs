@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use orm_core::statement::{
     BinaryOp, Cte, Delete, Distinct, Expr, Function, Insert, InsertSource, JoinClause, JoinKind, Lock, LockStrength,
-    LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Update,
+    LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Transaction, Update,
 };
 use orm_core::{SqlType, Value};
 
@@ -21,6 +21,7 @@ pub(crate) fn render(statement: Statement) -> Sql {
         Statement::Insert(insert) => w.insert(*insert),
         Statement::Update(update) => w.update(*update),
         Statement::Delete(delete) => w.delete(*delete),
+        Statement::Transaction(control) => w.transaction(control),
     }
     w.sql
 }
@@ -93,6 +94,20 @@ impl Writer {
         self.list(exprs, |w, e| {
             w.expr(e);
         })
+    }
+
+    fn transaction(&mut self, control: Transaction) {
+        let text = &mut self.sql.text;
+        let _ = match control {
+            Transaction::Begin => write!(text, "BEGIN"),
+            Transaction::Commit => write!(text, "COMMIT"),
+            Transaction::Rollback => write!(text, "ROLLBACK"),
+            Transaction::Savepoint(n) => write!(text, "SAVEPOINT orm_savepoint_{n}"),
+            Transaction::Release(n) => write!(text, "RELEASE SAVEPOINT orm_savepoint_{n}"),
+            Transaction::RollbackTo(n) => {
+                write!(text, "ROLLBACK TO SAVEPOINT orm_savepoint_{n}; RELEASE SAVEPOINT orm_savepoint_{n}")
+            }
+        };
     }
 
     fn select(&mut self, select: Select) {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::executor::{Connection, Connector, Rows};
 use crate::model::{Model, RowReader};
 use crate::query::Query;
-use crate::statement::{self, Sql, Statement};
+use crate::statement::{self, Sql, Statement, Transaction};
 use crate::value::{SqlValue, Value};
 
 use identity_map::{stale_handle, Arena};
@@ -263,8 +263,9 @@ impl Session {
     pub async fn commit(&mut self) -> Result<()> {
         self.flush().await?;
         if self.in_transaction {
+            let commit = self.connector.dialect().render(Statement::Transaction(Transaction::Commit));
             let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
-            if let Err(e) = conn.batch_execute("COMMIT").await {
+            if let Err(e) = conn.batch_execute(&commit.text).await {
                 self.abort().await;
                 return Err(e);
             }
@@ -312,7 +313,8 @@ impl Session {
             // the connection must still be rolled back, not handed back.
             self.in_transaction = true;
             let conn = self.conn.as_deref_mut().expect("just checked out");
-            if let Err(e) = conn.batch_execute("BEGIN").await {
+            let begin = self.connector.dialect().render(Statement::Transaction(Transaction::Begin));
+            if let Err(e) = conn.batch_execute(&begin.text).await {
                 self.abort().await;
                 return Err(e);
             }
@@ -338,7 +340,8 @@ impl Session {
         self.savepoints.clear();
         let in_transaction = std::mem::take(&mut self.in_transaction);
         if let Some(mut conn) = self.conn.take() {
-            if in_transaction && conn.batch_execute("ROLLBACK").await.is_err() {
+            let rollback = self.connector.dialect().render(Statement::Transaction(Transaction::Rollback));
+            if in_transaction && conn.batch_execute(&rollback.text).await.is_err() {
                 conn.abandon();
             }
         }

@@ -2,6 +2,7 @@
 //! `Session.begin_nested()`. Rolling back to a savepoint undoes, in the
 //! database and in memory, everything since it.
 
+use crate::statement::{Statement, Transaction};
 use crate::error::{Error, Result};
 use crate::session::Session;
 
@@ -47,7 +48,7 @@ impl Session {
         self.begin().await?;
         self.next_savepoint += 1;
         let id = self.next_savepoint;
-        self.run_statement(&format!("SAVEPOINT orm_savepoint_{id}")).await?;
+        self.run_statement(Transaction::Savepoint(id)).await?;
         self.savepoints.push(SavepointMark {
             id,
             journals: self.models.iter().map(|m| m.journal_len()).collect(),
@@ -66,7 +67,7 @@ impl Session {
     pub async fn release(&mut self, savepoint: Savepoint) -> Result<()> {
         let depth = self.savepoint_depth(savepoint)?;
         self.flush().await?;
-        self.run_statement(&format!("RELEASE SAVEPOINT orm_savepoint_{}", savepoint.id)).await?;
+        self.run_statement(Transaction::Release(savepoint.id)).await?;
         self.savepoints.truncate(depth);
         Ok(())
     }
@@ -81,8 +82,7 @@ impl Session {
     pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
         let depth = self.savepoint_depth(savepoint)?;
         let id = savepoint.id;
-        self.run_statement(&format!("ROLLBACK TO SAVEPOINT orm_savepoint_{id}; RELEASE SAVEPOINT orm_savepoint_{id}"))
-            .await?;
+        self.run_statement(Transaction::RollbackTo(id)).await?;
         let mark = self.savepoints.drain(depth..).next().expect("savepoint_depth found it");
         for (i, model) in self.models.iter_mut().enumerate() {
             model.undo_flushes(mark.journals.get(i).copied().unwrap_or(0));
@@ -108,9 +108,10 @@ impl Session {
 
     /// Runs a statement in the open transaction; a failure rolls the whole
     /// transaction back, as any failed statement does.
-    async fn run_statement(&mut self, sql: &str) -> Result<()> {
+    async fn run_statement(&mut self, control: Transaction) -> Result<()> {
+        let sql = self.render(Statement::Transaction(control));
         let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
-        let result = conn.batch_execute(sql).await;
+        let result = conn.batch_execute(&sql.text).await;
         if result.is_err() {
             self.abort().await;
         }
