@@ -40,7 +40,7 @@ impl PgConnection {
         &mut self,
         sql: &str,
         params: &[Value],
-        each: &mut (dyn FnMut(&mut Vec<Value>) -> Result<()> + Send),
+        mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
         let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
@@ -104,7 +104,7 @@ impl Connection for PgConnection {
         row: &'a mut RowFn<'_>,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.run_query_each(sql, params, &mut |values| row(values.drain(..))).await?;
+            self.run_query_each(sql, params, |values: &mut Vec<Value>| row(values.drain(..))).await?;
             Ok(())
         })
     }

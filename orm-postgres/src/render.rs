@@ -29,11 +29,10 @@ pub(crate) fn render(statement: Statement) -> Sql {
 /// Appends `name` as a quoted identifier.
 pub(crate) fn push_identifier(out: &mut String, name: &str) {
     out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
+    if name.contains('"') {
+        out.push_str(&name.replace('"', "\"\""));
+    } else {
+        out.push_str(name);
     }
     out.push('"');
 }

@@ -52,16 +52,21 @@ impl<M> std::fmt::Debug for Entity<M> {
 )]
 pub trait Selection {
     /// What one row reads back as.
-    type Output;
+    type Output: Send;
     /// The models used.
     type Sources;
+    /// Whether reading a row needs the session (a whole model does, to go
+    /// through the identity map); rows of other selections stream straight
+    /// into the result.
+    const NEEDS_SESSION: bool;
     /// Appends the select items.
     fn push_items(self, items: &mut Vec<statement::Expr>);
-    /// Reads one row's values, in item order.
+    /// Reads one row's values, in item order; `session` is `Some` when
+    /// [`NEEDS_SESSION`](Selection::NEEDS_SESSION) is set.
     ///
     /// # Errors
     /// [`Error::DecodeColumn`] or [`Error::Decode`] when a value does not fit.
-    fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Self::Output>;
+    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output>;
 }
 
 /// The values of one result row, read left to right.
@@ -96,10 +101,11 @@ impl<'a> ResultRow<'a> {
 impl<M, T: SqlValue> Selection for Column<M, T> {
     type Output = T;
     type Sources = crate::query::expr::Src<M>;
+    const NEEDS_SESSION: bool = false;
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.push(self.into_expr().node);
     }
-    fn read(_: &mut Session, row: &mut ResultRow<'_>) -> Result<T> {
+    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T> {
         row.next()
     }
 }
@@ -107,10 +113,11 @@ impl<M, T: SqlValue> Selection for Column<M, T> {
 impl<T: SqlValue, S> Selection for Expr<T, S> {
     type Output = T;
     type Sources = S;
+    const NEEDS_SESSION: bool = false;
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.push(self.node);
     }
-    fn read(_: &mut Session, row: &mut ResultRow<'_>) -> Result<T> {
+    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T> {
         row.next()
     }
 }
@@ -118,10 +125,14 @@ impl<T: SqlValue, S> Selection for Expr<T, S> {
 impl<M: Model> Selection for Entity<M> {
     type Output = Handle<M>;
     type Sources = crate::query::expr::Src<M>;
+    const NEEDS_SESSION: bool = true;
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.extend(statement::columns_of(M::TABLE, &statement::Name::Borrowed(M::TABLE.name)));
     }
-    fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Handle<M>> {
+    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Handle<M>> {
+        let Some(session) = session else {
+            return Err(Error::Session(format!("reading a `{}` needs the session", M::TABLE.model)));
+        };
         let width = M::TABLE.columns.len();
         row.position += width;
         let mut values: Vec<Value> = row.values.by_ref().take(width).collect();
@@ -136,13 +147,15 @@ macro_rules! selection_tuple {
         impl<$($t: Selection),+> Selection for ($($t,)+) {
             type Output = ($($t::Output,)+);
             type Sources = selection_tuple!(@sources $($t)+);
+            const NEEDS_SESSION: bool = $($t::NEEDS_SESSION)||+;
             #[allow(non_snake_case)]
             fn push_items(self, items: &mut Vec<statement::Expr>) {
                 let ($($t,)+) = self;
                 $($t.push_items(items);)+
             }
-            fn read(session: &mut Session, row: &mut ResultRow<'_>) -> Result<Self::Output> {
-                Ok(($($t::read(session, row)?,)+))
+            #[allow(unused_mut)]
+            fn read(mut session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output> {
+                Ok(($($t::read(session.as_deref_mut(), row)?,)+))
             }
         }
     };
@@ -340,6 +353,11 @@ impl<Sel, F, R> Select<Sel, F, R> {
         self.compound(SetOp::Except, other.select)
     }
 
+    /// The statement, for rendering by a dialect (to log or inspect it).
+    pub fn into_statement(self) -> statement::Statement {
+        statement::Statement::Select(Box::new(self.select))
+    }
+
     fn compound(mut self, op: SetOp, other: statement::Select) -> Self {
         self.select.compound.push((op, other));
         self
@@ -382,19 +400,32 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
             // A lock lasts as long as the transaction that took it.
             session.begin().await?;
         }
-        let rows = session.fetch_statement(statement::Statement::Select(Box::new(self.select))).await?;
-        if !rows.is_empty() && rows.width != width {
-            return Err(Error::Session(format!(
-                "the select has {width} columns, the database returned {}",
-                rows.width
-            )));
+        let statement = statement::Statement::Select(Box::new(self.select));
+        if !Sel::NEEDS_SESSION {
+            let sql = session.render(statement);
+            // Sized from the last run of the same statement: growing the
+            // result row by row costs about 5 % of a large read.
+            let mut out = Vec::with_capacity(session.rows_hint(&sql));
+            let mut read = |values: std::vec::Drain<'_, Value>| -> Result<()> {
+                check_width(width, values.len())?;
+                out.push(Sel::read(None, &mut ResultRow::new(values))?);
+                Ok(())
+            };
+            session.stream_sql(&sql, &mut read).await?;
+            session.record_rows(&sql, out.len());
+            return Ok(out);
+        }
+        let mut out = Vec::new();
+        let rows = session.fetch_statement(statement).await?;
+        if !rows.is_empty() {
+            check_width(width, rows.width)?;
         }
         let count = rows.len();
         let mut values = rows.values;
         let mut row = ResultRow::new(values.drain(..));
-        let mut out = Vec::with_capacity(count);
+        out.reserve(count);
         for _ in 0..count {
-            out.push(Sel::read(session, row.start())?);
+            out.push(Sel::read(Some(&mut *session), row.start())?);
         }
         Ok(out)
     }
@@ -459,6 +490,14 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
             ..Default::default()
         };
         session.scalar(statement::Statement::Select(Box::new(exists))).await
+    }
+}
+
+fn check_width(expected: usize, returned: usize) -> Result<()> {
+    if expected == returned {
+        Ok(())
+    } else {
+        Err(Error::Session(format!("the select has {expected} columns, the database returned {returned}")))
     }
 }
 

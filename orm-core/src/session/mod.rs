@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::executor::{Connection, Connector, Rows};
+use crate::executor::{Connection, Connector, RowFn, Rows};
 use crate::model::{Model, RowReader};
 use crate::query::Query;
 use crate::statement::{self, Sql, Statement, Transaction};
@@ -406,6 +406,35 @@ impl Session {
     pub(crate) async fn fetch_objects<T: Model>(&mut self, statement: Statement) -> Result<Vec<u32>> {
         let sql = &self.render(statement);
         self.fetch_objects_sql::<T>(sql).await
+    }
+
+    /// How many rows `sql` returned when it last returned many (0: unknown),
+    /// to size a result before reading it.
+    pub(crate) fn rows_hint(&self, sql: &Sql) -> usize {
+        self.connector.rows_hint(&sql.text)
+    }
+
+    /// Records how many rows `sql` returned, for [`rows_hint`](Session::rows_hint).
+    pub(crate) fn record_rows(&self, sql: &Sql, rows: usize) {
+        self.connector.record_rows(&sql.text, rows);
+    }
+
+    /// Runs rendered SQL after an autoflush and hands each row's values to
+    /// `each` as they arrive, with no buffer of the whole result.
+    pub(crate) async fn stream_sql(&mut self, sql: &Sql, each: &mut RowFn<'_>) -> Result<()> {
+        if self.autoflush {
+            self.flush().await?;
+        }
+        self.recover_from_dropped_flush().await;
+        let result = self.connection().await?.query_each(&sql.text, &sql.params, each).await;
+        match result {
+            // A value that does not fit leaves the transaction intact.
+            Err(Error::Decode { .. } | Error::DecodeColumn { .. }) | Ok(()) => result,
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
     }
 
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.

@@ -2,9 +2,9 @@
 //! `Session.begin_nested()`. Rolling back to a savepoint undoes, in the
 //! database and in memory, everything since it.
 
-use crate::statement::{Statement, Transaction};
 use crate::error::{Error, Result};
 use crate::session::Session;
+use crate::statement::{Statement, Transaction};
 
 /// A savepoint opened by [`Session::begin_nested`]; end it with
 /// [`Session::release`] or [`Session::rollback_to`].
