@@ -26,7 +26,7 @@ pub use metadata::{ColumnMeta, ForeignKeyMeta, TableMeta};
 pub use model::{Model, RowReader};
 pub use query::expr::{Column, Expr, Expression, Order};
 pub use query::functions as func;
-pub use query::select::{select, Entity, Select};
+pub use query::select::{select, Alias, Cte, Entity, Select};
 pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
 pub use session::raw::{FromRow, Param, Params};

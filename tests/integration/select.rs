@@ -5,7 +5,7 @@
 use chrono::TimeDelta;
 use orm::func::{self, TimeUnit};
 use orm::prelude::*;
-use orm::query::select::Alias;
+use orm::{Alias, Cte};
 use rust_decimal::Decimal;
 
 use crate::bookshop::{bookshop, day, dec, Author, Book, Employee};
@@ -265,6 +265,23 @@ async fn a_recursive_cte_walks_a_tree_of_employees() {
     assert_eq!(names, ["Ada", "Bob", "Cy", "Dee", "Eve"]);
     let bosses = s.query::<Employee>().filter(Employee::name.eq("Eve")).recursive(Employee::manager).count().await;
     assert_eq!(bosses.unwrap(), 4, "Eve, Dee, Bob and Ada");
+}
+
+#[tokio::test]
+async fn a_cte_is_joined_and_read_by_typed_columns() {
+    let (db, _) = bookshop().await;
+    let mut s = db.engine().session();
+    let stock = select((Book::author_id, func::sum(Book::stock))).group_by(Book::author_id);
+    let totals = Cte::<_, 1>::new("stock_per_author", stock);
+    let rows: Vec<(String, Option<i64>)> = s
+        .select((Author::name, totals.col::<1>()))
+        .join_cte(&totals, Author::id.eq(totals.col::<0>()))
+        .filter(totals.col::<1>().gt(5))
+        .order_by(Author::name.asc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(rows, [("Terry Pratchett".to_owned(), Some(20))]);
 }
 
 #[tokio::test]

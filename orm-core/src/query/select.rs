@@ -590,3 +590,99 @@ impl<Sel, F, R> Select<Sel, F, R> {
         self.retype()
     }
 }
+
+/// A common table expression: a select named once and read like a table
+/// (`WITH name AS (..)`), told apart from other CTEs by `N`. Its columns
+/// are read by position with [`col`](Cte::col), typed from the select:
+///
+/// ```ignore
+/// let totals = Cte::<_, 1>::new("stock", select((Book::author_id, func::sum(Book::stock))).group_by(Book::author_id));
+/// session.select((Author::name, totals.col::<1>())).join_cte(&totals, Author::id.eq(totals.col::<0>()))
+/// ```
+pub struct Cte<Out, const N: usize> {
+    name: &'static str,
+    select: statement::Select,
+    marker: PhantomData<fn() -> Out>,
+}
+
+impl<Out, const N: usize> std::fmt::Debug for Cte<Out, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cte").field("name", &self.name).field("select", &self.select).finish()
+    }
+}
+
+/// The names of a CTE's columns, by position.
+const CTE_COLUMNS: [&str; 8] = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
+
+/// The type of item `K` of a selection's row.
+pub trait Nth<const K: usize> {
+    /// The type.
+    type Item;
+}
+
+macro_rules! nth {
+    ($k:literal; $($t:ident),+; $item:ident) => {
+        impl<$($t),+> Nth<$k> for ($($t,)+) {
+            type Item = $item;
+        }
+    };
+}
+
+nth!(0; A; A);
+nth!(0; A, B; A);
+nth!(1; A, B; B);
+nth!(0; A, B, C; A);
+nth!(1; A, B, C; B);
+nth!(2; A, B, C; C);
+nth!(0; A, B, C, D; A);
+nth!(1; A, B, C, D; B);
+nth!(2; A, B, C, D; C);
+nth!(3; A, B, C, D; D);
+
+impl<Out, const N: usize> Cte<Out, N> {
+    /// Names `query` (a select of up to 4 items, read as a tuple) `name`.
+    pub fn new<Sel: Selection<Output = Out>, F>(name: &'static str, query: Select<Sel, F>) -> Self {
+        Cte { name, select: query.select, marker: PhantomData }
+    }
+
+    /// Column `K` (from 0) of the CTE.
+    pub fn col<const K: usize>(&self) -> Expr<<Out as Nth<K>>::Item, crate::query::expr::Src<Self>>
+    where
+        Out: Nth<K>,
+    {
+        Expr::from_node(statement::Expr::column(self.name, CTE_COLUMNS[K]))
+    }
+
+    fn definition(&self) -> statement::Cte {
+        // A shorter column list leaves the remaining columns their own names.
+        let named = self.select.items.len().min(CTE_COLUMNS.len());
+        statement::Cte {
+            name: statement::Name::Borrowed(self.name),
+            columns: CTE_COLUMNS[..named].iter().map(|c| statement::Name::Borrowed(c)).collect(),
+            query: Box::new(self.select.clone()),
+            recursive: false,
+        }
+    }
+}
+
+impl<Sel, F, R> Select<Sel, F, R> {
+    /// Adds a CTE to the statement (`WITH`) and joins it on `on`, which may
+    /// use the CTE's columns and the models already in the query.
+    pub fn join_cte<Out, const N: usize, S, I>(
+        mut self,
+        cte: &Cte<Out, N>,
+        on: Expr<bool, S>,
+    ) -> Select<Sel, F::Output, R>
+    where
+        F: Push<Cte<Out, N>>,
+        S: InScope<F::Output, I>,
+    {
+        self.select.with.push(cte.definition());
+        self.select.joins.push(statement::JoinClause {
+            kind: JoinKind::Inner,
+            source: Source::Table { name: cte.name, alias: None },
+            on: on.node,
+        });
+        self.retype()
+    }
+}
