@@ -43,7 +43,8 @@ pub enum SqlType {
 }
 
 impl SqlType {
-    /// Returns the PostgreSQL spelling of the type, used in DDL and messages.
+    /// Returns the SQL standard's name of the type, for messages. A backend
+    /// spells its own types in DDL and casts.
     ///
     /// ```
     /// assert_eq!(orm_core::SqlType::BigInt.name(), "bigint");
@@ -57,13 +58,13 @@ impl SqlType {
             SqlType::Real => "real",
             SqlType::Double => "double precision",
             SqlType::Text => "text",
-            SqlType::Bytea => "bytea",
+            SqlType::Bytea => "binary",
             SqlType::Numeric => "numeric",
             SqlType::Date => "date",
             SqlType::Time => "time",
             SqlType::Timestamp => "timestamp",
-            SqlType::TimestampTz => "timestamptz",
-            SqlType::Jsonb => "jsonb",
+            SqlType::TimestampTz => "timestamp with time zone",
+            SqlType::Jsonb => "json",
         }
     }
 

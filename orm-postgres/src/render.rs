@@ -40,20 +40,11 @@ pub(crate) fn push_identifier(out: &mut String, name: &str) {
 /// The PostgreSQL name of a type, as DDL and casts spell it.
 pub(crate) fn type_name(ty: SqlType) -> &'static str {
     match ty {
-        SqlType::Bool => "boolean",
-        SqlType::SmallInt => "smallint",
-        SqlType::Integer => "integer",
-        SqlType::BigInt => "bigint",
-        SqlType::Real => "real",
-        SqlType::Double => "double precision",
-        SqlType::Text => "text",
         SqlType::Bytea => "bytea",
-        SqlType::Numeric => "numeric",
-        SqlType::Date => "date",
-        SqlType::Time => "time",
-        SqlType::Timestamp => "timestamp",
         SqlType::TimestampTz => "timestamptz",
         SqlType::Jsonb => "jsonb",
+        // The SQL standard's spelling, which PostgreSQL shares.
+        other => other.name(),
     }
 }
 
