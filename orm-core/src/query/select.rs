@@ -188,6 +188,8 @@ pub struct Detached;
 #[must_use = "a select does nothing until it is run"]
 pub struct Select<Sel, F, R = Detached> {
     runner: R,
+    /// The model the FROM clause starts at, for messages.
+    root: &'static str,
     pub(crate) select: statement::Select,
     marker: PhantomData<fn() -> (Sel, F)>,
 }
@@ -226,11 +228,11 @@ impl<Sel, F, R> Select<Sel, F, R> {
         let root = <<Sel::Sources as Rooted>::Root as Model>::TABLE;
         let mut select = statement::Select { from: Some(Source::table(root)), ..Default::default() };
         selection.push_items(&mut select.items);
-        Select { runner, select, marker: PhantomData }
+        Select { runner, root: root.model, select, marker: PhantomData }
     }
 
     fn retype<F2>(self) -> Select<Sel, F2, R> {
-        Select { runner: self.runner, select: self.select, marker: PhantomData }
+        Select { runner: self.runner, root: self.root, select: self.select, marker: PhantomData }
     }
 
     /// Joins the target of a relationship that starts at a model of the
@@ -450,12 +452,16 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
     where
         Sel::Sources: InScope<F, I>,
     {
-        self.select.limit = Some(statement::Expr::Value(Value::I64(2)));
+        // Two rows are enough to tell one from several; a smaller limit stays.
+        if !matches!(self.select.limit, Some(statement::Expr::Value(Value::I64(n))) if n < 2) {
+            self.select.limit = Some(statement::Expr::Value(Value::I64(2)));
+        }
+        let model = self.root;
         let mut rows = self.all().await?;
         match rows.len() {
             1 => Ok(rows.remove(0)),
-            0 => Err(Error::NotFound { model: "select" }),
-            _ => Err(Error::MultipleRows { model: "select" }),
+            0 => Err(Error::NotFound { model }),
+            _ => Err(Error::MultipleRows { model }),
         }
     }
 
