@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use chrono::TimeDelta;
 use orm_core::statement::{
     BinaryOp, Cte, Delete, Distinct, Expr, Function, Insert, InsertSource, JoinClause, JoinKind, Lock, LockStrength,
     LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Transaction, Update,
@@ -47,6 +48,9 @@ pub(crate) fn type_name(ty: SqlType) -> &'static str {
         other => other.name(),
     }
 }
+
+/// Output column positions, as `ORDER BY` of a compound select names them.
+const POSITIONS: [&str; 16] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16"];
 
 struct Writer {
     sql: Sql,
@@ -102,10 +106,18 @@ impl Writer {
 
     fn select(&mut self, select: Select) {
         self.with(select.with);
-        let parenthesise = !select.compound.is_empty();
-        if parenthesise {
-            self.push("(");
+        // Set operations apply in order: `((A) UNION (B)) INTERSECT (C)`,
+        // not PostgreSQL's precedence, which binds INTERSECT first.
+        let compound = select.compound.len();
+        if compound > 0 {
+            self.push(&"(".repeat(compound));
         }
+        // A compound's ORDER BY names output columns by position.
+        let positions: Vec<Option<usize>> = if compound > 0 {
+            select.order_by.iter().map(|term| select.items.iter().position(|item| *item == term.expr)).collect()
+        } else {
+            Vec::new()
+        };
         self.push("SELECT ");
         match select.distinct {
             Distinct::All => {}
@@ -131,10 +143,10 @@ impl Writer {
             self.push(" GROUP BY ").exprs(select.group_by);
         }
         self.filter(" HAVING ", select.having);
-        if parenthesise {
+        if compound > 0 {
             self.push(")");
         }
-        for (op, part) in select.compound {
+        for (i, (op, part)) in select.compound.into_iter().enumerate() {
             self.push(match op {
                 SetOp::Union => " UNION ",
                 SetOp::UnionAll => " UNION ALL ",
@@ -144,8 +156,15 @@ impl Writer {
             self.push("(");
             self.select(part);
             self.push(")");
+            if i + 1 < compound {
+                self.push(")");
+            }
         }
-        self.order_by(select.order_by);
+        if compound > 0 {
+            self.order_by_positions(select.order_by, positions);
+        } else {
+            self.order_by(select.order_by);
+        }
         if let Some(limit) = select.limit {
             self.push(" LIMIT ").expr(limit);
         }
@@ -242,6 +261,16 @@ impl Writer {
                 None => w,
             };
         });
+    }
+
+    /// `ORDER BY` of a compound select: a term that is one of the output
+    /// columns is named by its position, which is all a compound can sort by.
+    fn order_by_positions(&mut self, terms: Vec<OrderTerm>, positions: Vec<Option<usize>>) {
+        let terms = terms.into_iter().zip(positions).map(|(term, position)| match position {
+            Some(i) => OrderTerm { expr: Expr::Verbatim(POSITIONS.get(i).copied().unwrap_or("1")), ..term },
+            None => term,
+        });
+        self.order_by(terms.collect());
     }
 
     fn lock(&mut self, lock: Lock) {
@@ -348,9 +377,7 @@ impl Writer {
             Expr::Labeled { expr, label } => {
                 self.expr(*expr).push(" AS ").ident(label);
             }
-            Expr::Value(v) => {
-                self.param(v);
-            }
+            Expr::Value(v) => self.typed_param(v),
             Expr::TypedValue(v, ty) => {
                 let array = matches!(v, Value::Array(..));
                 self.param(v).push("::").push(type_name(ty));
@@ -363,16 +390,18 @@ impl Writer {
             }
             Expr::Binary { op, lhs, rhs } => self.binary(op, *lhs, *rhs),
             Expr::Like { expr, pattern, case_insensitive } => {
-                self.expr(*expr).push(if case_insensitive { " ILIKE " } else { " LIKE " }).expr(*pattern);
+                self.operand(*expr).push(if case_insensitive { " ILIKE " } else { " LIKE " }).operand(*pattern);
             }
             Expr::IsNull { expr, negated } => {
-                self.expr(*expr).push(if negated { " IS NOT NULL" } else { " IS NULL" });
+                self.operand(*expr).push(if negated { " IS NOT NULL" } else { " IS NULL" });
             }
             Expr::InArray { expr, array } => {
-                self.expr(*expr).push(" = ANY(").param(array).push(")");
+                self.operand(*expr).push(" = ANY(");
+                self.typed_param(array);
+                self.push(")");
             }
             Expr::InSubquery { expr, query, negated } => {
-                self.expr(*expr).push(if negated { " NOT IN " } else { " IN " }).subquery(*query);
+                self.operand(*expr).push(if negated { " NOT IN " } else { " IN " }).subquery(*query);
             }
             Expr::Exists { query, negated } => {
                 self.push(if negated { "NOT EXISTS " } else { "EXISTS " }).subquery(*query);
@@ -381,7 +410,7 @@ impl Writer {
                 self.subquery(*query);
             }
             Expr::Between { expr, low, high } => {
-                self.expr(*expr).push(" BETWEEN ").expr(*low).push(" AND ").expr(*high);
+                self.operand(*expr).push(" BETWEEN ").operand(*low).push(" AND ").operand(*high);
             }
             Expr::Call { function, args } => self.call(function, args),
             Expr::Case { whens, otherwise } => {
@@ -397,7 +426,8 @@ impl Writer {
             Expr::Interval(delta) => {
                 // Microseconds as a bigint parameter: the text is the same
                 // for every interval.
-                let micros = delta.num_microseconds().unwrap_or(i64::MAX);
+                let micros =
+                    delta.num_microseconds().unwrap_or(if delta < TimeDelta::zero() { i64::MIN } else { i64::MAX });
                 self.push("(").param(Value::I64(micros)).push("::bigint * interval '1 microsecond')");
             }
             Expr::Tuple(items) => {
@@ -429,6 +459,47 @@ impl Writer {
         self
     }
 
+    /// Appends a parameter cast to its type where the value has one, so that
+    /// PostgreSQL never has to guess (a value in `CASE` or in a select list
+    /// would otherwise be text).
+    fn typed_param(&mut self, value: Value) {
+        let ty = match &value {
+            Value::Array(element, _) => Some((*element, "[]")),
+            other => other.sql_type().map(|t| (t, "")),
+        };
+        self.param(value);
+        if let Some((ty, suffix)) = ty {
+            self.push("::").push(type_name(ty)).push(suffix);
+        }
+    }
+
+    /// Appends an operand of an operator, in parentheses unless it is an
+    /// atom, so that `a = (b > c)` and `(NOT x) IS NULL` keep their meaning.
+    fn operand(&mut self, expr: Expr) -> &mut Self {
+        let atom = matches!(
+            expr,
+            Expr::Column { .. }
+                | Expr::Bare(_)
+                | Expr::AllColumns(_)
+                | Expr::Value(_)
+                | Expr::TypedValue(..)
+                | Expr::Call { .. }
+                | Expr::Case { .. }
+                | Expr::Interval(_)
+                | Expr::Tuple(_)
+                | Expr::Subquery(_)
+                | Expr::Excluded(_)
+                | Expr::And(_)
+                | Expr::Or(_)
+                // Arithmetic renders its own parentheses.
+                | Expr::Binary { op: BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Concat, .. }
+        );
+        if atom {
+            return self.expr(expr);
+        }
+        self.push("(").expr(expr).push(")")
+    }
+
     fn binary(&mut self, op: BinaryOp, lhs: Expr, rhs: Expr) {
         let (symbol, arithmetic) = match op {
             BinaryOp::Eq => (" = ", false),
@@ -447,7 +518,7 @@ impl Writer {
         if arithmetic {
             self.push("(");
         }
-        self.expr(lhs).push(symbol).expr(rhs);
+        self.operand(lhs).push(symbol).operand(rhs);
         if arithmetic {
             self.push(")");
         }
@@ -514,7 +585,7 @@ mod tests {
         let sql = render(Statement::Select(Box::new(select)));
         assert_eq!(
             sql.text,
-            r#"SELECT "movies"."title" WHERE ("movies"."title" = $1 OR NOT ("movies"."year" IS NULL)) AND "movies"."title" ILIKE $2 AND "movies"."year" = ANY($3)"#
+            r#"SELECT "movies"."title" WHERE ("movies"."title" = $1::text OR NOT ("movies"."year" IS NULL)) AND "movies"."title" ILIKE $2::text AND "movies"."year" = ANY($3::integer[])"#
         );
         assert_eq!(sql.params.len(), 3);
     }
@@ -546,6 +617,42 @@ mod tests {
             r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
+    }
+
+    fn select_of(items: Vec<Expr>) -> Select {
+        Select { items, ..Select::default() }
+    }
+
+    #[test]
+    fn operands_keep_their_meaning_in_parentheses() {
+        let stock = Expr::column("books", "stock");
+        let gt = Expr::binary(BinaryOp::Gt, stock.clone(), Expr::Value(Value::I32(3)));
+        let eq = Expr::binary(BinaryOp::Eq, Expr::column("books", "in_print"), gt.clone());
+        let null = Expr::IsNull { expr: Box::new(Expr::Not(Box::new(gt))), negated: false };
+        let sum =
+            Expr::binary(BinaryOp::Mul, Expr::binary(BinaryOp::Add, stock.clone(), stock), Expr::Value(Value::I32(2)));
+        let sql = render(Statement::Select(Box::new(select_of(vec![eq, null, sum]))));
+        assert_eq!(
+            sql.text,
+            r#"SELECT "books"."in_print" = ("books"."stock" > $1::integer), (NOT ("books"."stock" > $2::integer)) IS NULL, (("books"."stock" + "books"."stock") * $3::integer)"#
+        );
+    }
+
+    #[test]
+    fn set_operations_apply_in_order_and_sort_by_position() {
+        let title = Expr::column("books", "title");
+        let part = |n: i32| Select {
+            filter: Some(Expr::column("books", "id").equals(Expr::Value(Value::I32(n)))),
+            ..select_of(vec![title.clone()])
+        };
+        let mut first = part(1);
+        first.compound = vec![(SetOp::Union, part(2)), (SetOp::Intersect, part(3))];
+        first.order_by = vec![OrderTerm { expr: title, descending: true, nulls: None }];
+        let sql = render(Statement::Select(Box::new(first)));
+        assert_eq!(
+            sql.text,
+            r#"((SELECT "books"."title" WHERE "books"."id" = $1::integer) UNION (SELECT "books"."title" WHERE "books"."id" = $2::integer)) INTERSECT (SELECT "books"."title" WHERE "books"."id" = $3::integer) ORDER BY 1 DESC"#
+        );
     }
 
     #[test]

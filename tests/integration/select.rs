@@ -66,6 +66,10 @@ async fn aggregates_have_postgresql_result_types() {
         .unwrap();
     assert_eq!((authors, rated), (3, 5));
     assert_eq!(average_rating.map(|a| a.round_dp(1)), Some(dec("4.6")));
+    let sold_out = func::sum(func::case_when(Book::stock.eq(0), func::value(1)).otherwise(0));
+    let (sold_out, unrated): (Option<i64>, i64) =
+        s.select((sold_out, func::count_all())).filter(Book::rating.is_not_null()).one().await.unwrap();
+    assert_eq!((sold_out, unrated), (Some(1), 5), "typed values in CASE, summed");
     let none: Option<i64> = s.select(func::sum(Book::stock)).filter(Book::stock.gt(100)).one().await.unwrap();
     assert_eq!(none, None, "sum over no rows is NULL");
 }
@@ -158,6 +162,21 @@ async fn arithmetic_text_and_conditional_expressions() {
 }
 
 #[tokio::test]
+async fn comparisons_of_comparisons_keep_their_meaning() {
+    let (db, _) = bookshop().await;
+    let mut s = db.engine().session();
+    let rows: Vec<(String, bool, bool)> = s
+        .select((Book::title, Book::stock.gt(3).eq(Book::price.gt(dec("9.50"))), (!Book::stock.gt(3)).is_null()))
+        .order_by(Book::id.asc())
+        .all()
+        .await
+        .unwrap();
+    let agree: Vec<bool> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(agree, [true, false, false, true, true, false]);
+    assert!(rows.iter().all(|r| !r.2), "NOT (stock > 3) is never NULL here");
+}
+
+#[tokio::test]
 async fn dates_times_and_intervals() {
     let (db, _) = bookshop().await;
     let mut s = db.engine().session();
@@ -247,6 +266,13 @@ async fn union_intersect_and_except() {
     assert_eq!(sorted(only_cheap), ["Mort", "Small Gods"]);
     let twice = s.select(Book::title).filter(Book::title.eq("Mort")).union_all(cheap()).all().await.unwrap();
     assert_eq!(twice.iter().filter(|t| *t == "Mort").count(), 2, "UNION ALL keeps duplicates: {twice:?}");
+
+    // Sorted in SQL, and applied in order: (cheap UNION rated five) INTERSECT
+    // sold in small numbers, not cheap UNION (rated five INTERSECT ..).
+    let few = select(Book::title).filter(Book::stock.lt(4));
+    let ordered = s.select(Book::title).filter(Book::price.lt(dec("10.00"))).union(rated_five()).intersect(few);
+    let ordered = ordered.order_by(Book::title.desc()).all().await.unwrap();
+    assert_eq!(ordered, ["Small Gods", "Excession"]);
 }
 
 #[tokio::test]
@@ -338,11 +364,13 @@ async fn pages_by_offset_by_key_and_with_the_total() {
     let second = s.query::<Book>().order_by(Book::id.asc()).limit(2).offset(2).all().await.unwrap();
     assert_eq!(titles(&s, &second), ["Mort", "Small Gods"]);
     let last_id = s[second[1]].id;
-    let next = s.query::<Book>().after(Book::id, last_id).limit(2).all().await.unwrap();
+    let next = s.query::<Book>().order_by(Book::title.asc()).after(Book::id, last_id).limit(2).all().await.unwrap();
     assert_eq!(titles(&s, &next), ["Guards! Guards!", "Excession"]);
     let page = s.query::<Book>().filter(Book::stock.gt(0)).order_by(Book::title.asc()).page(2, 2).await.unwrap();
     assert_eq!((page.total, page.pages(), page.number), (5, 3, 2));
     assert_eq!(titles(&s, &page.items), ["Guards! Guards!", "Mort"]);
+    let far = s.query::<Book>().page(i64::MAX, i64::MAX).await;
+    assert!(matches!(far, Err(Error::Session(_))), "an out-of-range page is an error, not an overflow: {far:?}");
 }
 
 #[tokio::test]

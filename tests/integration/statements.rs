@@ -44,6 +44,19 @@ async fn a_bulk_update_sets_rows_and_the_loaded_objects_in_one_statement() {
 }
 
 #[tokio::test]
+async fn bulk_statements_refuse_what_they_would_ignore_or_break() {
+    let (db, _) = bookshop().await;
+    let mut s = db.engine().session();
+    let limited = s.query::<Book>().order_by(Book::price.asc()).limit(1).delete().await;
+    assert!(matches!(limited, Err(Error::Session(ref m)) if m.contains("limit")), "{limited:?}");
+    let key = s.query::<Book>().update([Book::id.set(Book::id + 100)]).await;
+    assert!(matches!(key, Err(Error::Session(ref m)) if m.contains("primary key `Book.id`")), "{key:?}");
+    let excluded = s.query::<Book>().update([Book::price.set(Book::price.excluded())]).await;
+    assert!(matches!(excluded, Err(Error::Session(ref m)) if m.contains("excluded")), "{excluded:?}");
+    assert_eq!(s.query::<Book>().count().await.unwrap(), 6, "nothing was deleted");
+}
+
+#[tokio::test]
 async fn a_bulk_delete_removes_rows_and_detaches_the_loaded_objects() {
     let (db, shop) = bookshop().await;
     let mut s = db.engine().session();
@@ -84,6 +97,12 @@ async fn insert_many_upserts_on_a_unique_column() {
     s.commit().await.unwrap();
     let mut other = db.engine().session();
     assert_eq!(other.query::<Book>().count().await.unwrap(), 8);
+
+    let rows = [book("isbn-rolled-back", "Matter", "5.00")];
+    let matter = s.insert_many(rows).run().await.unwrap()[0];
+    s.rollback().await.unwrap();
+    assert_eq!(s.state(matter), Some(ObjectState::Detached), "a rolled-back insert leaves the identity map");
+    assert_eq!(s.query::<Book>().filter(Book::isbn.eq("isbn-rolled-back")).count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -156,6 +175,15 @@ async fn a_raw_parameter_of_the_wrong_type_names_its_position_and_types() {
     assert!(message.contains("$1") && message.contains("int4") && message.contains("&str"), "{message}");
     let rows: Vec<i32> = s.query_sql("SELECT stock FROM books WHERE title = $1", ("Mort",)).await.unwrap();
     assert_eq!(rows, [10], "the session works on after the error");
+
+    // Refused before it was sent: the transaction and its work survive.
+    s.execute("UPDATE books SET stock = 0 WHERE title = $1", ("Mort",)).await.unwrap();
+    assert!(s.execute("UPDATE books SET stock = $1", ("ten",)).await.is_err());
+    let wide = s.query_sql::<i32>("SELECT stock, id FROM books", ()).await;
+    assert!(matches!(wide, Err(Error::Session(ref m)) if m.contains("2 columns")), "{wide:?}");
+    s.commit().await.unwrap();
+    let rows: Vec<i32> = s.query_sql("SELECT stock FROM books WHERE title = $1", ("Mort",)).await.unwrap();
+    assert_eq!(rows, [0]);
 }
 
 #[tokio::test]

@@ -147,34 +147,63 @@ impl<E: Expression> Operand<E::Value, ExprKind> for E {
     }
 }
 
-/// [`Operand`] kind of a nullable expression beside a non-null one.
+/// What a comparison (`eq`, `lt`, `between`, ..) takes: any [`Operand`], or
+/// an expression of `Option<T>` beside `T` and of `T` beside `Option<T>`
+/// (`price > (SELECT avg(price) ..)`). NULL on either side makes the
+/// comparison NULL, which a filter treats as false, as SQL does.
+#[diagnostic::on_unimplemented(
+    message = "cannot compare an expression of type `{T}` with `{Self}`",
+    label = "expected a value, column or expression of type `{T}`"
+)]
+pub trait Comparand<T, K> {
+    /// The models the operand uses.
+    type Sources;
+    /// The untyped expression.
+    fn into_comparand(self) -> statement::Expr;
+}
+
+/// [`Comparand`] kind of a nullable expression beside a non-null one.
 #[derive(Debug)]
 pub enum NullableKind {}
-/// [`Operand`] kind of a non-null expression beside a nullable one.
+/// [`Comparand`] kind of a non-null expression beside a nullable one.
 #[derive(Debug)]
 pub enum NonNullKind {}
 
-/// `price > (SELECT avg(price) ..)`: NULL on one side makes the comparison
-/// NULL, which filters the row out, as SQL does.
-impl<T, E: Expression<Value = Option<T>>> Operand<T, NullableKind> for E {
+impl<T, O: Operand<T, K>, K> Comparand<T, (K,)> for O {
+    type Sources = O::Sources;
+    fn into_comparand(self) -> statement::Expr {
+        self.into_operand()
+    }
+}
+
+impl<T, E: Expression<Value = Option<T>>> Comparand<T, NullableKind> for E {
     type Sources = E::Sources;
-    fn into_operand(self) -> statement::Expr {
+    fn into_comparand(self) -> statement::Expr {
         self.into_expr().node
     }
 }
 
-impl<T, E: Expression<Value = T>> Operand<Option<T>, NonNullKind> for E {
+impl<T, E: Expression<Value = T>> Comparand<Option<T>, NonNullKind> for E {
     type Sources = E::Sources;
-    fn into_operand(self) -> statement::Expr {
+    fn into_comparand(self) -> statement::Expr {
         self.into_expr().node
     }
 }
 
 /// Text types, for `like`, `concat`, `lower`, `upper` and `length`.
 #[diagnostic::on_unimplemented(message = "`{Self}` is not a text type", label = "expected a text expression")]
-pub trait Text {}
-impl Text for String {}
-impl Text for Option<String> {}
+pub trait Text {
+    /// The type of the text's length.
+    type Length;
+}
+
+impl Text for String {
+    type Length = i32;
+}
+
+impl Text for Option<String> {
+    type Length = Option<i32>;
+}
 
 /// Columns and expressions, for generic code: the Rust type of the value
 /// and the models used. The operators themselves are inherent methods of
@@ -194,45 +223,45 @@ macro_rules! expression_methods {
     (impl<$($g:ident),*> $ty:ty { value: $t:ty, sources: $s:ty }) => {
         impl<$($g),*> $ty {
             /// `self = other`; `self IS NULL` when `other` is the value `None`.
-            pub fn eq<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn eq<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Eq, other)
             }
 
             /// `self <> other`; `self IS NOT NULL` when `other` is the value `None`.
-            pub fn ne<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn ne<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Ne, other)
             }
 
             /// `self < other`
-            pub fn lt<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn lt<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Lt, other)
             }
 
             /// `self <= other`
-            pub fn le<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn le<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Le, other)
             }
 
             /// `self > other`
-            pub fn gt<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn gt<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Gt, other)
             }
 
             /// `self >= other`
-            pub fn ge<O: Operand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
+            pub fn ge<O: Comparand<$t, K>, K>(self, other: O) -> Expr<bool, ($s, O::Sources)> {
                 compare(self, BinaryOp::Ge, other)
             }
 
             /// `self BETWEEN low AND high`
-            pub fn between<L: Operand<$t, K1>, H: Operand<$t, K2>, K1, K2>(
+            pub fn between<L: Comparand<$t, K1>, H: Comparand<$t, K2>, K1, K2>(
                 self,
                 low: L,
                 high: H,
             ) -> Expr<bool, ($s, (L::Sources, H::Sources))> {
                 Expr::from_node(statement::Expr::Between {
                     expr: Box::new(self.into_expr().node),
-                    low: Box::new(low.into_operand()),
-                    high: Box::new(high.into_operand()),
+                    low: Box::new(low.into_comparand()),
+                    high: Box::new(high.into_comparand()),
                 })
             }
 
@@ -307,13 +336,13 @@ macro_rules! expression_methods {
 expression_methods!(impl<M, T> Column<M, T> { value: T, sources: Src<M> });
 expression_methods!(impl<T, S> Expr<T, S> { value: T, sources: S });
 
-fn compare<E: Expression, O: Operand<E::Value, K>, K>(
+fn compare<E: Expression, O: Comparand<E::Value, K>, K>(
     lhs: E,
     op: BinaryOp,
     rhs: O,
 ) -> Expr<bool, (E::Sources, O::Sources)> {
     let lhs = lhs.into_expr().node;
-    let node = match (op, rhs.into_operand()) {
+    let node = match (op, rhs.into_comparand()) {
         (BinaryOp::Eq, statement::Expr::Value(Value::Null)) => {
             statement::Expr::IsNull { expr: Box::new(lhs), negated: false }
         }

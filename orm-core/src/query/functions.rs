@@ -82,7 +82,9 @@ where
     call(Function::Avg, vec![expr.into_expr().node])
 }
 
-/// A type with a nullable form: `T` and `Option<T>` both become `Option<T>`.
+/// A type with an order, for `min` and `max`; `T` and `Option<T>` both
+/// give `Option<T>`.
+#[diagnostic::on_unimplemented(message = "`{Self}` has no order: `min` and `max` take numbers, text, dates and times")]
 pub trait Nullable {
     /// The nullable form.
     type Option;
@@ -99,22 +101,8 @@ macro_rules! nullable {
     )*};
 }
 
-nullable!(
-    bool,
-    i16,
-    i32,
-    i64,
-    f32,
-    f64,
-    String,
-    Vec<u8>,
-    Decimal,
-    NaiveDate,
-    NaiveTime,
-    NaiveDateTime,
-    DateTime<Utc>,
-    serde_json::Value
-);
+// Not bool, bytea or jsonb: PostgreSQL has no min or max of them.
+nullable!(i16, i32, i64, f32, f64, String, Decimal, NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>);
 
 /// `min(expr)`
 pub fn min<E: Expression>(expr: E) -> Expr<<E::Value as Nullable>::Option, E::Sources>
@@ -148,8 +136,11 @@ where
     call(Function::Upper, vec![expr.into_expr().node])
 }
 
-/// The number of characters of a text.
-pub fn length<E: Expression<Value = String>>(expr: E) -> Expr<i32, E::Sources> {
+/// The number of characters of a text (`Option<i32>` for a nullable one).
+pub fn length<E: Expression>(expr: E) -> Expr<<E::Value as Text>::Length, E::Sources>
+where
+    E::Value: Text,
+{
     call(Function::Length, vec![expr.into_expr().node])
 }
 
@@ -184,7 +175,7 @@ where
 }
 
 /// A field of a timestamp as a number: `extract(year FROM ts)`.
-pub fn extract<E: Expression>(unit: TimeUnit, expr: E) -> Expr<<Decimal as Nullable>::Option, E::Sources>
+pub fn extract<E: Expression>(unit: TimeUnit, expr: E) -> Expr<Option<Decimal>, E::Sources>
 where
     E::Value: Timestamp,
 {
@@ -199,7 +190,9 @@ pub struct Case<T, S> {
     marker: std::marker::PhantomData<fn() -> (T, S)>,
 }
 
-/// Starts a `CASE`: `case_when(Book::stock.eq(0), "sold out".to_owned()).otherwise("in stock")`.
+/// Starts a `CASE`: `case_when(Book::stock.eq(0), value(1)).otherwise(0)`.
+/// The first result sets the type: a column, an expression, or a value
+/// wrapped in [`value`] (a bare `1` could be an `i32` or an `Option<i32>`).
 pub fn case_when<T, C, O, K>(condition: Expr<bool, C>, then: O) -> Case<T, (C, O::Sources)>
 where
     O: Operand<T, K>,

@@ -6,7 +6,7 @@ use crate::metadata::{ColumnMeta, TableMeta};
 use crate::model::Model;
 use crate::query::expr::{Column, Expr};
 use crate::query::Assignment;
-use crate::session::{Handle, Session};
+use crate::session::{Handle, ObjectState, Session};
 use crate::statement::{self, OnConflict};
 use crate::value::Value;
 
@@ -115,7 +115,10 @@ impl Session {
     /// session holds the key, the object's columns are copied onto the one
     /// it holds (an UPDATE of what changed) and its handle comes back;
     /// otherwise the flush sends `INSERT .. ON CONFLICT (key) DO UPDATE`
-    /// with every column, the key included.
+    /// with every column, the key included (so set the key: a generated
+    /// key left at 0 is inserted as 0). A deletion of the same key, not yet
+    /// flushed, is cancelled; two upserts of one key before a flush become
+    /// one row. Columns the database fills are not read back for an upsert.
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if a value does not fit (only
@@ -123,17 +126,34 @@ impl Session {
     pub fn upsert<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
         let key = object.key();
         let arena = self.arena_mut::<T>();
-        if let Some(index) = arena.find(&key) {
-            let target = arena.object_mut(index).expect("a found key holds an object");
-            for (column, value) in object.column_values().into_iter().enumerate() {
-                if !T::TABLE.columns[column].primary_key {
-                    target.set_column_value(column, value)?;
-                }
-            }
+        // The key the session holds (a deletion of it is cancelled: the row
+        // stays, with the new values), or an upsert of it not flushed yet.
+        let held = arena
+            .by_key
+            .get(&key)
+            .copied()
+            .filter(|&i| matches!(arena.slots[i as usize].state, ObjectState::Persistent | ObjectState::Deleted));
+        let pending = || {
+            arena.upserts.iter().copied().find(|&i| {
+                let slot = &arena.slots[i as usize];
+                slot.state == ObjectState::Pending && slot.object.as_ref().is_some_and(|o| o.key() == key)
+            })
+        };
+        let Some(index) = held.or_else(pending) else {
+            let index = arena.add(object);
+            arena.upserts.insert(index);
             return Ok(Handle::new(index, self.id));
+        };
+        let slot = &mut arena.slots[index as usize];
+        if slot.state == ObjectState::Deleted {
+            slot.state = ObjectState::Persistent;
         }
-        let index = arena.add(object);
-        arena.upserts.insert(index);
+        let target = arena.object_mut(index).expect("a held slot holds an object");
+        for (column, value) in object.column_values().into_iter().enumerate() {
+            if !T::TABLE.columns[column].primary_key {
+                target.set_column_value(column, value)?;
+            }
+        }
         Ok(Handle::new(index, self.id))
     }
 }

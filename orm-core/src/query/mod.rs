@@ -135,7 +135,9 @@ impl<'s, T: Model, F> Query<'s, T, F> {
             column.clone(),
             statement::Expr::Value(value.into_value()),
         ));
-        self.order.push(ascending(column));
+        // First, so that it decides the order (and the keyset) whatever
+        // was sorted before.
+        self.order.insert(0, ascending(column));
         self
     }
 
@@ -429,12 +431,13 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// # Errors
     /// A database error.
     pub async fn page(mut self, number: i64, per_page: i64) -> Result<Page<T>> {
-        let (limit, offset) = (self.limit.take(), self.offset.take());
+        let offset = (number.max(1) - 1).checked_mul(per_page.max(1)).ok_or_else(|| {
+            Error::Session(format!("page {number} of {per_page} `{}` objects is out of range", T::TABLE.model))
+        })?;
+        (self.limit, self.offset) = (None, None);
         let statement = self.count_statement();
         let total = self.session.scalar(statement).await?;
-        self.limit = limit;
-        self.offset = offset;
-        let items = self.limit(per_page).offset((number.max(1) - 1) * per_page).all().await?;
+        let items = self.limit(per_page).offset(offset).all().await?;
         Ok(Page { items, total, number, per_page })
     }
 
@@ -448,6 +451,20 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// A database error; [`Error::Decode`] if a returned value does not fit.
     pub async fn update(self, assignments: impl IntoIterator<Item = Assignment<T>>) -> Result<u64> {
         let assignments: Vec<Assignment<T>> = assignments.into_iter().collect();
+        self.check_bulk("update")?;
+        if let Some(a) = assignments.iter().find(|a| T::TABLE.columns[a.column].primary_key) {
+            return Err(Error::Session(format!(
+                "a bulk update cannot change the primary key `{}.{}`",
+                T::TABLE.model,
+                T::TABLE.columns[a.column].field
+            )));
+        }
+        if assignments.iter().any(|a| mentions_excluded(&a.value)) {
+            return Err(Error::Session(format!(
+                "`excluded` is the row an upsert tried to insert; a bulk update of `{}` has none",
+                T::TABLE.model
+            )));
+        }
         let update = statement::Update {
             table: T::TABLE.name,
             set: assignments.iter().map(|a| (T::TABLE.columns[a.column].name, a.value.clone())).collect(),
@@ -469,6 +486,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// # Errors
     /// A database error.
     pub async fn delete(self) -> Result<u64> {
+        self.check_bulk("delete")?;
         let delete = statement::Delete {
             table: T::TABLE.name,
             filter: self.key_filter(),
@@ -478,6 +496,40 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let count = rows.len() as u64;
         self.session.detach_rows::<T>(rows)?;
         Ok(count)
+    }
+}
+
+impl<T: Model, F> Query<'_, T, F> {
+    /// A bulk statement applies to every matching row: `limit`, `offset`
+    /// and `order_by` would be silently ignored, so they are refused (as
+    /// SQLAlchemy does).
+    fn check_bulk(&self, action: &str) -> Result<()> {
+        if self.limit.is_some() || self.offset.is_some() || !self.order.is_empty() || self.lock.is_some() {
+            return Err(Error::Session(format!(
+                "a bulk {action} of `{}` applies to every matching row; remove limit, offset, order_by and locks",
+                T::TABLE.model
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether an expression reads `excluded` (an upsert's proposed row).
+fn mentions_excluded(expr: &statement::Expr) -> bool {
+    use statement::Expr as E;
+    match expr {
+        E::Excluded(_) => true,
+        E::Binary { lhs, rhs, .. } => mentions_excluded(lhs) || mentions_excluded(rhs),
+        E::Call { args, .. } | E::Tuple(args) | E::And(args) | E::Or(args) => args.iter().any(mentions_excluded),
+        E::Case { whens, otherwise } => {
+            whens.iter().any(|(c, v)| mentions_excluded(c) || mentions_excluded(v))
+                || otherwise.as_deref().is_some_and(mentions_excluded)
+        }
+        E::Not(inner) | E::Labeled { expr: inner, .. } => mentions_excluded(inner),
+        E::Like { expr, pattern, .. } => mentions_excluded(expr) || mentions_excluded(pattern),
+        E::IsNull { expr, .. } | E::InArray { expr, .. } | E::InSubquery { expr, .. } => mentions_excluded(expr),
+        E::Between { expr, low, high } => [expr, low, high].iter().any(|e| mentions_excluded(e)),
+        _ => false,
     }
 }
 
@@ -500,7 +552,7 @@ impl<T> Page<T> {
         if self.per_page <= 0 {
             0
         } else {
-            (self.total + self.per_page - 1) / self.per_page
+            self.total.div_euclid(self.per_page) + i64::from(self.total.rem_euclid(self.per_page) != 0)
         }
     }
 }

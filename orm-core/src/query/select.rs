@@ -474,6 +474,9 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
         Sel::Sources: InScope<F, I>,
     {
         let session = self.runner;
+        if self.select.lock.is_some() {
+            session.begin().await?;
+        }
         let counted = statement::Select {
             items: vec![statement::Expr::Call { function: statement::Function::Count, args: Vec::new() }],
             from: Some(Source::Subquery { query: Box::new(self.select), alias: "q".into() }),
@@ -491,6 +494,9 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
         Sel::Sources: InScope<F, I>,
     {
         let session = self.runner;
+        if self.select.lock.is_some() {
+            session.begin().await?;
+        }
         let exists = statement::Select {
             items: vec![statement::Expr::Exists { query: Box::new(self.select), negated: false }],
             ..Default::default()

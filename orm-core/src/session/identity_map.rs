@@ -90,6 +90,9 @@ pub(crate) enum Undo {
     Inserted,
     Updated(Vec<Value>),
     Deleted,
+    /// A statement of the session's (an upsert) wrote this row and the
+    /// session took it in: a rollback takes it out again.
+    Merged,
     /// A cascade or a bulk UPDATE set this column; it held `old`.
     Assigned {
         column: usize,
@@ -308,6 +311,10 @@ impl<T: Model> Arena<T> {
                     }
                     slot.snapshot = Some(old);
                     self.dirty.push(index);
+                }
+                Undo::Merged => {
+                    self.by_key.remove(&object.key());
+                    slot.state = ObjectState::Detached;
                 }
                 Undo::Deleted => {
                     self.by_key.insert(object.key(), index);

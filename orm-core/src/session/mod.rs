@@ -363,11 +363,18 @@ impl Session {
     /// Runs a statement that writes (and may return rows) in the session's
     /// transaction, which it opens if needed, after an autoflush.
     pub(crate) async fn write_statement(&mut self, statement: Statement) -> Result<Rows> {
+        self.prepare_write().await?;
+        self.query_statement(statement).await
+    }
+
+    /// Before a statement that writes outside the unit of work: the
+    /// autoflush, the recovery from a dropped flush, and the transaction.
+    pub(crate) async fn prepare_write(&mut self) -> Result<()> {
         if self.autoflush {
             self.flush().await?;
         }
-        self.begin().await?;
-        self.query_statement(statement).await
+        self.recover_from_dropped_flush().await;
+        self.begin().await
     }
 
     /// Runs a query returning one value, after an autoflush.
@@ -393,7 +400,7 @@ impl Session {
     pub(crate) async fn run_sql(&mut self, sql: &Sql) -> Result<Rows> {
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query(&sql.text, &sql.params).await;
-        if result.is_err() {
+        if result.as_ref().is_err_and(aborts_transaction) {
             self.abort().await;
         }
         result
@@ -427,14 +434,10 @@ impl Session {
         }
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query_each(&sql.text, &sql.params, each).await;
-        match result {
-            // A value that does not fit leaves the transaction intact.
-            Err(Error::Decode { .. } | Error::DecodeColumn { .. }) | Ok(()) => result,
-            Err(e) => {
-                self.abort().await;
-                Err(e)
-            }
+        if result.as_ref().is_err_and(aborts_transaction) {
+            self.abort().await;
         }
+        result
     }
 
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
@@ -465,8 +468,7 @@ impl Session {
                 self.connector.record_rows(&sql.text, slots.len());
                 Ok(slots)
             }
-            // A value that does not fit its field leaves the transaction intact.
-            Err(e @ Error::Decode { .. }) => Err(e),
+            Err(e) if !aborts_transaction(&e) => Err(e),
             Err(e) => {
                 self.abort().await;
                 Err(e)
@@ -536,6 +538,16 @@ impl Session {
             links.insert(target);
         }
     }
+}
+
+/// Whether an error leaves the database's transaction aborted, so that the
+/// session must roll it back: not a value that did not fit on our side, a
+/// parameter refused before it was sent, or a result of the wrong width.
+fn aborts_transaction(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::Decode { .. } | Error::DecodeColumn { .. } | Error::ParameterType { .. } | Error::Session(_)
+    )
 }
 
 /// The SELECT of the row of `T` with this key.

@@ -46,6 +46,8 @@ impl Param for &str {
 /// What one row of a raw query reads into: a value of a column type, or a
 /// tuple of them (up to 8).
 pub trait FromRow: Sized {
+    /// The number of columns a row must have.
+    const WIDTH: usize;
     /// Reads one row's values, left to right.
     ///
     /// # Errors
@@ -54,6 +56,7 @@ pub trait FromRow: Sized {
 }
 
 impl<T: SqlValue> FromRow for T {
+    const WIDTH: usize = 1;
     fn from_row(row: &mut ResultRow<'_>) -> Result<Self> {
         row.next()
     }
@@ -69,6 +72,7 @@ macro_rules! tuples {
             }
         }
         impl<$($t: SqlValue),+> FromRow for ($($t,)+) {
+            const WIDTH: usize = [$(stringify!($t)),+].len();
             fn from_row(row: &mut ResultRow<'_>) -> Result<Self> {
                 Ok(($(row.next::<$t>()?,)+))
             }
@@ -118,13 +122,9 @@ impl Session {
     /// position, the SQL type expected and the Rust type given.
     pub async fn execute(&mut self, sql: &str, params: impl Params) -> Result<u64> {
         let (sql, types) = bind(sql, params);
-        if self.autoflush {
-            self.flush().await?;
-        }
-        self.begin().await?;
-        self.recover_from_dropped_flush().await;
+        self.prepare_write().await?;
         let result = self.connection().await?.execute(&sql.text, &sql.params).await;
-        if result.is_err() {
+        if result.as_ref().is_err_and(super::aborts_transaction) {
             self.abort().await;
         }
         result.map_err(|e| name_parameter(e, &types))
@@ -138,6 +138,14 @@ impl Session {
     /// does not fit.
     pub async fn query_sql<R: FromRow>(&mut self, sql: &str, params: impl Params) -> Result<Vec<R>> {
         let rows = self.raw_rows(sql, params).await?;
+        if !rows.is_empty() && rows.width != R::WIDTH {
+            return Err(Error::Session(format!(
+                "the query returns {} columns, `{}` reads {}",
+                rows.width,
+                std::any::type_name::<R>(),
+                R::WIDTH
+            )));
+        }
         let count = rows.len();
         let mut values = rows.values;
         let mut row = ResultRow::new(values.drain(..));
@@ -153,20 +161,14 @@ impl Session {
     /// not fit its field.
     pub async fn from_statement<T: Model>(&mut self, sql: &str, params: impl Params) -> Result<Vec<Handle<T>>> {
         let (sql, types) = bind(sql, params);
-        if self.autoflush {
-            self.flush().await?;
-        }
-        self.begin().await?;
+        self.prepare_write().await?;
         let slots = self.fetch_objects_sql::<T>(&sql).await.map_err(|e| name_parameter(e, &types))?;
         Ok(slots.into_iter().map(|i| self.handle(i)).collect())
     }
 
     async fn raw_rows(&mut self, sql: &str, params: impl Params) -> Result<crate::executor::Rows> {
         let (sql, types) = bind(sql, params);
-        if self.autoflush {
-            self.flush().await?;
-        }
-        self.begin().await?;
+        self.prepare_write().await?;
         self.run_sql(&sql).await.map_err(|e| name_parameter(e, &types))
     }
 }

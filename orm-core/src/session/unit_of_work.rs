@@ -282,7 +282,11 @@ impl<T: Model> Arena<T> {
                     }
                     slots.push(index);
                 }
-                None if add_new => slots.push(self.merge_loaded(fresh, 0)),
+                None if add_new => {
+                    let index = self.merge_loaded(fresh, 0);
+                    self.journal.push((index, Undo::Merged));
+                    slots.push(index);
+                }
                 None => {}
             }
         }
