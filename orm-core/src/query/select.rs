@@ -324,6 +324,12 @@ impl<Sel, F, R> Select<Sel, F, R> {
     }
 
     /// `UNION` with another select of the same row type (duplicates removed).
+    ///
+    /// Set operations apply in the order they are called. `order_by`,
+    /// `limit` and `offset` apply to the whole result, and `order_by` must
+    /// name items of the select list; filters, joins and groups given after
+    /// a set operation apply to this select's own rows only, so give them
+    /// first.
     pub fn union<Sel2: Selection<Output = Sel::Output>, F2>(self, other: Select<Sel2, F2>) -> Self
     where
         Sel: Selection,
