@@ -66,6 +66,9 @@ pub struct Session {
     /// future was dropped half way (a timeout, a `select!`).
     flushing: bool,
     autoflush: bool,
+    /// The text of each model's SELECT by key, rendered once: a lookup
+    /// then costs no statement building.
+    key_selects: rustc_hash::FxHashMap<TypeId, String>,
 }
 
 impl fmt::Debug for Session {
@@ -94,6 +97,7 @@ impl Session {
             next_savepoint: 0,
             flushing: false,
             autoflush: true,
+            key_selects: Default::default(),
         }
     }
 
@@ -180,8 +184,22 @@ impl Session {
         if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key)) {
             return Ok(Some(self.handle(index)));
         }
-        let slots = self.fetch_objects::<T>(select_by_key::<T>(&key)).await?;
+        let sql = self.select_by_key::<T>(&key);
+        let slots = self.fetch_objects_sql::<T>(&sql).await?;
         Ok(slots.into_iter().next().map(|i| self.handle(i)))
+    }
+
+    /// The SELECT of the row of `T` with this key.
+    fn select_by_key<T: Model>(&mut self, key: &T::Key) -> Sql {
+        let params = T::key_values(key);
+        if let Some(text) = self.key_selects.get(&TypeId::of::<T>()) {
+            return Sql { text: text.clone(), params };
+        }
+        let mut select = statement::select_table(T::TABLE);
+        select.filter = statement::key_filter(T::TABLE, params);
+        let sql = self.render(Statement::Select(Box::new(select)));
+        self.key_selects.insert(TypeId::of::<T>(), sql.text.clone());
+        sql
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -212,7 +230,8 @@ impl Session {
     pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
         let key = self.object(handle).ok_or_else(|| stale_handle(T::TABLE.model))?.key();
         // No autoflush: the pending changes of this object are to be dropped.
-        let rows = self.query_statement(select_by_key::<T>(&key)).await?;
+        let sql = self.select_by_key::<T>(&key);
+        let rows = self.run_sql(&sql).await?;
         let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
         self.arena_mut::<T>().replace(handle.index, fresh);
         Ok(())
@@ -548,13 +567,6 @@ fn aborts_transaction(error: &Error) -> bool {
         error,
         Error::Decode { .. } | Error::DecodeColumn { .. } | Error::ParameterType { .. } | Error::Session(_)
     )
-}
-
-/// The SELECT of the row of `T` with this key.
-fn select_by_key<T: Model>(key: &T::Key) -> Statement {
-    let mut select = statement::select_table(T::TABLE);
-    select.filter = statement::key_filter(T::TABLE, T::key_values(key));
-    Statement::Select(Box::new(select))
 }
 
 /// Checks that rows hold every column of `T` and nothing else.
