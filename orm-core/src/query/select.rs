@@ -62,11 +62,12 @@ pub trait Selection {
     /// Appends the select items.
     fn push_items(self, items: &mut Vec<statement::Expr>);
     /// Reads one row's values, in item order; `session` is `Some` when
-    /// [`NEEDS_SESSION`](Selection::NEEDS_SESSION) is set.
+    /// [`NEEDS_SESSION`](Selection::NEEDS_SESSION) is set. The error is
+    /// boxed to keep this per-row result small.
     ///
     /// # Errors
     /// [`Error::DecodeColumn`] or [`Error::Decode`] when a value does not fit.
-    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output>;
+    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output, Box<Error>>;
 }
 
 /// The values of one result row, read left to right.
@@ -87,15 +88,22 @@ impl<'a> ResultRow<'a> {
         self
     }
 
-    pub(crate) fn next<T: SqlValue>(&mut self) -> Result<T> {
+    #[inline]
+    pub(crate) fn next<T: SqlValue>(&mut self) -> Result<T, Box<Error>> {
         self.position += 1;
-        let value = self.values.next().unwrap_or(Value::Null);
-        T::from_value(value).map_err(|value| Error::DecodeColumn {
-            position: self.position,
-            sql_type: value.describe(),
-            rust_type: std::any::type_name::<T>(),
-        })
+        // Not `unwrap_or(Value::Null)`: that builds and drops a value per read.
+        let value = match self.values.next() {
+            Some(value) => value,
+            None => Value::Null,
+        };
+        T::from_value(value).map_err(|value| decode_column_error::<T>(self.position, &value))
     }
+}
+
+/// The error of a result value that does not fit `T`.
+#[cold]
+fn decode_column_error<T>(position: usize, value: &Value) -> Box<Error> {
+    Box::new(Error::DecodeColumn { position, sql_type: value.describe(), rust_type: std::any::type_name::<T>() })
 }
 
 impl<M, T: SqlValue> Selection for Column<M, T> {
@@ -105,7 +113,8 @@ impl<M, T: SqlValue> Selection for Column<M, T> {
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.push(self.into_expr().node);
     }
-    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T> {
+    #[inline]
+    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T, Box<Error>> {
         row.next()
     }
 }
@@ -117,7 +126,8 @@ impl<T: SqlValue, S> Selection for Expr<T, S> {
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.push(self.node);
     }
-    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T> {
+    #[inline]
+    fn read(_: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<T, Box<Error>> {
         row.next()
     }
 }
@@ -129,14 +139,14 @@ impl<M: Model> Selection for Entity<M> {
     fn push_items(self, items: &mut Vec<statement::Expr>) {
         items.extend(statement::columns_of(M::TABLE, &statement::Name::Borrowed(M::TABLE.name)));
     }
-    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Handle<M>> {
+    fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Handle<M>, Box<Error>> {
         let Some(session) = session else {
-            return Err(Error::Session(format!("reading a `{}` needs the session", M::TABLE.model)));
+            return Err(Box::new(Error::Session(format!("reading a `{}` needs the session", M::TABLE.model))));
         };
         let width = M::TABLE.columns.len();
         row.position += width;
         let mut values: Vec<Value> = row.values.by_ref().take(width).collect();
-        let object = M::from_row(&mut RowReader::new(M::TABLE, values.drain(..)))?;
+        let object = M::from_row(&mut RowReader::new(M::TABLE, values.drain(..))).map_err(Box::new)?;
         let index = session.merge_object::<M>(object, 0);
         Ok(Handle::new(index, session.id))
     }
@@ -154,7 +164,8 @@ macro_rules! selection_tuple {
                 $($t.push_items(items);)+
             }
             #[allow(unused_mut)]
-            fn read(mut session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output> {
+            #[inline]
+            fn read(mut session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Self::Output, Box<Error>> {
                 Ok(($($t::read(session.as_deref_mut(), row)?,)+))
             }
         }

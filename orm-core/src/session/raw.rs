@@ -58,7 +58,7 @@ pub trait FromRow: Sized {
 impl<T: SqlValue> FromRow for T {
     const WIDTH: usize = 1;
     fn from_row(row: &mut ResultRow<'_>) -> Result<Self> {
-        row.next()
+        Ok(row.next()?)
     }
 }
 
