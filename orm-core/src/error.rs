@@ -117,9 +117,75 @@ pub enum Error {
     /// The engine configuration (URL or pool options) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The session was used in a way it cannot honour.
-    #[error("session misuse: {0}")]
-    Session(String),
+    /// The flush that runs before a query (autoflush) failed; the query was
+    /// not sent. The pending changes stay pending: fix the object named in
+    /// the cause, expunge it, roll back, or query inside
+    /// [`Session::no_autoflush`](crate::Session::no_autoflush).
+    #[error("the autoflush before the query failed (the query was not sent): {0}")]
+    Autoflush(#[source] Box<Error>),
+    /// A handle of another session was used.
+    #[error("the `{model}` handle belongs to session {handle_session}, not to this session ({session})")]
+    ForeignHandle {
+        /// The model.
+        model: &'static str,
+        /// The session the handle came from.
+        handle_session: u64,
+        /// The session it was used with.
+        session: u64,
+    },
+    /// The handle's object left the session (expunged, deleted, or added
+    /// and then rolled back).
+    #[error("the `{model}` handle refers to an object this session no longer holds")]
+    StaleHandle {
+        /// The model.
+        model: &'static str,
+    },
+    /// The primary key of an object the database holds was changed.
+    #[error(
+        "the primary key `{model}.{field}` of a persistent object changed; put it back (or refresh the object), or \
+         delete the object and add a new one"
+    )]
+    KeyChanged {
+        /// The model.
+        model: &'static str,
+        /// The key field.
+        field: &'static str,
+    },
+    /// A related object was detached from its parent, but its foreign key
+    /// cannot be NULL.
+    #[error(
+        "cannot detach a `{model}`: its foreign key `{field}` is not nullable; make it `Option<_>` or use \
+         `cascade = \"delete-orphan\"`"
+    )]
+    NotNullableForeignKey {
+        /// The child model.
+        model: &'static str,
+        /// The foreign-key field.
+        field: &'static str,
+    },
+    /// The savepoint was released or rolled back already, or belongs to
+    /// another session.
+    #[error("the savepoint was released, rolled back, or belongs to another session")]
+    SavepointClosed,
+    /// A result did not have the shape its reader expects.
+    #[error("{what}: expected {expected}, the database returned {returned}")]
+    ResultShape {
+        /// What was read (`a `Book` row's columns`).
+        what: String,
+        /// What the reader expects.
+        expected: usize,
+        /// What came back.
+        returned: usize,
+    },
+    /// A statement the ORM refuses to build, because it would be ignored in
+    /// part or break the identity map.
+    #[error("invalid statement for `{model}`: {reason}")]
+    InvalidStatement {
+        /// The model.
+        model: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -128,14 +194,20 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
-    /// Whether this is [`Error::UniqueViolation`].
+    /// Whether this is [`Error::UniqueViolation`] (also through an
+    /// [`Error::Autoflush`]).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::UniqueViolation(_))
+        match self {
+            Error::Autoflush(cause) => cause.is_unique_violation(),
+            other => matches!(other, Error::UniqueViolation(_)),
+        }
     }
 
-    /// The database error behind a constraint or database variant.
+    /// The database error behind a constraint or database variant (also
+    /// through an [`Error::Autoflush`]).
     pub fn db_error(&self) -> Option<&DbError> {
         match self {
+            Error::Autoflush(cause) => cause.db_error(),
             Error::UniqueViolation(e)
             | Error::ForeignKeyViolation(e)
             | Error::CheckViolation(e)

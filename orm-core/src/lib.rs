@@ -30,5 +30,5 @@ pub use query::select::{select, Alias, Cte, Entity, Select};
 pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
 pub use session::raw::{FromRow, Param, Params};
-pub use session::{Handle, ObjectState, Savepoint, Session};
+pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

@@ -60,7 +60,7 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Lends the related handles of relationship `relation` for writing, by
     /// the session with id `session`.
-    fn links_mut(&mut self, relation: usize, session: u32) -> Option<&mut Links> {
+    fn links_mut(&mut self, relation: usize, session: u64) -> Option<&mut Links> {
         let _ = (relation, session);
         None
     }

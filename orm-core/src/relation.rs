@@ -141,14 +141,14 @@ impl Links {
 /// (many-to-one, or one-to-one: SQLAlchemy's `uselist=False`).
 pub struct One<T> {
     links: Links,
-    session: u32,
+    session: u64,
     marker: PhantomData<fn() -> T>,
 }
 
 /// A relationship field holding a collection (one-to-many, many-to-many).
 pub struct Many<T> {
     links: Links,
-    session: u32,
+    session: u64,
     marker: PhantomData<fn() -> T>,
 }
 
@@ -180,7 +180,7 @@ macro_rules! related_field {
             }
 
             #[doc(hidden)]
-            pub fn links_mut(&mut self, session: u32) -> &mut Links {
+            pub fn links_mut(&mut self, session: u64) -> &mut Links {
                 self.session = session;
                 &mut self.links
             }

@@ -582,3 +582,29 @@ async fn limit_and_one_count_objects_not_joined_rows() {
     let one = session_query(&mut session).one().await;
     assert!(matches!(one, Err(Error::MultipleRows { .. })), "two actors match: {one:?}");
 }
+
+#[tokio::test]
+async fn an_object_entering_a_session_carries_no_links_from_another() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut a = engine.session();
+    let heat = a.add(Movie::new("Heat", date(1995, 12, 15)));
+    let pacino = a.add(Actor::new("Al Pacino", date(1940, 4, 25)));
+    a.link(heat, Movie::actors, pacino).unwrap();
+    let heat = a.expunge(heat).expect("held");
+    assert!(!heat.actors.is_loaded(), "an expunged object keeps no slots of its session");
+
+    let mut b = engine.session();
+    // Takes the slot that Al Pacino has in session A.
+    let stranger = b.add(Actor::new("Somebody Else", date(1970, 1, 1)));
+    let heat = b.add(heat);
+    assert_eq!(b.related(heat, Movie::actors).unwrap(), Vec::<Handle<Actor>>::new());
+    b.link(heat, Movie::actors, stranger).unwrap();
+    assert_eq!(b.related(heat, Movie::actors).unwrap(), [stranger]);
+    assert_eq!(b.related(stranger, Actor::movies).unwrap(), [heat]);
+    b.commit().await.unwrap();
+    let mut c = engine.session();
+    let stored = c.query::<Movie>().load(Movie::actors.selectin()).one().await.unwrap();
+    let cast: Vec<String> = c.related(stored, Movie::actors).unwrap().iter().map(|&h| c[h].name.clone()).collect();
+    assert_eq!(cast, ["Somebody Else"]);
+}

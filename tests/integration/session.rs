@@ -217,7 +217,9 @@ async fn handles_of_another_session_are_refused() {
     let ada = one.add(person("Ada", None));
     two.add(person("Bob", None));
     assert!(two.object(ada).is_none());
-    assert!(matches!(two.delete(ada), Err(Error::Session(_))));
+    let foreign = two.delete(ada).unwrap_err();
+    assert!(matches!(foreign, Error::ForeignHandle { model: "Person", .. }), "{foreign:?}");
+    assert!(foreign.to_string().contains(&format!("not to this session ({})", two.id())), "{foreign}");
 }
 
 /// A nullable column with a server default: `None` takes the default,
@@ -246,4 +248,33 @@ async fn a_nullable_column_with_a_default_takes_it_only_when_none() {
     let mut other = db.engine().session();
     let stored = other.get::<Ticket>(session[closed].id).await.unwrap().unwrap();
     assert_eq!(other[stored].status.as_deref(), Some("closed"));
+}
+
+#[tokio::test]
+#[should_panic(expected = "handle belongs to session")]
+async fn indexing_with_another_sessions_handle_names_that_session() {
+    let db = setup().await;
+    let mut one = db.engine().session();
+    let two = db.engine().session();
+    let ada = one.add(person("Ada", None));
+    let _ = &two[ada];
+}
+
+#[tokio::test]
+async fn a_failed_autoflush_says_so_and_no_autoflush_reads_around_it() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    s.add(person("Ada", None));
+    s.commit().await.unwrap();
+    let twin = s.add(person("Ada", None));
+    let error = s.query::<Person>().count().await.unwrap_err();
+    assert!(matches!(&error, Error::Autoflush(cause) if cause.is_unique_violation()), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("autoflush") && message.contains("Person"), "{message}");
+    assert!(error.is_unique_violation() && error.constraint() == Some("people_name_key"));
+
+    assert_eq!(s.no_autoflush().query::<Person>().count().await.unwrap(), 1, "the query runs without the flush");
+    assert!(s.query::<Person>().count().await.is_err(), "autoflush is back once the guard is dropped");
+    s.expunge(twin);
+    assert_eq!(s.query::<Person>().count().await.unwrap(), 1);
 }

@@ -199,7 +199,7 @@ async fn rolling_back_to_a_savepoint_undoes_what_came_after_it_in_memory_too() {
     session.rollback_to(inner).await.unwrap();
     assert_eq!(session[ada].height, Some(170), "the value at the savepoint");
     assert!(session.object(bob).is_none() && session.object(cy).is_none(), "added after it: gone");
-    assert!(matches!(session.release(inner).await, Err(Error::Session(_))), "ended by rollback_to");
+    assert!(matches!(session.release(inner).await, Err(Error::SavepointClosed)), "ended by rollback_to");
 
     let dee = session.add(person("Dee", None));
     session.release(outer).await.unwrap();
@@ -275,6 +275,7 @@ async fn deleting_an_object_whose_key_was_edited_is_refused() {
     let bob_id = session[bob].id;
     session[ada].id = bob_id;
     session.delete(ada).unwrap();
-    assert!(matches!(session.commit().await, Err(Error::Session(_))));
+    let refused = session.commit().await;
+    assert!(matches!(refused, Err(Error::KeyChanged { model: "Person", field: "id" })), "{refused:?}");
     assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 2, "Bob's row was not deleted");
 }

@@ -140,6 +140,9 @@ impl Session {
             })
         };
         let Some(index) = held.or_else(pending) else {
+            let mut object = object;
+            crate::session::reset_links(&mut object, crate::relation::Links::empty(), self.id);
+            let arena = self.arena_mut::<T>();
             let index = arena.add(object);
             arena.upserts.insert(index);
             return Ok(Handle::new(index, self.id));

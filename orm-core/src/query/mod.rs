@@ -259,11 +259,10 @@ impl<'s, T: Model, F> Query<'s, T, F> {
             return Ok(select);
         }
         if self.order.len() > SORT_ALIASES.len() {
-            return Err(Error::Session(format!(
-                "a joined query of `{}` sorts by at most {} terms",
-                table.model,
-                SORT_ALIASES.len()
-            )));
+            return Err(Error::InvalidStatement {
+                model: table.model,
+                reason: format!("a joined query sorts by at most {} terms", SORT_ALIASES.len()),
+            });
         }
         let sort_values = self.order.iter().zip(SORT_ALIASES).map(|(term, label)| {
             let function = if term.descending { statement::Function::Max } else { statement::Function::Min };
@@ -431,8 +430,9 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// # Errors
     /// A database error.
     pub async fn page(mut self, number: i64, per_page: i64) -> Result<Page<T>> {
-        let offset = (number.max(1) - 1).checked_mul(per_page.max(1)).ok_or_else(|| {
-            Error::Session(format!("page {number} of {per_page} `{}` objects is out of range", T::TABLE.model))
+        let offset = (number.max(1) - 1).checked_mul(per_page.max(1)).ok_or_else(|| Error::InvalidStatement {
+            model: T::TABLE.model,
+            reason: format!("page {number} of {per_page} objects is out of range"),
         })?;
         (self.limit, self.offset) = (None, None);
         let statement = self.count_statement();
@@ -453,17 +453,16 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let assignments: Vec<Assignment<T>> = assignments.into_iter().collect();
         self.check_bulk("update")?;
         if let Some(a) = assignments.iter().find(|a| T::TABLE.columns[a.column].primary_key) {
-            return Err(Error::Session(format!(
-                "a bulk update cannot change the primary key `{}.{}`",
-                T::TABLE.model,
-                T::TABLE.columns[a.column].field
-            )));
+            return Err(Error::InvalidStatement {
+                model: T::TABLE.model,
+                reason: format!("a bulk update cannot change the primary key `{}`", T::TABLE.columns[a.column].field),
+            });
         }
         if assignments.iter().any(|a| mentions_excluded(&a.value)) {
-            return Err(Error::Session(format!(
-                "`excluded` is the row an upsert tried to insert; a bulk update of `{}` has none",
-                T::TABLE.model
-            )));
+            return Err(Error::InvalidStatement {
+                model: T::TABLE.model,
+                reason: "`excluded` is the row an upsert tried to insert; a bulk update has none".into(),
+            });
         }
         let update = statement::Update {
             table: T::TABLE.name,
@@ -505,10 +504,12 @@ impl<T: Model, F> Query<'_, T, F> {
     /// SQLAlchemy does).
     fn check_bulk(&self, action: &str) -> Result<()> {
         if self.limit.is_some() || self.offset.is_some() || !self.order.is_empty() || self.lock.is_some() {
-            return Err(Error::Session(format!(
-                "a bulk {action} of `{}` applies to every matching row; remove limit, offset, order_by and locks",
-                T::TABLE.model
-            )));
+            return Err(Error::InvalidStatement {
+                model: T::TABLE.model,
+                reason: format!(
+                    "a bulk {action} applies to every matching row; remove limit, offset, order_by and locks"
+                ),
+            });
         }
         Ok(())
     }

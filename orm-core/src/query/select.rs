@@ -141,7 +141,10 @@ impl<M: Model> Selection for Entity<M> {
     }
     fn read(session: Option<&mut Session>, row: &mut ResultRow<'_>) -> Result<Handle<M>, Box<Error>> {
         let Some(session) = session else {
-            return Err(Box::new(Error::Session(format!("reading a `{}` needs the session", M::TABLE.model))));
+            return Err(Box::new(Error::InvalidStatement {
+                model: M::TABLE.model,
+                reason: "a whole model is read through a session".into(),
+            }));
         };
         let width = M::TABLE.columns.len();
         row.position += width;
@@ -526,7 +529,7 @@ fn check_width(expected: usize, returned: usize) -> Result<()> {
     if expected == returned {
         Ok(())
     } else {
-        Err(Error::Session(format!("the select has {expected} columns, the database returned {returned}")))
+        Err(Error::ResultShape { what: "the columns of a select".into(), expected, returned })
     }
 }
 

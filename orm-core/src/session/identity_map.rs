@@ -13,17 +13,17 @@ use crate::session::unit_of_work::restore_version;
 use crate::value::Value;
 
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
-/// 8 bytes, valid in the session that returned it.
+/// 16 bytes, valid in the session that returned it.
 ///
 /// Read through `session[handle]`, write through `&mut session[handle]`.
 pub struct Handle<T> {
     pub(crate) index: u32,
-    pub(crate) session: u32,
+    pub(crate) session: u64,
     marker: PhantomData<fn() -> T>,
 }
 
 impl<T> Handle<T> {
-    pub(crate) fn new(index: u32, session: u32) -> Self {
+    pub(crate) fn new(index: u32, session: u64) -> Self {
         Handle { index, session, marker: PhantomData }
     }
 }
@@ -227,7 +227,7 @@ impl<T: Model> Arena<T> {
 
     /// The links of a relationship, changed without marking the object
     /// dirty (links are not columns).
-    pub(crate) fn object_links_mut(&mut self, index: u32, relation: usize, session: u32) -> Option<&mut Links> {
+    pub(crate) fn object_links_mut(&mut self, index: u32, relation: usize, session: u64) -> Option<&mut Links> {
         self.slots.get_mut(index as usize)?.object.as_mut()?.links_mut(relation, session)
     }
 
@@ -338,7 +338,7 @@ impl<T: Model> Arena<T> {
     /// throw away flushed ones too): pending objects leave the session, changed fields get their loaded values back, deletions are
     /// cancelled, and relationships are expired (not loaded) so that the
     /// next load reads what the database holds.
-    pub(crate) fn discard_changes(&mut self, session: u32) -> Result<()> {
+    pub(crate) fn discard_changes(&mut self, session: u64) -> Result<()> {
         self.upserts.clear();
         for index in std::mem::take(&mut self.pending) {
             let slot = &mut self.slots[index as usize];
@@ -372,6 +372,6 @@ impl<T: Model> Arena<T> {
     }
 }
 
-pub(crate) fn stale_handle(model: &str) -> Error {
-    Error::Session(format!("the `{model}` handle refers to an object this session no longer holds"))
+pub(crate) fn stale_handle(model: &'static str) -> Error {
+    Error::StaleHandle { model }
 }

@@ -15,13 +15,14 @@ mod unit_of_work;
 use std::any::TypeId;
 use std::fmt;
 use std::ops::{Index, IndexMut};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::executor::{Connection, Connector, RowFn, Rows};
 use crate::model::{Model, RowReader};
 use crate::query::Query;
+use crate::relation::Links;
 use crate::statement::{self, Sql, Statement, Transaction};
 use crate::value::{SqlValue, Value};
 
@@ -31,7 +32,9 @@ pub use savepoint::Savepoint;
 pub(crate) use unit_of_work::insert_statement;
 use unit_of_work::Tracked;
 
-static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
+/// Session ids never repeat within a process: a handle of a dropped session
+/// can never be taken for one of a later session.
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A unit of work: tracks new, changed and deleted objects and writes them in
 /// one transaction; one row is one object within a session.
@@ -53,7 +56,7 @@ static NEXT_SESSION_ID: AtomicU32 = AtomicU32::new(1);
 /// # Ok(()) }
 /// ```
 pub struct Session {
-    pub(crate) id: u32,
+    pub(crate) id: u64,
     connector: Arc<dyn Connector>,
     conn: Option<Box<dyn Connection>>,
     in_transaction: bool,
@@ -101,9 +104,41 @@ impl Session {
         }
     }
 
+    /// The session's id: unique within the process (never reused), and the
+    /// name error messages give the session.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Turns autoflush (a flush before every query) on or off. On by default.
     pub fn set_autoflush(&mut self, on: bool) {
         self.autoflush = on;
+    }
+
+    /// The session with autoflush off until the guard is dropped
+    /// (SQLAlchemy's `with session.no_autoflush:`): queries see the database
+    /// as it is, without first writing pending changes.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: &mut orm_core::Session) -> orm_core::Result<()> {
+    /// let mut quiet = session.no_autoflush();
+    /// quiet.execute("SELECT 1", ()).await?; // no flush of pending objects
+    /// drop(quiet);                        // autoflush is back
+    /// # Ok(()) }
+    /// ```
+    pub fn no_autoflush(&mut self) -> NoAutoflush<'_> {
+        let was = std::mem::replace(&mut self.autoflush, false);
+        NoAutoflush { session: self, was }
+    }
+
+    /// Flushes before a query, if autoflush is on. A failure says it came
+    /// from the autoflush, so that a query's error is not taken for the
+    /// query's own.
+    async fn autoflush(&mut self) -> Result<()> {
+        if !self.autoflush {
+            return Ok(());
+        }
+        self.flush().await.map_err(|e| Error::Autoflush(Box::new(e)))
     }
 
     /// Whether a transaction is open: something was flushed and not yet
@@ -142,8 +177,20 @@ impl Session {
         handle.session == self.id
     }
 
+    /// Why `handle` resolves to no object: it is another session's, or its
+    /// object left this one.
+    pub(crate) fn handle_error<T: Model>(&self, handle: Handle<T>) -> Error {
+        if self.owns(handle) {
+            stale_handle(T::TABLE.model)
+        } else {
+            Error::ForeignHandle { model: T::TABLE.model, handle_session: handle.session, session: self.id }
+        }
+    }
+
     /// Adds a new object; it is inserted at the next flush. Returns its handle.
-    pub fn add<T: Model>(&mut self, object: T) -> Handle<T> {
+    pub fn add<T: Model>(&mut self, mut object: T) -> Handle<T> {
+        // Whatever it was linked to in another session is not here.
+        reset_links(&mut object, Links::empty(), self.id);
         let index = self.arena_mut::<T>().add(object);
         self.handle(index)
     }
@@ -206,10 +253,11 @@ impl Session {
     /// simply forgotten.
     ///
     /// # Errors
-    /// [`Error::Session`] if the handle is not one of this session's objects.
+    /// [`Error::ForeignHandle`] or [`Error::StaleHandle`] if the handle is
+    /// not one of this session's objects.
     pub fn delete<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
         if !self.owns(handle) {
-            return Err(stale_handle(T::TABLE.model));
+            return Err(self.handle_error(handle));
         }
         self.arena_mut::<T>().mark_deleted(handle.index)
     }
@@ -220,7 +268,10 @@ impl Session {
         if !self.owns(handle) {
             return None;
         }
-        self.arena_mut::<T>().expunge(handle.index)
+        let mut object = self.arena_mut::<T>().expunge(handle.index)?;
+        // Its links are slots of this session: meaningless outside it.
+        reset_links(&mut object, Links::not_loaded(), 0);
+        Some(object)
     }
 
     /// Reloads an object from the database, dropping its pending changes.
@@ -228,7 +279,7 @@ impl Session {
     /// # Errors
     /// [`Error::NotFound`] if its row no longer exists; a database error.
     pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
-        let key = self.object(handle).ok_or_else(|| stale_handle(T::TABLE.model))?.key();
+        let key = self.object(handle).ok_or_else(|| self.handle_error(handle))?.key();
         // No autoflush: the pending changes of this object are to be dropped.
         let sql = self.select_by_key::<T>(&key);
         let rows = self.run_sql(&sql).await?;
@@ -373,9 +424,7 @@ impl Session {
 
     /// Runs a query in the session's transaction, after an autoflush.
     pub(crate) async fn fetch_statement(&mut self, statement: Statement) -> Result<Rows> {
-        if self.autoflush {
-            self.flush().await?;
-        }
+        self.autoflush().await?;
         self.query_statement(statement).await
     }
 
@@ -389,9 +438,7 @@ impl Session {
     /// Before a statement that writes outside the unit of work: the
     /// autoflush, the recovery from a dropped flush, and the transaction.
     pub(crate) async fn prepare_write(&mut self) -> Result<()> {
-        if self.autoflush {
-            self.flush().await?;
-        }
+        self.autoflush().await?;
         self.recover_from_dropped_flush().await;
         self.begin().await
     }
@@ -448,9 +495,7 @@ impl Session {
     /// Runs rendered SQL after an autoflush and hands each row's values to
     /// `each` as they arrive, with no buffer of the whole result.
     pub(crate) async fn stream_sql(&mut self, sql: &Sql, each: &mut RowFn<'_>) -> Result<()> {
-        if self.autoflush {
-            self.flush().await?;
-        }
+        self.autoflush().await?;
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query_each(&sql.text, &sql.params, each).await;
         if result.as_ref().is_err_and(aborts_transaction) {
@@ -461,9 +506,7 @@ impl Session {
 
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
     pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
-        if self.autoflush {
-            self.flush().await?;
-        }
+        self.autoflush().await?;
         self.recover_from_dropped_flush().await;
         self.connection().await?;
         let position = self.arena_position::<T>();
@@ -559,13 +602,22 @@ impl Session {
     }
 }
 
+/// Sets every relationship of `object` to `links`, as seen from `session`.
+pub(crate) fn reset_links<T: Model>(object: &mut T, links: Links, session: u64) {
+    for relation in 0..T::TABLE.relations.len() {
+        if let Some(field) = object.links_mut(relation, session) {
+            *field = links.clone();
+        }
+    }
+}
+
 /// Whether an error leaves the database's transaction aborted, so that the
 /// session must roll it back: not a value that did not fit on our side, a
 /// parameter refused before it was sent, or a result of the wrong width.
 fn aborts_transaction(error: &Error) -> bool {
     !matches!(
         error,
-        Error::Decode { .. } | Error::DecodeColumn { .. } | Error::ParameterType { .. } | Error::Session(_)
+        Error::Decode { .. } | Error::DecodeColumn { .. } | Error::ParameterType { .. } | Error::ResultShape { .. }
     )
 }
 
@@ -578,11 +630,11 @@ fn check_width<T: Model>(rows: &Rows) -> Result<()> {
 }
 
 fn width_error<T: Model>(width: usize) -> Error {
-    Error::Session(format!(
-        "a `{}` row needs {} columns, the query returned {width}",
-        T::TABLE.model,
-        T::TABLE.columns.len()
-    ))
+    Error::ResultShape {
+        what: format!("the columns of a `{}` row", T::TABLE.model),
+        expected: T::TABLE.columns.len(),
+        returned: width,
+    }
 }
 
 /// Decodes rows holding every column of `T`, in column order.
@@ -597,6 +649,34 @@ fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
         reader.next_row();
     }
     Ok(objects)
+}
+
+/// A session with autoflush off, from [`Session::no_autoflush`]; use it as
+/// the session. Dropping it turns autoflush back to what it was.
+#[derive(Debug)]
+pub struct NoAutoflush<'s> {
+    session: &'s mut Session,
+    was: bool,
+}
+
+impl std::ops::Deref for NoAutoflush<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+impl std::ops::DerefMut for NoAutoflush<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session
+    }
+}
+
+impl Drop for NoAutoflush<'_> {
+    fn drop(&mut self) {
+        self.session.autoflush = self.was;
+    }
 }
 
 impl Drop for Session {
@@ -620,7 +700,7 @@ impl<T: Model> Index<Handle<T>> for Session {
     fn index(&self, handle: Handle<T>) -> &T {
         match self.object(handle) {
             Some(object) => object,
-            None => panic!("{}", stale_handle(T::TABLE.model)),
+            None => panic!("{}", self.handle_error(handle)),
         }
     }
 }
@@ -631,9 +711,12 @@ impl<T: Model> Index<Handle<T>> for Session {
 /// As for `Index`; use [`Session::object_mut`] to get an `Option` instead.
 impl<T: Model> IndexMut<Handle<T>> for Session {
     fn index_mut(&mut self, handle: Handle<T>) -> &mut T {
+        // Built first (no allocation): the borrow of `object_mut` lasts
+        // through the match.
+        let error = self.handle_error(handle);
         match self.object_mut(handle) {
             Some(object) => object,
-            None => panic!("{}", stale_handle(T::TABLE.model)),
+            None => panic!("{error}"),
         }
     }
 }

@@ -139,12 +139,11 @@ impl Session {
     pub async fn query_sql<R: FromRow>(&mut self, sql: &str, params: impl Params) -> Result<Vec<R>> {
         let rows = self.raw_rows(sql, params).await?;
         if !rows.is_empty() && rows.width != R::WIDTH {
-            return Err(Error::Session(format!(
-                "the query returns {} columns, `{}` reads {}",
-                rows.width,
-                std::any::type_name::<R>(),
-                R::WIDTH
-            )));
+            return Err(Error::ResultShape {
+                what: format!("the columns `{}` reads", std::any::type_name::<R>()),
+                expected: R::WIDTH,
+                returned: rows.width,
+            });
         }
         let count = rows.len();
         let mut values = rows.values;

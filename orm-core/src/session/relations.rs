@@ -117,7 +117,7 @@ impl Session {
     fn live<T: Model>(&self, handle: Handle<T>) -> Result<u32> {
         match self.state(handle) {
             Some(ObjectState::Pending | ObjectState::Persistent) => Ok(handle.index),
-            _ => Err(stale_handle(T::TABLE.model)),
+            _ => Err(self.handle_error(handle)),
         }
     }
 
@@ -153,7 +153,7 @@ impl Session {
     /// a scalar relationship replaces its previous object.
     ///
     /// # Errors
-    /// [`Error::Session`] if either handle is not a live object of this
+    /// [`Error::ForeignHandle`] or [`Error::StaleHandle`] if either handle is not a live object of this
     /// session, or a replaced object's foreign key cannot be set to NULL.
     pub fn link<M: Model, T: Model>(&mut self, from: Handle<M>, relation: Relation<M, T>, to: Handle<T>) -> Result<()> {
         let (from, to) = (self.live(from)?, self.live(to)?);
@@ -221,7 +221,7 @@ impl Session {
     /// flush.
     ///
     /// # Errors
-    /// [`Error::Session`] if either handle is not a live object of this
+    /// [`Error::ForeignHandle`] or [`Error::StaleHandle`] if either handle is not a live object of this
     /// session, or a foreign key that must become NULL is not nullable.
     pub fn unlink<M: Model, T: Model>(
         &mut self,
@@ -394,12 +394,7 @@ impl Session {
         self.links.foreign_keys.retain(|p| !(p.child == child_ref && p.column == column));
         let meta = &C::TABLE.columns[column];
         if !meta.nullable {
-            return Err(Error::Session(format!(
-                "cannot detach a `{}`: its foreign key `{}` is not nullable; make it `Option<_>` or use \
-                 `cascade = \"delete-orphan\"`",
-                C::TABLE.model,
-                meta.field
-            )));
+            return Err(Error::NotNullableForeignKey { model: C::TABLE.model, field: meta.field });
         }
         self.set_column::<C>(child, column, Value::Null)
     }
@@ -418,7 +413,7 @@ impl Session {
     /// [`Error::NotLoaded`] naming `Model.relationship` if they have not been
     /// loaded: load them with [`Session::load`] or an eager option first.
     pub fn related<M: Model, T: Model>(&self, from: Handle<M>, relation: Relation<M, T>) -> Result<Vec<Handle<T>>> {
-        let object = self.object(from).ok_or_else(|| stale_handle(M::TABLE.model))?;
+        let object = self.object(from).ok_or_else(|| self.handle_error(from))?;
         let links = object.links(relation.index()).filter(|l| l.is_loaded());
         let links = links.ok_or(Error::NotLoaded { model: M::TABLE.model, relationship: relation.meta().name })?;
         Ok(links.indices().iter().map(|&i| Handle::new(i, self.id)).collect())

@@ -11,7 +11,7 @@ use crate::statement::{Statement, Transaction};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a savepoint is ended with `release` or `rollback_to`"]
 pub struct Savepoint {
-    session: u32,
+    session: u64,
     id: u32,
 }
 
@@ -62,7 +62,7 @@ impl Session {
     /// changes become part of the enclosing transaction.
     ///
     /// # Errors
-    /// [`Error::Session`] if the savepoint is not open; otherwise as
+    /// [`Error::SavepointClosed`] if the savepoint is not open; otherwise as
     /// [`Session::flush`].
     pub async fn release(&mut self, savepoint: Savepoint) -> Result<()> {
         let depth = self.savepoint_depth(savepoint)?;
@@ -78,7 +78,7 @@ impl Session {
     /// deletions are cancelled, and relationships are expired.
     ///
     /// # Errors
-    /// [`Error::Session`] if the savepoint is not open; a database error.
+    /// [`Error::SavepointClosed`] if the savepoint is not open; a database error.
     pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
         let depth = self.savepoint_depth(savepoint)?;
         let id = savepoint.id;
@@ -101,9 +101,7 @@ impl Session {
 
     fn savepoint_depth(&self, savepoint: Savepoint) -> Result<usize> {
         let open = (savepoint.session == self.id).then(|| self.savepoints.iter().position(|m| m.id == savepoint.id));
-        open.flatten().ok_or_else(|| {
-            Error::Session("the savepoint was released, rolled back, or belongs to another session".into())
-        })
+        open.flatten().ok_or(Error::SavepointClosed)
     }
 
     /// Runs a statement in the open transaction; a failure rolls the whole

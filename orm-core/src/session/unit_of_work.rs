@@ -49,7 +49,7 @@ pub(crate) trait Tracked: Send + Sync {
     fn undo_flushes(&mut self, to: usize);
     /// The number of journaled flush entries, for a savepoint's mark.
     fn journal_len(&self) -> usize;
-    fn discard_changes(&mut self, session: u32) -> Result<()>;
+    fn discard_changes(&mut self, session: u64) -> Result<()>;
     /// Whether the object is pending or persistent (still tracked).
     fn is_live(&self, index: u32) -> bool;
     /// The value of a column of a persistent object.
@@ -112,7 +112,7 @@ impl<T: Model> Tracked for Arena<T> {
     fn journal_len(&self) -> usize {
         self.journal.len()
     }
-    fn discard_changes(&mut self, session: u32) -> Result<()> {
+    fn discard_changes(&mut self, session: u64) -> Result<()> {
         Arena::discard_changes(self, session)
     }
     fn is_live(&self, index: u32) -> bool {
@@ -357,12 +357,11 @@ impl<T: Model> Arena<T> {
     /// them into the identity map.
     fn apply_inserted(&mut self, chunk: &[u32], returned: &[IndexedColumn], rows: Rows) -> Result<()> {
         if !returned.is_empty() && rows.len() != chunk.len() {
-            return Err(Error::Session(format!(
-                "INSERT into `{}` returned {} rows for {} objects",
-                T::TABLE.name,
-                rows.len(),
-                chunk.len()
-            )));
+            return Err(Error::ResultShape {
+                what: format!("the rows of an INSERT of `{}` objects", T::TABLE.model),
+                expected: chunk.len(),
+                returned: rows.len(),
+            });
         }
         let mut values = rows.values.into_iter();
         for &index in chunk {
@@ -431,11 +430,8 @@ impl<T: Model> Arena<T> {
         if work.is_empty() {
             return Ok(());
         }
-        if work.iter().any(|&i| self.key_changed(i)) {
-            return Err(Error::Session(format!(
-                "the primary key of a `{}` marked for deletion was changed; refresh it or put the key back first",
-                T::TABLE.model
-            )));
+        if let Some(field) = work.iter().find_map(|&i| self.changed_key_field(i)) {
+            return Err(Error::KeyChanged { model: T::TABLE.model, field });
         }
         self.delete_rows(&work, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
         self.deleted.clear();
@@ -450,11 +446,12 @@ impl<T: Model> Arena<T> {
         Ok(())
     }
 
-    /// Whether a primary-key column differs from the snapshot (the row's key).
-    fn key_changed(&self, index: u32) -> bool {
+    /// The primary-key field that differs from the snapshot (the row's
+    /// key), if one does.
+    fn changed_key_field(&self, index: u32) -> Option<&'static str> {
         let slot = &self.slots[index as usize];
-        let (Some(object), Some(old)) = (&slot.object, &slot.snapshot) else { return false };
-        T::TABLE.primary_key().any(|(c, _)| object.column_value(c) != old[c])
+        let (Some(object), Some(old)) = (&slot.object, &slot.snapshot) else { return None };
+        T::TABLE.primary_key().find(|(c, _)| object.column_value(*c) != old[*c]).map(|(_, meta)| meta.field)
     }
 
     /// Deletes the rows: one `= ANY($1)` statement for a single-column key,
@@ -511,10 +508,7 @@ fn update_statement<T: Model>(
 ) -> Result<(Statement, Option<(usize, Value)>)> {
     let table = T::TABLE;
     if let Some(&c) = changed.iter().find(|&&c| table.columns[c].primary_key) {
-        return Err(Error::Session(format!(
-            "the primary key `{}.{}` of a persistent object changed; delete it and add a new one instead",
-            table.model, table.columns[c].field
-        )));
+        return Err(Error::KeyChanged { model: table.model, field: table.columns[c].field });
     }
     let version = match table.version_column() {
         Some(v) => Some((v, next_version::<T>(v, &old[v])?)),
@@ -594,12 +588,14 @@ fn next_version<T: Model>(column: usize, old: &Value) -> Result<Value> {
         Value::I32(n) => Ok(Value::I32(n.wrapping_add(1))),
         Value::I64(n) => Ok(Value::I64(n.wrapping_add(1))),
         // The derive only accepts integer fields; a hand-written `Model` may not.
-        ref other => Err(Error::Session(format!(
-            "the version column `{}.{}` holds a `{}` value, expected an integer",
-            T::TABLE.model,
-            T::TABLE.columns[column].field,
-            other.describe()
-        ))),
+        ref other => Err(Error::InvalidStatement {
+            model: T::TABLE.model,
+            reason: format!(
+                "the version column `{}` holds a `{}` value, expected an integer",
+                T::TABLE.columns[column].field,
+                other.describe()
+            ),
+        }),
     }
 }
 

@@ -181,7 +181,7 @@ pub(super) fn links(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
             }
         }
 
-        fn links_mut(&mut self, relation: usize, session: u32) -> ::core::option::Option<&mut #p::Links> {
+        fn links_mut(&mut self, relation: usize, session: u64) -> ::core::option::Option<&mut #p::Links> {
             match relation {
                 #(#indices_mut => ::core::option::Option::Some(self.#members.links_mut(session)),)*
                 _ => ::core::option::Option::None,
