@@ -139,6 +139,8 @@ pub enum Source {
         alias: Name,
         /// The names of the columns.
         columns: Vec<&'static str>,
+        /// A last column numbering the rows from 1, under this name.
+        ordinality: Option<&'static str>,
     },
 }
 
@@ -555,7 +557,21 @@ pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -
             arrays: arrays.into_iter().zip(columns).map(|(array, &(_, ty))| (array, ty)).collect(),
             alias,
             columns: columns.iter().map(|&(name, _)| name).collect(),
+            ordinality: None,
         }),
         ..Select::default()
     }
+}
+
+/// As [`rows_of_arrays`], read in array order: `ORDER BY` a row number, so
+/// that an INSERT of them takes generated keys in that order.
+pub fn rows_of_arrays_in_order(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -> Select {
+    const ROW_NUMBER: &str = "orm_row";
+    let mut select = rows_of_arrays(columns, arrays);
+    if let Some(Source::Arrays { ordinality, alias, .. }) = &mut select.from {
+        *ordinality = Some(ROW_NUMBER);
+        let row = Expr::column(alias.clone(), ROW_NUMBER);
+        select.order_by.push(OrderTerm { expr: row, descending: false, nulls: None });
+    }
+    select
 }

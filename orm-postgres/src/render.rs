@@ -209,13 +209,17 @@ impl Writer {
                 self.select(*query);
                 self.push(") AS ").ident(&alias);
             }
-            Source::Arrays { arrays, alias, columns } => {
+            Source::Arrays { arrays, alias, columns, ordinality } => {
                 self.push("unnest(");
                 self.list(arrays, |w, (array, ty)| {
                     w.param(array).push("::").push(type_name(ty)).push("[]");
                 });
-                self.push(") AS ").ident(&alias).push(" (");
-                self.list(columns, |w, c| {
+                self.push(")");
+                if ordinality.is_some() {
+                    self.push(" WITH ORDINALITY");
+                }
+                self.push(" AS ").ident(&alias).push(" (");
+                self.list(columns.into_iter().chain(ordinality), |w, c| {
                     w.ident(c);
                 });
                 self.push(")");
@@ -601,6 +605,7 @@ mod tests {
                 ],
                 alias: Name::Borrowed("u"),
                 columns: vec!["name", "year"],
+                ordinality: None,
             }),
             ..Select::default()
         };

@@ -323,8 +323,15 @@ impl<T: Model> Arena<T> {
         let table = T::TABLE;
         let inserted: Vec<IndexedColumn> =
             table.columns.iter().enumerate().filter(|(_, c)| upsert || !TableMeta::is_server_filled(c)).collect();
-        let returned: Vec<IndexedColumn> =
+        let mut returned: Vec<IndexedColumn> =
             table.columns.iter().enumerate().filter(|(_, c)| !upsert && TableMeta::is_read_back(c)).collect();
+        let matching = RowMatch::of(table, &returned);
+        if matching == RowMatch::ByKey {
+            // The key was sent: read it back to tell the rows apart.
+            let missing: Vec<IndexedColumn> =
+                table.primary_key().filter(|(c, _)| !returned.iter().any(|(r, _)| r == c)).collect();
+            returned.extend(missing);
+        }
         // All rows in one statement; a table with nothing to send inserts
         // `DEFAULT VALUES`, one row at a time.
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
@@ -347,7 +354,7 @@ impl<T: Model> Arena<T> {
                 conn.query(&sql.text, &sql.params).await
             };
             result
-                .and_then(|rows| self.apply_inserted(chunk, &returned, rows))
+                .and_then(|rows| self.apply_inserted(chunk, &returned, matching, rows))
                 .map_err(|e| e.with_model(table.model))?;
         }
         Ok(())
@@ -355,7 +362,13 @@ impl<T: Model> Arena<T> {
 
     /// Sets the server-filled columns of freshly inserted objects and moves
     /// them into the identity map.
-    fn apply_inserted(&mut self, chunk: &[u32], returned: &[IndexedColumn], rows: Rows) -> Result<()> {
+    fn apply_inserted(
+        &mut self,
+        chunk: &[u32],
+        returned: &[IndexedColumn],
+        matching: RowMatch,
+        rows: Rows,
+    ) -> Result<()> {
         if !returned.is_empty() && rows.len() != chunk.len() {
             return Err(Error::ResultShape {
                 what: format!("the rows of an INSERT of `{}` objects", T::TABLE.model),
@@ -363,12 +376,19 @@ impl<T: Model> Arena<T> {
                 returned: rows.len(),
             });
         }
-        let mut values = rows.values.into_iter();
-        for &index in chunk {
+        let keys: Vec<Vec<Value>> = match matching {
+            RowMatch::ByKey => chunk.iter().map(|&i| T::key_values(&self.object_at(i).key())).collect(),
+            RowMatch::ByGeneratedKey(_) | RowMatch::Nothing | RowMatch::InArrayOrder => Vec::new(),
+        };
+        let order = matching.row_order(chunk.len(), &rows, returned, &keys)?;
+        let width = returned.len();
+        let mut values: Vec<Option<Value>> = rows.values.into_iter().map(Some).collect();
+        for (&index, row) in chunk.iter().zip(order) {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
-            for (column, _) in returned {
-                object.set_column_value(*column, values.next().unwrap_or(Value::Null))?;
+            for (offset, (column, _)) in returned.iter().enumerate() {
+                let value = values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null);
+                object.set_column_value(*column, value)?;
             }
             slot.state = ObjectState::Persistent;
             self.by_key.insert(object.key(), index);
@@ -552,7 +572,8 @@ pub(crate) fn insert_statement(
         statement::InsertSource::DefaultValues
     } else {
         let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
-        let mut rows = statement::rows_of_arrays(&typed, arrays);
+        // In array order, so that generated keys follow it (see `RowMatch`).
+        let mut rows = statement::rows_of_arrays_in_order(&typed, arrays);
         for (item, column) in rows.items.iter_mut().zip(columns) {
             if let Some(default) = column.default {
                 let sent = std::mem::replace(item, Expr::Bare(column.name));
@@ -569,6 +590,90 @@ pub(crate) fn insert_statement(
         on_conflict,
         returning: returning.iter().map(|c| Expr::Bare(c.name)).collect(),
     }))
+}
+
+/// How the rows an INSERT returns are matched to the objects sent: never by
+/// the order they come back in, which PostgreSQL does not promise (what
+/// SQLAlchemy's `sort_by_parameter_order` is for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowMatch {
+    /// Nothing is read back.
+    Nothing,
+    /// By the generated integer key at this position of the returned
+    /// columns: the rows are inserted in array order (`ORDER BY` a row
+    /// number), so the identity hands out increasing keys in that order;
+    /// sorting the returned rows by key restores it.
+    ByGeneratedKey(usize),
+    /// By the primary key, which was sent (and is read back for this).
+    ByKey,
+    /// In array order: the key is filled by the database but cannot be
+    /// ordered (a uuid default). PostgreSQL returns the rows of one INSERT
+    /// in the order it inserts them today, but does not promise it.
+    InArrayOrder,
+}
+
+impl RowMatch {
+    fn of(table: &TableMeta, returned: &[IndexedColumn]) -> RowMatch {
+        if returned.is_empty() {
+            return RowMatch::Nothing;
+        }
+        let generated = returned.iter().position(|(_, c)| c.primary_key && c.generated && c.sql_type.is_integer());
+        match generated {
+            Some(position) => RowMatch::ByGeneratedKey(position),
+            // A key the database fills that is not an increasing integer (a
+            // uuid default) cannot be ordered; a key that was sent can be
+            // looked up.
+            None if table.primary_key().all(|(_, c)| !TableMeta::is_server_filled(c)) => RowMatch::ByKey,
+            None => RowMatch::InArrayOrder,
+        }
+    }
+
+    /// For each of the `objects`, in order, the index of its returned row.
+    /// `keys` are the objects' keys, for [`RowMatch::ByKey`].
+    fn row_order(
+        self,
+        objects: usize,
+        rows: &Rows,
+        returned: &[IndexedColumn],
+        keys: &[Vec<Value>],
+    ) -> Result<Vec<usize>> {
+        let count = rows.len();
+        let width = rows.width.max(1);
+        match self {
+            RowMatch::Nothing | RowMatch::InArrayOrder => Ok((0..objects).collect()),
+            RowMatch::ByGeneratedKey(position) => {
+                let key = |row: usize| match &rows.values[row * width + position] {
+                    Value::I16(n) => i64::from(*n),
+                    Value::I32(n) => i64::from(*n),
+                    Value::I64(n) => *n,
+                    _ => i64::MAX,
+                };
+                let mut order: Vec<usize> = (0..count).collect();
+                order.sort_by_key(|&row| key(row));
+                Ok(order)
+            }
+            RowMatch::ByKey => {
+                let key_positions: Vec<usize> =
+                    returned.iter().enumerate().filter(|(_, (_, c))| c.primary_key).map(|(i, _)| i).collect();
+                let row_of: rustc_hash::FxHashMap<String, usize> = (0..count)
+                    .map(|row| {
+                        let key: Vec<&Value> = key_positions.iter().map(|&p| &rows.values[row * width + p]).collect();
+                        (format!("{key:?}"), row)
+                    })
+                    .collect();
+                keys.iter()
+                    .map(|key| {
+                        let key: Vec<&Value> = key.iter().collect();
+                        row_of.get(&format!("{key:?}")).copied().ok_or_else(|| Error::ResultShape {
+                            what: "rows of an INSERT matching the keys sent".into(),
+                            expected: keys.len(),
+                            returned: row_of.len(),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 /// `ON CONFLICT (key) DO UPDATE SET` every other column to the value sent.
@@ -614,5 +719,45 @@ fn expect_rows<T: Model>(action: &'static str, expected: u64, matched: u64) -> R
         Ok(())
     } else {
         Err(Error::StaleData { model: T::TABLE.model, action, expected, matched })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::tests::column;
+    use crate::value::SqlType;
+
+    const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
+    const CODE: ColumnMeta = ColumnMeta { primary_key: true, ..column("code", SqlType::Text) };
+    const CREATED: ColumnMeta = ColumnMeta { default: Some("now()"), ..column("created", SqlType::Integer) };
+
+    #[test]
+    fn generated_keys_are_matched_by_order_of_key_not_of_rows() {
+        let table = TableMeta { model: "Item", name: "items", columns: &[ID, CREATED], relations: &[] };
+        let returned = [(0, &ID), (1, &CREATED)];
+        let matching = RowMatch::of(&table, &returned);
+        assert_eq!(matching, RowMatch::ByGeneratedKey(0));
+        // The database sent the rows back shuffled: keys 12, 10, 11.
+        let rows = Rows {
+            width: 2,
+            values: vec![Value::I32(12), Value::I32(3), Value::I32(10), Value::I32(1), Value::I32(11), Value::I32(2)],
+        };
+        // Objects 0, 1, 2 were inserted first to last: they got 10, 11, 12.
+        assert_eq!(matching.row_order(3, &rows, &returned, &[]).unwrap(), [1, 2, 0]);
+    }
+
+    #[test]
+    fn sent_keys_are_matched_by_value() {
+        let table = TableMeta { model: "Item", name: "items", columns: &[CODE, CREATED], relations: &[] };
+        let returned = [(1, &CREATED), (0, &CODE)];
+        let matching = RowMatch::of(&table, &returned);
+        assert_eq!(matching, RowMatch::ByKey);
+        let rows = Rows {
+            width: 2,
+            values: vec![Value::I32(7), Value::Text("b".into()), Value::I32(8), Value::Text("a".into())],
+        };
+        let keys = [vec![Value::Text("a".into())], vec![Value::Text("b".into())]];
+        assert_eq!(matching.row_order(2, &rows, &returned, &keys).unwrap(), [1, 0]);
     }
 }
