@@ -43,8 +43,10 @@ pub enum Transaction {
     Savepoint(u32),
     /// Releases savepoint `n`, keeping its work.
     Release(u32),
-    /// Rolls back to savepoint `n` and ends it.
+    /// Rolls back to savepoint `n`, which stays open.
     RollbackTo(u32),
+    /// Rolls back to savepoint `n` and ends it.
+    RollbackToAndRelease(u32),
 }
 
 /// The rendered form of a statement: its text and the values of its

@@ -98,7 +98,8 @@ impl Writer {
             Transaction::Rollback => write!(text, "ROLLBACK"),
             Transaction::Savepoint(n) => write!(text, "SAVEPOINT orm_savepoint_{n}"),
             Transaction::Release(n) => write!(text, "RELEASE SAVEPOINT orm_savepoint_{n}"),
-            Transaction::RollbackTo(n) => {
+            Transaction::RollbackTo(n) => write!(text, "ROLLBACK TO SAVEPOINT orm_savepoint_{n}"),
+            Transaction::RollbackToAndRelease(n) => {
                 write!(text, "ROLLBACK TO SAVEPOINT orm_savepoint_{n}; RELEASE SAVEPOINT orm_savepoint_{n}")
             }
         };

@@ -279,3 +279,52 @@ async fn deleting_an_object_whose_key_was_edited_is_refused() {
     assert!(matches!(refused, Err(Error::KeyChanged { model: "Person", field: "id" })), "{refused:?}");
     assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 2, "Bob's row was not deleted");
 }
+
+#[tokio::test]
+async fn a_failure_inside_a_savepoint_rolls_back_to_it_and_the_outer_work_survives() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let bob = session.add(person("Bob", None));
+    session.flush().await.unwrap();
+    let savepoint = session.begin_nested().await.unwrap();
+    let cy = session.add(person("Cy", None));
+    session.flush().await.unwrap();
+    let twin = session.add(person("Ada", None));
+    let error = session.flush().await.unwrap_err();
+    assert!(error.is_unique_violation(), "{error:?}");
+    assert!(session.in_transaction(), "the outer transaction survives");
+    assert_eq!(session.state(bob), Some(ObjectState::Persistent), "work before the savepoint stays");
+    assert_eq!(session.state(cy), Some(ObjectState::Pending), "work after it is pending again");
+    assert_eq!(session.state(twin), Some(ObjectState::Pending), "the object that failed stays to be fixed");
+
+    session[twin].name = "Dee".into();
+    session.release(savepoint).await.unwrap();
+    session.commit().await.unwrap();
+    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
+    names.sort();
+    assert_eq!(names, ["Ada", "Bob", "Cy", "Dee"]);
+}
+
+#[tokio::test]
+async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    session.add(person("Bob", None));
+    let savepoint = session.begin_nested().await.unwrap();
+    let twin = session.add(person("Ada", None));
+    assert!(session.flush().await.is_err());
+    session.rollback_to(savepoint).await.unwrap();
+    assert_eq!(session.state(twin), None, "gone with the savepoint");
+    session.commit().await.unwrap();
+    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
+    names.sort();
+    assert_eq!(names, ["Ada", "Bob"]);
+}

@@ -5,7 +5,7 @@
 //! writes it and marks it for a diff at the next flush. The design and the
 //! alternatives that were rejected are in `docs/design/session.md`.
 
-mod flush_links;
+pub(crate) mod flush_links;
 mod identity_map;
 pub mod raw;
 mod relations;
@@ -321,7 +321,7 @@ impl Session {
         let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
         self.flushing = false;
         if result.is_err() {
-            self.abort().await;
+            self.fail().await;
         }
         result
     }
@@ -402,7 +402,7 @@ impl Session {
     }
 
     /// Rolls the open transaction back and undoes its flushes in memory.
-    async fn abort(&mut self) {
+    pub(crate) async fn abort(&mut self) {
         for model in &mut self.models {
             model.undo_flushes(0);
         }
@@ -467,7 +467,7 @@ impl Session {
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query(&sql.text, &sql.params).await;
         if result.as_ref().is_err_and(aborts_transaction) {
-            self.abort().await;
+            self.fail().await;
         }
         result
     }
@@ -499,7 +499,7 @@ impl Session {
         self.recover_from_dropped_flush().await;
         let result = self.connection().await?.query_each(&sql.text, &sql.params, each).await;
         if result.as_ref().is_err_and(aborts_transaction) {
-            self.abort().await;
+            self.fail().await;
         }
         result
     }
@@ -532,7 +532,7 @@ impl Session {
             }
             Err(e) if !aborts_transaction(&e) => Err(e),
             Err(e) => {
-                self.abort().await;
+                self.fail().await;
                 Err(e)
             }
         }

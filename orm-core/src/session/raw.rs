@@ -125,7 +125,7 @@ impl Session {
         self.prepare_write().await?;
         let result = self.connection().await?.execute(&sql.text, &sql.params).await;
         if result.as_ref().is_err_and(super::aborts_transaction) {
-            self.abort().await;
+            self.fail().await;
         }
         result.map_err(|e| name_parameter(e, &types))
     }

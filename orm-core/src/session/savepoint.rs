@@ -3,7 +3,7 @@
 //! database and in memory, everything since it.
 
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::session::{flush_links, Session};
 use crate::statement::{Statement, Transaction};
 
 /// A savepoint opened by [`Session::begin_nested`]; end it with
@@ -33,16 +33,20 @@ impl Session {
     /// # async fn demo<M: orm_core::Model>(session: &mut orm_core::Session, risky: M) -> orm_core::Result<()> {
     /// let savepoint = session.begin_nested().await?;
     /// session.add(risky);
-    /// if session.flush().await.is_ok() {
-    ///     session.release(savepoint).await?;
+    /// match session.flush().await {
+    ///     Ok(()) => session.release(savepoint).await?,
+    ///     // Only the savepoint's work is undone; `rollback_to` drops `risky`.
+    ///     Err(_) => session.rollback_to(savepoint).await?,
     /// }
-    /// session.commit().await?;
+    /// session.commit().await?; // what came before the savepoint
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// As [`Session::flush`]. A statement that fails inside a savepoint
-    /// still rolls back the whole transaction, as a failed flush always does.
+    /// As [`Session::flush`]. A statement that fails while a savepoint is
+    /// open rolls back to that savepoint only: the work before it stays,
+    /// what was flushed after it is pending again, and the savepoint stays
+    /// open for `release` (after fixing the cause) or `rollback_to`.
     pub async fn begin_nested(&mut self) -> Result<Savepoint> {
         self.flush().await?;
         self.begin().await?;
@@ -82,7 +86,7 @@ impl Session {
     pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
         let depth = self.savepoint_depth(savepoint)?;
         let id = savepoint.id;
-        self.run_statement(Transaction::RollbackTo(id)).await?;
+        self.run_statement(Transaction::RollbackToAndRelease(id)).await?;
         let mark = self.savepoints.drain(depth..).next().expect("savepoint_depth found it");
         for (i, model) in self.models.iter_mut().enumerate() {
             model.undo_flushes(mark.journals.get(i).copied().unwrap_or(0));
@@ -97,6 +101,30 @@ impl Session {
             model.discard_changes(self.id)?;
         }
         Ok(())
+    }
+
+    /// After a statement failed in the open transaction: with a savepoint
+    /// open, rolls back to the innermost one, in the database and in
+    /// memory (what was flushed since it is pending again, the object that
+    /// failed included), so that the work before it survives and the
+    /// savepoint stays open; without one, or if that fails, rolls the whole
+    /// transaction back.
+    pub(crate) async fn fail(&mut self) {
+        let Some(mark) = self.savepoints.last() else { return self.abort().await };
+        let (id, journals) = (mark.id, mark.journals.clone());
+        let (memberships, foreign_keys) = (mark.flushed_memberships, mark.resolved_foreign_keys);
+        let sql = self.render(Statement::Transaction(Transaction::RollbackTo(id)));
+        let rolled_back = match self.conn.as_deref_mut() {
+            Some(conn) => conn.batch_execute(&sql.text).await.is_ok(),
+            None => false,
+        };
+        if !rolled_back {
+            return self.abort().await;
+        }
+        for (i, model) in self.models.iter_mut().enumerate() {
+            model.undo_flushes(journals.get(i).copied().unwrap_or(0));
+        }
+        flush_links::undo_links_since(&mut self.links, memberships, foreign_keys);
     }
 
     fn savepoint_depth(&self, savepoint: Savepoint) -> Result<usize> {
