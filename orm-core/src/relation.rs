@@ -90,21 +90,42 @@ impl RelationMeta {
 
 /// The related objects of one object for one relationship, untyped: slot
 /// indices in the target's arena, or not loaded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Links {
     loaded: bool,
     indices: Vec<u32>,
+    /// The same indices as a set, once there are many: linking the
+    /// 100,000th object must not scan the other 99,999.
+    members: Option<Box<rustc_hash::FxHashSet<u32>>>,
 }
+
+/// From this many links on, a collection keeps a set of its members.
+const MANY_LINKS: usize = 32;
+
+impl PartialEq for Links {
+    fn eq(&self, other: &Self) -> bool {
+        self.loaded == other.loaded && self.indices == other.indices
+    }
+}
+
+impl Eq for Links {}
 
 impl Links {
     /// Links of an object read from the database: nothing loaded yet.
     pub const fn not_loaded() -> Self {
-        Links { loaded: false, indices: Vec::new() }
+        Links { loaded: false, indices: Vec::new(), members: None }
     }
 
     /// Links of a new object: loaded, and empty.
     pub const fn empty() -> Self {
-        Links { loaded: true, indices: Vec::new() }
+        Links { loaded: true, indices: Vec::new(), members: None }
+    }
+
+    fn contains(&self, index: u32) -> bool {
+        match &self.members {
+            Some(members) => members.contains(&index),
+            None => self.indices.contains(&index),
+        }
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
@@ -118,22 +139,39 @@ impl Links {
     pub(crate) fn set(&mut self, indices: Vec<u32>) {
         self.loaded = true;
         self.indices = indices;
+        self.members = None;
     }
 
     /// Adds `index` unless present. Returns whether it was added.
     pub(crate) fn insert(&mut self, index: u32) -> bool {
-        if self.indices.contains(&index) {
+        if self.contains(index) {
             return false;
         }
         self.indices.push(index);
+        match &mut self.members {
+            Some(members) => {
+                members.insert(index);
+            }
+            None if self.indices.len() >= MANY_LINKS => {
+                self.members = Some(Box::new(self.indices.iter().copied().collect()));
+            }
+            None => {}
+        }
         true
     }
 
     /// Removes `index`. Returns whether it was present.
     pub(crate) fn remove(&mut self, index: u32) -> bool {
-        let before = self.indices.len();
-        self.indices.retain(|&i| i != index);
-        self.indices.len() != before
+        if !self.contains(index) {
+            return false;
+        }
+        if let Some(members) = &mut self.members {
+            members.remove(&index);
+        }
+        if let Some(position) = self.indices.iter().position(|&i| i == index) {
+            self.indices.remove(position);
+        }
+        true
     }
 }
 

@@ -69,6 +69,7 @@ pub(crate) fn resolve_foreign_keys(
         links.resolved_foreign_keys.push(pending);
     }
     links.foreign_keys = remaining;
+    links.reindex();
     Ok(())
 }
 
@@ -81,6 +82,7 @@ pub(crate) async fn write_memberships(
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
     let changes = std::mem::take(&mut links.memberships);
+    links.reindex();
     let mut rows: Vec<(MembershipChange, [Value; 2])> = Vec::with_capacity(changes.len());
     for change in changes {
         let [a, b] = change.objects;
@@ -100,6 +102,7 @@ pub(crate) async fn write_memberships(
             if let Err(e) = conn.execute(&sql.text, &sql.params).await {
                 // Everything not yet written is pending again.
                 links.memberships.extend(rows.iter().map(|(c, _)| *c));
+                links.reindex();
                 return Err(e);
             }
             batch = rest;
@@ -246,4 +249,5 @@ pub(crate) fn undo_links_since(links: &mut PendingLinks, memberships: usize, for
     let from = foreign_keys.min(links.resolved_foreign_keys.len());
     let resolved: Vec<_> = links.resolved_foreign_keys.drain(from..).collect();
     links.foreign_keys.splice(0..0, resolved);
+    links.reindex();
 }

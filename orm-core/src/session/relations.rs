@@ -13,8 +13,10 @@ use crate::session::identity_map::{stale_handle, ObjectState};
 use crate::session::{Handle, Session};
 use crate::value::Value;
 
+use rustc_hash::FxHashSet;
+
 /// A reference to a slot of some model's arena.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SlotRef {
     pub(crate) model: TypeId,
     pub(crate) index: u32,
@@ -70,11 +72,17 @@ impl MembershipChange {
 
     /// Whether both changes are about the same secondary row.
     pub(crate) fn same_row(&self, other: &MembershipChange) -> bool {
-        (self.secondary)().name == (other.secondary)().name
-            && self.columns == other.columns
-            && self.objects == other.objects
+        self.row() == other.row()
+    }
+
+    /// The secondary row: its table, columns and objects.
+    fn row(&self) -> MembershipRow {
+        ((self.secondary)().name, self.columns, self.objects)
     }
 }
+
+/// A secondary row: its table's name, its columns and their objects.
+type MembershipRow = (&'static str, [usize; 2], [SlotRef; 2]);
 
 /// Relationship changes not yet written.
 #[derive(Debug, Default)]
@@ -87,6 +95,12 @@ pub(crate) struct PendingLinks {
     /// Foreign keys filled in by this transaction's flushes, to fill in
     /// again (from the parents' new keys) after a rollback.
     pub(crate) resolved_foreign_keys: Vec<PendingForeignKey>,
+    /// The rows (and directions) of `memberships`, so that linking the
+    /// 100,000th object does not scan the others; rebuilt by
+    /// [`reindex`](PendingLinks::reindex) after the lists change wholesale.
+    membership_index: FxHashSet<(MembershipRow, bool)>,
+    /// The (child, column) of `foreign_keys`, likewise.
+    foreign_key_index: FxHashSet<(SlotRef, usize)>,
 }
 
 impl PendingLinks {
@@ -94,15 +108,41 @@ impl PendingLinks {
         self.foreign_keys.is_empty() && self.memberships.is_empty()
     }
 
+    /// Rebuilds the indexes after `memberships` or `foreign_keys` were
+    /// changed other than through the methods below (a flush, an undo).
+    pub(crate) fn reindex(&mut self) {
+        self.membership_index = self.memberships.iter().map(|m| (m.row(), m.add)).collect();
+        self.foreign_key_index = self.foreign_keys.iter().map(|f| (f.child, f.column)).collect();
+    }
+
     fn record_membership(&mut self, change: Option<MembershipChange>) {
         let Some(change) = change else { return };
+        let row = change.row();
         // An add and a remove of the same pair cancel out.
-        let opposite = self.memberships.iter().position(|m| m.same_row(&change) && m.add != change.add);
-        match opposite {
-            Some(i) => {
+        if self.membership_index.remove(&(row, !change.add)) {
+            if let Some(i) = self.memberships.iter().position(|m| m.same_row(&change) && m.add != change.add) {
                 self.memberships.remove(i);
+                return;
             }
-            None => self.memberships.push(change),
+        }
+        if self.membership_index.insert((row, change.add)) {
+            self.memberships.push(change);
+        }
+    }
+
+    fn has_pending_foreign_key(&self, child: SlotRef, column: usize) -> bool {
+        self.foreign_key_index.contains(&(child, column))
+    }
+
+    fn push_foreign_key(&mut self, pending: PendingForeignKey) {
+        self.forget_foreign_key(pending.child, pending.column);
+        self.foreign_key_index.insert((pending.child, pending.column));
+        self.foreign_keys.push(pending);
+    }
+
+    fn forget_foreign_key(&mut self, child: SlotRef, column: usize) {
+        if self.foreign_key_index.remove(&(child, column)) {
+            self.foreign_keys.retain(|p| !(p.child == child && p.column == column));
         }
     }
 }
@@ -312,8 +352,7 @@ impl Session {
     /// key column `parent_column` of `parent`.
     fn references<C: Model, P: Model>(&self, child: u32, column: usize, parent: u32, parent_column: usize) -> bool {
         let (child_ref, parent_ref) = (SlotRef::of::<C>(child), SlotRef::of::<P>(parent));
-        let pending = self.links.foreign_keys.iter().any(|f| f.child == child_ref && f.column == column);
-        if pending {
+        if self.links.has_pending_foreign_key(child_ref, column) {
             return self
                 .links
                 .foreign_keys
@@ -333,9 +372,8 @@ impl Session {
         parent: u32,
         parent_column: usize,
     ) -> bool {
-        let has_parent =
-            self.links.foreign_keys.iter().any(|f| f.child == SlotRef::of::<C>(child) && f.column == column)
-                || self.object(Handle::<C>::new(child, self.id)).is_some_and(|c| c.column_value(column) != Value::Null);
+        let has_parent = self.links.has_pending_foreign_key(SlotRef::of::<C>(child), column)
+            || self.object(Handle::<C>::new(child, self.id)).is_some_and(|c| c.column_value(column) != Value::Null);
         has_parent && !self.references::<C, P>(child, column, parent, parent_column)
     }
 
@@ -369,7 +407,7 @@ impl Session {
         parent_column: usize,
     ) -> Result<()> {
         let child_ref = SlotRef::of::<C>(child);
-        self.links.foreign_keys.retain(|p| !(p.child == child_ref && p.column == column));
+        self.links.forget_foreign_key(child_ref, column);
         let arena = self.arena_mut::<P>();
         let key = match arena.state(parent) {
             Some(ObjectState::Persistent) => arena.object(parent).map(|p| p.column_value(parent_column)),
@@ -378,7 +416,7 @@ impl Session {
         match key {
             Some(value) => self.set_column::<C>(child, column, value),
             None => {
-                self.links.foreign_keys.push(PendingForeignKey {
+                self.links.push_foreign_key(PendingForeignKey {
                     child: child_ref,
                     column,
                     parent: SlotRef::of::<P>(parent),
@@ -390,8 +428,7 @@ impl Session {
     }
 
     fn clear_foreign_key<C: Model>(&mut self, child: u32, column: usize) -> Result<()> {
-        let child_ref = SlotRef::of::<C>(child);
-        self.links.foreign_keys.retain(|p| !(p.child == child_ref && p.column == column));
+        self.links.forget_foreign_key(SlotRef::of::<C>(child), column);
         let meta = &C::TABLE.columns[column];
         if !meta.nullable {
             return Err(Error::NotNullableForeignKey { model: C::TABLE.model, field: meta.field });
