@@ -278,12 +278,17 @@ fn string_value(
         return missing_value(cx, meta, format!("`{key}` expects a string, write `{key} = \"{example}\"`"));
     };
     if !input.peek(LitStr) {
-        // `table = movies`: suggest the same name, quoted.
-        let example = match input.cursor().token_tree() {
-            Some((TokenTree::Ident(ident), _)) => ident.to_string(),
-            _ => example.to_owned(),
-        };
-        return error_at_value(cx, meta, format!("`{key}` expects a string literal, write `{key} = \"{example}\"`"));
+        // `table = movies`, `default = now()`: suggest what was written, quoted.
+        let value = skip_value(meta.input)?;
+        let written = value.to_string().replace(" (", "(").replace("( ", "(").replace(" )", ")");
+        let example = if written.is_empty() { example } else { &written };
+        let message = format!("`{key}` expects a string literal, write `{key} = \"{example}\"`");
+        if value.is_empty() {
+            cx.error_spanned_by(&meta.path, message);
+        } else {
+            cx.error_spanned_by(value, message);
+        }
+        return Ok(None);
     }
     let lit: LitStr = input.parse()?;
     let value = lit.value();
@@ -568,7 +573,8 @@ mod tests {
             (parse_quote!(#[orm(column = name)]), "`column` expects a string literal, write `column = \"name\"`"),
             (parse_quote!(#[orm(column)]), "`column` expects a string, write `column = \"name\"`"),
             (parse_quote!(#[orm(column = "")]), "`column` cannot be empty, write `column = \"name\"` or remove it"),
-            (parse_quote!(#[orm(default = 5)]), "`default` expects a string literal, write `default = \"now()\"`"),
+            (parse_quote!(#[orm(default = 5)]), "`default` expects a string literal, write `default = \"5\"`"),
+            (parse_quote!(#[orm(default = now())]), "`default` expects a string literal, write `default = \"now()\"`"),
             (parse_quote!(#[orm(max_len = 0)]), "`max_len` expects a positive integer, write `max_len = 200`"),
             (parse_quote!(#[orm(max_len = -1)]), "`max_len` expects a positive integer, write `max_len = 200`"),
             (parse_quote!(#[orm(max_len = "20")]), "`max_len` expects a positive integer, write `max_len = 200`"),

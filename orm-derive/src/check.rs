@@ -25,6 +25,9 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         check_skip_alone(cx, field);
         check_key_not_nullable(cx, field);
         check_autoincrement(cx, field, composite);
+        if field.relationship.is_none() && field.attrs.skip.is_none() {
+            check_not_unsigned(cx, field);
+        }
         check_max_len_on_text(cx, field);
         check_foreign_key_shape(cx, field);
         if let Some(relationship) = &field.relationship {
@@ -124,7 +127,26 @@ fn check_autoincrement(cx: &Ctxt, field: &Field<'_>, composite: bool) {
     } else if composite && autoincrement.value {
         let message = "`autoincrement = true` needs a single-field primary key, remove it from this composite key";
         cx.error_spanned_by(&autoincrement.tokens, message);
+    } else if autoincrement.value && !ty::is_integer(field.ty) {
+        let message = format!(
+            "`autoincrement` needs an integer key (`i16`, `i32` or `i64`), found `{}`; for other generated keys use \
+             `default = \"<sql>\"`, such as `default = \"gen_random_uuid()\"`",
+            ty::display(field.ty)
+        );
+        cx.error_spanned_by(&autoincrement.tokens, message);
     }
+}
+
+/// PostgreSQL has no unsigned integers: say which signed type holds the
+/// values, rather than "`u32` has no SQL mapping".
+fn check_not_unsigned(cx: &Ctxt, field: &Field<'_>) {
+    let ty = ty::option_inner(field.ty).unwrap_or(field.ty);
+    let Some(advice) = ty::signed_for_unsigned(ty) else { return };
+    let message = format!(
+        "`{}` has no PostgreSQL column type (PostgreSQL has no unsigned integers): declare {advice}",
+        ty::display(ty)
+    );
+    cx.error_spanned_by(ty, message);
 }
 
 /// `max_len` makes the column `varchar(n)`, which only text can be.
@@ -607,13 +629,13 @@ mod tests {
                     #[orm(primary_key)]
                     id: i32,
                     #[orm(version)]
-                    version: u32,
+                    version: f64,
                     #[orm(version)]
                     stamp: String,
                 }
             )),
             [
-                "version column `version` must be `i16`, `i32` or `i64`, found `u32`",
+                "version column `version` must be `i16`, `i32` or `i64`, found `f64`",
                 "`version` is already on field `version`: a model has at most one version column, remove one of \
                  them",
             ]

@@ -97,6 +97,20 @@ pub(crate) fn is_integer(ty: &Type) -> bool {
     ["i16", "i32", "i64"].iter().any(|name| is_named(ty, name))
 }
 
+/// What to declare instead of the unsigned integer `ty`, or `None` if `ty`
+/// is not one.
+pub(crate) fn signed_for_unsigned(ty: &Type) -> Option<&'static str> {
+    const UNSIGNED: &[(&str, &str)] = &[
+        ("u8", "`i16`, which holds every value of it"),
+        ("u16", "`i32`, which holds every value of it"),
+        ("u32", "`i64`, which holds every value of it"),
+        ("u64", "`i64` (values up to `i64::MAX`) or `Decimal`"),
+        ("usize", "`i64` (values up to `i64::MAX`) or `Decimal`"),
+        ("u128", "`Decimal`"),
+    ];
+    UNSIGNED.iter().find(|(name, _)| is_named(ty, name)).map(|&(_, advice)| advice)
+}
+
 /// Whether `ty` is a primitive number, `bool` or `char`. A literal argument
 /// does not infer through `impl Into<i16>` (`2001` falls back to `i32`, which
 /// has no `Into<i16>`), so the constructor takes these by value.
@@ -118,6 +132,8 @@ mod tests {
         assert!(is_integer(&parse_quote!(i32)));
         assert!(is_integer(&parse_quote!(::core::primitive::i64)));
         assert!(!is_integer(&parse_quote!(u32)));
+        assert!(signed_for_unsigned(&parse_quote!(u32)).is_some_and(|a| a.starts_with("`i64`")));
+        assert_eq!(signed_for_unsigned(&parse_quote!(i32)), None);
         assert!(!is_integer(&parse_quote!(Option<i32>)));
         assert!(is_text(&parse_quote!(String)));
         assert!(is_text(&parse_quote!(std::option::Option<std::string::String>)));

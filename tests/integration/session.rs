@@ -278,3 +278,17 @@ async fn a_failed_autoflush_says_so_and_no_autoflush_reads_around_it() {
     s.expunge(twin);
     assert_eq!(s.query::<Person>().count().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn add_all_inserts_every_object_in_one_statement() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    let people = s.add_all(["Ada", "Bob", "Cy"].map(|name| person(name, None)));
+    let (statements, committed) = statements_during(engine, s.commit()).await;
+    committed.unwrap();
+    assert_eq!(statements, 3, "BEGIN, one INSERT, COMMIT");
+    let names: Vec<&str> = people.iter().map(|&p| s[p].name.as_str()).collect();
+    assert_eq!(names, ["Ada", "Bob", "Cy"]);
+    assert!(people.iter().all(|&p| s.state(p) == Some(ObjectState::Persistent)));
+}

@@ -195,6 +195,12 @@ impl Session {
         self.handle(index)
     }
 
+    /// Adds many new objects, as [`add`](Session::add) does each; they are
+    /// inserted at the next flush, one statement per model.
+    pub fn add_all<T: Model>(&mut self, objects: impl IntoIterator<Item = T>) -> Vec<Handle<T>> {
+        objects.into_iter().map(|object| self.add(object)).collect()
+    }
+
     /// Returns the object behind `handle`, or `None` if the handle belongs to
     /// another session or the object was expunged.
     pub fn object<T: Model>(&self, handle: Handle<T>) -> Option<&T> {

@@ -1,0 +1,9 @@
+use orm::Model;
+
+#[derive(Model)]
+struct Movie {
+    #[orm(primary_key, autoincrement = true)]
+    code: String,
+}
+
+fn main() {}
