@@ -50,12 +50,13 @@ async fn main() -> orm::Result<()> {
     let tires = session.query::<Tire>().order_by(Tire::id.asc()).all().await?;
     for &tire in &tires {
         // The first load fetches the car of every tire of the result at once.
-        let car = session.load(tire, Tire::car).await?;
-        println!("the {} tire belongs to the {}", session[tire].position, session[car[0]].model);
+        if let Some(car) = session.load(tire, Tire::car).await? {
+            println!("the {} tire belongs to the {}", session[tire].position, session[car].model);
+        }
     }
     println!();
 
-    let car = session.related(tires[0], Tire::car)?[0];
+    let Some(car) = session.related(tires[0], Tire::car)? else { return Ok(()) };
     println!("### The {} rolls on:", session[car].model);
     for tire in session.load(car, Car::tires).await? {
         println!("{}", session[tire].position);

@@ -59,8 +59,9 @@ async fn main() -> orm::Result<()> {
     let projects =
         session.query::<Project>().order_by(Project::id.asc()).load(Project::manager.selectin()).all().await?;
     for project in projects {
-        let manager = session.related(project, Project::manager)?;
-        println!("{} is led by {}", session[project].name, session[manager[0]].name);
+        if let Some(manager) = session.related(project, Project::manager)? {
+            println!("{} is led by {}", session[project].name, session[manager].name);
+        }
     }
     Ok(())
 }

@@ -49,8 +49,9 @@ async fn main() -> orm::Result<()> {
     println!("### Users and their phones:");
     let users = session.query::<User>().order_by(User::id.asc()).load(User::mobile.joined()).all().await?;
     for user in users {
-        let mobile = session.related(user, User::mobile)?[0];
-        println!("{} can be reached at {}", session[user].name, session[mobile].number);
+        if let Some(mobile) = session.related(user, User::mobile)? {
+            println!("{} can be reached at {}", session[user].name, session[mobile].number);
+        }
     }
     println!();
 
@@ -59,8 +60,9 @@ async fn main() -> orm::Result<()> {
     for mobile in mobiles {
         // One query for the owners of all phones of the result; the users
         // it finds are the objects already in the session.
-        let user = session.load(mobile, Mobile::user).await?[0];
-        println!("{} belongs to {}", session[mobile].number, session[user].name);
+        if let Some(user) = session.load(mobile, Mobile::user).await? {
+            println!("{} belongs to {}", session[mobile].number, session[user].name);
+        }
     }
     Ok(())
 }

@@ -183,7 +183,7 @@ async fn show_relationships(engine: &Engine) -> orm::Result<()> {
     println!("### Actors, their stuntmen and contact details:");
     for actor in actors {
         let stuntman = session.related(actor, Actor::stuntman)?;
-        let double = stuntman.first().map_or("nobody", |&s| session[s].name.as_str());
+        let double = stuntman.map_or("nobody", |s| session[s].name.as_str());
         println!("{} is doubled by {}", session[actor].name, double);
         for contact in session.related(actor, Actor::contact_details)? {
             println!("  {} in {}", session[contact].phone_number, session[contact].address);

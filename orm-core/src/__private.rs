@@ -19,7 +19,9 @@ pub const fn check_foreign_key<F: ForeignKeyType<K>, M, K>(column: Column<M, K>)
 /// span of the field's type.
 pub const fn check_sql_value<T: SqlValue>() {}
 
-pub use crate::relation::{ColumnMarker, Join, Links, Many, One, References, Relation, RelationKind, RelationMeta};
+pub use crate::relation::{
+    ColumnMarker, Join, Links, Many, One, References, Relation, RelationKind, RelationMeta, ToMany, ToOne,
+};
 
 /// The table of model `T`, as a function pointer for `RelationMeta::target`.
 pub fn table_of<T: Model>() -> &'static TableMeta {
@@ -70,7 +72,7 @@ pub const fn check_column_of<M, C: ColumnOf<M>>(column: &C) {
 )]
 pub trait BackPopulates<M> {}
 
-impl<T, M> BackPopulates<M> for Relation<T, M> {}
+impl<T, M, C> BackPopulates<M> for Relation<T, M, C> {}
 
 /// Compiles only if `relation` is a relationship to `M`: called by generated
 /// code for `back_populates = field` of a relationship of `M`, as
@@ -118,7 +120,7 @@ const fn str_eq(a: &str, b: &str) -> bool {
 /// Relationship `index` of `M`, to `T`: what a generated relationship
 /// constant holds. Called with the span of the target, so that a target that
 /// is not a model is reported like every other use of it, once.
-pub const fn relation<M: Model, T: Model>(index: usize) -> Relation<M, T> {
+pub const fn relation<M: Model, T: Model, C>(index: usize) -> Relation<M, T, C> {
     Relation::new(index)
 }
 

@@ -28,7 +28,7 @@ pub use query::expr::{Column, Expr, Expression, Order};
 pub use query::functions as func;
 pub use query::select::{select, Alias, Cte, Entity, Select};
 pub use query::{Assignment, Locking, Page, Query};
-pub use relation::{Join, Many, One, Relation, RelationKind, RelationMeta};
+pub use relation::{Cardinality, Join, Many, One, Relation, RelationKind, RelationMeta, ToMany, ToOne};
 pub use session::raw::{FromRow, Param, Params};
 pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session};
 pub use value::{Bind, ForeignKeyType, SqlType, SqlValue, Value};

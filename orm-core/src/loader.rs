@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::Result;
 use crate::executor::{BoxFuture, Rows};
 use crate::model::Model;
-use crate::relation::{Join, Relation};
+use crate::relation::{Cardinality, Join, Relation};
 use crate::session::{Handle, Session};
 use crate::statement::{self, Expr, Name, OrderTerm, Source, Statement};
 use crate::value::Value;
@@ -68,7 +68,7 @@ impl<M: Model, T: Model> Load<M, T> {
     }
 }
 
-impl<M: Model, T: Model> Relation<M, T> {
+impl<M: Model, T: Model, C> Relation<M, T, C> {
     fn option(self, strategy: Strategy) -> Load<M, T> {
         Load {
             node: LoadNode {
@@ -164,11 +164,11 @@ impl Session {
     ///
     /// # Errors
     /// A database error, or [`Error::Decode`](crate::Error::Decode).
-    pub async fn load<M: Model, T: Model>(
+    pub async fn load<M: Model, T: Model, C: Cardinality>(
         &mut self,
         from: Handle<M>,
-        relation: Relation<M, T>,
-    ) -> Result<Vec<Handle<T>>> {
+        relation: Relation<M, T, C>,
+    ) -> Result<C::Related<T>> {
         if let Ok(loaded) = self.related(from, relation) {
             return Ok(loaded);
         }

@@ -101,7 +101,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// `.join(Movie::actors).filter(Actor::name.eq(..))`. The relationship
     /// must start at `T` or at a model joined before. Each object comes back
     /// once, and `limit` and `one` count objects, not joined rows.
-    pub fn join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Query<'s, T, F::Output>
+    pub fn join<A: Model, B: Model, C, P>(mut self, relation: Relation<A, B, C>) -> Query<'s, T, F::Output>
     where
         F: HasModel<A, P> + Push<B>,
     {
@@ -110,7 +110,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     }
 
     /// As [`join`](Query::join), with a `LEFT OUTER JOIN`.
-    pub fn outer_join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Query<'s, T, F::Output>
+    pub fn outer_join<A: Model, B: Model, C, P>(mut self, relation: Relation<A, B, C>) -> Query<'s, T, F::Output>
     where
         F: HasModel<A, P> + Push<B>,
     {
@@ -146,7 +146,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// recursive CTE): `.filter(Employee::name.eq("Ada")).recursive(Employee::reports)`
     /// is Ada and everyone below her. Filters and joins given before choose
     /// where the walk starts; those given after apply to every object found.
-    pub fn recursive(mut self, relation: Relation<T, T>) -> Query<'s, T> {
+    pub fn recursive<C>(mut self, relation: Relation<T, T, C>) -> Query<'s, T> {
         const TREE: &str = "orm_tree";
         let table = T::TABLE;
         let name = Name::Borrowed(table.name);

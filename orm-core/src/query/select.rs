@@ -251,7 +251,7 @@ impl<Sel, F, R> Select<Sel, F, R> {
 
     /// Joins the target of a relationship that starts at a model of the
     /// query (`INNER JOIN`).
-    pub fn join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Select<Sel, F::Output, R>
+    pub fn join<A: Model, B: Model, C, P>(mut self, relation: Relation<A, B, C>) -> Select<Sel, F::Output, R>
     where
         F: HasModel<A, P> + Push<B>,
     {
@@ -262,7 +262,7 @@ impl<Sel, F, R> Select<Sel, F, R> {
     /// As [`join`](Select::join), with a `LEFT OUTER JOIN`: the joined
     /// model's columns are NULL where nothing matched, so read them into
     /// `Option` fields of the selection.
-    pub fn outer_join<A: Model, B: Model, P>(mut self, relation: Relation<A, B>) -> Select<Sel, F::Output, R>
+    pub fn outer_join<A: Model, B: Model, C, P>(mut self, relation: Relation<A, B, C>) -> Select<Sel, F::Output, R>
     where
         F: HasModel<A, P> + Push<B>,
     {
@@ -609,9 +609,9 @@ impl<M: Model, const N: usize> Alias<M, N> {
 impl<Sel, F, R> Select<Sel, F, R> {
     /// Joins the target of a relationship under an alias, so that a model
     /// can appear twice: `.join_as(Employee::manager, boss)`.
-    pub fn join_as<A: Model, B: Model, P, const N: usize>(
+    pub fn join_as<A: Model, B: Model, C, P, const N: usize>(
         mut self,
-        relation: Relation<A, B>,
+        relation: Relation<A, B, C>,
         alias: Alias<B, N>,
     ) -> Select<Sel, F::Output, R>
     where

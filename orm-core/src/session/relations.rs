@@ -8,7 +8,7 @@ use std::any::TypeId;
 use crate::error::{Error, Result};
 use crate::metadata::TableMeta;
 use crate::model::Model;
-use crate::relation::{Join, Relation, RelationMeta};
+use crate::relation::{Cardinality, Join, Relation, RelationMeta};
 use crate::session::identity_map::{stale_handle, ObjectState};
 use crate::session::{Handle, Session};
 use crate::value::Value;
@@ -195,7 +195,12 @@ impl Session {
     /// # Errors
     /// [`Error::ForeignHandle`] or [`Error::StaleHandle`] if either handle is not a live object of this
     /// session, or a replaced object's foreign key cannot be set to NULL.
-    pub fn link<M: Model, T: Model>(&mut self, from: Handle<M>, relation: Relation<M, T>, to: Handle<T>) -> Result<()> {
+    pub fn link<M: Model, T: Model, C>(
+        &mut self,
+        from: Handle<M>,
+        relation: Relation<M, T, C>,
+        to: Handle<T>,
+    ) -> Result<()> {
         let (from, to) = (self.live(from)?, self.live(to)?);
         let meta = relation.meta();
         match meta.join {
@@ -263,10 +268,10 @@ impl Session {
     /// # Errors
     /// [`Error::ForeignHandle`] or [`Error::StaleHandle`] if either handle is not a live object of this
     /// session, or a foreign key that must become NULL is not nullable.
-    pub fn unlink<M: Model, T: Model>(
+    pub fn unlink<M: Model, T: Model, C>(
         &mut self,
         from: Handle<M>,
-        relation: Relation<M, T>,
+        relation: Relation<M, T, C>,
         to: Handle<T>,
     ) -> Result<()> {
         let (from, to) = (self.live(from)?, self.live(to)?);
@@ -444,15 +449,21 @@ impl Session {
         }
     }
 
-    /// Returns the objects related to `from` through `relation`.
+    /// Returns the objects related to `from` through `relation`: a
+    /// `Vec<Handle<T>>` for a `Many` field, an `Option<Handle<T>>` for a
+    /// `One` field.
     ///
     /// # Errors
     /// [`Error::NotLoaded`] naming `Model.relationship` if they have not been
     /// loaded: load them with [`Session::load`] or an eager option first.
-    pub fn related<M: Model, T: Model>(&self, from: Handle<M>, relation: Relation<M, T>) -> Result<Vec<Handle<T>>> {
+    pub fn related<M: Model, T: Model, C: Cardinality>(
+        &self,
+        from: Handle<M>,
+        relation: Relation<M, T, C>,
+    ) -> Result<C::Related<T>> {
         let object = self.object(from).ok_or_else(|| self.handle_error(from))?;
         let links = object.links(relation.index()).filter(|l| l.is_loaded());
         let links = links.ok_or(Error::NotLoaded { model: M::TABLE.model, relationship: relation.meta().name })?;
-        Ok(links.indices().iter().map(|&i| Handle::new(i, self.id)).collect())
+        Ok(C::related(links.indices().iter().map(|&i| Handle::new(i, self.id)).collect()))
     }
 }

@@ -148,16 +148,20 @@ fn check_model(model: &dyn ToTokens, p: &TokenStream) -> TokenStream {
 /// for the inherent impl that holds the column constants.
 pub(super) fn relation_consts(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let model = cont.ident;
-    let consts = cont.relationships().filter_map(|(field, rel)| Some((field, target(cont, rel)?)));
-    let consts = consts.enumerate().map(|(index, (field, target))| {
+    let consts = cont.relationships().filter_map(|(field, rel)| Some((field, rel, target(cont, rel)?)));
+    let consts = consts.enumerate().map(|(index, (field, rel, target))| {
         let (vis, member) = (field.vis, field.ident);
         let doc = format!(" The `{}.{}` relationship.", model.unraw(), member.unraw());
         let check = check_model(&target, p);
+        let cardinality = match rel.holder {
+            Some((Holder::One, _)) => quote!(#p::ToOne),
+            _ => quote!(#p::ToMany),
+        };
         quote! {
             #[doc = #doc]
-            #vis const #member: #p::Relation<#model, #target> = {
+            #vis const #member: #p::Relation<#model, #target, #cardinality> = {
                 #check
-                #p::relation::<#model, #target>(#index)
+                #p::relation::<#model, #target, #cardinality>(#index)
             };
         }
     });
@@ -410,8 +414,8 @@ mod tests {
                 "`actor`, `movies` and `scenes` start empty.",
                 &format!(
                     "#[doc = \" The `Stuntman.movies` relationship.\"] pub(crate) const movies: \
-                     {p}::Relation<Stuntman, Movie> = {{ {p}::check_model::<Movie>(); \
-                     {p}::relation::<Stuntman, Movie>(1usize) }};"
+                     {p}::Relation<Stuntman, Movie, {p}::ToMany> = {{ {p}::check_model::<Movie>(); \
+                     {p}::relation::<Stuntman, Movie, {p}::ToMany>(1usize) }};"
                 ),
                 &format!("const _: () = {p}::check_back_populates::<Stuntman, _>(<Actor>::stuntman);"),
             ],
@@ -457,7 +461,7 @@ mod tests {
                 "type __OrmForeignKey1 = Employee;",
                 &format!("{p}::check_model::<Employee>(); {p}::table_of::<Employee>"),
                 &format!("let (remote, local) = {p}::foreign_key_of::<Employee, Employee, _>();"),
-                &format!("const manager: {p}::Relation<Employee, Employee>"),
+                &format!("const manager: {p}::Relation<Employee, Employee, {p}::ToOne>"),
                 "check_back_populates::<Employee, _>(<Employee>::manager)",
             ],
         );
