@@ -40,6 +40,10 @@ pub enum SqlType {
     TimestampTz,
     /// `jsonb`
     Jsonb,
+    /// `uuid`
+    Uuid,
+    /// `inet`: an IPv4 or IPv6 address
+    Inet,
 }
 
 impl SqlType {
@@ -65,6 +69,8 @@ impl SqlType {
             SqlType::Timestamp => "timestamp",
             SqlType::TimestampTz => "timestamp with time zone",
             SqlType::Jsonb => "json",
+            SqlType::Uuid => "uuid",
+            SqlType::Inet => "inet",
         }
     }
 
@@ -108,6 +114,10 @@ pub enum Value {
     TimestampTz(DateTime<Utc>),
     /// `jsonb`
     Json(serde_json::Value),
+    /// `uuid`
+    Uuid(uuid::Uuid),
+    /// `inet`
+    Inet(std::net::IpAddr),
     /// An array of values of one type, bound as one parameter (`= ANY($1)`).
     Array(SqlType, Vec<Value>),
 }
@@ -131,6 +141,8 @@ impl Value {
             Value::Timestamp(_) => SqlType::Timestamp,
             Value::TimestampTz(_) => SqlType::TimestampTz,
             Value::Json(_) => SqlType::Jsonb,
+            Value::Uuid(_) => SqlType::Uuid,
+            Value::Inet(_) => SqlType::Inet,
         })
     }
 
@@ -176,7 +188,7 @@ impl Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no SQL mapping",
     label = "this type cannot be stored in a column",
-    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, Option<T>), implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
+    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, orm::Json<T>, uuid::Uuid, std::net::IpAddr, Option<T>), implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
 )]
 pub trait SqlValue: Sized + Send + Sync + 'static {
     /// The SQL type of the column.
@@ -223,6 +235,8 @@ builtin! {
     NaiveDateTime => Timestamp, Timestamp;
     DateTime<Utc> => TimestampTz, TimestampTz;
     serde_json::Value => Jsonb, Json;
+    uuid::Uuid => Uuid, Uuid;
+    std::net::IpAddr => Inet, Inet;
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {
@@ -237,6 +251,49 @@ impl<T: SqlValue> SqlValue for Option<T> {
         match value {
             Value::Null => Ok(None),
             other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// A `jsonb` column holding any serde type: `tags: Json<Vec<String>>`,
+/// `address: Json<Address>`. Reading a document that does not fit `T` is a
+/// decode error naming the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Json<T>(pub T);
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> SqlValue for Json<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    const SQL_TYPE: SqlType = SqlType::Jsonb;
+
+    fn to_value(&self) -> Value {
+        // Serializing fails only for maps whose keys are not strings, which
+        // JSON cannot hold; such a value is stored as NULL.
+        serde_json::to_value(&self.0).map_or(Value::Null, Value::Json)
+    }
+
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            // The document is consumed; what is handed back only names its type.
+            Value::Json(json) => {
+                serde_json::from_value(json).map(Json).map_err(|_| Value::Json(serde_json::Value::Null))
+            }
+            other => Err(other),
         }
     }
 }

@@ -31,6 +31,8 @@ impl ToSql for Param<'_> {
             Value::Timestamp(v) => v.to_sql_checked(ty, out),
             Value::TimestampTz(v) => v.to_sql_checked(ty, out),
             Value::Json(v) => v.to_sql_checked(ty, out),
+            Value::Uuid(v) => v.to_sql_checked(ty, out),
+            Value::Inet(v) => v.to_sql_checked(ty, out),
             Value::Array(element, values) => array_to_sql(*element, values, ty, out),
         }
     }
@@ -82,6 +84,8 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
         SqlType::Timestamp => encode!(Timestamp),
         SqlType::TimestampTz => encode!(TimestampTz),
         SqlType::Jsonb => encode!(Json),
+        SqlType::Uuid => encode!(Uuid),
+        SqlType::Inet => encode!(Inet),
     }
 }
 
@@ -103,6 +107,8 @@ pub(crate) enum ColumnKind {
     Timestamp,
     TimestampTz,
     Json,
+    Uuid,
+    Inet,
     /// A type without a mapping: decoding it is an error.
     Unsupported,
 }
@@ -124,6 +130,8 @@ impl ColumnKind {
             Type::TIMESTAMP => ColumnKind::Timestamp,
             Type::TIMESTAMPTZ => ColumnKind::TimestampTz,
             Type::JSON | Type::JSONB => ColumnKind::Json,
+            Type::UUID => ColumnKind::Uuid,
+            Type::INET => ColumnKind::Inet,
             _ => ColumnKind::Unsupported,
         }
     }
@@ -146,6 +154,8 @@ impl ColumnKind {
             ColumnKind::Timestamp => Value::Timestamp(NaiveDateTime::from_sql(ty, raw)?),
             ColumnKind::TimestampTz => Value::TimestampTz(DateTime::<Utc>::from_sql(ty, raw)?),
             ColumnKind::Json => Value::Json(serde_json::Value::from_sql(ty, raw)?),
+            ColumnKind::Uuid => Value::Uuid(uuid::Uuid::from_sql(ty, raw)?),
+            ColumnKind::Inet => Value::Inet(std::net::IpAddr::from_sql(ty, raw)?),
             ColumnKind::Unsupported => return Err(format!("the column type `{ty}` has no mapping").into()),
         })
     }
@@ -191,6 +201,8 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
         Value::Timestamp(_) => <NaiveDateTime as ToSql>::accepts(ty),
         Value::TimestampTz(_) => <DateTime<Utc> as ToSql>::accepts(ty),
         Value::Json(_) => <serde_json::Value as ToSql>::accepts(ty),
+        Value::Uuid(_) => <uuid::Uuid as ToSql>::accepts(ty),
+        Value::Inet(_) => <std::net::IpAddr as ToSql>::accepts(ty),
         Value::Array(element, _) => match element {
             SqlType::Bool => array::<bool>(ty),
             SqlType::SmallInt => array::<i16>(ty),
@@ -206,6 +218,8 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
             SqlType::Timestamp => array::<NaiveDateTime>(ty),
             SqlType::TimestampTz => array::<DateTime<Utc>>(ty),
             SqlType::Jsonb => array::<serde_json::Value>(ty),
+            SqlType::Uuid => array::<uuid::Uuid>(ty),
+            SqlType::Inet => array::<std::net::IpAddr>(ty),
         },
     }
 }

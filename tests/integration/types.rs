@@ -154,3 +154,62 @@ async fn a_column_of_another_type_is_a_decode_error_naming_model_and_field() {
     }
     assert_eq!(err.to_string(), "cannot read `Measurement.reading`: the database sent text, the field is `i32`");
 }
+
+/// Where a device was seen, kept as a JSON document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Sighting {
+    pub(crate) city: String,
+    pub(crate) floors: Vec<u8>,
+}
+
+/// A uuid key the database generates, an address, and typed JSON.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "devices")]
+pub(crate) struct Device {
+    #[orm(primary_key, default = "gen_random_uuid()")]
+    pub(crate) id: uuid::Uuid,
+    pub(crate) address: std::net::IpAddr,
+    pub(crate) last_seen: orm::Json<Sighting>,
+    pub(crate) tags: Option<orm::Json<Vec<String>>>,
+}
+
+#[tokio::test]
+async fn uuid_inet_and_typed_json_round_trip_and_filter() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Device::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let seen = |city: &str| orm::Json(Sighting { city: city.into(), floors: vec![1, 2] });
+    let v4: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+    let a = s.add(Device::new(v4, seen("Oslo"), Some(orm::Json(vec!["edge".to_owned()]))));
+    let b = s.add(Device::new(v6, seen("Lima"), None));
+    s.commit().await.unwrap();
+    let (a_id, b_id) = (s[a].id, s[b].id);
+    assert_ne!(a_id, b_id, "the database generated two keys");
+    assert!(!a_id.is_nil());
+
+    let mut other = engine.session();
+    let found = other.get::<Device>(b_id).await.unwrap().unwrap();
+    assert_eq!(other[found].address, v6);
+    assert_eq!(other[found].last_seen.city, "Lima");
+    assert_eq!(other[found].tags, None);
+    let by_address: Vec<uuid::Uuid> = other.select(Device::id).filter(Device::address.eq(v4)).all().await.unwrap();
+    assert_eq!(by_address, [a_id]);
+    let ids: Vec<uuid::Uuid> = other.select(Device::id).filter(Device::id.in_list([a_id, b_id])).all().await.unwrap();
+    assert_eq!(ids.len(), 2);
+    other[found].last_seen.city = "Quito".into();
+    other.commit().await.unwrap();
+    let mut reader = engine.session();
+    let city: Vec<String> =
+        reader.query_sql("SELECT last_seen->>'city' FROM devices WHERE id = $1", (b_id,)).await.unwrap();
+    assert_eq!(city, ["Quito"]);
+
+    // A document that does not fit the Rust type names the field.
+    let mut writer = engine.session();
+    writer.execute("UPDATE devices SET last_seen = '[1, 2]'", ()).await.unwrap();
+    writer.commit().await.unwrap();
+    let error = engine.session().get::<Device>(a_id).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("Device.last_seen") && message.contains("Json"), "{message}");
+}
