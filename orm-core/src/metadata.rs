@@ -43,6 +43,8 @@ pub struct ColumnMeta {
     pub default: Option<&'static str>,
     /// `varchar(n)` instead of `text`.
     pub max_len: Option<u32>,
+    /// `numeric(precision, scale)` instead of `numeric`.
+    pub precision: Option<(u32, u32)>,
     /// The column this one references.
     pub foreign_key: Option<ForeignKeyMeta>,
     /// The version counter of optimistic concurrency (`#[orm(version)]`, as
@@ -127,6 +129,7 @@ pub(crate) mod tests {
             index: false,
             default: None,
             max_len: None,
+            precision: None,
             foreign_key: None,
             version: false,
         }

@@ -24,7 +24,7 @@ use syn::{Attribute, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{ORM, PRIMARY_KEY, RELATIONSHIP, SKIP, TABLE, UNIQUE, VERSION};
+use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
 #[derive(Debug, Clone)]
@@ -130,6 +130,10 @@ pub(crate) struct Field {
     pub(crate) default: Option<Spanned<String>>,
     /// `max_len = N`
     pub(crate) max_len: Option<Spanned<u32>>,
+    /// `precision = P`: `numeric(P, S)`
+    pub(crate) precision: Option<Spanned<u32>>,
+    /// `scale = S`
+    pub(crate) scale: Option<Spanned<u32>>,
     /// `foreign_key = Model::column`
     pub(crate) foreign_key: Option<Spanned<Path>>,
     /// `version`: the optimistic-concurrency counter
@@ -150,6 +154,8 @@ impl Field {
         let mut index = Attr::none(cx, INDEX);
         let mut default = Attr::none(cx, DEFAULT);
         let mut max_len = Attr::none(cx, MAX_LEN);
+        let mut precision = Attr::none(cx, PRECISION);
+        let mut scale = Attr::none(cx, SCALE);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
         let mut version = Attr::none(cx, VERSION);
         let mut skip = Attr::none(cx, SKIP);
@@ -168,7 +174,11 @@ impl Field {
                 } else if meta.path == DEFAULT {
                     default.set(string_value(cx, &meta, DEFAULT, "now()")?);
                 } else if meta.path == MAX_LEN {
-                    max_len.set(max_len_value(cx, &meta)?);
+                    max_len.set(integer_value(cx, &meta, MAX_LEN, 200, 1)?);
+                } else if meta.path == PRECISION {
+                    precision.set(integer_value(cx, &meta, PRECISION, 10, 1)?);
+                } else if meta.path == SCALE {
+                    scale.set(integer_value(cx, &meta, SCALE, 2, 0)?);
                 } else if meta.path == FOREIGN_KEY {
                     foreign_key.set(foreign_key_value(cx, &meta)?);
                 } else if meta.path == VERSION {
@@ -190,6 +200,8 @@ impl Field {
             index: index.get(),
             default: default.get(),
             max_len: max_len.get(),
+            precision: precision.get(),
+            scale: scale.get(),
             foreign_key: foreign_key.get(),
             version: version.get(),
             skip: skip.get(),
@@ -208,6 +220,8 @@ impl Field {
             (INDEX, self.index.as_ref().map(|v| &v.tokens)),
             (DEFAULT, self.default.as_ref().map(|v| &v.tokens)),
             (MAX_LEN, self.max_len.as_ref().map(|v| &v.tokens)),
+            (PRECISION, self.precision.as_ref().map(|v| &v.tokens)),
+            (SCALE, self.scale.as_ref().map(|v| &v.tokens)),
             (FOREIGN_KEY, self.foreign_key.as_ref().map(|v| &v.tokens)),
             (VERSION, self.version.as_ref().map(|v| &v.tokens)),
         ];
@@ -311,20 +325,27 @@ fn bool_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result
     Ok(Some(spanned(meta, &lit, lit.value)))
 }
 
-/// `max_len = N`, with `0 < N <= u32::MAX`.
-fn max_len_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Spanned<u32>>> {
-    let message = "`max_len` expects a positive integer, write `max_len = 200`";
+/// `key = N`, with `least <= N <= u32::MAX` (`least` is 0 or 1).
+fn integer_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: Symbol,
+    example: u32,
+    least: u32,
+) -> syn::Result<Option<Spanned<u32>>> {
+    let kind = if least == 0 { "a non-negative" } else { "a positive" };
+    let message = format!("`{key}` expects {kind} integer, write `{key} = {example}`");
     let Some(input) = equals(meta)? else { return missing_value(cx, meta, message) };
     if !input.peek(LitInt) {
         return error_at_value(cx, meta, message);
     }
     let lit: LitInt = input.parse()?;
     match lit.base10_parse::<u32>() {
-        Ok(0) | Err(_) => {
+        Ok(n) if n >= least => Ok(Some(spanned(meta, &lit, n))),
+        _ => {
             cx.error_spanned_by(&lit, message);
             Ok(None)
         }
-        Ok(len) => Ok(Some(spanned(meta, &lit, len))),
     }
 }
 
@@ -507,7 +528,7 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `max_len`, `foreign_key`, `version`, `skip`"]
+              `unique`, `index`, `default`, `max_len`, `precision`, `scale`, `foreign_key`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(

@@ -29,6 +29,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
             check_not_unsigned(cx, field);
         }
         check_max_len_on_text(cx, field);
+        check_precision(cx, field);
         check_foreign_key_shape(cx, field);
         if let Some(relationship) = &field.relationship {
             check_relationship_not_a_column(cx, field);
@@ -147,6 +148,38 @@ fn check_not_unsigned(cx: &Ctxt, field: &Field<'_>) {
         ty::display(ty)
     );
     cx.error_spanned_by(ty, message);
+}
+
+/// `precision` and `scale` make the column `numeric(p, s)`: a `Decimal`
+/// field, a precision PostgreSQL accepts, and a scale that fits in it.
+fn check_precision(cx: &Ctxt, field: &Field<'_>) {
+    let (precision, scale) = (&field.attrs.precision, &field.attrs.scale);
+    let Some(first) = precision.as_ref().or(scale.as_ref()) else { return };
+    if !ty::is_decimal(field.ty) {
+        let message =
+            "`precision` and `scale` only apply to `Decimal` and `Option<Decimal>` fields (`numeric(p, s)`), \
+                       remove them or change the field type";
+        cx.error_spanned_by(&first.tokens, message);
+        return;
+    }
+    match (precision, scale) {
+        (None, Some(scale)) => {
+            let message = format!(
+                "`scale` needs a `precision`: write `precision = {}, scale = {}`",
+                10.max(scale.value),
+                scale.value
+            );
+            cx.error_spanned_by(&scale.tokens, message);
+        }
+        (Some(precision), _) if precision.value > 1000 => {
+            cx.error_spanned_by(&precision.tokens, "`precision` is at most 1000 in PostgreSQL");
+        }
+        (Some(precision), Some(scale)) if scale.value > precision.value => {
+            let message = format!("`scale = {}` cannot exceed `precision = {}`", scale.value, precision.value);
+            cx.error_spanned_by(&scale.tokens, message);
+        }
+        _ => {}
+    }
 }
 
 /// `max_len` makes the column `varchar(n)`, which only text can be.

@@ -27,6 +27,8 @@ pub(crate) const UNIQUE: Symbol = Symbol("unique");
 pub(crate) const INDEX: Symbol = Symbol("index");
 pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
+pub(crate) const PRECISION: Symbol = Symbol("precision");
+pub(crate) const SCALE: Symbol = Symbol("scale");
 pub(crate) const FOREIGN_KEY: Symbol = Symbol("foreign_key");
 pub(crate) const VERSION: Symbol = Symbol("version");
 pub(crate) const SKIP: Symbol = Symbol("skip");
@@ -46,8 +48,20 @@ pub(crate) const CASCADE: Symbol = Symbol("cascade");
 pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR];
 
 /// Every field key, in the order error messages list them.
-pub(crate) const FIELD_KEYS: &[Symbol] =
-    &[COLUMN, PRIMARY_KEY, AUTOINCREMENT, UNIQUE, INDEX, DEFAULT, MAX_LEN, FOREIGN_KEY, VERSION, SKIP];
+pub(crate) const FIELD_KEYS: &[Symbol] = &[
+    COLUMN,
+    PRIMARY_KEY,
+    AUTOINCREMENT,
+    UNIQUE,
+    INDEX,
+    DEFAULT,
+    MAX_LEN,
+    PRECISION,
+    SCALE,
+    FOREIGN_KEY,
+    VERSION,
+    SKIP,
+];
 
 /// The relationship kinds, in the order error messages list them.
 pub(crate) const KINDS: &[Symbol] = &[MANY_TO_ONE, ONE_TO_MANY, ONE_TO_ONE, MANY_TO_MANY];

@@ -92,6 +92,11 @@ pub(crate) fn is_text(ty: &Type) -> bool {
     is_named(option_inner(ty).unwrap_or(ty), "String")
 }
 
+/// Whether `ty` is `Decimal` or `Option<Decimal>`: a `numeric` column.
+pub(crate) fn is_decimal(ty: &Type) -> bool {
+    is_named(option_inner(ty).unwrap_or(ty), "Decimal")
+}
+
 /// Whether `ty` is `i16`, `i32` or `i64`: a key the database can generate.
 pub(crate) fn is_integer(ty: &Type) -> bool {
     ["i16", "i32", "i64"].iter().any(|name| is_named(ty, name))

@@ -27,9 +27,10 @@ fn ident(name: &str) -> String {
 
 /// The DDL type of a column.
 fn column_type(column: &ColumnMeta) -> String {
-    match (column.sql_type, column.max_len) {
-        (SqlType::Text, Some(n)) => format!("varchar({n})"),
-        (ty, _) => type_name(ty).to_owned(),
+    match (column.sql_type, column.max_len, column.precision) {
+        (SqlType::Text, Some(n), _) => format!("varchar({n})"),
+        (SqlType::Numeric, _, Some((precision, scale))) => format!("numeric({precision}, {scale})"),
+        (ty, _, _) => type_name(ty).to_owned(),
     }
 }
 
@@ -100,6 +101,7 @@ mod tests {
             index: false,
             default: None,
             max_len: None,
+            precision: None,
             foreign_key: None,
             version: false,
         }
@@ -119,6 +121,7 @@ mod tests {
                     foreign_key: Some(ForeignKeyMeta { table: "actors", column: "id" }),
                     ..column("actor_id", SqlType::Integer)
                 },
+                ColumnMeta { precision: Some((10, 2)), ..column("fee", SqlType::Numeric) },
             ],
             relations: &[],
         };
@@ -130,6 +133,7 @@ mod tests {
                  \"name\" varchar(50) NOT NULL UNIQUE,\n    \
                  \"active\" boolean NOT NULL DEFAULT true,\n    \
                  \"actor_id\" integer REFERENCES \"actors\" (\"id\"),\n    \
+                 \"fee\" numeric(10, 2) NOT NULL,\n    \
                  PRIMARY KEY (\"id\")\n)",
                 "CREATE INDEX IF NOT EXISTS \"ix_stuntmen_active\" ON \"stuntmen\" (\"active\")",
             ]

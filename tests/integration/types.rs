@@ -213,3 +213,34 @@ async fn uuid_inet_and_typed_json_round_trip_and_filter() {
     let message = error.to_string();
     assert!(message.contains("Device.last_seen") && message.contains("Json"), "{message}");
 }
+
+/// `numeric(10, 2)` through `precision` and `scale`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "invoices")]
+pub(crate) struct Invoice {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    #[orm(precision = 10, scale = 2)]
+    pub(crate) total: Decimal,
+}
+
+#[tokio::test]
+async fn precision_and_scale_make_a_numeric_of_that_size() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Invoice::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let invoice = s.add(Invoice::new("12.345".parse::<Decimal>().unwrap()));
+    s.commit().await.unwrap();
+    let shape: Vec<(i32, i32)> = s
+        .query_sql(
+            "SELECT numeric_precision, numeric_scale FROM information_schema.columns \
+             WHERE table_name = 'invoices' AND column_name = 'total'",
+            (),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shape, [(10, 2)]);
+    s.refresh(invoice).await.unwrap();
+    assert_eq!(s[invoice].total, "12.35".parse::<Decimal>().unwrap(), "rounded to the scale by the database");
+}

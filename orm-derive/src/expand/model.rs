@@ -94,6 +94,8 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
     let version = field.is_version();
     let default = option(field.attrs.default.as_ref().map(|d| d.value.as_str()).map(|d| quote!(#d)));
     let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
+    let scale = field.attrs.scale.as_ref().map_or(0, |s| s.value);
+    let precision = option(field.attrs.precision.as_ref().map(|p| p.value).map(|p| quote!((#p, #scale))));
     let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(position, p)));
     quote! {
         #p::ColumnMeta {
@@ -107,6 +109,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
             index: #index,
             default: #default,
             max_len: #max_len,
+            precision: #precision,
             foreign_key: #foreign_key,
             version: #version,
         }
