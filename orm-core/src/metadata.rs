@@ -17,6 +17,51 @@ pub struct TableMeta {
     pub columns: &'static [ColumnMeta],
     /// The relationships, in field order.
     pub relations: &'static [RelationMeta],
+    /// Constraints and indexes over several columns, and checks.
+    pub constraints: &'static [Constraint],
+}
+
+/// A table-level constraint or index, with the name `create_all` gives it
+/// and the database reports it by.
+#[derive(Debug)]
+pub enum Constraint {
+    /// `UNIQUE (a, b)`
+    Unique {
+        /// Its name (`books_author_id_title_key`).
+        name: &'static str,
+        /// The columns.
+        columns: &'static [&'static str],
+    },
+    /// An index over several columns.
+    Index {
+        /// Its name (`ix_books_author_id_published`).
+        name: &'static str,
+        /// The columns, in order.
+        columns: &'static [&'static str],
+    },
+    /// `CHECK (sql)`
+    Check {
+        /// Its name (`reviews_stars_range`).
+        name: &'static str,
+        /// The condition, as SQL written by the model's author.
+        sql: &'static str,
+    },
+}
+
+/// What the database does to referencing rows when the referenced row is
+/// deleted or its key updated (`ON DELETE` / `ON UPDATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferentialAction {
+    /// The referencing rows go too (or follow the new key).
+    Cascade,
+    /// Their foreign key becomes NULL.
+    SetNull,
+    /// Their foreign key takes its default.
+    SetDefault,
+    /// The change is refused at once.
+    Restrict,
+    /// The change is refused at the end of the statement (the default).
+    NoAction,
 }
 
 /// A column of a [`TableMeta`].
@@ -63,6 +108,10 @@ pub struct ForeignKeyMeta {
     pub table: &'static str,
     /// The referenced column.
     pub column: &'static str,
+    /// `ON DELETE`, when given.
+    pub on_delete: Option<ReferentialAction>,
+    /// `ON UPDATE`, when given.
+    pub on_update: Option<ReferentialAction>,
 }
 
 impl TableMeta {
@@ -135,15 +184,17 @@ pub(crate) mod tests {
         }
     }
 
-    const PARENT: TableMeta = TableMeta { model: "Parent", name: "parents", columns: &[], relations: &[] };
+    const PARENT: TableMeta =
+        TableMeta { model: "Parent", name: "parents", columns: &[], relations: &[], constraints: &[] };
     const CHILD: TableMeta = TableMeta {
         model: "Child",
         name: "children",
         columns: &[ColumnMeta {
-            foreign_key: Some(ForeignKeyMeta { table: "parents", column: "id" }),
+            foreign_key: Some(ForeignKeyMeta { table: "parents", column: "id", on_delete: None, on_update: None }),
             ..column("parent_id", SqlType::Integer)
         }],
         relations: &[],
+        constraints: &[],
     };
 
     #[test]
@@ -156,6 +207,7 @@ pub(crate) mod tests {
                 ColumnMeta { version: true, ..column("revision", SqlType::BigInt) },
             ],
             relations: &[],
+            constraints: &[],
         };
         assert_eq!(VERSIONED.version_column(), Some(1));
         assert_eq!(CHILD.version_column(), None);

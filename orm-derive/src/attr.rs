@@ -19,11 +19,12 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
-use syn::{Attribute, LitBool, LitInt, LitStr, Path, Token};
+use syn::{Attribute, Ident, LitBool, LitInt, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
-use crate::symbol::{AUTOINCREMENT, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
+use crate::symbol::{AUTOINCREMENT, CHECK, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
+use crate::symbol::{ON_DELETE, ON_UPDATE};
 use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
@@ -81,6 +82,12 @@ pub(crate) struct Container {
     pub(crate) krate: Option<Spanned<Path>>,
     /// `no_constructor`
     pub(crate) no_constructor: Option<Spanned<()>>,
+    /// `unique(a, b)`: a UNIQUE constraint over several fields.
+    pub(crate) uniques: Vec<Spanned<Vec<Ident>>>,
+    /// `index(a, b)`: an index over several fields.
+    pub(crate) indexes: Vec<Spanned<Vec<Ident>>>,
+    /// `check(name = "sql")`: a CHECK constraint.
+    pub(crate) checks: Vec<Spanned<(Ident, String)>>,
 }
 
 impl Container {
@@ -89,6 +96,7 @@ impl Container {
         let mut table = Attr::none(cx, TABLE);
         let mut krate = Attr::none(cx, CRATE);
         let mut no_constructor = Attr::none(cx, NO_CONSTRUCTOR);
+        let (mut uniques, mut indexes, mut checks) = (Vec::new(), Vec::new(), Vec::new());
         for attr in attrs.iter().filter(|attr| attr.path() == RELATIONSHIP) {
             let message = "`#[relationship]` goes on a field of type `One<T>` or `Many<T>`, not on the struct: \
                            move it onto the relationship field";
@@ -102,6 +110,12 @@ impl Container {
                     krate.set(path_value(cx, &meta, CRATE)?);
                 } else if meta.path == NO_CONSTRUCTOR {
                     no_constructor.set(flag(cx, &meta, NO_CONSTRUCTOR)?);
+                } else if meta.path == UNIQUE {
+                    uniques.extend(field_list(cx, &meta, UNIQUE)?);
+                } else if meta.path == INDEX {
+                    indexes.extend(field_list(cx, &meta, INDEX)?);
+                } else if meta.path == CHECK {
+                    checks.extend(check_value(cx, &meta)?);
                 } else {
                     unknown_key(cx, &meta, Level::Container)?;
                 }
@@ -109,7 +123,14 @@ impl Container {
             });
             parsed.unwrap_or_else(|error| cx.syn_error(error));
         }
-        Container { table: table.get(), krate: krate.get(), no_constructor: no_constructor.get() }
+        Container {
+            table: table.get(),
+            krate: krate.get(),
+            no_constructor: no_constructor.get(),
+            uniques,
+            indexes,
+            checks,
+        }
     }
 }
 
@@ -136,6 +157,10 @@ pub(crate) struct Field {
     pub(crate) scale: Option<Spanned<u32>>,
     /// `foreign_key = Model::column`
     pub(crate) foreign_key: Option<Spanned<Path>>,
+    /// `on_delete = "cascade"`
+    pub(crate) on_delete: Option<Spanned<ReferentialAction>>,
+    /// `on_update = "cascade"`
+    pub(crate) on_update: Option<Spanned<ReferentialAction>>,
     /// `version`: the optimistic-concurrency counter
     pub(crate) version: Option<Spanned<()>>,
     /// `skip`
@@ -157,6 +182,8 @@ impl Field {
         let mut precision = Attr::none(cx, PRECISION);
         let mut scale = Attr::none(cx, SCALE);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
+        let mut on_delete = Attr::none(cx, ON_DELETE);
+        let mut on_update = Attr::none(cx, ON_UPDATE);
         let mut version = Attr::none(cx, VERSION);
         let mut skip = Attr::none(cx, SKIP);
         for attr in orm_attributes(attrs) {
@@ -181,6 +208,10 @@ impl Field {
                     scale.set(integer_value(cx, &meta, SCALE, 2, 0)?);
                 } else if meta.path == FOREIGN_KEY {
                     foreign_key.set(foreign_key_value(cx, &meta)?);
+                } else if meta.path == ON_DELETE {
+                    on_delete.set(action_value(cx, &meta, ON_DELETE)?);
+                } else if meta.path == ON_UPDATE {
+                    on_update.set(action_value(cx, &meta, ON_UPDATE)?);
                 } else if meta.path == VERSION {
                     version.set(flag(cx, &meta, VERSION)?);
                 } else if meta.path == SKIP {
@@ -203,6 +234,8 @@ impl Field {
             precision: precision.get(),
             scale: scale.get(),
             foreign_key: foreign_key.get(),
+            on_delete: on_delete.get(),
+            on_update: on_update.get(),
             version: version.get(),
             skip: skip.get(),
             attribute: orm_attributes(attrs).next().map(ToTokens::to_token_stream),
@@ -223,6 +256,8 @@ impl Field {
             (PRECISION, self.precision.as_ref().map(|v| &v.tokens)),
             (SCALE, self.scale.as_ref().map(|v| &v.tokens)),
             (FOREIGN_KEY, self.foreign_key.as_ref().map(|v| &v.tokens)),
+            (ON_DELETE, self.on_delete.as_ref().map(|v| &v.tokens)),
+            (ON_UPDATE, self.on_update.as_ref().map(|v| &v.tokens)),
             (VERSION, self.version.as_ref().map(|v| &v.tokens)),
         ];
         keys.into_iter().filter_map(|(key, tokens)| Some((key, tokens?))).collect()
@@ -373,6 +408,94 @@ fn foreign_key_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Optio
         Some(path) => Ok(Some(spanned(meta, &path, path.clone()))),
         None => error_at_value(cx, meta, format!("`foreign_key` expects a column, {shape}")),
     }
+}
+
+/// A foreign key's `ON DELETE` / `ON UPDATE` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReferentialAction {
+    Cascade,
+    SetNull,
+    SetDefault,
+    Restrict,
+    NoAction,
+}
+
+impl ReferentialAction {
+    /// The name of the matching `ReferentialAction` variant.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            ReferentialAction::Cascade => "Cascade",
+            ReferentialAction::SetNull => "SetNull",
+            ReferentialAction::SetDefault => "SetDefault",
+            ReferentialAction::Restrict => "Restrict",
+            ReferentialAction::NoAction => "NoAction",
+        }
+    }
+}
+
+/// `on_delete = "cascade"`: one of the SQL actions, spaces or underscores.
+fn action_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result<Option<Spanned<ReferentialAction>>> {
+    let Some(text) = string_value(cx, meta, key, "cascade")? else { return Ok(None) };
+    let action = match text.value.to_lowercase().replace('_', " ").as_str() {
+        "cascade" => ReferentialAction::Cascade,
+        "set null" => ReferentialAction::SetNull,
+        "set default" => ReferentialAction::SetDefault,
+        "restrict" => ReferentialAction::Restrict,
+        "no action" => ReferentialAction::NoAction,
+        _ => {
+            let message = format!(
+                "unknown `{key}` action `{}`, expected one of \"cascade\", \"set null\", \"set default\", \
+                 \"restrict\", \"no action\"",
+                text.value
+            );
+            cx.error_spanned_by(&text.tokens, message);
+            return Ok(None);
+        }
+    };
+    Ok(Some(Spanned { tokens: text.tokens, value: action }))
+}
+
+/// `unique(a, b)` / `index(a, b)` on the struct: two fields or more.
+fn field_list(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: Symbol) -> syn::Result<Option<Spanned<Vec<Ident>>>> {
+    let shape = format!("`{key}` on the struct lists two fields or more, write `{key}(author_id, title)`");
+    if !meta.input.peek(syn::token::Paren) {
+        return error_at_value(cx, meta, shape);
+    }
+    let mut fields = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        match inner.path.get_ident() {
+            Some(ident) => fields.push(ident.clone()),
+            None => cx.error_spanned_by(&inner.path, format!("`{key}(..)` lists field names")),
+        }
+        Ok(())
+    })?;
+    let tokens = meta.path.to_token_stream();
+    if fields.len() < 2 {
+        let one = format!("{shape}; for one field, put `#[orm({key})]` on the field");
+        cx.error_spanned_by(&tokens, one);
+        return Ok(None);
+    }
+    Ok(Some(Spanned { tokens, value: fields }))
+}
+
+/// `check(name = "sql")` on the struct.
+fn check_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Spanned<(Ident, String)>>> {
+    let shape = "`check` names its condition, write `check(stars_range = \"stars BETWEEN 1 AND 5\")`";
+    if !meta.input.peek(syn::token::Paren) {
+        return error_at_value(cx, meta, shape).map(|_: Option<()>| Vec::new());
+    }
+    let mut checks = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let Some(name) = inner.path.get_ident().cloned() else {
+            cx.error_spanned_by(&inner.path, shape);
+            return skip_value(inner.input).map(drop);
+        };
+        if let Some(sql) = string_value(cx, &inner, CHECK, "stars BETWEEN 1 AND 5")? {
+            checks.push(Spanned { tokens: sql.tokens, value: (name, sql.value) });
+        }
+        Ok(())
+    })?;
+    Ok(checks)
 }
 
 /// `crate = path`: where generated code finds `__private`.
@@ -528,12 +651,13 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `max_len`, `precision`, `scale`, `foreign_key`, `version`, `skip`"]
+              `unique`, `index`, `default`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(
             errors,
-            ["unknown `orm` container attribute `tabel`, expected one of `table`, `crate`, `no_constructor`"]
+            ["unknown `orm` container attribute `tabel`, expected one of `table`, `crate`, `no_constructor`, `unique`, \
+              `index`, `check`"]
         );
     }
 

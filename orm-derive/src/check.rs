@@ -7,6 +7,7 @@ use syn::{Data, DeriveInput, Fields, FieldsNamed};
 
 use crate::ast::{Container, Field, Relationship};
 use crate::attr::Kind;
+use crate::attr::ReferentialAction;
 use crate::ctxt::Ctxt;
 use crate::symbol::SKIP;
 use crate::ty::{self, Holder};
@@ -30,6 +31,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         }
         check_max_len_on_text(cx, field);
         check_precision(cx, field);
+        check_referential_actions(cx, field);
         check_foreign_key_shape(cx, field);
         if let Some(relationship) = &field.relationship {
             check_relationship_not_a_column(cx, field);
@@ -38,6 +40,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         }
     }
     check_unique_columns(cx, cont);
+    check_constraint_fields(cx, cont);
     check_version(cx, cont);
     check_constructor_name(cx, cont);
 }
@@ -179,6 +182,36 @@ fn check_precision(cx: &Ctxt, field: &Field<'_>) {
             cx.error_spanned_by(&scale.tokens, message);
         }
         _ => {}
+    }
+}
+
+/// `on_delete` and `on_update` go with a foreign key; `set null` needs one
+/// that can be NULL.
+fn check_referential_actions(cx: &Ctxt, field: &Field<'_>) {
+    for action in [&field.attrs.on_delete, &field.attrs.on_update].into_iter().flatten() {
+        if field.attrs.foreign_key.is_none() {
+            let message = "`on_delete` and `on_update` go with a foreign key: add `foreign_key = Model::column`";
+            cx.error_spanned_by(&action.tokens, message);
+        } else if action.value == ReferentialAction::SetNull && ty::option_inner(field.ty).is_none() {
+            let message = format!(
+                "`set null` needs a nullable foreign key: declare `{}: Option<{}>`",
+                field.ident,
+                ty::display(field.ty)
+            );
+            cx.error_spanned_by(&action.tokens, message);
+        }
+    }
+}
+
+/// The fields of `unique(..)` and `index(..)` on the struct are columns.
+fn check_constraint_fields(cx: &Ctxt, cont: &Container<'_>) {
+    for list in cont.attrs.uniques.iter().chain(&cont.attrs.indexes) {
+        for ident in &list.value {
+            if !cont.columns().any(|f| f.ident == ident) {
+                let message = format!("`{}` has no column field `{ident}`: list fields that are columns", cont.ident);
+                cx.error_spanned_by(ident, message);
+            }
+        }
     }
 }
 

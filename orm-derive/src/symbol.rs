@@ -18,6 +18,7 @@ pub(crate) const RELATIONSHIP: Symbol = Symbol("relationship");
 pub(crate) const TABLE: Symbol = Symbol("table");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const NO_CONSTRUCTOR: Symbol = Symbol("no_constructor");
+pub(crate) const CHECK: Symbol = Symbol("check");
 
 // Field keys.
 pub(crate) const COLUMN: Symbol = Symbol("column");
@@ -31,6 +32,8 @@ pub(crate) const PRECISION: Symbol = Symbol("precision");
 pub(crate) const SCALE: Symbol = Symbol("scale");
 pub(crate) const FOREIGN_KEY: Symbol = Symbol("foreign_key");
 pub(crate) const VERSION: Symbol = Symbol("version");
+pub(crate) const ON_DELETE: Symbol = Symbol("on_delete");
+pub(crate) const ON_UPDATE: Symbol = Symbol("on_update");
 pub(crate) const SKIP: Symbol = Symbol("skip");
 
 // Relationship keys: the kind flags, then the options.
@@ -45,7 +48,7 @@ pub(crate) const ORDER_DESC: Symbol = Symbol("order_desc");
 pub(crate) const CASCADE: Symbol = Symbol("cascade");
 
 /// Every container key, in the order error messages list them.
-pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR];
+pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR, UNIQUE, INDEX, CHECK];
 
 /// Every field key, in the order error messages list them.
 pub(crate) const FIELD_KEYS: &[Symbol] = &[
@@ -59,6 +62,8 @@ pub(crate) const FIELD_KEYS: &[Symbol] = &[
     PRECISION,
     SCALE,
     FOREIGN_KEY,
+    ON_DELETE,
+    ON_UPDATE,
     VERSION,
     SKIP,
 ];

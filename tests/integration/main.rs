@@ -3,6 +3,7 @@
 
 mod bookshop;
 mod common;
+mod constraints;
 mod engine;
 mod query;
 mod relationships;

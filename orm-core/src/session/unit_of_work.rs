@@ -734,7 +734,8 @@ mod tests {
 
     #[test]
     fn generated_keys_are_matched_by_order_of_key_not_of_rows() {
-        let table = TableMeta { model: "Item", name: "items", columns: &[ID, CREATED], relations: &[] };
+        let table =
+            TableMeta { model: "Item", name: "items", columns: &[ID, CREATED], relations: &[], constraints: &[] };
         let returned = [(0, &ID), (1, &CREATED)];
         let matching = RowMatch::of(&table, &returned);
         assert_eq!(matching, RowMatch::ByGeneratedKey(0));
@@ -749,7 +750,8 @@ mod tests {
 
     #[test]
     fn sent_keys_are_matched_by_value() {
-        let table = TableMeta { model: "Item", name: "items", columns: &[CODE, CREATED], relations: &[] };
+        let table =
+            TableMeta { model: "Item", name: "items", columns: &[CODE, CREATED], relations: &[], constraints: &[] };
         let returned = [(1, &CREATED), (0, &CODE)];
         let matching = RowMatch::of(&table, &returned);
         assert_eq!(matching, RowMatch::ByKey);

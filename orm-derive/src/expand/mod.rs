@@ -90,7 +90,7 @@ pub(crate) fn fallback(input: &DeriveInput, error: syn::Error) -> TokenStream {
             impl #p::Model for #ident {
                 type Key = ();
                 const TABLE: &'static #p::TableMeta =
-                    &#p::TableMeta { model: #name, name: #name, columns: &[], relations: &[] };
+                    &#p::TableMeta { model: #name, name: #name, columns: &[], relations: &[], constraints: &[] };
                 fn key(&self) -> Self::Key {}
                 fn key_values(_: &Self::Key) -> ::std::vec::Vec<#p::Value> {
                     ::std::vec::Vec::new()
@@ -206,7 +206,8 @@ mod tests {
                  ::orm::__private::ColumnMarker<3usize>> for Movie { const COLUMN: usize = 3usize; \
                  const TARGET_COLUMN: usize = __ORM_FOREIGN_KEY_3.2; }",
                 "foreign_key: ::core::option::Option::Some(::orm::__private::ForeignKeyMeta { \
-                 table: __ORM_FOREIGN_KEY_3.0, column: __ORM_FOREIGN_KEY_3.1 })",
+                 table: __ORM_FOREIGN_KEY_3.0, column: __ORM_FOREIGN_KEY_3.1, \
+                 on_delete: ::core::option::Option::None, on_update: ::core::option::Option::None })",
                 "relations: &[]",
                 "default: ::core::option::Option::Some(\"now()\")",
                 "fn key(&self) -> i32 { ::core::clone::Clone::clone(&self.id) }",

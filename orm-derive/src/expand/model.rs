@@ -72,14 +72,43 @@ fn table_meta(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let name = &cont.table;
     let columns = cont.columns().enumerate().map(|(position, field)| column_meta(field, position, p));
     let relations = relations::relation_metas(cont, p);
+    let constraints = constraints(cont, p);
     quote! {
         &#p::TableMeta {
             model: #model,
             name: #name,
             columns: &[#(#columns),*],
             relations: &[#(#relations),*],
+            constraints: &[#(#constraints),*],
         }
     }
+}
+
+/// The table's constraints over several columns and its checks, named as
+/// PostgreSQL names a unique constraint (`books_author_id_title_key`), as
+/// single-column indexes are named (`ix_books_author_id_published`), and
+/// checks as `<table>_<name>`.
+fn constraints(cont: &Container<'_>, p: &TokenStream) -> Vec<TokenStream> {
+    let table = &cont.table;
+    let columns = |fields: &[syn::Ident]| -> Vec<String> {
+        fields.iter().filter_map(|ident| cont.columns().find(|f| f.ident == ident)).map(|f| f.column.clone()).collect()
+    };
+    let uniques = cont.attrs.uniques.iter().map(|unique| {
+        let columns = columns(&unique.value);
+        let name = format!("{table}_{}_key", columns.join("_"));
+        quote!(#p::Constraint::Unique { name: #name, columns: &[#(#columns),*] })
+    });
+    let indexes = cont.attrs.indexes.iter().map(|index| {
+        let columns = columns(&index.value);
+        let name = format!("ix_{table}_{}", columns.join("_"));
+        quote!(#p::Constraint::Index { name: #name, columns: &[#(#columns),*] })
+    });
+    let checks = cont.attrs.checks.iter().map(|check| {
+        let (ident, sql) = &check.value;
+        let name = format!("{table}_{}", ident.unraw());
+        quote!(#p::Constraint::Check { name: #name, sql: #sql })
+    });
+    uniques.chain(indexes).chain(checks).collect()
 }
 
 /// One `ColumnMeta` literal, for the column at `position`.
@@ -96,7 +125,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
     let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
     let scale = field.attrs.scale.as_ref().map_or(0, |s| s.value);
     let precision = option(field.attrs.precision.as_ref().map(|p| p.value).map(|p| quote!((#p, #scale))));
-    let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(position, p)));
+    let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(field, position, p)));
     quote! {
         #p::ColumnMeta {
             name: #name,

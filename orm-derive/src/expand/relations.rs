@@ -269,9 +269,17 @@ pub(super) fn foreign_keys(cont: &Container<'_>, p: &TokenStream) -> TokenStream
 }
 
 /// The `ForeignKeyMeta` of the foreign-key column at `position`.
-pub(super) fn foreign_key_meta(position: usize, p: &TokenStream) -> TokenStream {
+pub(super) fn foreign_key_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStream {
     let (_, constant) = foreign_key_names(position);
-    quote!(#p::ForeignKeyMeta { table: #constant.0, column: #constant.1 })
+    let action = |action: &Option<crate::attr::Spanned<crate::attr::ReferentialAction>>| match action {
+        Some(action) => {
+            let variant = format_ident!("{}", action.value.variant());
+            quote!(::core::option::Option::Some(#p::ReferentialAction::#variant))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let (on_delete, on_update) = (action(&field.attrs.on_delete), action(&field.attrs.on_update));
+    quote!(#p::ForeignKeyMeta { table: #constant.0, column: #constant.1, on_delete: #on_delete, on_update: #on_update })
 }
 
 fn foreign_key_names(position: usize) -> (Ident, Ident) {
