@@ -51,7 +51,10 @@ pub enum Error {
     Database(Box<DbError>),
     /// An UPDATE or DELETE matched fewer rows than the session expected: the
     /// row was deleted or changed by someone else since it was loaded.
-    #[error("stale data: expected to {action} {expected} `{model}` row(s), the database matched {matched}")]
+    #[error(
+        "stale data: expected to {action} {expected} `{model}` row(s), the database matched {matched}; stale keys: {}",
+        keys.join(", ")
+    )]
     StaleData {
         /// The model.
         model: &'static str,
@@ -61,6 +64,8 @@ pub enum Error {
         expected: u64,
         /// Rows the database matched.
         matched: u64,
+        /// The keys of the rows that did not match, as text.
+        keys: Vec<String>,
     },
     /// No connection became free within `pool_timeout`.
     #[error("timed out after {waited:?} waiting for a pooled connection")]

@@ -272,24 +272,29 @@ pub struct OnConflict {
     pub set: Vec<(&'static str, Expr)>,
 }
 
-/// `UPDATE table SET .. WHERE .. [RETURNING ..]`.
+/// `UPDATE table SET .. [FROM ..] WHERE .. [RETURNING ..]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     /// The table's name.
     pub table: &'static str,
     /// The assignments.
     pub set: Vec<(&'static str, Expr)>,
+    /// Rows the assignments and the filter may read (one row per object of
+    /// a batched update).
+    pub from: Option<Source>,
     /// `WHERE`.
     pub filter: Option<Expr>,
     /// Columns to send back.
     pub returning: Vec<Expr>,
 }
 
-/// `DELETE FROM table WHERE .. [RETURNING ..]`.
+/// `DELETE FROM table [USING ..] WHERE .. [RETURNING ..]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
     /// The table's name.
     pub table: &'static str,
+    /// Rows the filter may read (one row per object of a batched delete).
+    pub using: Option<Source>,
     /// `WHERE`.
     pub filter: Option<Expr>,
     /// Columns to send back.

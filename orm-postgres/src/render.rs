@@ -336,12 +336,18 @@ impl Writer {
 
     fn update(&mut self, update: Update) {
         self.push("UPDATE ").ident(update.table).push(" SET ").assignments(update.set);
+        if let Some(from) = update.from {
+            self.push(" FROM ").source(from);
+        }
         self.filter(" WHERE ", update.filter);
         self.returning(update.returning);
     }
 
     fn delete(&mut self, delete: Delete) {
         self.push("DELETE FROM ").ident(delete.table);
+        if let Some(using) = delete.using {
+            self.push(" USING ").source(using);
+        }
         self.filter(" WHERE ", delete.filter);
         self.returning(delete.returning);
     }

@@ -154,7 +154,10 @@ async fn a_concurrently_deleted_row_is_stale_data_not_a_silent_no_op() {
 
     session[ada].height = Some(3);
     let err = session.commit().await.unwrap_err();
-    assert!(matches!(err, Error::StaleData { model: "Person", action: "update", expected: 1, matched: 0 }), "{err}");
+    assert!(
+        matches!(err, Error::StaleData { model: "Person", action: "update", expected: 1, matched: 0, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ async fn committed(engine: &Engine, title: &str) -> i32 {
 }
 
 fn is_stale(err: &Error, action: &str) -> bool {
-    matches!(err, Error::StaleData { model: "Document", action: a, expected: 1, matched: 0 } if *a == action)
+    matches!(err, Error::StaleData { model: "Document", action: a, expected: 1, matched: 0, .. } if *a == action)
 }
 
 #[tokio::test]
@@ -169,7 +169,7 @@ async fn a_stale_delete_fails_and_deletes_nothing() {
 }
 
 #[tokio::test]
-async fn versioned_rows_are_deleted_one_statement_each_checking_the_version_they_were_loaded_with() {
+async fn versioned_rows_are_deleted_in_one_statement_checking_the_version_they_were_loaded_with() {
     let db = setup().await;
     let engine = db.engine();
     let (a, b) = (committed(engine, "A").await, committed(engine, "B").await);
@@ -182,7 +182,7 @@ async fn versioned_rows_are_deleted_one_statement_each_checking_the_version_they
     session.delete(doc_b).unwrap();
     let (trips, result) = statements_during(engine, session.commit()).await;
     result.unwrap();
-    assert_eq!(trips, 4, "BEGIN, one DELETE per versioned row, COMMIT");
+    assert_eq!(trips, 3, "BEGIN, one DELETE for both versioned rows, COMMIT");
     assert_eq!(engine.session().query::<Document>().count().await.unwrap(), 0);
 }
 
@@ -235,4 +235,43 @@ async fn rolling_back_gives_the_loaded_version_back() {
     session[doc].body = "edited again".into();
     session.commit().await.unwrap();
     assert_eq!(stored(engine, id).await.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn changed_rows_are_updated_in_one_statement_and_stale_ones_are_named() {
+    let db = setup().await;
+    let engine = db.engine();
+    let ids = [committed(engine, "A").await, committed(engine, "B").await, committed(engine, "C").await];
+    let mut mine = engine.session();
+    let mut docs = Vec::new();
+    for id in ids {
+        docs.push(mine.get::<Document>(id).await.unwrap().unwrap());
+    }
+    for &doc in &docs {
+        mine[doc].body.push('!');
+    }
+    let (trips, result) = statements_during(engine, mine.commit()).await;
+    result.unwrap();
+    assert_eq!(trips, 3, "BEGIN, one UPDATE for the three rows, COMMIT");
+    assert!(docs.iter().all(|&d| mine[d].version == 2), "every version bumped");
+
+    // Someone else changes B and C: both are named.
+    let mut theirs = engine.session();
+    for id in &ids[1..] {
+        let doc = theirs.get::<Document>(*id).await.unwrap().unwrap();
+        theirs[doc].body = "theirs".into();
+    }
+    theirs.commit().await.unwrap();
+    for &doc in &docs {
+        mine[doc].body.push('?');
+    }
+    let error = mine.commit().await.unwrap_err();
+    match &error {
+        Error::StaleData { expected: 3, matched: 1, keys, .. } => {
+            assert_eq!(keys, &[ids[1].to_string(), ids[2].to_string()]);
+        }
+        other => panic!("expected StaleData, got {other:?}"),
+    }
+    assert!(error.to_string().contains(&format!("stale keys: {}, {}", ids[1], ids[2])), "{error}");
+    assert_eq!(stored(engine, ids[0]).await.map(|d| d.version), Some(2), "nothing of the batch was written");
 }

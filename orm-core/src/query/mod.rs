@@ -467,6 +467,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let update = statement::Update {
             table: T::TABLE.name,
             set: assignments.iter().map(|a| (T::TABLE.columns[a.column].name, a.value.clone())).collect(),
+            from: None,
             filter: self.key_filter(),
             returning: statement::columns_of(T::TABLE, &Name::Borrowed(T::TABLE.name)).collect(),
         };
@@ -488,6 +489,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         self.check_bulk("delete")?;
         let delete = statement::Delete {
             table: T::TABLE.name,
+            using: None,
             filter: self.key_filter(),
             returning: statement::columns_of(T::TABLE, &Name::Borrowed(T::TABLE.name)).collect(),
         };

@@ -143,7 +143,12 @@ fn membership_statement<'v>(change: &MembershipChange, pairs: impl Iterator<Item
 }
 
 fn delete_where(table: &TableMeta, filter: Expr) -> Statement {
-    Statement::Delete(Box::new(statement::Delete { table: table.name, filter: Some(filter), returning: Vec::new() }))
+    Statement::Delete(Box::new(statement::Delete {
+        table: table.name,
+        using: None,
+        filter: Some(filter),
+        returning: Vec::new(),
+    }))
 }
 
 /// Before the rows of `table` with key values `keys` (of column `column`)
@@ -223,6 +228,7 @@ async fn nullify_children(
     let update = statement::Update {
         table: target.name,
         set: vec![(name, Expr::Value(Value::Null))],
+        from: None,
         filter: Some(Expr::Bare(name).in_array(keys.clone())),
         returning: Vec::new(),
     };

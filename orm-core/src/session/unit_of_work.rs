@@ -13,7 +13,8 @@ use crate::model::{Model, RowReader};
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
 use crate::session::identity_map::{Arena, ObjectState, Undo};
 use crate::session::relations::PendingLinks;
-use crate::statement::{self, Expr, Statement};
+use crate::statement::{self, Expr, Source, Statement};
+use crate::value::SqlType;
 use crate::value::Value;
 
 /// A column with its position in the model's columns.
@@ -397,52 +398,146 @@ impl<T: Model> Arena<T> {
         Ok(())
     }
 
+    /// Sends the UPDATEs of the changed objects: one statement for all the
+    /// objects whose changed columns are the same (see [`update_batch`](Arena::update_batch)).
     async fn update_dirty(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let work = work_of(&mut self.dirty, &self.slots, ObjectState::Persistent);
+        let version = T::TABLE.version_column();
+        let mut batches: Vec<(Vec<usize>, Vec<u32>)> = Vec::new();
         for index in work {
-            self.update_one(index, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
+            // Cloned, not taken: a flush dropped half way must not lose it.
+            let Some(old) = &self.slots[index as usize].snapshot else { continue };
+            let current = self.object_at(index).column_values();
+            let changed: Vec<usize> = (0..current.len()).filter(|&c| current[c] != old[c]).collect();
+            if changed.is_empty() {
+                continue;
+            }
+            if let Some(&c) = changed.iter().find(|&&c| T::TABLE.columns[c].primary_key) {
+                return Err(Error::KeyChanged { model: T::TABLE.model, field: T::TABLE.columns[c].field });
+            }
+            let sent: Vec<usize> = changed.into_iter().filter(|&c| Some(c) != version).collect();
+            match batches.iter_mut().find(|(columns, _)| *columns == sent) {
+                Some((_, objects)) => objects.push(index),
+                None => batches.push((sent, vec![index])),
+            }
+        }
+        for (columns, objects) in batches {
+            self.update_batch(&columns, &objects, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
         }
         self.dirty.clear();
         Ok(())
     }
 
-    /// Sends one UPDATE of the columns that differ from the snapshot.
+    /// One UPDATE of `columns` for every object of `work`, whatever their
+    /// number: their keys and new values travel as one array per column.
     ///
     /// A versioned model (`#[orm(version)]`) also sets its version column to
-    /// the snapshot's value plus one and matches the row only if it still
-    /// holds the snapshot's value (see [`update_sql`]). The field gets the new
-    /// value once the UPDATE succeeded; on failure it is left alone and the
-    /// snapshot is put back, so a retry sends the same check.
-    async fn update_one(&mut self, index: u32, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
-        // Cloned, not taken: a flush dropped half way must not lose it.
-        let Some(old) = self.slots[index as usize].snapshot.clone() else { return Ok(()) };
-        let current = self.object_at(index).column_values();
-        let changed: Vec<usize> = (0..current.len()).filter(|&c| current[c] != old[c]).collect();
-        if changed.is_empty() {
+    /// the snapshot's value plus one and matches each row only if it still
+    /// holds the snapshot's value. A row that did not match is stale: the
+    /// error names every stale key, and nothing of the batch is taken as
+    /// written (the flush fails and rolls back). On success each field of a
+    /// version gets its new value.
+    async fn update_batch(
+        &mut self,
+        columns: &[usize],
+        work: &[u32],
+        conn: &mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> Result<()> {
+        let table = T::TABLE;
+        let version = table.version_column();
+        let mut new_versions = Vec::with_capacity(work.len());
+        if let Some(v) = version {
+            for &index in work {
+                new_versions.push(next_version::<T>(v, &self.last_seen(index, v))?);
+            }
+        }
+        let mut extra: Vec<(&'static str, SqlType, Vec<Value>)> = columns
+            .iter()
+            .map(|&c| {
+                let meta = &table.columns[c];
+                (meta.name, meta.sql_type, work.iter().map(|&i| self.object_at(i).column_value(c)).collect())
+            })
+            .collect();
+        if let Some(v) = version {
+            extra.push((NEW_VERSION, table.columns[v].sql_type, new_versions.clone()));
+        }
+        let (rows, matches) = self.keyed_rows(work, extra);
+        let mut set: Vec<(&'static str, Expr)> =
+            columns.iter().map(|&c| (table.columns[c].name, Expr::column("u", table.columns[c].name))).collect();
+        if let Some(v) = version {
+            set.push((table.columns[v].name, Expr::column("u", NEW_VERSION)));
+        }
+        let update = statement::Update {
+            table: table.name,
+            set,
+            from: Some(rows),
+            filter: Some(matches),
+            returning: returned_key(table),
+        };
+        let sql = dialect.render(Statement::Update(Box::new(update)));
+        let returned = conn.query(&sql.text, &sql.params).await?;
+        self.expect_keys("update", work, &returned)?;
+        for (i, &index) in work.iter().enumerate() {
+            let slot = &mut self.slots[index as usize];
+            let Some(old) = slot.snapshot.take() else { continue };
+            // Journaled first: should setting the field fail, the undo still
+            // finds the snapshot.
+            self.journal.push((index, Undo::Updated(old)));
+            if let (Some(v), Some(new)) = (version, new_versions.get(i)) {
+                let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
+                object.set_column_value(v, new.clone())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows that identify the objects of `work` in a batched statement,
+    /// `AS u (key.., extra.., [orm_version])`, and the condition that
+    /// matches them to the table's rows: the key as the session last saw it,
+    /// and for a versioned model the version it last saw.
+    fn keyed_rows(&self, work: &[u32], extra: Vec<(&'static str, SqlType, Vec<Value>)>) -> (Source, Expr) {
+        let table = T::TABLE;
+        let mut arrays: Vec<(&'static str, SqlType, Vec<Value>)> = table
+            .primary_key()
+            .map(|(c, meta)| (meta.name, meta.sql_type, work.iter().map(|&i| self.last_seen(i, c)).collect()))
+            .collect();
+        let mut matches: Vec<Expr> = table
+            .primary_key()
+            .map(|(_, meta)| Expr::column(table.name, meta.name).equals(Expr::column("u", meta.name)))
+            .collect();
+        if let Some(v) = table.version_column() {
+            let meta = &table.columns[v];
+            arrays.push((OLD_VERSION, meta.sql_type, work.iter().map(|&i| self.last_seen(i, v)).collect()));
+            matches.push(Expr::column(table.name, meta.name).equals(Expr::column("u", OLD_VERSION)));
+        }
+        arrays.extend(extra);
+        let typed: Vec<(&'static str, SqlType)> = arrays.iter().map(|(name, ty, _)| (*name, *ty)).collect();
+        let values = arrays.into_iter().map(|(_, ty, values)| Value::Array(ty, values)).collect();
+        let source = statement::rows_of_arrays(&typed, values).from.expect("rows of arrays read from arrays");
+        (source, Expr::all(matches).unwrap_or(Expr::And(Vec::new())))
+    }
+
+    /// Checks that the statement returned the key of every object of `work`;
+    /// else [`Error::StaleData`] naming the keys that did not match.
+    fn expect_keys(&self, action: &'static str, work: &[u32], returned: &Rows) -> Result<()> {
+        if returned.len() == work.len() {
             return Ok(());
         }
-        let result = match update_statement::<T>(&old, &current, &changed) {
-            Ok((update, version)) => {
-                let sql = dialect.render(update);
-                let sent = conn.execute(&sql.text, &sql.params).await;
-                sent.and_then(|n| expect_rows::<T>("update", 1, n)).map(|()| version)
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(version) => {
-                // Journaled first: should setting the field fail, the undo
-                // still finds the snapshot.
-                self.slots[index as usize].snapshot = None;
-                self.journal.push((index, Undo::Updated(old)));
-                if let Some((column, new)) = version {
-                    let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
-                    object.set_column_value(column, new)?;
-                }
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        let width = returned.width.max(1);
+        let found: std::collections::HashSet<String> = returned.values.chunks(width).map(key_text).collect();
+        let keys = work
+            .iter()
+            .map(|&i| key_text(&T::key_values(&self.object_at(i).key())))
+            .filter(|key| !found.contains(key))
+            .collect();
+        Err(Error::StaleData {
+            model: T::TABLE.model,
+            action,
+            expected: work.len() as u64,
+            matched: returned.len() as u64,
+            keys,
+        })
     }
 
     async fn delete_marked(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
@@ -474,34 +569,23 @@ impl<T: Model> Arena<T> {
         T::TABLE.primary_key().find(|(c, _)| object.column_value(*c) != old[*c]).map(|(_, meta)| meta.field)
     }
 
-    /// Deletes the rows: one `= ANY($1)` statement for a single-column key,
-    /// one statement per row for a composite key or a versioned model. A
-    /// versioned row is deleted only if it still holds the version the
-    /// session last saw (the snapshot's, if the object was changed since), so
-    /// a row someone else updated is `StaleData`, as for an UPDATE.
+    /// Deletes the rows in one statement whatever their number and key:
+    /// `DELETE .. USING <arrays of keys> .. RETURNING key`. A versioned row
+    /// is deleted only if it still holds the version the session last saw
+    /// (the snapshot's, if the object was changed since), so a row someone
+    /// else updated is `StaleData`, as for an UPDATE, naming the stale keys.
     async fn delete_rows(&self, work: &[u32], conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let table = T::TABLE;
-        let key_columns: Vec<IndexedColumn> = table.primary_key().collect();
-        let version = table.version_column();
-        if let (&[(column, meta)], None) = (key_columns.as_slice(), version) {
-            let keys = work.iter().map(|&i| self.object_at(i).column_value(column)).collect();
-            let filter = Expr::Bare(meta.name).in_array(Value::Array(meta.sql_type, keys));
-            let sql = dialect.render(delete_statement(table, filter));
-            let n = conn.execute(&sql.text, &sql.params).await?;
-            return expect_rows::<T>("delete", work.len() as u64, n);
-        }
-        for &index in work {
-            let mut terms = Vec::new();
-            terms.extend(statement::key_filter(table, T::key_values(&self.object_at(index).key())));
-            if let Some(v) = version {
-                terms.push(Expr::Bare(table.columns[v].name).equals(Expr::Value(self.last_seen(index, v))));
-            }
-            let filter = Expr::all(terms).unwrap_or(Expr::And(Vec::new()));
-            let sql = dialect.render(delete_statement(table, filter));
-            let n = conn.execute(&sql.text, &sql.params).await?;
-            expect_rows::<T>("delete", 1, n)?;
-        }
-        Ok(())
+        let (rows, matches) = self.keyed_rows(work, Vec::new());
+        let delete = statement::Delete {
+            table: table.name,
+            using: Some(rows),
+            filter: Some(matches),
+            returning: returned_key(table),
+        };
+        let sql = dialect.render(Statement::Delete(Box::new(delete)));
+        let returned = conn.query(&sql.text, &sql.params).await?;
+        self.expect_keys("delete", work, &returned)
     }
 
     /// The value of column `column` as the database held it when the
@@ -514,46 +598,29 @@ impl<T: Model> Arena<T> {
     }
 }
 
-/// The UPDATE of the `changed` columns of one object, keyed by its old key,
-/// with the version column and its new value for a versioned model.
-///
-/// The version column is always set to the snapshot's value plus one and
-/// checked against the snapshot's value, never against what the field holds:
-/// a version set by hand counts as a change (the row is bumped) but is not
-/// sent, so the session stays the only writer of the counter.
-fn update_statement<T: Model>(
-    old: &[Value],
-    current: &[Value],
-    changed: &[usize],
-) -> Result<(Statement, Option<(usize, Value)>)> {
-    let table = T::TABLE;
-    if let Some(&c) = changed.iter().find(|&&c| table.columns[c].primary_key) {
-        return Err(Error::KeyChanged { model: table.model, field: table.columns[c].field });
-    }
-    let version = match table.version_column() {
-        Some(v) => Some((v, next_version::<T>(v, &old[v])?)),
-        None => None,
-    };
-    let version_column = version.as_ref().map(|(v, _)| *v);
-    let mut set: Vec<(usize, Value)> =
-        changed.iter().filter(|&&c| Some(c) != version_column).map(|&c| (c, current[c].clone())).collect();
-    set.extend(version.clone());
-    let mut terms = Vec::new();
-    terms.extend(statement::key_filter(table, table.primary_key().map(|(c, _)| old[c].clone()).collect()));
-    if let Some(v) = version_column {
-        terms.push(Expr::Bare(table.columns[v].name).equals(Expr::Value(old[v].clone())));
-    }
-    let update = statement::Update {
-        table: table.name,
-        set: set.into_iter().map(|(c, value)| (table.columns[c].name, Expr::Value(value))).collect(),
-        filter: Expr::all(terms),
-        returning: Vec::new(),
-    };
-    Ok((Statement::Update(Box::new(update)), version))
+/// The names the old and new version take in a batched statement's rows.
+const OLD_VERSION: &str = "orm_old_version";
+const NEW_VERSION: &str = "orm_new_version";
+
+/// `RETURNING` the key columns, to tell which rows a statement matched.
+fn returned_key(table: &TableMeta) -> Vec<Expr> {
+    table.primary_key().map(|(_, c)| Expr::column(table.name, c.name)).collect()
 }
 
-fn delete_statement(table: &TableMeta, filter: Expr) -> Statement {
-    Statement::Delete(Box::new(statement::Delete { table: table.name, filter: Some(filter), returning: Vec::new() }))
+/// A key as the user wrote it, for messages: `7`, `(7, chess)`.
+fn key_text(values: &[Value]) -> String {
+    let text = |value: &Value| match value {
+        Value::I16(n) => n.to_string(),
+        Value::I32(n) => n.to_string(),
+        Value::I64(n) => n.to_string(),
+        Value::Text(s) => s.clone(),
+        Value::Uuid(u) => u.to_string(),
+        other => format!("{other:?}"),
+    };
+    match values {
+        [one] => text(one),
+        many => format!("({})", many.iter().map(text).collect::<Vec<_>>().join(", ")),
+    }
 }
 
 /// The INSERT of many rows as one statement with one array parameter per
@@ -711,14 +778,6 @@ pub(super) fn restore_version<T: Model>(object: &mut T, old: &[Value]) {
     if let Some(column) = T::TABLE.version_column() {
         // The value was read from this very field, so it always fits.
         let _ = object.set_column_value(column, old[column].clone());
-    }
-}
-
-fn expect_rows<T: Model>(action: &'static str, expected: u64, matched: u64) -> Result<()> {
-    if expected == matched {
-        Ok(())
-    } else {
-        Err(Error::StaleData { model: T::TABLE.model, action, expected, matched })
     }
 }
 
