@@ -292,3 +292,54 @@ async fn add_all_inserts_every_object_in_one_statement() {
     assert_eq!(names, ["Ada", "Bob", "Cy"]);
     assert!(people.iter().all(|&p| s.state(p) == Some(ObjectState::Persistent)));
 }
+
+#[tokio::test]
+async fn an_expired_object_is_read_again_from_the_database() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    let ada = s.add(person("Ada", Some(150)));
+    s.commit().await.unwrap();
+    let id = s[ada].id;
+    let mut other = engine.session();
+    let theirs = other.get::<Person>(id).await.unwrap().unwrap();
+    other[theirs].height = Some(160);
+    other.commit().await.unwrap();
+
+    let (trips, _) = statements_during(engine, s.get::<Person>(id)).await;
+    assert_eq!((trips, s[ada].height), (0, Some(150)), "loaded: no round trip, the old value");
+    s[ada].name = "Ada L.".into();
+    s.expire(ada).unwrap();
+    let (trips, found) = statements_during(engine, s.get::<Person>(id)).await;
+    assert_eq!((trips, found.unwrap()), (1, Some(ada)), "expired: read again, same handle");
+    assert_eq!((s[ada].height, s[ada].name.as_str()), (Some(160), "Ada"), "the row's values; the change dropped");
+    assert!(!s.has_changes());
+
+    s.set_expire_on_commit(true);
+    other[theirs].height = Some(170);
+    other.commit().await.unwrap();
+    s.commit().await.unwrap();
+    s.query::<Person>().all().await.unwrap();
+    assert_eq!(s[ada].height, Some(170), "expired by the commit, refreshed by the query");
+}
+
+#[tokio::test]
+async fn merge_copies_a_detached_object_onto_the_one_with_its_key() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    let ada = s.add(person("Ada", Some(150)));
+    s.commit().await.unwrap();
+    let mut detached = s.expunge(ada).unwrap();
+    detached.height = Some(151);
+
+    let mut other = engine.session();
+    let merged = other.merge(detached).await.unwrap();
+    assert_eq!(other[merged].height, Some(151));
+    let new = other.merge(person("Bob", None)).await.unwrap();
+    assert_eq!(other.state(new), Some(ObjectState::Pending), "no row with its key: added");
+    other.commit().await.unwrap();
+    let heights: Vec<Option<i32>> =
+        engine.session().select(Person::height).order_by(Person::name.asc()).all().await.unwrap();
+    assert_eq!(heights, [Some(151), None]);
+}

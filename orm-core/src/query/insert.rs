@@ -151,12 +151,8 @@ impl Session {
         if slot.state == ObjectState::Deleted {
             slot.state = ObjectState::Persistent;
         }
-        let target = arena.object_mut(index).expect("a held slot holds an object");
-        for (column, value) in object.column_values().into_iter().enumerate() {
-            if !T::TABLE.columns[column].primary_key {
-                target.set_column_value(column, value)?;
-            }
-        }
+        let target = arena.object_mut(index).ok_or_else(|| crate::Error::StaleHandle { model: T::TABLE.model })?;
+        crate::session::copy_columns(&object, target)?;
         Ok(Handle::new(index, self.id))
     }
 }

@@ -81,6 +81,9 @@ pub(crate) struct Slot<T> {
     /// The query result that last loaded it (0: none), whose other objects
     /// are its siblings for batched lazy loading.
     pub(crate) group: u32,
+    /// Expired (`Session::expire`): the next read of its row replaces its
+    /// values, and `get` goes to the database.
+    pub(crate) expired: bool,
 }
 
 /// What a flush in the open transaction did to a slot, so that a rollback
@@ -139,7 +142,7 @@ impl<T: Model> Default for Arena<T> {
 impl<T: Model> Arena<T> {
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { object: Some(object), state, snapshot: None, group: 0 });
+        self.slots.push(Slot { object: Some(object), state, snapshot: None, group: 0, expired: false });
         index
     }
 
@@ -161,10 +164,26 @@ impl<T: Model> Arena<T> {
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         let index = match self.by_key.entry(object.key()) {
-            std::collections::hash_map::Entry::Occupied(slot) => *slot.get(),
+            std::collections::hash_map::Entry::Occupied(slot) => {
+                let index = *slot.get();
+                let slot = &mut self.slots[index as usize];
+                if slot.expired {
+                    // Expired: the row just read replaces what it held.
+                    slot.object = Some(object);
+                    slot.expired = false;
+                }
+                index
+            }
             std::collections::hash_map::Entry::Vacant(vacant) => {
                 vacant.insert(next);
-                self.slots.push(Slot { object: Some(object), state: ObjectState::Persistent, snapshot: None, group });
+                let slot = Slot {
+                    object: Some(object),
+                    state: ObjectState::Persistent,
+                    snapshot: None,
+                    group,
+                    expired: false,
+                };
+                self.slots.push(slot);
                 next
             }
         };
@@ -207,6 +226,27 @@ impl<T: Model> Arena<T> {
 
     pub(crate) fn find(&self, key: &T::Key) -> Option<u32> {
         self.by_key.get(key).copied().filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
+    }
+
+    /// Expires a persistent object: its pending changes are dropped, and the
+    /// next read of its row replaces its values.
+    pub(crate) fn expire(&mut self, index: u32) {
+        let Some(slot) = self.slots.get_mut(index as usize) else { return };
+        if slot.state == ObjectState::Persistent && slot.object.is_some() {
+            slot.expired = true;
+            slot.snapshot = None;
+        }
+    }
+
+    /// Expires every persistent object.
+    pub(crate) fn expire_all(&mut self) {
+        for index in 0..self.slots.len() as u32 {
+            self.expire(index);
+        }
+    }
+
+    pub(crate) fn is_expired(&self, index: u32) -> bool {
+        self.slots.get(index as usize).is_some_and(|s| s.expired)
     }
 
     pub(crate) fn object(&self, index: u32) -> Option<&T> {
@@ -267,6 +307,7 @@ impl<T: Model> Arena<T> {
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.object = Some(object);
             slot.snapshot = None;
+            slot.expired = false;
         }
     }
 

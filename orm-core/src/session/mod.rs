@@ -69,6 +69,8 @@ pub struct Session {
     /// future was dropped half way (a timeout, a `select!`).
     flushing: bool,
     autoflush: bool,
+    /// Expire every object after a commit (`set_expire_on_commit`).
+    expire_on_commit: bool,
     /// The text of each model's SELECT by key, rendered once: a lookup
     /// then costs no statement building.
     key_selects: rustc_hash::FxHashMap<TypeId, String>,
@@ -100,6 +102,7 @@ impl Session {
             next_savepoint: 0,
             flushing: false,
             autoflush: true,
+            expire_on_commit: false,
             key_selects: Default::default(),
         }
     }
@@ -234,7 +237,7 @@ impl Session {
     /// # Errors
     /// A database error, or [`Error::Decode`].
     pub async fn get<T: Model>(&mut self, key: T::Key) -> Result<Option<Handle<T>>> {
-        if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key)) {
+        if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key).filter(|&i| !a.is_expired(i))) {
             return Ok(Some(self.handle(index)));
         }
         let sql = self.select_by_key::<T>(&key);
@@ -354,7 +357,58 @@ impl Session {
         }
         self.links.flushed_memberships.clear();
         self.links.resolved_foreign_keys.clear();
+        if self.expire_on_commit {
+            self.expire_all();
+        }
         Ok(())
+    }
+
+    /// Expires an object (SQLAlchemy's `Session.expire`): its pending
+    /// changes are dropped, the next query that reads its row replaces its
+    /// values, and `get` of its key goes to the database. Reading it before
+    /// then gives the values it held: reads through a session are not
+    /// awaited, so nothing can be loaded on access. [`refresh`](Session::refresh)
+    /// reloads it at once.
+    ///
+    /// # Errors
+    /// [`Error::ForeignHandle`] or [`Error::StaleHandle`].
+    pub fn expire<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
+        if self.object(handle).is_none() {
+            return Err(self.handle_error(handle));
+        }
+        self.arena_mut::<T>().expire(handle.index);
+        Ok(())
+    }
+
+    /// Expires every object the session holds, as [`expire`](Session::expire).
+    pub fn expire_all(&mut self) {
+        for model in &mut self.models {
+            model.expire_all();
+        }
+    }
+
+    /// Expires every object after each commit, so that the next reads see
+    /// what other transactions wrote. Off by default, unlike SQLAlchemy's
+    /// `expire_on_commit`: an expired object cannot load itself when read
+    /// (reads are not awaited), so after a commit the values you just wrote
+    /// stay readable, as SQLAlchemy advises for its asyncio sessions.
+    pub fn set_expire_on_commit(&mut self, on: bool) {
+        self.expire_on_commit = on;
+    }
+
+    /// Copies a detached object into the session (SQLAlchemy's `merge`):
+    /// the object with its key, from the identity map or loaded with one
+    /// SELECT, gets its column values (an UPDATE of what changed at the next
+    /// flush); when no row has its key, it is added as new. Returns the
+    /// handle of the object in the session; `object` itself is not kept.
+    ///
+    /// # Errors
+    /// A database error; [`Error::Decode`] as for `get`.
+    pub async fn merge<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
+        let Some(handle) = self.get::<T>(object.key()).await? else { return Ok(self.add(object)) };
+        let target = self.arena_mut::<T>().object_mut(handle.index).ok_or_else(|| stale_handle(T::TABLE.model))?;
+        copy_columns(&object, target)?;
+        Ok(handle)
     }
 
     /// Rolls the transaction back and discards every uncommitted change:
@@ -606,6 +660,16 @@ impl Session {
             links.insert(target);
         }
     }
+}
+
+/// Copies every column but the key from `source` onto `target`.
+pub(crate) fn copy_columns<T: Model>(source: &T, target: &mut T) -> Result<()> {
+    for (column, value) in source.column_values().into_iter().enumerate() {
+        if !T::TABLE.columns[column].primary_key {
+            target.set_column_value(column, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Sets every relationship of `object` to `links`, as seen from `session`.

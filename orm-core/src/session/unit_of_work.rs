@@ -46,6 +46,8 @@ pub(crate) trait Tracked: Send + Sync {
     fn forget_unchanged(&mut self);
     /// The transaction committed: its flushes can no longer be undone.
     fn forget_flushes(&mut self);
+    /// Expires every persistent object (`Session::expire_all`).
+    fn expire_all(&mut self);
     /// Undoes, in memory, the flushes journaled after the first `to` entries.
     fn undo_flushes(&mut self, to: usize);
     /// The number of journaled flush entries, for a savepoint's mark.
@@ -102,6 +104,9 @@ impl<T: Model> Tracked for Arena<T> {
     }
     fn forget_unchanged(&mut self) {
         Arena::forget_unchanged(self)
+    }
+    fn expire_all(&mut self) {
+        Arena::expire_all(self)
     }
     fn forget_flushes(&mut self) {
         self.journal.clear();
