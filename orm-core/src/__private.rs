@@ -5,7 +5,7 @@ pub use crate::error::Result;
 /// The error of `RowReader::read`.
 pub type ReadError = Box<crate::error::Error>;
 pub use crate::metadata::{ColumnMeta, Constraint, ForeignKeyMeta, ReferentialAction, TableMeta};
-pub use crate::model::{decode, Model, RowReader};
+pub use crate::model::{decode, Hook, Hooks, Model, RowReader};
 pub use crate::query::expr::Column;
 pub use crate::value::{ForeignKeyType, SqlValue, Value};
 

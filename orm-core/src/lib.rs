@@ -23,7 +23,7 @@ pub use error::{DbError, Error, OptionalExt, Result};
 pub use executor::{BoxFuture, Connection, Connector, RowFn, Rows};
 pub use loader::{Load, Strategy};
 pub use metadata::{ColumnMeta, Constraint, ForeignKeyMeta, ReferentialAction, TableMeta};
-pub use model::{Model, RowReader};
+pub use model::{Hook, Hooks, Model, RowReader};
 pub use query::expr::{Column, Expr, Expression, Order};
 pub use query::functions as func;
 pub use query::select::{select, Alias, Cte, Entity, Select};

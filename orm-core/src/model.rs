@@ -69,6 +69,71 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn column_values(&self) -> Vec<Value> {
         (0..Self::TABLE.columns.len()).map(|i| self.column_value(i)).collect()
     }
+
+    /// Runs one of the model's [`Hooks`]; nothing unless the model has
+    /// `#[orm(hooks)]`. Called by the flush.
+    #[doc(hidden)]
+    fn run_hook(&mut self, hook: Hook) {
+        let _ = hook;
+    }
+}
+
+/// The moments of a flush a model can act on, through [`Hooks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// Before the INSERT that writes a new object.
+    BeforeInsert,
+    /// After it, with the keys and defaults the database filled in.
+    AfterInsert,
+    /// Before the UPDATE of a changed object; changes made here are written.
+    BeforeUpdate,
+    /// After it.
+    AfterUpdate,
+    /// Before the DELETE of an object.
+    BeforeDelete,
+    /// After it.
+    AfterDelete,
+}
+
+/// Code that runs inside the flush, around the writes of a model's objects
+/// (SQLAlchemy's mapper events): set `updated_at` before every UPDATE,
+/// check an invariant before INSERT. Implement the methods you need and add
+/// `#[orm(hooks)]` to the model.
+///
+/// Hooks run in the flush's transaction, once per object per flush; a
+/// flush that fails and is retried runs them again.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has `#[orm(hooks)]` but does not implement `Hooks`",
+    label = "the flush calls these hooks",
+    note = "add `impl orm::Hooks for {Self} {{ .. }}` with the hooks you need, or remove `#[orm(hooks)]`"
+)]
+pub trait Hooks {
+    /// Before the INSERT of a new object.
+    fn before_insert(&mut self) {}
+    /// After the INSERT, with the keys and defaults the database filled in.
+    fn after_insert(&mut self) {}
+    /// Before the UPDATE of a changed object: changes made here are written
+    /// with the others.
+    fn before_update(&mut self) {}
+    /// After the UPDATE.
+    fn after_update(&mut self) {}
+    /// Before the DELETE.
+    fn before_delete(&mut self) {}
+    /// After the DELETE.
+    fn after_delete(&mut self) {}
+
+    /// Runs the hook `hook`. Called by generated code.
+    #[doc(hidden)]
+    fn run(&mut self, hook: Hook) {
+        match hook {
+            Hook::BeforeInsert => self.before_insert(),
+            Hook::AfterInsert => self.after_insert(),
+            Hook::BeforeUpdate => self.before_update(),
+            Hook::AfterUpdate => self.after_update(),
+            Hook::BeforeDelete => self.before_delete(),
+            Hook::AfterDelete => self.after_delete(),
+        }
+    }
 }
 
 /// Reads the values of one row, in column order, for [`Model::from_row`].

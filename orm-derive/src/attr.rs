@@ -24,7 +24,7 @@ use syn::{Attribute, Ident, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, CHECK, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{ON_DELETE, ON_UPDATE};
+use crate::symbol::{HOOKS, ON_DELETE, ON_UPDATE};
 use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
@@ -82,6 +82,8 @@ pub(crate) struct Container {
     pub(crate) krate: Option<Spanned<Path>>,
     /// `no_constructor`
     pub(crate) no_constructor: Option<Spanned<()>>,
+    /// `hooks`: the model implements `Hooks`.
+    pub(crate) hooks: Option<Spanned<()>>,
     /// `unique(a, b)`: a UNIQUE constraint over several fields.
     pub(crate) uniques: Vec<Spanned<Vec<Ident>>>,
     /// `index(a, b)`: an index over several fields.
@@ -96,6 +98,7 @@ impl Container {
         let mut table = Attr::none(cx, TABLE);
         let mut krate = Attr::none(cx, CRATE);
         let mut no_constructor = Attr::none(cx, NO_CONSTRUCTOR);
+        let mut hooks = Attr::none(cx, HOOKS);
         let (mut uniques, mut indexes, mut checks) = (Vec::new(), Vec::new(), Vec::new());
         for attr in attrs.iter().filter(|attr| attr.path() == RELATIONSHIP) {
             let message = "`#[relationship]` goes on a field of type `One<T>` or `Many<T>`, not on the struct: \
@@ -110,6 +113,8 @@ impl Container {
                     krate.set(path_value(cx, &meta, CRATE)?);
                 } else if meta.path == NO_CONSTRUCTOR {
                     no_constructor.set(flag(cx, &meta, NO_CONSTRUCTOR)?);
+                } else if meta.path == HOOKS {
+                    hooks.set(flag(cx, &meta, HOOKS)?);
                 } else if meta.path == UNIQUE {
                     uniques.extend(field_list(cx, &meta, UNIQUE)?);
                 } else if meta.path == INDEX {
@@ -127,6 +132,7 @@ impl Container {
             table: table.get(),
             krate: krate.get(),
             no_constructor: no_constructor.get(),
+            hooks: hooks.get(),
             uniques,
             indexes,
             checks,
@@ -656,8 +662,8 @@ mod tests {
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(
             errors,
-            ["unknown `orm` container attribute `tabel`, expected one of `table`, `crate`, `no_constructor`, `unique`, \
-              `index`, `check`"]
+            ["unknown `orm` container attribute `tabel`, expected one of `table`, `crate`, `no_constructor`, `hooks`, \
+              `unique`, `index`, `check`"]
         );
     }
 

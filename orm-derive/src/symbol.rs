@@ -19,6 +19,7 @@ pub(crate) const TABLE: Symbol = Symbol("table");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const NO_CONSTRUCTOR: Symbol = Symbol("no_constructor");
 pub(crate) const CHECK: Symbol = Symbol("check");
+pub(crate) const HOOKS: Symbol = Symbol("hooks");
 
 // Field keys.
 pub(crate) const COLUMN: Symbol = Symbol("column");
@@ -48,7 +49,7 @@ pub(crate) const ORDER_DESC: Symbol = Symbol("order_desc");
 pub(crate) const CASCADE: Symbol = Symbol("cascade");
 
 /// Every container key, in the order error messages list them.
-pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR, UNIQUE, INDEX, CHECK];
+pub(crate) const CONTAINER_KEYS: &[Symbol] = &[TABLE, CRATE, NO_CONSTRUCTOR, HOOKS, UNIQUE, INDEX, CHECK];
 
 /// Every field key, in the order error messages list them.
 pub(crate) const FIELD_KEYS: &[Symbol] = &[

@@ -343,3 +343,60 @@ async fn merge_copies_a_detached_object_onto_the_one_with_its_key() {
         engine.session().select(Person::height).order_by(Person::name.asc()).all().await.unwrap();
     assert_eq!(heights, [Some(151), None]);
 }
+
+/// A model whose hooks stamp and count.
+#[derive(Model, Debug)]
+#[orm(table = "notes", hooks)]
+pub(crate) struct Note {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) body: String,
+    pub(crate) revision: i32,
+    #[orm(skip)]
+    pub(crate) events: Vec<&'static str>,
+}
+
+impl orm::Hooks for Note {
+    fn before_insert(&mut self) {
+        self.body = self.body.trim().to_owned();
+        self.events.push("before insert");
+    }
+    fn after_insert(&mut self) {
+        assert!(self.id > 0, "the key is known after the insert");
+        self.events.push("after insert");
+    }
+    fn before_update(&mut self) {
+        self.revision += 1;
+        self.events.push("before update");
+    }
+    fn after_update(&mut self) {
+        self.events.push("after update");
+    }
+    fn before_delete(&mut self) {
+        self.events.push("before delete");
+    }
+}
+
+#[tokio::test]
+async fn hooks_run_inside_the_flush_and_their_changes_are_written() {
+    let db = orm::testing::TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Note::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let note = s.add(Note::new("  hello  ", 0));
+    s.commit().await.unwrap();
+    assert_eq!(s[note].events, ["before insert", "after insert"]);
+    s[note].body = "changed".into();
+    s.commit().await.unwrap();
+    assert_eq!(s[note].events[2..], ["before update", "after update"]);
+    let id = s[note].id;
+    let stored: Vec<(String, i32)> =
+        s.query_sql("SELECT body, revision FROM notes WHERE id = $1", (id,)).await.unwrap();
+    assert_eq!(stored, [("changed".to_owned(), 1)], "the hook's change went out with the UPDATE");
+    s.commit().await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(s[note].events.len(), 4, "no hook without a change");
+    s.delete(note).unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(s.object(note).map(|n| n.events.last().copied()), Some(Some("before delete")));
+}

@@ -9,7 +9,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::{BoxFuture, Connection, Rows};
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
-use crate::model::{Model, RowReader};
+use crate::model::{Hook, Model, RowReader};
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
 use crate::session::identity_map::{Arena, ObjectState, Undo};
 use crate::session::relations::PendingLinks;
@@ -326,6 +326,7 @@ impl<T: Model> Arena<T> {
         if work.is_empty() {
             return Ok(());
         }
+        self.run_hooks(work, Hook::BeforeInsert);
         let table = T::TABLE;
         let inserted: Vec<IndexedColumn> =
             table.columns.iter().enumerate().filter(|(_, c)| upsert || !TableMeta::is_server_filled(c)).collect();
@@ -363,7 +364,17 @@ impl<T: Model> Arena<T> {
                 .and_then(|rows| self.apply_inserted(chunk, &returned, matching, rows))
                 .map_err(|e| e.with_model(table.model))?;
         }
+        self.run_hooks(work, Hook::AfterInsert);
         Ok(())
+    }
+
+    /// Runs `hook` on each object of `work`.
+    fn run_hooks(&mut self, work: &[u32], hook: Hook) {
+        for &index in work {
+            if let Some(object) = self.slots[index as usize].object.as_mut() {
+                object.run_hook(hook);
+            }
+        }
     }
 
     /// Sets the server-filled columns of freshly inserted objects and moves
@@ -407,6 +418,8 @@ impl<T: Model> Arena<T> {
     /// objects whose changed columns are the same (see [`update_batch`](Arena::update_batch)).
     async fn update_dirty(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
         let work = work_of(&mut self.dirty, &self.slots, ObjectState::Persistent);
+        let changed_objects: Vec<u32> = work.iter().copied().filter(|&i| self.is_changed(i)).collect();
+        self.run_hooks(&changed_objects, Hook::BeforeUpdate);
         let version = T::TABLE.version_column();
         let mut batches: Vec<(Vec<usize>, Vec<u32>)> = Vec::new();
         for index in work {
@@ -430,7 +443,17 @@ impl<T: Model> Arena<T> {
             self.update_batch(&columns, &objects, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
         }
         self.dirty.clear();
+        self.run_hooks(&changed_objects, Hook::AfterUpdate);
         Ok(())
+    }
+
+    /// Whether an object differs from its snapshot.
+    fn is_changed(&self, index: u32) -> bool {
+        let slot = &self.slots[index as usize];
+        match (&slot.object, &slot.snapshot) {
+            (Some(object), Some(old)) => object.column_values() != *old,
+            _ => false,
+        }
     }
 
     /// One UPDATE of `columns` for every object of `work`, whatever their
@@ -553,8 +576,10 @@ impl<T: Model> Arena<T> {
         if let Some(field) = work.iter().find_map(|&i| self.changed_key_field(i)) {
             return Err(Error::KeyChanged { model: T::TABLE.model, field });
         }
+        self.run_hooks(&work, Hook::BeforeDelete);
         self.delete_rows(&work, conn, dialect).await.map_err(|e| e.with_model(T::TABLE.model))?;
         self.deleted.clear();
+        self.run_hooks(&work, Hook::AfterDelete);
         for index in work {
             let slot = &mut self.slots[index as usize];
             slot.state = ObjectState::Detached;

@@ -2,7 +2,7 @@
 //! between fields and column values.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 
 use super::helpers::{self, column};
@@ -24,6 +24,14 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     let set_arms = columns.iter().enumerate().map(|(index, field)| {
         let (member, column) = (field.ident, column(field.ty));
         quote!(#index => self.#member = (#column.decode)(<Self as #p::Model>::TABLE, #index, value)?)
+    });
+    // Spanned at `hooks`, so that a missing `impl Hooks` points there.
+    let hooks = cont.attrs.hooks.as_ref().map(|hooks| {
+        quote_spanned! {super::first_last_spans(&hooks.tokens).0=>
+            fn run_hook(&mut self, hook: #p::Hook) {
+                <Self as #p::Hooks>::run(self, hook)
+            }
+        }
     });
     quote! {
         #[automatically_derived]
@@ -62,6 +70,8 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
             }
 
             #links
+
+            #hooks
         }
     }
 }
