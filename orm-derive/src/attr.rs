@@ -24,7 +24,7 @@ use syn::{Attribute, Ident, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, CHECK, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{HOOKS, ON_DELETE, ON_UPDATE};
+use crate::symbol::{CLIENT_DEFAULT, HOOKS, ON_DELETE, ON_UPDATE};
 use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
@@ -155,6 +155,8 @@ pub(crate) struct Field {
     pub(crate) index: Option<Spanned<()>>,
     /// `default = "<sql>"`
     pub(crate) default: Option<Spanned<String>>,
+    /// `client_default = path::to::function`: what `new` puts in the field.
+    pub(crate) client_default: Option<Spanned<Path>>,
     /// `max_len = N`
     pub(crate) max_len: Option<Spanned<u32>>,
     /// `precision = P`: `numeric(P, S)`
@@ -185,6 +187,7 @@ impl Field {
         let mut index = Attr::none(cx, INDEX);
         let mut default = Attr::none(cx, DEFAULT);
         let mut max_len = Attr::none(cx, MAX_LEN);
+        let mut client_default = Attr::none(cx, CLIENT_DEFAULT);
         let mut precision = Attr::none(cx, PRECISION);
         let mut scale = Attr::none(cx, SCALE);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
@@ -206,6 +209,8 @@ impl Field {
                     index.set(flag(cx, &meta, INDEX)?);
                 } else if meta.path == DEFAULT {
                     default.set(string_value(cx, &meta, DEFAULT, "now()")?);
+                } else if meta.path == CLIENT_DEFAULT {
+                    client_default.set(path_value(cx, &meta, CLIENT_DEFAULT)?);
                 } else if meta.path == MAX_LEN {
                     max_len.set(integer_value(cx, &meta, MAX_LEN, 200, 1)?);
                 } else if meta.path == PRECISION {
@@ -236,6 +241,7 @@ impl Field {
             unique: unique.get(),
             index: index.get(),
             default: default.get(),
+            client_default: client_default.get(),
             max_len: max_len.get(),
             precision: precision.get(),
             scale: scale.get(),
@@ -258,6 +264,7 @@ impl Field {
             (UNIQUE, self.unique.as_ref().map(|v| &v.tokens)),
             (INDEX, self.index.as_ref().map(|v| &v.tokens)),
             (DEFAULT, self.default.as_ref().map(|v| &v.tokens)),
+            (CLIENT_DEFAULT, self.client_default.as_ref().map(|v| &v.tokens)),
             (MAX_LEN, self.max_len.as_ref().map(|v| &v.tokens)),
             (PRECISION, self.precision.as_ref().map(|v| &v.tokens)),
             (SCALE, self.scale.as_ref().map(|v| &v.tokens)),
@@ -657,7 +664,7 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
+              `unique`, `index`, `default`, `client_default`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(

@@ -32,6 +32,7 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
         check_max_len_on_text(cx, field);
         check_precision(cx, field);
         check_referential_actions(cx, field);
+        check_client_default(cx, field);
         check_foreign_key_shape(cx, field);
         if let Some(relationship) = &field.relationship {
             check_relationship_not_a_column(cx, field);
@@ -182,6 +183,20 @@ fn check_precision(cx: &Ctxt, field: &Field<'_>) {
             cx.error_spanned_by(&scale.tokens, message);
         }
         _ => {}
+    }
+}
+
+/// A value is computed in Rust or by the database, not both; a generated key
+/// is the database's.
+fn check_client_default(cx: &Ctxt, field: &Field<'_>) {
+    let Some(client) = &field.attrs.client_default else { return };
+    if field.attrs.default.is_some() {
+        let message = "`client_default` computes the value in Rust and `default` in the database: keep one";
+        cx.error_spanned_by(&client.tokens, message);
+    } else if field.generated {
+        let message = "a generated key is filled in by the database: add `autoincrement = false` to compute it with \
+                       `client_default`";
+        cx.error_spanned_by(&client.tokens, message);
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) const AUTOINCREMENT: Symbol = Symbol("autoincrement");
 pub(crate) const UNIQUE: Symbol = Symbol("unique");
 pub(crate) const INDEX: Symbol = Symbol("index");
 pub(crate) const DEFAULT: Symbol = Symbol("default");
+pub(crate) const CLIENT_DEFAULT: Symbol = Symbol("client_default");
 pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
 pub(crate) const PRECISION: Symbol = Symbol("precision");
 pub(crate) const SCALE: Symbol = Symbol("scale");
@@ -59,6 +60,7 @@ pub(crate) const FIELD_KEYS: &[Symbol] = &[
     UNIQUE,
     INDEX,
     DEFAULT,
+    CLIENT_DEFAULT,
     MAX_LEN,
     PRECISION,
     SCALE,

@@ -400,3 +400,31 @@ async fn hooks_run_inside_the_flush_and_their_changes_are_written() {
     s.commit().await.unwrap();
     assert_eq!(s.object(note).map(|n| n.events.last().copied()), Some(Some("before delete")));
 }
+
+/// A model that also derives `Default`, built by naming its fields.
+#[derive(Model, Debug, Default)]
+#[orm(table = "parcels")]
+pub(crate) struct Parcel {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) sender: String,
+    pub(crate) recipient: String,
+    pub(crate) weight_grams: i32,
+    pub(crate) fragile: bool,
+    pub(crate) note: Option<String>,
+}
+
+#[tokio::test]
+async fn a_model_deriving_default_is_built_with_a_struct_literal() {
+    let db = orm::testing::TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Parcel::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let parcel =
+        s.add(Parcel { sender: "Ada".into(), recipient: "Bob".into(), weight_grams: 1200, ..Default::default() });
+    s.commit().await.unwrap();
+    assert!(s[parcel].id > 0, "the key left at its default is generated");
+    let stored: Vec<(String, bool, Option<String>)> =
+        s.query_sql("SELECT recipient, fragile, note FROM parcels", ()).await.unwrap();
+    assert_eq!(stored, [("Bob".to_owned(), false, None)]);
+}

@@ -244,3 +244,31 @@ async fn precision_and_scale_make_a_numeric_of_that_size() {
     s.refresh(invoice).await.unwrap();
     assert_eq!(s[invoice].total, "12.35".parse::<Decimal>().unwrap(), "rounded to the scale by the database");
 }
+
+/// Values computed in Rust by `new`: a uuid key and a timestamp.
+#[derive(Model, Debug)]
+#[orm(table = "uploads")]
+pub(crate) struct Upload {
+    #[orm(primary_key, client_default = uuid::Uuid::new_v4)]
+    pub(crate) id: uuid::Uuid,
+    pub(crate) name: String,
+    #[orm(client_default = chrono::Utc::now)]
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+#[tokio::test]
+async fn client_defaults_are_computed_by_new() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Upload::TABLE]).await.unwrap();
+    let before = Utc::now();
+    let (a, b) = (Upload::new("a.png"), Upload::new("b.png"));
+    assert_ne!(a.id, b.id);
+    assert!(a.created_at >= before);
+    let id = a.id;
+    let mut s = engine.session();
+    s.add_all([a, b]);
+    s.commit().await.unwrap();
+    let names: Vec<String> = s.select(Upload::name).filter(Upload::id.eq(id)).all().await.unwrap();
+    assert_eq!(names, ["a.png"], "the key computed in Rust is the row's key");
+}

@@ -30,7 +30,8 @@ pub(super) fn impl_constructor(cont: &Container<'_>) -> TokenStream {
 /// as `Default::default()`.
 fn constructor(cont: &Container<'_>) -> TokenStream {
     let (model, vis) = (cont.ident, cont.vis);
-    let is_param = |f: &&Field<'_>| f.is_column() && !f.is_server_filled() && !f.is_version();
+    let is_param =
+        |f: &&Field<'_>| f.is_column() && !f.is_server_filled() && !f.is_version() && f.attrs.client_default.is_none();
     let params = cont.fields.iter().filter(is_param).map(|field| {
         let (member, ty) = (field.ident, field.ty);
         if ty::is_primitive(ty) {
@@ -47,6 +48,9 @@ fn constructor(cont: &Container<'_>) -> TokenStream {
         } else if field.is_version() {
             // The first version of a row; the session counts on from here.
             quote!(#member: 1)
+        } else if let Some(function) = &field.attrs.client_default {
+            let function = &function.value;
+            quote!(#member: #function())
         } else if !is_param(&field) {
             let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
             let default = helpers::default(ty, helper);
@@ -80,6 +84,12 @@ fn constructor_doc(cont: &Container<'_>) -> String {
     if !filled.is_empty() {
         let (filled, verb) = names(filled);
         doc.push_str(&format!("; {filled} {verb} filled in by the database on flush"));
+    }
+    let computed: Vec<&Field<'_>> = cont.columns().filter(|f| f.attrs.client_default.is_some()).collect();
+    if !computed.is_empty() {
+        let (computed, verb) = names(computed);
+        let verb = if verb == "is" { "is computed by its" } else { "are computed by their" };
+        doc.push_str(&format!("; {computed} {verb} `client_default`"));
     }
     if let Some(version) = cont.columns().find(|f| f.is_version()) {
         doc.push_str(&format!("; the version `{}` starts at 1", version.ident.unraw()));
