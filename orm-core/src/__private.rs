@@ -15,6 +15,19 @@ pub const fn check_foreign_key<F: ForeignKeyType<K>, M, K>(column: Column<M, K>)
     column
 }
 
+/// Column `N` of a model is its primary key (a single-column key) or
+/// unique: a foreign key may reference it. Implemented by the derive.
+#[diagnostic::on_unimplemented(
+    message = "a foreign key must reference the primary key or a unique column of `{Self}`",
+    label = "neither the primary key nor unique",
+    note = "reference the key of `{Self}`, or add `#[orm(unique)]` to the referenced column"
+)]
+pub trait KeyColumn<const N: usize> {}
+
+/// Compiles only if column `N` of `M` can be referenced by a foreign key:
+/// called by generated code with the span of the referenced column.
+pub const fn check_key_column<M: KeyColumn<N>, const N: usize>() {}
+
 /// Compiles only if `T` maps to a SQL type: called by generated code with the
 /// span of the field's type.
 pub const fn check_sql_value<T: SqlValue>() {}

@@ -14,6 +14,13 @@ pub(super) fn impl_columns(cont: &Container<'_>, p: &TokenStream) -> TokenStream
     let ident = cont.ident;
     let consts = cont.columns().enumerate().map(|(index, field)| column_const(cont, field, index, p));
     let relations = relations::relation_consts(cont, p);
+    // The columns a foreign key may reference: a single-column key, and
+    // unique columns.
+    let single_key = cont.primary_key().count() == 1;
+    let key_columns = cont.columns().enumerate().filter_map(|(index, field)| {
+        let referable = field.attrs.unique.is_some() || (single_key && field.is_primary_key());
+        referable.then(|| quote!(#[automatically_derived] impl #p::KeyColumn<#index> for #ident {}))
+    });
     quote! {
         // Column constants are named after their fields, in snake_case.
         #[allow(non_upper_case_globals)]
@@ -21,6 +28,7 @@ pub(super) fn impl_columns(cont: &Container<'_>, p: &TokenStream) -> TokenStream
             #(#consts)*
             #relations
         }
+        #(#key_columns)*
     }
 }
 

@@ -255,6 +255,20 @@ pub(super) fn foreign_keys(cont: &Container<'_>, p: &TokenStream) -> TokenStream
                 (column.table(), column.name(), column.index())
             };
         });
+        // The whole call at the referenced column, so that the error points
+        // at `Model::column`, not at the derive.
+        let alias_at_column = Ident::new(&alias.to_string(), at_column);
+        let at_column_p: TokenStream = p
+            .clone()
+            .into_iter()
+            .map(|mut tt| {
+                tt.set_span(at_column);
+                tt
+            })
+            .collect();
+        out.extend(quote_spanned! {at_column=>
+            const _: () = #at_column_p::check_key_column::<#alias_at_column, { #constant.2 }>();
+        });
         // Spanned on the field: when two foreign keys make a relationship
         // ambiguous, rustc lists the impls, which then name the fields.
         out.extend(quote_spanned! {field.ident.span()=>
