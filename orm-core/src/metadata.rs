@@ -88,6 +88,9 @@ pub struct ColumnMeta {
     pub default: Option<&'static str>,
     /// `varchar(n)` instead of `text`.
     pub max_len: Option<u32>,
+    /// SQL that every UPDATE of the row sets the column to, unless the
+    /// update sets it itself (SQLAlchemy's `onupdate`): `now()`.
+    pub onupdate: Option<&'static str>,
     /// `numeric(precision, scale)` instead of `numeric`.
     pub precision: Option<(u32, u32)>,
     /// The column this one references.
@@ -178,6 +181,7 @@ pub(crate) mod tests {
             index: false,
             default: None,
             max_len: None,
+            onupdate: None,
             precision: None,
             foreign_key: None,
             version: false,

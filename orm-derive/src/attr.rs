@@ -24,7 +24,7 @@ use syn::{Attribute, Ident, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, CHECK, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{CLIENT_DEFAULT, HOOKS, ON_DELETE, ON_UPDATE};
+use crate::symbol::{CLIENT_DEFAULT, HOOKS, ONUPDATE, ON_DELETE, ON_UPDATE};
 use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
@@ -157,6 +157,8 @@ pub(crate) struct Field {
     pub(crate) default: Option<Spanned<String>>,
     /// `client_default = path::to::function`: what `new` puts in the field.
     pub(crate) client_default: Option<Spanned<Path>>,
+    /// `onupdate = "<sql>"`
+    pub(crate) onupdate: Option<Spanned<String>>,
     /// `max_len = N`
     pub(crate) max_len: Option<Spanned<u32>>,
     /// `precision = P`: `numeric(P, S)`
@@ -188,6 +190,7 @@ impl Field {
         let mut default = Attr::none(cx, DEFAULT);
         let mut max_len = Attr::none(cx, MAX_LEN);
         let mut client_default = Attr::none(cx, CLIENT_DEFAULT);
+        let mut onupdate = Attr::none(cx, ONUPDATE);
         let mut precision = Attr::none(cx, PRECISION);
         let mut scale = Attr::none(cx, SCALE);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
@@ -209,6 +212,8 @@ impl Field {
                     index.set(flag(cx, &meta, INDEX)?);
                 } else if meta.path == DEFAULT {
                     default.set(string_value(cx, &meta, DEFAULT, "now()")?);
+                } else if meta.path == ONUPDATE {
+                    onupdate.set(string_value(cx, &meta, ONUPDATE, "now()")?);
                 } else if meta.path == CLIENT_DEFAULT {
                     client_default.set(path_value(cx, &meta, CLIENT_DEFAULT)?);
                 } else if meta.path == MAX_LEN {
@@ -242,6 +247,7 @@ impl Field {
             index: index.get(),
             default: default.get(),
             client_default: client_default.get(),
+            onupdate: onupdate.get(),
             max_len: max_len.get(),
             precision: precision.get(),
             scale: scale.get(),
@@ -265,6 +271,7 @@ impl Field {
             (INDEX, self.index.as_ref().map(|v| &v.tokens)),
             (DEFAULT, self.default.as_ref().map(|v| &v.tokens)),
             (CLIENT_DEFAULT, self.client_default.as_ref().map(|v| &v.tokens)),
+            (ONUPDATE, self.onupdate.as_ref().map(|v| &v.tokens)),
             (MAX_LEN, self.max_len.as_ref().map(|v| &v.tokens)),
             (PRECISION, self.precision.as_ref().map(|v| &v.tokens)),
             (SCALE, self.scale.as_ref().map(|v| &v.tokens)),
@@ -664,7 +671,7 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `client_default`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
+              `unique`, `index`, `default`, `client_default`, `onupdate`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(

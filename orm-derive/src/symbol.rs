@@ -29,6 +29,7 @@ pub(crate) const UNIQUE: Symbol = Symbol("unique");
 pub(crate) const INDEX: Symbol = Symbol("index");
 pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const CLIENT_DEFAULT: Symbol = Symbol("client_default");
+pub(crate) const ONUPDATE: Symbol = Symbol("onupdate");
 pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
 pub(crate) const PRECISION: Symbol = Symbol("precision");
 pub(crate) const SCALE: Symbol = Symbol("scale");
@@ -61,6 +62,7 @@ pub(crate) const FIELD_KEYS: &[Symbol] = &[
     INDEX,
     DEFAULT,
     CLIENT_DEFAULT,
+    ONUPDATE,
     MAX_LEN,
     PRECISION,
     SCALE,

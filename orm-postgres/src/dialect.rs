@@ -140,6 +140,7 @@ mod tests {
             index: false,
             default: None,
             max_len: None,
+            onupdate: None,
             precision: None,
             foreign_key: None,
             version: false,

@@ -272,3 +272,37 @@ async fn client_defaults_are_computed_by_new() {
     let names: Vec<String> = s.select(Upload::name).filter(Upload::id.eq(id)).all().await.unwrap();
     assert_eq!(names, ["a.png"], "the key computed in Rust is the row's key");
 }
+
+/// A column every UPDATE stamps.
+#[derive(Model, Debug)]
+#[orm(table = "pages")]
+pub(crate) struct Page {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) body: String,
+    #[orm(default = "now()", onupdate = "clock_timestamp()")]
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+#[tokio::test]
+async fn onupdate_stamps_every_update_and_reads_the_stamp_back() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Page::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let page = s.add(Page::new("draft"));
+    s.commit().await.unwrap();
+    let created = s[page].updated_at;
+
+    s[page].body = "edited".into();
+    s.commit().await.unwrap();
+    let edited = s[page].updated_at;
+    assert!(edited > created, "stamped by the UPDATE and read back: {created} -> {edited}");
+    let stored: Vec<DateTime<Utc>> = s.select(Page::updated_at).all().await.unwrap();
+    assert_eq!(stored, [edited]);
+
+    let n = s.query::<Page>().update([Page::body.set("bulk")]).await.unwrap();
+    assert_eq!(n, 1);
+    assert!(s[page].updated_at > edited, "a bulk update stamps too");
+    s.commit().await.unwrap();
+}

@@ -464,14 +464,23 @@ impl<'s, T: Model, F> Query<'s, T, F> {
                 reason: "`excluded` is the row an upsert tried to insert; a bulk update has none".into(),
             });
         }
+        let mut set: Vec<(&'static str, statement::Expr)> =
+            assignments.iter().map(|a| (T::TABLE.columns[a.column].name, a.value.clone())).collect();
+        // `onupdate` columns the statement does not set itself.
+        for (index, column) in T::TABLE.columns.iter().enumerate() {
+            if let (Some(sql), false) = (column.onupdate, assignments.iter().any(|a| a.column == index)) {
+                set.push((column.name, statement::Expr::Verbatim(sql)));
+            }
+        }
         let update = statement::Update {
             table: T::TABLE.name,
-            set: assignments.iter().map(|a| (T::TABLE.columns[a.column].name, a.value.clone())).collect(),
+            set,
             from: None,
             filter: self.key_filter(),
             returning: statement::columns_of(T::TABLE, &Name::Borrowed(T::TABLE.name)).collect(),
         };
-        let columns: Vec<usize> = assignments.iter().map(|a| a.column).collect();
+        let mut columns: Vec<usize> = assignments.iter().map(|a| a.column).collect();
+        columns.extend(T::TABLE.columns.iter().enumerate().filter(|(_, c)| c.onupdate.is_some()).map(|(i, _)| i));
         let rows = self.session.write_statement(Statement::Update(Box::new(update))).await?;
         let count = rows.len() as u64;
         self.session.assign_rows::<T>(rows, &columns)?;

@@ -496,16 +496,20 @@ impl<T: Model> Arena<T> {
         if let Some(v) = version {
             set.push((table.columns[v].name, Expr::column("u", NEW_VERSION)));
         }
-        let update = statement::Update {
-            table: table.name,
-            set,
-            from: Some(rows),
-            filter: Some(matches),
-            returning: returned_key(table),
-        };
+        // `onupdate` columns the update does not set itself, read back.
+        let onupdate: Vec<usize> = (0..table.columns.len())
+            .filter(|c| table.columns[*c].onupdate.is_some() && !columns.contains(c) && Some(*c) != version)
+            .collect();
+        set.extend(
+            onupdate.iter().filter_map(|&c| Some((table.columns[c].name, Expr::Verbatim(table.columns[c].onupdate?)))),
+        );
+        let mut returning = returned_key(table);
+        returning.extend(onupdate.iter().map(|&c| Expr::column(table.name, table.columns[c].name)));
+        let update = statement::Update { table: table.name, set, from: Some(rows), filter: Some(matches), returning };
         let sql = dialect.render(Statement::Update(Box::new(update)));
         let returned = conn.query(&sql.text, &sql.params).await?;
         self.expect_keys("update", work, &returned)?;
+        let onupdate_values = self.returned_by_key(&returned, onupdate.len());
         for (i, &index) in work.iter().enumerate() {
             let slot = &mut self.slots[index as usize];
             let Some(old) = slot.snapshot.take() else { continue };
@@ -516,8 +520,25 @@ impl<T: Model> Arena<T> {
                 let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
                 object.set_column_value(v, new.clone())?;
             }
+            let key = key_text(&T::key_values(&self.object_at(index).key()));
+            if let Some(values) = onupdate_values.get(&key) {
+                for (&column, value) in onupdate.iter().zip(values) {
+                    self.assign(index, column, value.clone())?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The last `extra` values of each returned row, by the row's key (its
+    /// first values).
+    fn returned_by_key(&self, returned: &Rows, extra: usize) -> rustc_hash::FxHashMap<String, Vec<Value>> {
+        if extra == 0 {
+            return Default::default();
+        }
+        let width = returned.width.max(1);
+        let key_len = width - extra;
+        returned.values.chunks(width).map(|row| (key_text(&row[..key_len]), row[key_len..].to_vec())).collect()
     }
 
     /// The rows that identify the objects of `work` in a batched statement,
@@ -553,7 +574,9 @@ impl<T: Model> Arena<T> {
             return Ok(());
         }
         let width = returned.width.max(1);
-        let found: std::collections::HashSet<String> = returned.values.chunks(width).map(key_text).collect();
+        let key_len = T::TABLE.primary_key().count().min(width);
+        let found: std::collections::HashSet<String> =
+            returned.values.chunks(width).map(|row| key_text(&row[..key_len])).collect();
         let keys = work
             .iter()
             .map(|&i| key_text(&T::key_values(&self.object_at(i).key())))

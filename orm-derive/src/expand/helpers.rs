@@ -57,6 +57,7 @@ fn column_helper(p: &TokenStream) -> TokenStream {
                     index: false,
                     default: ::core::option::Option::None,
                     max_len: ::core::option::Option::None,
+                    onupdate: ::core::option::Option::None,
                     precision: ::core::option::Option::None,
                     foreign_key: ::core::option::Option::None,
                     version: false,

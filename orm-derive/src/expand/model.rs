@@ -134,6 +134,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
     let default = option(field.attrs.default.as_ref().map(|d| d.value.as_str()).map(|d| quote!(#d)));
     let max_len = option(field.attrs.max_len.as_ref().map(|m| m.value).map(|m| quote!(#m)));
     let scale = field.attrs.scale.as_ref().map_or(0, |s| s.value);
+    let onupdate = option(field.attrs.onupdate.as_ref().map(|o| o.value.as_str()).map(|o| quote!(#o)));
     let precision = option(field.attrs.precision.as_ref().map(|p| p.value).map(|p| quote!((#p, #scale))));
     let foreign_key = option(field.attrs.foreign_key.as_ref().map(|_| relations::foreign_key_meta(field, position, p)));
     quote! {
@@ -148,6 +149,7 @@ fn column_meta(field: &Field<'_>, position: usize, p: &TokenStream) -> TokenStre
             index: #index,
             default: #default,
             max_len: #max_len,
+            onupdate: #onupdate,
             precision: #precision,
             foreign_key: #foreign_key,
             version: #version,
