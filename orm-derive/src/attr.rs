@@ -24,7 +24,7 @@ use syn::{Attribute, Ident, LitBool, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 use crate::symbol::{self, Symbol};
 use crate::symbol::{AUTOINCREMENT, CHECK, COLUMN, CRATE, DEFAULT, FOREIGN_KEY, INDEX, MAX_LEN, NO_CONSTRUCTOR};
-use crate::symbol::{CLIENT_DEFAULT, HOOKS, ONUPDATE, ON_DELETE, ON_UPDATE};
+use crate::symbol::{CLIENT_DEFAULT, HOOKS, ONUPDATE, ON_DELETE, ON_KEY_UPDATE};
 use crate::symbol::{ORM, PRECISION, PRIMARY_KEY, RELATIONSHIP, SCALE, SKIP, TABLE, UNIQUE, VERSION};
 
 /// A value given in an attribute, with the tokens of `key = value` for errors.
@@ -169,7 +169,7 @@ pub(crate) struct Field {
     pub(crate) foreign_key: Option<Spanned<Path>>,
     /// `on_delete = "cascade"`
     pub(crate) on_delete: Option<Spanned<ReferentialAction>>,
-    /// `on_update = "cascade"`
+    /// `on_key_update = "cascade"`: SQL's `ON UPDATE` of the foreign key
     pub(crate) on_update: Option<Spanned<ReferentialAction>>,
     /// `version`: the optimistic-concurrency counter
     pub(crate) version: Option<Spanned<()>>,
@@ -195,7 +195,7 @@ impl Field {
         let mut scale = Attr::none(cx, SCALE);
         let mut foreign_key = Attr::none(cx, FOREIGN_KEY);
         let mut on_delete = Attr::none(cx, ON_DELETE);
-        let mut on_update = Attr::none(cx, ON_UPDATE);
+        let mut on_update = Attr::none(cx, ON_KEY_UPDATE);
         let mut version = Attr::none(cx, VERSION);
         let mut skip = Attr::none(cx, SKIP);
         for attr in orm_attributes(attrs) {
@@ -226,8 +226,8 @@ impl Field {
                     foreign_key.set(foreign_key_value(cx, &meta)?);
                 } else if meta.path == ON_DELETE {
                     on_delete.set(action_value(cx, &meta, ON_DELETE)?);
-                } else if meta.path == ON_UPDATE {
-                    on_update.set(action_value(cx, &meta, ON_UPDATE)?);
+                } else if meta.path == ON_KEY_UPDATE {
+                    on_update.set(action_value(cx, &meta, ON_KEY_UPDATE)?);
                 } else if meta.path == VERSION {
                     version.set(flag(cx, &meta, VERSION)?);
                 } else if meta.path == SKIP {
@@ -277,7 +277,7 @@ impl Field {
             (SCALE, self.scale.as_ref().map(|v| &v.tokens)),
             (FOREIGN_KEY, self.foreign_key.as_ref().map(|v| &v.tokens)),
             (ON_DELETE, self.on_delete.as_ref().map(|v| &v.tokens)),
-            (ON_UPDATE, self.on_update.as_ref().map(|v| &v.tokens)),
+            (ON_KEY_UPDATE, self.on_update.as_ref().map(|v| &v.tokens)),
             (VERSION, self.version.as_ref().map(|v| &v.tokens)),
         ];
         keys.into_iter().filter_map(|(key, tokens)| Some((key, tokens?))).collect()
@@ -671,7 +671,7 @@ mod tests {
         assert_eq!(
             errors,
             ["unknown `orm` field attribute `colum`, expected one of `column`, `primary_key`, `autoincrement`, \
-              `unique`, `index`, `default`, `client_default`, `onupdate`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_update`, `version`, `skip`"]
+              `unique`, `index`, `default`, `client_default`, `onupdate`, `max_len`, `precision`, `scale`, `foreign_key`, `on_delete`, `on_key_update`, `version`, `skip`"]
         );
         let (_, errors) = container(vec![parse_quote!(#[orm(tabel = "movies")])]);
         assert_eq!(

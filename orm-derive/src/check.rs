@@ -200,12 +200,12 @@ fn check_client_default(cx: &Ctxt, field: &Field<'_>) {
     }
 }
 
-/// `on_delete` and `on_update` go with a foreign key; `set null` needs one
+/// `on_delete` and `on_key_update` go with a foreign key; `set null` needs one
 /// that can be NULL.
 fn check_referential_actions(cx: &Ctxt, field: &Field<'_>) {
     for action in [&field.attrs.on_delete, &field.attrs.on_update].into_iter().flatten() {
         if field.attrs.foreign_key.is_none() {
-            let message = "`on_delete` and `on_update` go with a foreign key: add `foreign_key = Model::column`";
+            let message = "`on_delete` and `on_key_update` go with a foreign key: add `foreign_key = Model::column`";
             cx.error_spanned_by(&action.tokens, message);
         } else if action.value == ReferentialAction::SetNull && ty::option_inner(field.ty).is_none() {
             let message = format!(

@@ -36,7 +36,7 @@ pub(crate) const SCALE: Symbol = Symbol("scale");
 pub(crate) const FOREIGN_KEY: Symbol = Symbol("foreign_key");
 pub(crate) const VERSION: Symbol = Symbol("version");
 pub(crate) const ON_DELETE: Symbol = Symbol("on_delete");
-pub(crate) const ON_UPDATE: Symbol = Symbol("on_update");
+pub(crate) const ON_KEY_UPDATE: Symbol = Symbol("on_key_update");
 pub(crate) const SKIP: Symbol = Symbol("skip");
 
 // Relationship keys: the kind flags, then the options.
@@ -68,7 +68,7 @@ pub(crate) const FIELD_KEYS: &[Symbol] = &[
     SCALE,
     FOREIGN_KEY,
     ON_DELETE,
-    ON_UPDATE,
+    ON_KEY_UPDATE,
     VERSION,
     SKIP,
 ];

@@ -9,7 +9,7 @@ struct Review {
     shelf_id: i32,
     #[orm(foreign_key = Review::id, on_delete = "set null")]
     parent_id: i32,
-    #[orm(foreign_key = Review::id, on_update = "explode")]
+    #[orm(foreign_key = Review::id, on_key_update = "explode")]
     other_id: Option<i32>,
     title: String,
     stars: i32,
