@@ -151,6 +151,11 @@ impl KeyValue {
             Value::I32(v) => KeyValue::Int(i64::from(*v)),
             Value::I64(v) => KeyValue::Int(*v),
             Value::Text(v) => KeyValue::Text(v.clone()),
+            // As PostgreSQL gives them back: `1.50` for `1.5` in a
+            // `numeric(p, 2)`, microseconds of a timestamp.
+            Value::Decimal(v) => KeyValue::Other(v.normalize().to_string()),
+            Value::Timestamp(v) => KeyValue::Int(v.and_utc().timestamp_micros()),
+            Value::TimestampTz(v) => KeyValue::Int(v.timestamp_micros()),
             other => KeyValue::Other(format!("{other:?}")),
         })
     }

@@ -111,16 +111,17 @@ pub trait Hooks {
     /// Before the INSERT of a new object.
     fn before_insert(&mut self) {}
     /// After the INSERT, with the keys and defaults the database filled in.
-    fn after_insert(&mut self) {}
+    /// It reads the object: a change here would never be written.
+    fn after_insert(&self) {}
     /// Before the UPDATE of a changed object: changes made here are written
     /// with the others.
     fn before_update(&mut self) {}
     /// After the UPDATE.
-    fn after_update(&mut self) {}
+    fn after_update(&self) {}
     /// Before the DELETE.
     fn before_delete(&mut self) {}
     /// After the DELETE.
-    fn after_delete(&mut self) {}
+    fn after_delete(&self) {}
 
     /// Runs the hook `hook`. Called by generated code.
     #[doc(hidden)]

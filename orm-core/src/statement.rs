@@ -554,10 +554,15 @@ pub fn select_table(table: &TableMeta) -> Select {
     Select { items: columns_of(table, &name).collect(), from: Some(Source::table(table)), ..Select::default() }
 }
 
-/// `SELECT u.a, u.b FROM <arrays> AS u (a, b)`: one row per array element,
-/// one array per column. `columns` pairs each column's name with its type.
+/// The alias of the rows made of arrays (`rows_of_arrays`). Names starting
+/// with `orm_` are the ORM's: a table or column must not take them.
+pub const ROWS: &str = "orm_rows";
+
+/// `SELECT orm_rows.a, .. FROM <arrays> AS orm_rows (a, b)`: one row per
+/// array element, one array per column. `columns` pairs each column's name
+/// with its type.
 pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -> Select {
-    let alias = Name::Borrowed("u");
+    let alias = Name::Borrowed(ROWS);
     Select {
         items: columns.iter().map(|&(name, _)| Expr::column(alias.clone(), name)).collect(),
         from: Some(Source::Arrays {

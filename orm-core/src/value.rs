@@ -257,7 +257,8 @@ impl<T: SqlValue> SqlValue for Option<T> {
 
 /// A `jsonb` column holding any serde type: `tags: Json<Vec<String>>`,
 /// `address: Json<Address>`. Reading a document that does not fit `T` is a
-/// decode error naming the field.
+/// decode error naming the field. A value JSON cannot hold (a map whose
+/// keys are not strings) is written as NULL.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Json<T>(pub T);
 

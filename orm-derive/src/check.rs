@@ -42,6 +42,13 @@ pub(crate) fn check(cx: &Ctxt, cont: &Container<'_>, had_attribute_errors: bool)
     }
     check_unique_columns(cx, cont);
     check_constraint_fields(cx, cont);
+    if !cont.has_constructor() {
+        for client in cont.columns().filter_map(|f| f.attrs.client_default.as_ref()) {
+            let message = "`client_default` is computed by `new`, which `no_constructor` leaves out: compute it in \
+                           your constructor";
+            cx.error_spanned_by(&client.tokens, message);
+        }
+    }
     check_version(cx, cont);
     check_constructor_name(cx, cont);
 }
@@ -189,8 +196,17 @@ fn check_precision(cx: &Ctxt, field: &Field<'_>) {
 /// A value is computed in Rust or by the database, not both; a generated key
 /// is the database's.
 fn check_client_default(cx: &Ctxt, field: &Field<'_>) {
+    if let Some(onupdate) = &field.attrs.onupdate {
+        if field.is_primary_key() || field.is_version() {
+            let message = "`onupdate` cannot be on a primary key or the version: the session writes those itself";
+            cx.error_spanned_by(&onupdate.tokens, message);
+        }
+    }
     let Some(client) = &field.attrs.client_default else { return };
-    if field.attrs.default.is_some() {
+    if field.is_version() {
+        let message = "the version starts at 1 and the session counts it: remove `client_default`";
+        cx.error_spanned_by(&client.tokens, message);
+    } else if field.attrs.default.is_some() {
         let message = "`client_default` computes the value in Rust and `default` in the database: keep one";
         cx.error_spanned_by(&client.tokens, message);
     } else if field.generated {
@@ -207,6 +223,9 @@ fn check_referential_actions(cx: &Ctxt, field: &Field<'_>) {
         if field.attrs.foreign_key.is_none() {
             let message = "`on_delete` and `on_key_update` go with a foreign key: add `foreign_key = Model::column`";
             cx.error_spanned_by(&action.tokens, message);
+        } else if action.value == ReferentialAction::SetDefault && field.attrs.default.is_none() {
+            let message = "`set default` needs a default: add `default = \"<sql>\"` to the field";
+            cx.error_spanned_by(&action.tokens, message);
         } else if action.value == ReferentialAction::SetNull && ty::option_inner(field.ty).is_none() {
             let message = format!(
                 "`set null` needs a nullable foreign key: declare `{}: Option<{}>`",
@@ -221,8 +240,10 @@ fn check_referential_actions(cx: &Ctxt, field: &Field<'_>) {
 /// The fields of `unique(..)` and `index(..)` on the struct are columns.
 fn check_constraint_fields(cx: &Ctxt, cont: &Container<'_>) {
     for list in cont.attrs.uniques.iter().chain(&cont.attrs.indexes) {
-        for ident in &list.value {
-            if !cont.columns().any(|f| f.ident == ident) {
+        for (i, ident) in list.value.iter().enumerate() {
+            if list.value[..i].contains(ident) {
+                cx.error_spanned_by(ident, format!("`{ident}` is listed twice, list each field once"));
+            } else if !cont.columns().any(|f| f.ident == ident) {
                 let message = format!("`{}` has no column field `{ident}`: list fields that are columns", cont.ident);
                 cx.error_spanned_by(ident, message);
             }
@@ -344,10 +365,22 @@ fn check_relationship_keys(cx: &Ctxt, cont: &Container<'_>, relationship: &Relat
 }
 
 /// Two fields on one column would make INSERT name the column twice and
-/// reads overwrite each other.
+/// reads overwrite each other; names starting with `orm_` are the ORM's own
+/// (its batched statements name their rows and helper columns so).
 fn check_unique_columns(cx: &Ctxt, cont: &Container<'_>) {
+    if cont.table.starts_with("orm_") {
+        let message = format!("table names starting with `orm_` are reserved, rename `{}`", cont.table);
+        match &cont.attrs.table {
+            Some(table) => cx.error_spanned_by(&table.tokens, message),
+            None => cx.error_spanned_by(cont.ident, message),
+        }
+    }
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
     for field in cont.columns() {
+        if field.column.starts_with("orm_") {
+            let message = format!("column names starting with `orm_` are reserved, rename `{}`", field.column);
+            cx.error_spanned_by(field.ident, message);
+        }
         if let Some(first) = seen.insert(&field.column, field) {
             let message = format!(
                 "column `{}` is already mapped by field `{}`, give this field another name with \

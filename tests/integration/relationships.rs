@@ -608,3 +608,23 @@ async fn an_object_entering_a_session_carries_no_links_from_another() {
     let cast: Vec<String> = c.related(stored, Movie::actors).unwrap().iter().map(|&h| c[h].name.clone()).collect();
     assert_eq!(cast, ["Somebody Else"]);
 }
+
+#[tokio::test]
+async fn unlink_flush_and_link_again_survive_a_rollback_of_the_flush() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let movie = session.add(Movie::new("Heat", date(1995, 12, 15)));
+    let actor = session.add(Actor::new("Al Pacino", date(1940, 4, 25)));
+    session.link(movie, Movie::actors, actor).unwrap();
+    session.commit().await.unwrap();
+
+    session.unlink(movie, Movie::actors, actor).unwrap();
+    session.flush().await.unwrap(); // the DELETE of the row is written
+    session.link(movie, Movie::actors, actor).unwrap(); // pending again
+    assert!(session.execute("SELECT * FROM no_such_table", ()).await.is_err(), "rolls the transaction back");
+    session.commit().await.unwrap();
+    let rows: Vec<i64> = engine.session().query_sql("SELECT count(*) FROM movies_actors", ()).await.unwrap();
+    assert_eq!(rows, [1], "the link stays, as the session shows it");
+    assert_eq!(session.related(movie, Movie::actors).unwrap(), [actor]);
+}

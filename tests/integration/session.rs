@@ -356,21 +356,24 @@ pub(crate) struct Note {
     pub(crate) events: Vec<&'static str>,
 }
 
+/// How many `after_*` hooks ran (they read the object, so they count here).
+static AFTER_HOOKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl orm::Hooks for Note {
     fn before_insert(&mut self) {
         self.body = self.body.trim().to_owned();
         self.events.push("before insert");
     }
-    fn after_insert(&mut self) {
+    fn after_insert(&self) {
         assert!(self.id > 0, "the key is known after the insert");
-        self.events.push("after insert");
+        AFTER_HOOKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     fn before_update(&mut self) {
         self.revision += 1;
         self.events.push("before update");
     }
-    fn after_update(&mut self) {
-        self.events.push("after update");
+    fn after_update(&self) {
+        AFTER_HOOKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     fn before_delete(&mut self) {
         self.events.push("before delete");
@@ -385,17 +388,19 @@ async fn hooks_run_inside_the_flush_and_their_changes_are_written() {
     let mut s = engine.session();
     let note = s.add(Note::new("  hello  ", 0));
     s.commit().await.unwrap();
-    assert_eq!(s[note].events, ["before insert", "after insert"]);
+    assert_eq!(s[note].events, ["before insert"]);
+    assert_eq!(AFTER_HOOKS.load(std::sync::atomic::Ordering::Relaxed), 1);
     s[note].body = "changed".into();
     s.commit().await.unwrap();
-    assert_eq!(s[note].events[2..], ["before update", "after update"]);
+    assert_eq!(s[note].events[1..], ["before update"]);
+    assert_eq!(AFTER_HOOKS.load(std::sync::atomic::Ordering::Relaxed), 2);
     let id = s[note].id;
     let stored: Vec<(String, i32)> =
         s.query_sql("SELECT body, revision FROM notes WHERE id = $1", (id,)).await.unwrap();
     assert_eq!(stored, [("changed".to_owned(), 1)], "the hook's change went out with the UPDATE");
     s.commit().await.unwrap();
     s.commit().await.unwrap();
-    assert_eq!(s[note].events.len(), 4, "no hook without a change");
+    assert_eq!(s[note].events.len(), 2, "no hook without a change");
     s.delete(note).unwrap();
     s.commit().await.unwrap();
     assert_eq!(s.object(note).map(|n| n.events.last().copied()), Some(Some("before delete")));

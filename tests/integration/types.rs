@@ -306,3 +306,24 @@ async fn onupdate_stamps_every_update_and_reads_the_stamp_back() {
     assert!(s[page].updated_at > edited, "a bulk update stamps too");
     s.commit().await.unwrap();
 }
+
+/// A sent `numeric(10, 2)` key, and a column read back.
+#[derive(Model, Debug)]
+#[orm(table = "rates")]
+pub(crate) struct Rate {
+    #[orm(primary_key, precision = 10, scale = 2)]
+    pub(crate) amount: Decimal,
+    #[orm(default = "now()")]
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+#[tokio::test]
+async fn a_sent_key_comes_back_normalised_and_still_matches_its_object() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Rate::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let rates = s.add_all(["1.5", "0.25", "7"].map(|a| Rate::new(a.parse::<Decimal>().unwrap())));
+    s.commit().await.unwrap();
+    assert!(rates.iter().all(|&r| s.state(r) == Some(orm::ObjectState::Persistent)));
+}

@@ -275,3 +275,20 @@ async fn changed_rows_are_updated_in_one_statement_and_stale_ones_are_named() {
     assert!(error.to_string().contains(&format!("stale keys: {}, {}", ids[1], ids[2])), "{error}");
     assert_eq!(stored(engine, ids[0]).await.map(|d| d.version), Some(2), "nothing of the batch was written");
 }
+
+#[tokio::test]
+async fn merging_an_out_of_date_object_is_stale_data() {
+    let db = setup().await;
+    let engine = db.engine();
+    let id = committed(engine, "A").await;
+    let old = stored(engine, id).await.unwrap();
+    let mut theirs = engine.session();
+    let doc = theirs.get::<Document>(id).await.unwrap().unwrap();
+    theirs[doc].body = "newer".into();
+    theirs.commit().await.unwrap();
+
+    let mut mine = engine.session();
+    let error = mine.merge(old).await.unwrap_err();
+    assert!(matches!(error, Error::StaleData { action: "merge", .. }), "{error:?}");
+    assert_eq!(stored(engine, id).await.unwrap().body, "newer");
+}

@@ -255,5 +255,8 @@ pub(crate) fn undo_links_since(links: &mut PendingLinks, memberships: usize, for
     let from = foreign_keys.min(links.resolved_foreign_keys.len());
     let resolved: Vec<_> = links.resolved_foreign_keys.drain(from..).collect();
     links.foreign_keys.splice(0..0, resolved);
+    // A written change and a newer opposite one (unlink, flush, link again)
+    // cancel out, as they would have had they met before the flush.
+    links.cancel_opposites();
     links.reindex();
 }

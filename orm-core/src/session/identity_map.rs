@@ -96,10 +96,12 @@ pub(crate) enum Undo {
     /// A statement of the session's (an upsert) wrote this row and the
     /// session took it in: a rollback takes it out again.
     Merged,
-    /// A cascade or a bulk UPDATE set this column; it held `old`.
+    /// A cascade or a bulk UPDATE set this column; it held `old`, and the
+    /// snapshot held `old_snapshot` (an unflushed change keeps its own).
     Assigned {
         column: usize,
         old: Value,
+        old_snapshot: Option<Value>,
     },
 }
 
@@ -167,11 +169,12 @@ impl<T: Model> Arena<T> {
             std::collections::hash_map::Entry::Occupied(slot) => {
                 let index = *slot.get();
                 let slot = &mut self.slots[index as usize];
-                if slot.expired {
-                    // Expired: the row just read replaces what it held.
+                if slot.expired && slot.snapshot.is_none() {
+                    // Expired: the row just read replaces what it held. An
+                    // object changed since it was expired keeps its change.
                     slot.object = Some(object);
-                    slot.expired = false;
                 }
+                slot.expired = false;
                 index
             }
             std::collections::hash_map::Entry::Vacant(vacant) => {
@@ -362,9 +365,9 @@ impl<T: Model> Arena<T> {
                     slot.state = ObjectState::Deleted;
                     self.deleted.push(index);
                 }
-                Undo::Assigned { column, old } => {
-                    if let Some(snapshot) = &mut slot.snapshot {
-                        snapshot[column] = old.clone();
+                Undo::Assigned { column, old, old_snapshot } => {
+                    if let (Some(snapshot), Some(value)) = (&mut slot.snapshot, old_snapshot) {
+                        snapshot[column] = value;
                     }
                     if let Some(object) = slot.object.as_mut() {
                         // The value was read from this very field: it fits.

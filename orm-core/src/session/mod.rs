@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::executor::{Connection, Connector, RowFn, Rows};
+use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::query::Query;
 use crate::relation::Links;
@@ -406,6 +407,19 @@ impl Session {
     /// A database error; [`Error::Decode`] as for `get`.
     pub async fn merge<T: Model>(&mut self, object: T) -> Result<Handle<T>> {
         let Some(handle) = self.get::<T>(object.key()).await? else { return Ok(self.add(object)) };
+        if let Some(v) = T::TABLE.version_column() {
+            // A detached object older than the row would overwrite newer data.
+            if object.column_value(v) != self[handle].column_value(v) {
+                let key = T::key_values(&object.key()).iter().map(|k| format!("{k:?}")).collect();
+                return Err(Error::StaleData {
+                    model: T::TABLE.model,
+                    action: "merge",
+                    expected: 1,
+                    matched: 0,
+                    keys: key,
+                });
+            }
+        }
         let target = self.arena_mut::<T>().object_mut(handle.index).ok_or_else(|| stale_handle(T::TABLE.model))?;
         copy_columns(&object, target)?;
         Ok(handle)
@@ -662,10 +676,13 @@ impl Session {
     }
 }
 
-/// Copies every column but the key from `source` onto `target`.
+/// Copies the columns the application sets from `source` onto `target`:
+/// not the key, the version (the session's to count) or the columns the
+/// database fills (a `new` object holds placeholders there).
 pub(crate) fn copy_columns<T: Model>(source: &T, target: &mut T) -> Result<()> {
     for (column, value) in source.column_values().into_iter().enumerate() {
-        if !T::TABLE.columns[column].primary_key {
+        let meta = &T::TABLE.columns[column];
+        if !meta.primary_key && !meta.version && !TableMeta::is_server_filled(meta) {
             target.set_column_value(column, value)?;
         }
     }

@@ -130,6 +130,24 @@ impl PendingLinks {
         }
     }
 
+    /// Cancels an add and a remove of the same secondary row, wherever they
+    /// stand in the list (after an undo puts written changes back in front
+    /// of newer ones), keeping the order of the rest.
+    pub(crate) fn cancel_opposites(&mut self) {
+        let mut kept: Vec<Option<MembershipChange>> = Vec::with_capacity(self.memberships.len());
+        let mut position: rustc_hash::FxHashMap<(MembershipRow, bool), usize> = Default::default();
+        for change in std::mem::take(&mut self.memberships) {
+            let row = change.row();
+            if let Some(i) = position.remove(&(row, !change.add)) {
+                kept[i] = None;
+                continue;
+            }
+            position.insert((row, change.add), kept.len());
+            kept.push(Some(change));
+        }
+        self.memberships = kept.into_iter().flatten().collect();
+    }
+
     fn has_pending_foreign_key(&self, child: SlotRef, column: usize) -> bool {
         self.foreign_key_index.contains(&(child, column))
     }

@@ -8,6 +8,7 @@ use std::any::{Any, TypeId};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::executor::{BoxFuture, Connection, Rows};
+use crate::loader::KeyValue;
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Hook, Model, RowReader};
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
@@ -253,10 +254,8 @@ impl<T: Model> Arena<T> {
             return Ok(());
         }
         object.set_column_value(column, value.clone())?;
-        if let Some(snapshot) = &mut slot.snapshot {
-            snapshot[column] = value;
-        }
-        self.journal.push((index, Undo::Assigned { column, old }));
+        let old_snapshot = slot.snapshot.as_mut().map(|snapshot| std::mem::replace(&mut snapshot[column], value));
+        self.journal.push((index, Undo::Assigned { column, old, old_snapshot }));
         Ok(())
     }
 
@@ -491,10 +490,12 @@ impl<T: Model> Arena<T> {
             extra.push((NEW_VERSION, table.columns[v].sql_type, new_versions.clone()));
         }
         let (rows, matches) = self.keyed_rows(work, extra);
-        let mut set: Vec<(&'static str, Expr)> =
-            columns.iter().map(|&c| (table.columns[c].name, Expr::column("u", table.columns[c].name))).collect();
+        let mut set: Vec<(&'static str, Expr)> = columns
+            .iter()
+            .map(|&c| (table.columns[c].name, Expr::column(statement::ROWS, table.columns[c].name)))
+            .collect();
         if let Some(v) = version {
-            set.push((table.columns[v].name, Expr::column("u", NEW_VERSION)));
+            set.push((table.columns[v].name, Expr::column(statement::ROWS, NEW_VERSION)));
         }
         // `onupdate` columns the update does not set itself, read back.
         let onupdate: Vec<usize> = (0..table.columns.len())
@@ -520,7 +521,7 @@ impl<T: Model> Arena<T> {
                 let object = self.slots[index as usize].object.as_mut().expect("work list slot holds an object");
                 object.set_column_value(v, new.clone())?;
             }
-            let key = key_text(&T::key_values(&self.object_at(index).key()));
+            let key = key_form(&T::key_values(&self.object_at(index).key()));
             if let Some(values) = onupdate_values.get(&key) {
                 for (&column, value) in onupdate.iter().zip(values) {
                     self.assign(index, column, value.clone())?;
@@ -532,13 +533,17 @@ impl<T: Model> Arena<T> {
 
     /// The last `extra` values of each returned row, by the row's key (its
     /// first values).
-    fn returned_by_key(&self, returned: &Rows, extra: usize) -> rustc_hash::FxHashMap<String, Vec<Value>> {
+    fn returned_by_key(
+        &self,
+        returned: &Rows,
+        extra: usize,
+    ) -> rustc_hash::FxHashMap<Vec<Option<KeyValue>>, Vec<Value>> {
         if extra == 0 {
             return Default::default();
         }
         let width = returned.width.max(1);
         let key_len = width - extra;
-        returned.values.chunks(width).map(|row| (key_text(&row[..key_len]), row[key_len..].to_vec())).collect()
+        returned.values.chunks(width).map(|row| (key_form(&row[..key_len]), row[key_len..].to_vec())).collect()
     }
 
     /// The rows that identify the objects of `work` in a batched statement,
@@ -553,12 +558,12 @@ impl<T: Model> Arena<T> {
             .collect();
         let mut matches: Vec<Expr> = table
             .primary_key()
-            .map(|(_, meta)| Expr::column(table.name, meta.name).equals(Expr::column("u", meta.name)))
+            .map(|(_, meta)| Expr::column(table.name, meta.name).equals(Expr::column(statement::ROWS, meta.name)))
             .collect();
         if let Some(v) = table.version_column() {
             let meta = &table.columns[v];
             arrays.push((OLD_VERSION, meta.sql_type, work.iter().map(|&i| self.last_seen(i, v)).collect()));
-            matches.push(Expr::column(table.name, meta.name).equals(Expr::column("u", OLD_VERSION)));
+            matches.push(Expr::column(table.name, meta.name).equals(Expr::column(statement::ROWS, OLD_VERSION)));
         }
         arrays.extend(extra);
         let typed: Vec<(&'static str, SqlType)> = arrays.iter().map(|(name, ty, _)| (*name, *ty)).collect();
@@ -575,12 +580,13 @@ impl<T: Model> Arena<T> {
         }
         let width = returned.width.max(1);
         let key_len = T::TABLE.primary_key().count().min(width);
-        let found: std::collections::HashSet<String> =
-            returned.values.chunks(width).map(|row| key_text(&row[..key_len])).collect();
+        let found: rustc_hash::FxHashSet<Vec<Option<KeyValue>>> =
+            returned.values.chunks(width).map(|row| key_form(&row[..key_len])).collect();
         let keys = work
             .iter()
-            .map(|&i| key_text(&T::key_values(&self.object_at(i).key())))
-            .filter(|key| !found.contains(key))
+            .map(|&i| T::key_values(&self.object_at(i).key()))
+            .filter(|key| !found.contains(&key_form(key)))
+            .map(|key| key_text(&key))
             .collect();
         Err(Error::StaleData {
             model: T::TABLE.model,
@@ -658,6 +664,12 @@ const NEW_VERSION: &str = "orm_new_version";
 /// `RETURNING` the key columns, to tell which rows a statement matched.
 fn returned_key(table: &TableMeta) -> Vec<Expr> {
     table.primary_key().map(|(_, c)| Expr::column(table.name, c.name)).collect()
+}
+
+/// A key in a form that can be hashed and that equals the key PostgreSQL
+/// returns for it (see [`KeyValue::of`]).
+fn key_form(values: &[Value]) -> Vec<Option<KeyValue>> {
+    values.iter().map(KeyValue::of).collect()
 }
 
 /// A key as the user wrote it, for messages: `7`, `(7, chess)`.
@@ -775,16 +787,15 @@ impl RowMatch {
             RowMatch::ByKey => {
                 let key_positions: Vec<usize> =
                     returned.iter().enumerate().filter(|(_, (_, c))| c.primary_key).map(|(i, _)| i).collect();
-                let row_of: rustc_hash::FxHashMap<String, usize> = (0..count)
+                let row_of: rustc_hash::FxHashMap<Vec<Option<KeyValue>>, usize> = (0..count)
                     .map(|row| {
-                        let key: Vec<&Value> = key_positions.iter().map(|&p| &rows.values[row * width + p]).collect();
-                        (format!("{key:?}"), row)
+                        let key = key_positions.iter().map(|&p| KeyValue::of(&rows.values[row * width + p])).collect();
+                        (key, row)
                     })
                     .collect();
                 keys.iter()
                     .map(|key| {
-                        let key: Vec<&Value> = key.iter().collect();
-                        row_of.get(&format!("{key:?}")).copied().ok_or_else(|| Error::ResultShape {
+                        row_of.get(&key_form(key)).copied().ok_or_else(|| Error::ResultShape {
                             what: "rows of an INSERT matching the keys sent".into(),
                             expected: keys.len(),
                             returned: row_of.len(),

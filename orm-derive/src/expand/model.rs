@@ -94,6 +94,23 @@ fn table_meta(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
     }
 }
 
+/// A constraint name PostgreSQL keeps whole: at most 63 bytes, a longer one
+/// cut and ended with a hash of the whole, so that two long names stay apart.
+fn constraint_name(name: String) -> String {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return name;
+    }
+    // FNV-1a: stable across compilers, unlike `DefaultHasher`.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let suffix = format!("_{:08x}", hash as u32);
+    let mut cut = MAX - suffix.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &name[..cut])
+}
+
 /// The table's constraints over several columns and its checks, named as
 /// PostgreSQL names a unique constraint (`books_author_id_title_key`), as
 /// single-column indexes are named (`ix_books_author_id_published`), and
@@ -105,17 +122,17 @@ fn constraints(cont: &Container<'_>, p: &TokenStream) -> Vec<TokenStream> {
     };
     let uniques = cont.attrs.uniques.iter().map(|unique| {
         let columns = columns(&unique.value);
-        let name = format!("{table}_{}_key", columns.join("_"));
+        let name = constraint_name(format!("{table}_{}_key", columns.join("_")));
         quote!(#p::Constraint::Unique { name: #name, columns: &[#(#columns),*] })
     });
     let indexes = cont.attrs.indexes.iter().map(|index| {
         let columns = columns(&index.value);
-        let name = format!("ix_{table}_{}", columns.join("_"));
+        let name = constraint_name(format!("ix_{table}_{}", columns.join("_")));
         quote!(#p::Constraint::Index { name: #name, columns: &[#(#columns),*] })
     });
     let checks = cont.attrs.checks.iter().map(|check| {
         let (ident, sql) = &check.value;
-        let name = format!("{table}_{}", ident.unraw());
+        let name = constraint_name(format!("{table}_{}", ident.unraw()));
         quote!(#p::Constraint::Check { name: #name, sql: #sql })
     });
     uniques.chain(indexes).chain(checks).collect()
