@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub use orm_core::*;
-pub use orm_derive::Model;
+pub use orm_derive::{Model, SqlEnum};
 
 #[doc(hidden)]
 pub use orm_core::__private;
@@ -19,6 +19,6 @@ pub mod prelude {
         func, select, Bind, Entity, Error, Expr, Expression, Handle, Locking, Many, Model, One, OptionalExt, Result,
         Session, SqlType, SqlValue, Value,
     };
-    pub use orm_derive::Model;
+    pub use orm_derive::{Model, SqlEnum};
     pub use orm_postgres::Engine;
 }

@@ -7,7 +7,7 @@ pub type ReadError = Box<crate::error::Error>;
 pub use crate::metadata::{ColumnMeta, Constraint, ForeignKeyMeta, ReferentialAction, TableMeta};
 pub use crate::model::{decode, Hook, Hooks, Model, RowReader};
 pub use crate::query::expr::Column;
-pub use crate::value::{ForeignKeyType, SqlValue, Value};
+pub use crate::value::{EnumType, ForeignKeyType, SqlType, SqlValue, Value};
 
 /// Compiles only if a field of type `F` may reference `column`: called by
 /// generated code with the span of the `foreign_key = Model::column` path.

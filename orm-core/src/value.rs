@@ -44,6 +44,17 @@ pub enum SqlType {
     Uuid,
     /// `inet`: an IPv4 or IPv6 address
     Inet,
+    /// A database enum type, from `#[derive(SqlEnum)]`.
+    Enum(&'static EnumType),
+}
+
+/// A database enum type: its name and its labels, in order.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EnumType {
+    /// The type's name (`genre`).
+    pub name: &'static str,
+    /// Its labels (`drama`, `science_fiction`).
+    pub labels: &'static [&'static str],
 }
 
 impl SqlType {
@@ -71,6 +82,7 @@ impl SqlType {
             SqlType::Jsonb => "json",
             SqlType::Uuid => "uuid",
             SqlType::Inet => "inet",
+            SqlType::Enum(enum_type) => enum_type.name,
         }
     }
 
@@ -118,6 +130,8 @@ pub enum Value {
     Uuid(uuid::Uuid),
     /// `inet`
     Inet(std::net::IpAddr),
+    /// A label of a database enum type.
+    Enum(&'static EnumType, &'static str),
     /// An array of values of one type, bound as one parameter (`= ANY($1)`).
     Array(SqlType, Vec<Value>),
 }
@@ -143,6 +157,7 @@ impl Value {
             Value::Json(_) => SqlType::Jsonb,
             Value::Uuid(_) => SqlType::Uuid,
             Value::Inet(_) => SqlType::Inet,
+            Value::Enum(enum_type, _) => SqlType::Enum(enum_type),
         })
     }
 
@@ -188,7 +203,7 @@ impl Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no SQL mapping",
     label = "this type cannot be stored in a column",
-    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, orm::Json<T>, uuid::Uuid, std::net::IpAddr, Option<T>), implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
+    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, orm::Json<T>, uuid::Uuid, std::net::IpAddr, Option<T>), derive `SqlEnum` for a fieldless enum, implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
 )]
 pub trait SqlValue: Sized + Send + Sync + 'static {
     /// The SQL type of the column.

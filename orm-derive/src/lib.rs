@@ -12,6 +12,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod sql_enum;
 mod symbol;
 mod ty;
 
@@ -182,4 +183,25 @@ use syn::{parse_macro_input, DeriveInput};
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).unwrap_or_else(|error| expand::fallback(&input, error)).into()
+}
+
+/// Stores a fieldless enum in a column: as a PostgreSQL enum type that
+/// `create_all` creates and `drop_all` drops, or as text with `#[orm(text)]`.
+///
+/// ```ignore
+/// #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+/// #[orm(type_name = "genre")] // the default: the enum's name in snake_case
+/// pub enum Genre {
+///     Drama,                          // label "drama"
+///     #[orm(rename = "sci-fi")]
+///     ScienceFiction,
+/// }
+/// ```
+///
+/// Labels are the variants' names in snake_case unless renamed. The enum is
+/// then a column type like any other: in filters, selects and batches.
+#[proc_macro_derive(SqlEnum, attributes(orm))]
+pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    sql_enum::derive(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }

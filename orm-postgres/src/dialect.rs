@@ -2,7 +2,7 @@
 
 use orm_core::metadata::{ColumnMeta, Constraint, ReferentialAction, TableMeta};
 use orm_core::statement::{Sql, Statement};
-use orm_core::{Dialect, SqlType};
+use orm_core::{Dialect, EnumType, SqlType};
 
 use crate::render::{self, type_name};
 
@@ -118,6 +118,41 @@ pub(crate) fn create_table(table: &TableMeta) -> Vec<String> {
     statements
 }
 
+/// The database enum types the columns of `tables` use, each once, in the
+/// order first used.
+fn enum_types(tables: &[&TableMeta]) -> Vec<&'static EnumType> {
+    let mut found: Vec<&'static EnumType> = Vec::new();
+    for column in tables.iter().flat_map(|t| t.columns) {
+        if let SqlType::Enum(enum_type) = column.sql_type {
+            if !found.iter().any(|f| f.name == enum_type.name) {
+                found.push(enum_type);
+            }
+        }
+    }
+    found
+}
+
+/// `CREATE TYPE .. AS ENUM (..)` for each enum type the tables use, unless
+/// it exists (PostgreSQL has no `IF NOT EXISTS` for types).
+pub(crate) fn create_types(tables: &[&TableMeta]) -> Vec<String> {
+    enum_types(tables)
+        .into_iter()
+        .map(|enum_type| {
+            let labels: Vec<String> = enum_type.labels.iter().map(|l| format!("'{}'", l.replace('\'', "''"))).collect();
+            format!(
+                "DO $$ BEGIN CREATE TYPE {} AS ENUM ({}); EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+                ident(enum_type.name),
+                labels.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// `DROP TYPE IF EXISTS` for each enum type the tables use.
+pub(crate) fn drop_types(tables: &[&TableMeta]) -> Vec<String> {
+    enum_types(tables).into_iter().map(|t| format!("DROP TYPE IF EXISTS {}", ident(t.name))).collect()
+}
+
 /// Renders `DROP TABLE IF EXISTS`.
 pub(crate) fn drop_table(table: &TableMeta) -> String {
     format!("DROP TABLE IF EXISTS {}", ident(table.name))
@@ -191,5 +226,23 @@ mod tests {
                 "CREATE INDEX IF NOT EXISTS \"ix_stuntmen_active_fee\" ON \"stuntmen\" (\"active\", \"fee\")",
             ]
         );
+    }
+
+    #[test]
+    fn enum_types_are_created_once_with_quoted_labels() {
+        const MOOD: EnumType = EnumType { name: "mood", labels: &["ok", "it's fine"] };
+        const TABLE: TableMeta = TableMeta {
+            model: "Diary",
+            name: "diaries",
+            columns: &[column("today", SqlType::Enum(&MOOD)), column("yesterday", SqlType::Enum(&MOOD))],
+            relations: &[],
+            constraints: &[],
+        };
+        assert_eq!(
+            create_types(&[&TABLE]),
+            ["DO $$ BEGIN CREATE TYPE \"mood\" AS ENUM ('ok', 'it''s fine'); EXCEPTION WHEN duplicate_object THEN \
+              NULL; END $$"]
+        );
+        assert_eq!(drop_types(&[&TABLE]), ["DROP TYPE IF EXISTS \"mood\""]);
     }
 }

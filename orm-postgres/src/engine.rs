@@ -189,7 +189,8 @@ impl Engine {
     /// A database error, e.g. a foreign key to a table that is neither given
     /// nor present.
     pub async fn create_all(&self, tables: &[&'static TableMeta]) -> Result<()> {
-        let statements: Vec<String> = sort_by_dependency(tables).into_iter().flat_map(dialect::create_table).collect();
+        let mut statements = dialect::create_types(tables);
+        statements.extend(sort_by_dependency(tables).into_iter().flat_map(dialect::create_table));
         self.run_ddl(&statements).await
     }
 
@@ -199,7 +200,9 @@ impl Engine {
     /// # Errors
     /// A database error, e.g. another table still references one of them.
     pub async fn drop_all(&self, tables: &[&'static TableMeta]) -> Result<()> {
-        let statements: Vec<String> = sort_by_dependency(tables).into_iter().rev().map(dialect::drop_table).collect();
+        let mut statements: Vec<String> =
+            sort_by_dependency(tables).into_iter().rev().map(dialect::drop_table).collect();
+        statements.extend(dialect::drop_types(tables));
         self.run_ddl(&statements).await
     }
 

@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use orm_core::{SqlType, Value};
 use rust_decimal::Decimal;
-use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -33,6 +33,7 @@ impl ToSql for Param<'_> {
             Value::Json(v) => v.to_sql_checked(ty, out),
             Value::Uuid(v) => v.to_sql_checked(ty, out),
             Value::Inet(v) => v.to_sql_checked(ty, out),
+            Value::Enum(_, label) => EnumLabel(label).to_sql_checked(ty, out),
             Value::Array(element, values) => array_to_sql(*element, values, ty, out),
         }
     }
@@ -86,7 +87,30 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
         SqlType::Jsonb => encode!(Json),
         SqlType::Uuid => encode!(Uuid),
         SqlType::Inet => encode!(Inet),
+        SqlType::Enum(_) => typed(values, |v| match v {
+            Value::Enum(_, label) => Some(EnumLabel(label)),
+            _ => None,
+        })?
+        .to_sql_checked(ty, out),
     }
+}
+
+/// A label of a database enum type, sent as its text (an enum's binary
+/// form).
+#[derive(Debug)]
+struct EnumLabel(&'static str);
+
+impl ToSql for EnumLabel {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Enum(_))
+    }
+
+    to_sql_checked!();
 }
 
 /// How to decode one result column: chosen once per statement from the
@@ -109,6 +133,8 @@ pub(crate) enum ColumnKind {
     Json,
     Uuid,
     Inet,
+    /// A label of a database enum type, read as text.
+    Label,
     /// A type without a mapping: decoding it is an error.
     Unsupported,
 }
@@ -132,6 +158,7 @@ impl ColumnKind {
             Type::JSON | Type::JSONB => ColumnKind::Json,
             Type::UUID => ColumnKind::Uuid,
             Type::INET => ColumnKind::Inet,
+            _ if matches!(ty.kind(), Kind::Enum(_)) => ColumnKind::Label,
             _ => ColumnKind::Unsupported,
         }
     }
@@ -156,6 +183,7 @@ impl ColumnKind {
             ColumnKind::Json => Value::Json(serde_json::Value::from_sql(ty, raw)?),
             ColumnKind::Uuid => Value::Uuid(uuid::Uuid::from_sql(ty, raw)?),
             ColumnKind::Inet => Value::Inet(std::net::IpAddr::from_sql(ty, raw)?),
+            ColumnKind::Label => Value::Text(std::str::from_utf8(raw)?.to_owned()),
             ColumnKind::Unsupported => return Err(format!("the column type `{ty}` has no mapping").into()),
         })
     }
@@ -203,6 +231,7 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
         Value::Json(_) => <serde_json::Value as ToSql>::accepts(ty),
         Value::Uuid(_) => <uuid::Uuid as ToSql>::accepts(ty),
         Value::Inet(_) => <std::net::IpAddr as ToSql>::accepts(ty),
+        Value::Enum(..) => <EnumLabel as ToSql>::accepts(ty),
         Value::Array(element, _) => match element {
             SqlType::Bool => array::<bool>(ty),
             SqlType::SmallInt => array::<i16>(ty),
@@ -220,6 +249,7 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
             SqlType::Jsonb => array::<serde_json::Value>(ty),
             SqlType::Uuid => array::<uuid::Uuid>(ty),
             SqlType::Inet => array::<std::net::IpAddr>(ty),
+            SqlType::Enum(_) => array::<EnumLabel>(ty),
         },
     }
 }

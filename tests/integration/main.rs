@@ -5,6 +5,7 @@ mod bookshop;
 mod common;
 mod constraints;
 mod engine;
+mod enums;
 mod query;
 mod relationships;
 mod select;
