@@ -542,6 +542,17 @@ pub fn columns_of<'t>(table: &'t TableMeta, alias: &Name) -> impl Iterator<Item 
     table.columns.iter().map(move |c| Expr::Column { table: alias.clone(), name: c.name })
 }
 
+/// The key columns of `table`, qualified with `alias`, in field order.
+pub fn key_columns<'t>(table: &'t TableMeta, alias: &'static str) -> impl Iterator<Item = Expr> + 't {
+    table.primary_key().map(move |(_, c)| Expr::column(alias, c.name))
+}
+
+/// `table.key = other.key` for every key column: `other` holds rows of the
+/// same key (a key subquery, rows made of arrays).
+pub fn same_key(table: &TableMeta, other: &'static str) -> Vec<Expr> {
+    table.primary_key().map(|(_, c)| Expr::column(table.name, c.name).equals(Expr::column(other, c.name))).collect()
+}
+
 /// `key columns = key values`, for one row of `table`, unqualified.
 pub fn key_filter(table: &TableMeta, key: Vec<Value>) -> Option<Expr> {
     let terms = table.primary_key().zip(key).map(|((_, c), v)| Expr::Bare(c.name).equals(Expr::Value(v))).collect();

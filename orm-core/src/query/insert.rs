@@ -8,7 +8,6 @@ use crate::query::expr::{Column, Expr};
 use crate::query::Assignment;
 use crate::session::{Handle, ObjectState, Session};
 use crate::statement::{self, OnConflict};
-use crate::value::Value;
 
 /// The columns of a unique constraint of `M`, for `on_conflict`: a column,
 /// or a tuple of columns.
@@ -85,15 +84,9 @@ impl<T: Model> InsertMany<'_, T> {
         let table = T::TABLE;
         let sent: Vec<(usize, &ColumnMeta)> =
             table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
-        let arrays = sent
-            .iter()
-            .map(|&(column, meta)| {
-                Value::Array(meta.sql_type, self.objects.iter().map(|o| o.column_value(column)).collect())
-            })
-            .collect();
-        let columns: Vec<&ColumnMeta> = sent.iter().map(|(_, c)| *c).collect();
+        let objects: Vec<&T> = self.objects.iter().collect();
         let every_column: Vec<&ColumnMeta> = table.columns.iter().collect();
-        let insert = crate::session::insert_statement(table, &columns, &every_column, arrays, self.on_conflict);
+        let insert = crate::session::insert_statement(&objects, &sent, &every_column, self.on_conflict);
         let session = self.session;
         let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
         let every: Vec<usize> = (0..table.columns.len()).collect();

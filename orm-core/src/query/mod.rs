@@ -18,7 +18,9 @@ use crate::query::expr::{Column, Expr, Expression, Operand, Order};
 use crate::query::scope::{HasModel, InScope, Push};
 use crate::relation::{Join, Relation, RelationMeta};
 use crate::session::{Handle, Session};
-use crate::statement::{self, JoinClause, JoinKind, Lock, LockStrength, LockWait, Name, OrderTerm, Source, Statement};
+use crate::statement::{
+    self, key_columns, JoinClause, JoinKind, Lock, LockStrength, LockWait, Name, OrderTerm, Source, Statement,
+};
 use crate::value::{Bind, Value};
 
 pub use insert::{ConflictTarget, InsertMany};
@@ -271,13 +273,10 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         });
         let mut keys = self.key_select(sort_values.collect());
         keys.group_by = key_columns(table, table.name).collect();
-        let on = table
-            .primary_key()
-            .map(|(_, c)| statement::Expr::column(table.name, c.name).equals(statement::Expr::column("k", c.name)));
         select.joins.push(JoinClause {
             kind: JoinKind::Inner,
             source: Source::Subquery { query: Box::new(keys), alias: Name::Borrowed("k") },
-            on: statement::Expr::all(on.collect()).unwrap_or(statement::Expr::And(Vec::new())),
+            on: statement::Expr::all(statement::same_key(table, "k")).unwrap_or(statement::Expr::And(Vec::new())),
         });
         select.order_by = self
             .order
@@ -633,10 +632,6 @@ impl<T: Model, F> Locking for Query<'_, T, F> {
 
 fn ascending(expr: statement::Expr) -> OrderTerm {
     OrderTerm { expr, descending: false, nulls: None }
-}
-
-fn key_columns(table: &'static TableMeta, alias: &'static str) -> impl Iterator<Item = statement::Expr> {
-    table.primary_key().map(move |(_, c)| statement::Expr::column(alias, c.name))
 }
 
 fn key_tuple(table: &'static TableMeta, alias: &'static str) -> statement::Expr {

@@ -410,13 +410,13 @@ impl Session {
         if let Some(v) = T::TABLE.version_column() {
             // A detached object older than the row would overwrite newer data.
             if object.column_value(v) != self[handle].column_value(v) {
-                let key = T::key_values(&object.key()).iter().map(|k| format!("{k:?}")).collect();
+                let key = unit_of_work::key_text(&T::key_values(&object.key()));
                 return Err(Error::StaleData {
                     model: T::TABLE.model,
                     action: "merge",
                     expected: 1,
                     matched: 0,
-                    keys: key,
+                    keys: vec![key],
                 });
             }
         }

@@ -341,18 +341,11 @@ impl<T: Model> Arena<T> {
         // All rows in one statement; a table with nothing to send inserts
         // `DEFAULT VALUES`, one row at a time.
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
-        let insert_columns: Vec<&ColumnMeta> = inserted.iter().map(|(_, c)| *c).collect();
         let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
         let on_conflict = upsert.then(|| upsert_on_key(table));
         for chunk in work.chunks(rows_per_statement) {
-            let arrays = inserted
-                .iter()
-                .map(|(column, meta)| {
-                    let values = chunk.iter().map(|&i| self.object_at(i).column_value(*column)).collect();
-                    Value::Array(meta.sql_type, values)
-                })
-                .collect();
-            let insert = insert_statement(table, &insert_columns, &returning, arrays, on_conflict.clone());
+            let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
+            let insert = insert_statement(&objects, &inserted, &returning, on_conflict.clone());
             let sql = dialect.render(insert);
             let result = if returning.is_empty() {
                 conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
@@ -504,7 +497,8 @@ impl<T: Model> Arena<T> {
         set.extend(
             onupdate.iter().filter_map(|&c| Some((table.columns[c].name, Expr::Verbatim(table.columns[c].onupdate?)))),
         );
-        let mut returning = returned_key(table);
+        // The key, to tell which rows matched.
+        let mut returning: Vec<Expr> = statement::key_columns(table, table.name).collect();
         returning.extend(onupdate.iter().map(|&c| Expr::column(table.name, table.columns[c].name)));
         let update = statement::Update { table: table.name, set, from: Some(rows), filter: Some(matches), returning };
         let sql = dialect.render(Statement::Update(Box::new(update)));
@@ -556,10 +550,7 @@ impl<T: Model> Arena<T> {
             .primary_key()
             .map(|(c, meta)| (meta.name, meta.sql_type, work.iter().map(|&i| self.last_seen(i, c)).collect()))
             .collect();
-        let mut matches: Vec<Expr> = table
-            .primary_key()
-            .map(|(_, meta)| Expr::column(table.name, meta.name).equals(Expr::column(statement::ROWS, meta.name)))
-            .collect();
+        let mut matches = statement::same_key(table, statement::ROWS);
         if let Some(v) = table.version_column() {
             let meta = &table.columns[v];
             arrays.push((OLD_VERSION, meta.sql_type, work.iter().map(|&i| self.last_seen(i, v)).collect()));
@@ -640,7 +631,7 @@ impl<T: Model> Arena<T> {
             table: table.name,
             using: Some(rows),
             filter: Some(matches),
-            returning: returned_key(table),
+            returning: statement::key_columns(table, table.name).collect(),
         };
         let sql = dialect.render(Statement::Delete(Box::new(delete)));
         let returned = conn.query(&sql.text, &sql.params).await?;
@@ -661,11 +652,6 @@ impl<T: Model> Arena<T> {
 const OLD_VERSION: &str = "orm_old_version";
 const NEW_VERSION: &str = "orm_new_version";
 
-/// `RETURNING` the key columns, to tell which rows a statement matched.
-fn returned_key(table: &TableMeta) -> Vec<Expr> {
-    table.primary_key().map(|(_, c)| Expr::column(table.name, c.name)).collect()
-}
-
 /// A key in a form that can be hashed and that equals the key PostgreSQL
 /// returns for it (see [`KeyValue::of`]).
 fn key_form(values: &[Value]) -> Vec<Option<KeyValue>> {
@@ -673,7 +659,7 @@ fn key_form(values: &[Value]) -> Vec<Option<KeyValue>> {
 }
 
 /// A key as the user wrote it, for messages: `7`, `(7, chess)`.
-fn key_text(values: &[Value]) -> String {
+pub(crate) fn key_text(values: &[Value]) -> String {
     let text = |value: &Value| match value {
         Value::I16(n) => n.to_string(),
         Value::I32(n) => n.to_string(),
@@ -688,25 +674,29 @@ fn key_text(values: &[Value]) -> String {
     }
 }
 
-/// The INSERT of many rows as one statement with one array parameter per
-/// column, whatever the number of rows (rendered by PostgreSQL as
-/// `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
+/// The INSERT of `objects` as one statement with one array parameter per
+/// column of `columns`, whatever the number of rows (rendered by PostgreSQL
+/// as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
 /// server default takes it where the array holds NULL (the object left it
 /// `None`). With no columns to send, one row of defaults.
-pub(crate) fn insert_statement(
-    table: &TableMeta,
-    columns: &[&ColumnMeta],
+pub(crate) fn insert_statement<T: Model>(
+    objects: &[&T],
+    columns: &[IndexedColumn],
     returning: &[&ColumnMeta],
-    arrays: Vec<Value>,
     on_conflict: Option<statement::OnConflict>,
 ) -> Statement {
+    let arrays = columns
+        .iter()
+        .map(|&(column, meta)| Value::Array(meta.sql_type, objects.iter().map(|o| o.column_value(column)).collect()))
+        .collect();
+    let columns: Vec<&ColumnMeta> = columns.iter().map(|(_, c)| *c).collect();
     let source = if columns.is_empty() {
         statement::InsertSource::DefaultValues
     } else {
         let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
         // In array order, so that generated keys follow it (see `RowMatch`).
         let mut rows = statement::rows_of_arrays_in_order(&typed, arrays);
-        for (item, column) in rows.items.iter_mut().zip(columns) {
+        for (item, column) in rows.items.iter_mut().zip(&columns) {
             if let Some(default) = column.default {
                 let sent = std::mem::replace(item, Expr::Bare(column.name));
                 *item =
@@ -716,7 +706,7 @@ pub(crate) fn insert_statement(
         statement::InsertSource::Select(Box::new(rows))
     };
     Statement::Insert(Box::new(statement::Insert {
-        table: table.name,
+        table: T::TABLE.name,
         columns: columns.iter().map(|c| c.name).collect(),
         source,
         on_conflict,
