@@ -16,8 +16,8 @@ pub mod postgres {
 /// Everything a typical user needs: `use orm::prelude::*;`.
 pub mod prelude {
     pub use orm_core::{
-        func, select, Bind, Entity, Error, Expr, Expression, Handle, Locking, Many, Model, One, OptionalExt, Result,
-        Session, SqlType, SqlValue, Value,
+        func, select, Bind, Defaulted, Entity, Error, Expr, Expression, Handle, Locking, Many, Model, One, OptionalExt,
+        Result, Session, SqlType, SqlValue, Value,
     };
     pub use orm_derive::{Model, SqlEnum};
     pub use orm_postgres::Engine;

@@ -28,6 +28,10 @@ pub trait KeyColumn<const N: usize> {}
 /// called by generated code with the span of the referenced column.
 pub const fn check_key_column<M: KeyColumn<N>, const N: usize>() {}
 
+/// Compiles only if a field of type `T` can leave its column to a server
+/// default: called by generated code with the span of the field's type.
+pub const fn check_takes_default<T: crate::value::TakesDefault>() {}
+
 /// Compiles only if `T` maps to a SQL type: called by generated code with the
 /// span of the field's type.
 pub const fn check_sql_value<T: SqlValue>() {}

@@ -129,11 +129,18 @@ impl TableMeta {
         self.columns.iter().position(|c| c.version)
     }
 
-    /// Whether INSERT leaves this column to the database: identity keys, and
-    /// non-nullable columns with a server default (a Rust value cannot say
-    /// "unset"; make the field an `Option` to choose per row).
+    /// Whether INSERT leaves this column to the database: identity keys and
+    /// keys with a server default. Other columns with a server default are
+    /// sent, `NULL` for unset (see [`TableMeta::takes_default_for_null`]).
     pub(crate) fn is_server_filled(column: &ColumnMeta) -> bool {
-        column.generated || (column.default.is_some() && !column.nullable)
+        column.generated || (column.default.is_some() && column.primary_key)
+    }
+
+    /// Whether a `NULL` written to this column means its server default: a
+    /// NOT NULL column with one, whose field is a [`Defaulted`](crate::Defaulted)
+    /// (`Unset` at INSERT, or set back to `Unset` before an UPDATE).
+    pub(crate) fn takes_default_for_null(column: &ColumnMeta) -> bool {
+        column.default.is_some() && !column.nullable
     }
 
     /// Whether INSERT reads this column back: everything the database may

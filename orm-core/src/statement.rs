@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::metadata::TableMeta;
+use crate::metadata::{ColumnMeta, TableMeta};
 use crate::value::{SqlType, Value};
 
 /// A table name or alias: static for tables, built for generated aliases.
@@ -551,6 +551,15 @@ pub fn key_columns<'t>(table: &'t TableMeta, alias: &'static str) -> impl Iterat
 /// same key (a key subquery, rows made of arrays).
 pub fn same_key(table: &TableMeta, other: &'static str) -> Vec<Expr> {
     table.primary_key().map(|(_, c)| Expr::column(table.name, c.name).equals(Expr::column(other, c.name))).collect()
+}
+
+/// `COALESCE(sent, <server default>)` when `column` has a server default,
+/// so that a `NULL` sent for it writes the default; else `sent`.
+pub fn or_default(sent: Expr, column: &ColumnMeta) -> Expr {
+    match column.default {
+        Some(default) => Expr::Call { function: Function::Coalesce, args: vec![sent, Expr::Verbatim(default)] },
+        None => sent,
+    }
 }
 
 /// `key columns = key values`, for one row of `table`, unqualified.

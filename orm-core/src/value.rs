@@ -314,6 +314,94 @@ where
     }
 }
 
+/// A NOT NULL column with a server default (`#[orm(default = "..")]`), as
+/// a field: [`Unset`](Defaulted::Unset) until the application sets it, and
+/// an unset column is filled by the database at INSERT and read back.
+///
+/// SQLAlchemy applies a `server_default` only when the attribute was not
+/// set; a plain `i32` field always holds a value and cannot say "not set",
+/// so the derive refuses a server default on one and asks for this type.
+///
+/// ```
+/// use orm_core::Defaulted;
+///
+/// let mut stock: Defaulted<i32> = Defaulted::Unset; // what `new` starts with
+/// assert_eq!(stock.get(), None);
+/// stock = 5.into();
+/// assert_eq!(stock.get(), Some(&5));
+/// ```
+///
+/// Setting a persistent object's field back to `Unset` resets the column to
+/// its default at the next flush, and the stored value is read back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Defaulted<T> {
+    /// Not set: the database's default applies.
+    #[default]
+    Unset,
+    /// Set by the application, or read from the database.
+    Set(T),
+}
+
+impl<T> Defaulted<T> {
+    /// Returns the value, or `None` while unset (before the INSERT that
+    /// fills it).
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Defaulted::Set(value) => Some(value),
+            Defaulted::Unset => None,
+        }
+    }
+
+    /// Whether the application set the value or the database filled it.
+    pub fn is_set(&self) -> bool {
+        matches!(self, Defaulted::Set(_))
+    }
+
+    /// Returns the value as an `Option`.
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Defaulted::Set(value) => Some(value),
+            Defaulted::Unset => None,
+        }
+    }
+}
+
+impl<T> From<T> for Defaulted<T> {
+    fn from(value: T) -> Self {
+        Defaulted::Set(value)
+    }
+}
+
+impl<T: SqlValue> SqlValue for Defaulted<T> {
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+    #[inline]
+    fn to_value(&self) -> Value {
+        // NULL is never stored: INSERT and UPDATE send it as the default.
+        self.get().map_or(Value::Null, T::to_value)
+    }
+    #[inline]
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Null => Ok(Defaulted::Unset),
+            other => T::from_value(other).map(Defaulted::Set),
+        }
+    }
+}
+
+/// A field type that can leave its column to a server default: `Option<T>`
+/// (`None` takes the default) and [`Defaulted<T>`] (`Unset` takes it).
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` field always holds a value, so the server default could never apply",
+    label = "declare this field `orm::Defaulted<{Self}>`",
+    note = "`Defaulted<T>` starts `Unset`, and the database fills an unset column at INSERT; use `Option<T>` for a \
+            nullable column, or `client_default` for a default computed in Rust"
+)]
+pub trait TakesDefault {}
+
+impl<T: SqlValue> TakesDefault for Option<T> {}
+
+impl<T: SqlValue> TakesDefault for Defaulted<T> {}
+
 /// A value that may be compared with, or assigned to, a column holding `T`.
 ///
 /// `Movie::title.eq("Alien")` works because `&str` is `Bind<String>`;
@@ -345,6 +433,12 @@ impl<T: SqlValue> Bind<Option<T>> for T {
     }
 }
 
+impl<T: SqlValue> Bind<Defaulted<T>> for T {
+    fn into_value(self) -> Value {
+        self.to_value()
+    }
+}
+
 impl Bind<String> for &str {
     fn into_value(self) -> Value {
         Value::Text(self.to_owned())
@@ -352,6 +446,12 @@ impl Bind<String> for &str {
 }
 
 impl Bind<Option<String>> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Bind<Defaulted<String>> for &str {
     fn into_value(self) -> Value {
         Value::Text(self.to_owned())
     }

@@ -29,7 +29,7 @@ pub(crate) struct Address {
     pub(crate) person_id: i32,
     pub(crate) city: String,
     #[orm(default = "'unknown'")]
-    pub(crate) country: String,
+    pub(crate) country: Defaulted<String>,
 }
 
 /// A composite primary key with no generated column.

@@ -16,9 +16,9 @@ async fn add_and_commit_fills_generated_key_and_server_default() {
     assert!(session[ada].id > 0);
 
     let home = session.add(Address::new(session[ada].id, "Paris"));
-    assert_eq!(session[home].country, "");
+    assert_eq!(session[home].country, Defaulted::Unset);
     session.commit().await.unwrap();
-    assert_eq!(session[home].country, "unknown", "server default read back through RETURNING");
+    assert_eq!(session[home].country.get().map(String::as_str), Some("unknown"), "read back through RETURNING");
     assert!(session[home].id > 0);
 
     let mut other = db.engine().session();
@@ -432,4 +432,89 @@ async fn a_model_deriving_default_is_built_with_a_struct_literal() {
     let stored: Vec<(String, bool, Option<String>)> =
         s.query_sql("SELECT recipient, fragile, note FROM parcels", ()).await.unwrap();
     assert_eq!(stored, [("Bob".to_owned(), false, None)]);
+}
+
+/// NOT NULL columns with server defaults, as `Defaulted` fields.
+#[derive(Model, Debug)]
+#[orm(table = "stock_items")]
+pub(crate) struct StockItem {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    #[orm(default = "10")]
+    pub(crate) quantity: Defaulted<i32>,
+    #[orm(default = "true")]
+    pub(crate) active: Defaulted<bool>,
+    pub(crate) note: Option<String>,
+}
+
+async fn stock_items() -> orm::testing::TestDb {
+    let db = orm::testing::TestDb::new().await.unwrap();
+    db.engine().create_all(&[StockItem::TABLE]).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn a_value_set_before_insert_is_kept_and_an_unset_one_takes_the_server_default() {
+    let db = stock_items().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    let unset = s.add(StockItem::new("unset", None));
+    // Set before `add`, to the Rust default of the type: still a value set.
+    let mut zero = StockItem::new("zero", None);
+    zero.quantity = 0.into();
+    zero.active = false.into();
+    let zero = s.add(zero);
+    let built = s.add(StockItem::builder().name("built").quantity(3).build());
+    let (statements, flushed) = statements_during(engine, s.flush()).await;
+    flushed.unwrap();
+    assert_eq!(statements, 2, "BEGIN, then set and unset rows in one INSERT");
+    let read = |s: &Session, h: Handle<StockItem>| (*s[h].quantity.get().unwrap(), *s[h].active.get().unwrap());
+    assert_eq!(read(&s, unset), (10, true), "the defaults, read back");
+    assert_eq!(read(&s, zero), (0, false), "the values set, kept");
+    assert_eq!(read(&s, built), (3, true));
+    s.commit().await.unwrap();
+
+    let stored: Vec<(String, Defaulted<i32>, Defaulted<bool>)> = engine
+        .session()
+        .select((StockItem::name, StockItem::quantity, StockItem::active))
+        .order_by(StockItem::name.asc())
+        .all()
+        .await
+        .unwrap();
+    let expected = [("built", 3, true), ("unset", 10, true), ("zero", 0, false)]
+        .map(|(n, q, a)| (n.to_owned(), Defaulted::Set(q), Defaulted::Set(a)));
+    assert_eq!(stored, expected);
+    let low = engine.session().query::<StockItem>().filter(StockItem::quantity.lt(5)).count().await.unwrap();
+    assert_eq!(low, 2, "a `Defaulted` column compares with plain values");
+}
+
+#[tokio::test]
+async fn unset_on_a_persistent_object_resets_the_column_to_its_default() {
+    let db = stock_items().await;
+    let mut s = db.engine().session();
+    let item = s.add(StockItem::builder().name("a").quantity(1).active(false).build());
+    s.commit().await.unwrap();
+    s[item].quantity = Defaulted::Unset;
+    s[item].note = Some("restocked".into());
+    s.commit().await.unwrap();
+    assert_eq!(s[item].quantity, Defaulted::Set(10), "the default, read back by the UPDATE");
+    assert_eq!(s[item].active, Defaulted::Set(false), "an unchanged column keeps its value");
+    let mut other = db.engine().session();
+    let stored = other.get::<StockItem>(s[item].id).await.unwrap().unwrap();
+    assert_eq!((other[stored].quantity, other[stored].active), (Defaulted::Set(10), Defaulted::Set(false)));
+}
+
+#[tokio::test]
+async fn merge_keeps_a_stored_value_where_the_detached_object_is_unset() {
+    let db = stock_items().await;
+    let mut s = db.engine().session();
+    let item = s.add(StockItem::builder().name("a").quantity(4).build());
+    s.commit().await.unwrap();
+    let mut detached = StockItem::builder().name("renamed").build();
+    detached.id = s[item].id;
+    let mut other = db.engine().session();
+    let merged = other.merge(detached).await.unwrap();
+    other.commit().await.unwrap();
+    assert_eq!((other[merged].name.as_str(), other[merged].quantity), ("renamed", Defaulted::Set(4)));
 }

@@ -281,7 +281,7 @@ pub(crate) struct Page {
     pub(crate) id: i32,
     pub(crate) body: String,
     #[orm(default = "now()", onupdate = "clock_timestamp()")]
-    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) updated_at: Defaulted<DateTime<Utc>>,
 }
 
 #[tokio::test]
@@ -297,8 +297,8 @@ async fn onupdate_stamps_every_update_and_reads_the_stamp_back() {
     s[page].body = "edited".into();
     s.commit().await.unwrap();
     let edited = s[page].updated_at;
-    assert!(edited > created, "stamped by the UPDATE and read back: {created} -> {edited}");
-    let stored: Vec<DateTime<Utc>> = s.select(Page::updated_at).all().await.unwrap();
+    assert!(edited > created, "stamped by the UPDATE and read back: {created:?} -> {edited:?}");
+    let stored: Vec<Defaulted<DateTime<Utc>>> = s.select(Page::updated_at).all().await.unwrap();
     assert_eq!(stored, [edited]);
 
     let n = s.query::<Page>().update([Page::body.set("bulk")]).await.unwrap();
@@ -314,7 +314,7 @@ pub(crate) struct Rate {
     #[orm(primary_key, precision = 10, scale = 2)]
     pub(crate) amount: Decimal,
     #[orm(default = "now()")]
-    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) created_at: Defaulted<DateTime<Utc>>,
 }
 
 #[tokio::test]

@@ -682,7 +682,9 @@ impl Session {
 pub(crate) fn copy_columns<T: Model>(source: &T, target: &mut T) -> Result<()> {
     for (column, value) in source.column_values().into_iter().enumerate() {
         let meta = &T::TABLE.columns[column];
-        if !meta.primary_key && !meta.version && !TableMeta::is_server_filled(meta) {
+        // An unset `Defaulted` is not copied: the target keeps its value.
+        let unset = value == Value::Null && TableMeta::takes_default_for_null(meta);
+        if !meta.primary_key && !meta.version && !TableMeta::is_server_filled(meta) && !unset {
             target.set_column_value(column, value)?;
         }
     }

@@ -485,26 +485,39 @@ impl<T: Model> Arena<T> {
         let (rows, matches) = self.keyed_rows(work, extra);
         let mut set: Vec<(&'static str, Expr)> = columns
             .iter()
-            .map(|&c| (table.columns[c].name, Expr::column(statement::ROWS, table.columns[c].name)))
+            .map(|&c| {
+                let meta = &table.columns[c];
+                let sent = Expr::column(statement::ROWS, meta.name);
+                // `Unset` again: back to the default.
+                let value =
+                    if TableMeta::takes_default_for_null(meta) { statement::or_default(sent, meta) } else { sent };
+                (meta.name, value)
+            })
             .collect();
         if let Some(v) = version {
             set.push((table.columns[v].name, Expr::column(statement::ROWS, NEW_VERSION)));
         }
-        // `onupdate` columns the update does not set itself, read back.
+        // `onupdate` columns the update does not set itself.
         let onupdate: Vec<usize> = (0..table.columns.len())
             .filter(|c| table.columns[*c].onupdate.is_some() && !columns.contains(c) && Some(*c) != version)
             .collect();
         set.extend(
             onupdate.iter().filter_map(|&c| Some((table.columns[c].name, Expr::Verbatim(table.columns[c].onupdate?)))),
         );
+        // Read back: those, and the columns that may have taken their default.
+        let read_back: Vec<usize> = onupdate
+            .iter()
+            .copied()
+            .chain(columns.iter().copied().filter(|&c| TableMeta::takes_default_for_null(&table.columns[c])))
+            .collect();
         // The key, to tell which rows matched.
         let mut returning: Vec<Expr> = statement::key_columns(table, table.name).collect();
-        returning.extend(onupdate.iter().map(|&c| Expr::column(table.name, table.columns[c].name)));
+        returning.extend(read_back.iter().map(|&c| Expr::column(table.name, table.columns[c].name)));
         let update = statement::Update { table: table.name, set, from: Some(rows), filter: Some(matches), returning };
         let sql = dialect.render(Statement::Update(Box::new(update)));
         let returned = conn.query(&sql.text, &sql.params).await?;
         self.expect_keys("update", work, &returned)?;
-        let onupdate_values = self.returned_by_key(&returned, onupdate.len());
+        let read_back_values = self.returned_by_key(&returned, read_back.len());
         for (i, &index) in work.iter().enumerate() {
             let slot = &mut self.slots[index as usize];
             let Some(old) = slot.snapshot.take() else { continue };
@@ -516,8 +529,8 @@ impl<T: Model> Arena<T> {
                 object.set_column_value(v, new.clone())?;
             }
             let key = key_form(&T::key_values(&self.object_at(index).key()));
-            if let Some(values) = onupdate_values.get(&key) {
-                for (&column, value) in onupdate.iter().zip(values) {
+            if let Some(values) = read_back_values.get(&key) {
+                for (&column, value) in read_back.iter().zip(values) {
                     self.assign(index, column, value.clone())?;
                 }
             }
@@ -696,12 +709,10 @@ pub(crate) fn insert_statement<T: Model>(
         let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
         // In array order, so that generated keys follow it (see `RowMatch`).
         let mut rows = statement::rows_of_arrays_in_order(&typed, arrays);
+        // A NULL sent for a column with a server default (`None` or `Unset`) takes the default.
         for (item, column) in rows.items.iter_mut().zip(&columns) {
-            if let Some(default) = column.default {
-                let sent = std::mem::replace(item, Expr::Bare(column.name));
-                *item =
-                    Expr::Call { function: statement::Function::Coalesce, args: vec![sent, Expr::Verbatim(default)] };
-            }
+            let sent = std::mem::replace(item, Expr::Bare(column.name));
+            *item = statement::or_default(sent, column);
         }
         statement::InsertSource::Select(Box::new(rows))
     };

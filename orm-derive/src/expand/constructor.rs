@@ -24,41 +24,57 @@ pub(super) fn impl_constructor(cont: &Container<'_>) -> TokenStream {
     }
 }
 
+/// Whether `new` takes `field` as an argument: every column the
+/// application must provide.
+pub(super) fn is_param(field: &Field<'_>) -> bool {
+    field.is_column() && !field.is_server_filled() && !field.is_version() && field.attrs.client_default.is_none()
+}
+
+/// The argument `field` as `new` and the builder's setter take it: as
+/// `impl Into<T>`, primitives by value (see [`ty::is_primitive`]).
+pub(super) fn param(field: &Field<'_>) -> TokenStream {
+    let (member, ty) = (field.ident, field.ty);
+    if ty::is_primitive(ty) {
+        quote!(#member: #ty)
+    } else {
+        quote!(#member: impl ::core::convert::Into<#ty>)
+    }
+}
+
+/// The value `new` gives a field it takes no argument for: relationships
+/// start empty, the version at 1, a `client_default` is computed, and the
+/// rest is `Default::default()`.
+pub(super) fn initial_value(field: &Field<'_>) -> TokenStream {
+    if field.relationship.is_some() {
+        // Loaded, and empty: a new object has no related objects yet.
+        quote!(::core::default::Default::default())
+    } else if field.is_version() {
+        // The first version of a row; the session counts on from here.
+        quote!(1)
+    } else if let Some(function) = &field.attrs.client_default {
+        let function = &function.value;
+        quote!(#function())
+    } else {
+        let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
+        helpers::default(field.ty, helper)
+    }
+}
+
 /// `pub fn new(..) -> Self`, taking every column the application must
-/// provide, as `impl Into<T>` (primitives by value, see [`ty::is_primitive`]);
-/// the version column starts at 1, server-filled columns and skipped fields
-/// as `Default::default()`.
+/// provide; the other fields take their [`initial_value`].
 fn constructor(cont: &Container<'_>) -> TokenStream {
     let (model, vis) = (cont.ident, cont.vis);
-    let is_param =
-        |f: &&Field<'_>| f.is_column() && !f.is_server_filled() && !f.is_version() && f.attrs.client_default.is_none();
-    let params = cont.fields.iter().filter(is_param).map(|field| {
-        let (member, ty) = (field.ident, field.ty);
-        if ty::is_primitive(ty) {
-            quote!(#member: #ty)
-        } else {
-            quote!(#member: impl ::core::convert::Into<#ty>)
-        }
-    });
+    let params = cont.fields.iter().filter(|f| is_param(f)).map(param);
     let values = cont.fields.iter().map(|field| {
-        let (member, ty) = (field.ident, field.ty);
-        if field.relationship.is_some() {
-            // Loaded, and empty: a new object has no related objects yet.
-            quote!(#member: ::core::default::Default::default())
-        } else if field.is_version() {
-            // The first version of a row; the session counts on from here.
-            quote!(#member: 1)
-        } else if let Some(function) = &field.attrs.client_default {
-            let function = &function.value;
-            quote!(#member: #function())
-        } else if !is_param(&field) {
-            let helper = if field.is_column() { quote!(__OrmServerFilled) } else { quote!(__OrmSkipped) };
-            let default = helpers::default(ty, helper);
-            quote!(#member: #default)
-        } else if ty::is_primitive(ty) {
-            quote!(#member)
-        } else {
-            quote!(#member: ::core::convert::Into::into(#member))
+        let member = field.ident;
+        match is_param(field) {
+            // Shorthand, as a person would write it.
+            true if ty::is_primitive(field.ty) => quote!(#member),
+            true => quote!(#member: ::core::convert::Into::into(#member)),
+            false => {
+                let value = initial_value(field);
+                quote!(#member: #value)
+            }
         }
     });
     let doc = constructor_doc(cont);

@@ -128,6 +128,20 @@ fn server_filled_helper() -> TokenStream {
     }
 }
 
+/// `const _: () = check_takes_default::<Ty>();` for each column with a
+/// server default but the key (which the database always fills): its field
+/// must be able to say "unset", or a value the application set would be
+/// indistinguishable from one it did not.
+pub(super) fn server_default_checks(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
+    cont.columns()
+        .filter(|f| f.attrs.default.is_some() && !f.is_primary_key())
+        .map(|field| {
+            let check = super::around(field.ty, quote!(#p::check_takes_default::<), quote!(>()));
+            quote!(const _: () = #check;)
+        })
+        .collect()
+}
+
 /// `__orm_column::<Ty>()`, spanned on the whole field type.
 pub(super) fn column(ty: &Type) -> TokenStream {
     super::around(ty, quote!(__orm_column::<), quote!(>()))

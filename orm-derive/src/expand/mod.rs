@@ -1,6 +1,7 @@
 //! Code generation from the [`ast`](crate::ast) model only: nothing here reads
 //! raw attributes.
 
+mod builder;
 mod columns;
 mod constructor;
 mod helpers;
@@ -35,19 +36,24 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 fn expand(cont: &Container<'_>) -> TokenStream {
     let private = private_path(cont.krate());
     let helpers = helpers::helpers(cont, &private);
+    let default_checks = helpers::server_default_checks(cont, &private);
     let foreign_keys = relations::foreign_keys(cont, &private);
     let model = model::impl_model(cont, &private);
     let checks = relations::checks(cont, &private);
     let constructor = constructor::impl_constructor(cont);
+    let (builder_struct, builder_impls) = builder::builder(cont);
     let columns = columns::impl_columns(cont, &private);
     quote! {
         const _: () = {
             #helpers
+            #default_checks
             #foreign_keys
             #model
             #checks
             #constructor
+            #builder_impls
         };
+        #builder_struct
         #columns
     }
 }

@@ -1,6 +1,6 @@
 use orm::{Model, SqlType, SqlValue, Value};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Slug(String);
 
 impl SqlValue for Slug {
@@ -16,12 +16,12 @@ impl SqlValue for Slug {
     }
 }
 
+/// A key the database fills in: `new` leaves it as `Default::default()`.
 #[derive(Model)]
 struct Movie {
-    #[orm(primary_key)]
-    id: i32,
-    #[orm(default = "gen_slug()")]
+    #[orm(primary_key, default = "gen_slug()")]
     slug: Slug,
+    title: String,
 }
 
 fn main() {}

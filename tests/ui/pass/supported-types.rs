@@ -2,7 +2,7 @@
 //! `SqlValue` type and a skipped field.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use orm::{Model, SqlType, SqlValue, Value};
+use orm::{Defaulted, Model, SqlType, SqlValue, Value};
 use rust_decimal::Decimal;
 
 /// An e-mail address, stored as text.
@@ -39,7 +39,7 @@ pub struct EveryType {
     pub time: NaiveTime,
     pub timestamp: NaiveDateTime,
     #[orm(default = "now()")]
-    pub timestamptz: DateTime<Utc>,
+    pub timestamptz: Defaulted<DateTime<Utc>>,
     pub json: serde_json::Value,
     pub email: Email,
     pub opt_small: Option<i16>,

@@ -39,7 +39,7 @@ pub struct Stuntman {
     pub id: i32,
     pub name: String,
     #[orm(default = "true")]
-    pub active: bool,
+    pub active: Defaulted<bool>,
     #[orm(foreign_key = Actor::id, unique)]
     pub actor_id: Option<i32>,
 }
