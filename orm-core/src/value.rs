@@ -46,6 +46,9 @@ pub enum SqlType {
     Inet,
     /// A database enum type, from `#[derive(SqlEnum)]`.
     Enum(&'static EnumType),
+    /// A one-dimensional array of the element type: `integer[]`, from a
+    /// `Vec<T>` field.
+    Array(&'static SqlType),
 }
 
 /// A database enum type: its name and its labels, in order.
@@ -83,6 +86,7 @@ impl SqlType {
             SqlType::Uuid => "uuid",
             SqlType::Inet => "inet",
             SqlType::Enum(enum_type) => enum_type.name,
+            SqlType::Array(_) => "array",
         }
     }
 
@@ -203,7 +207,7 @@ impl Value {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no SQL mapping",
     label = "this type cannot be stored in a column",
-    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, orm::Json<T>, uuid::Uuid, std::net::IpAddr, Option<T>), derive `SqlEnum` for a fieldless enum, implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
+    note = "use a supported type (integers, floats, bool, String, Vec<u8>, Decimal, chrono dates and times, serde_json::Value, orm::Json<T>, uuid::Uuid, std::net::IpAddr, Option<T>, Vec<T> for an array), derive `SqlEnum` for a fieldless enum, implement `SqlValue` for it, or mark the field `#[orm(skip)]`"
 )]
 pub trait SqlValue: Sized + Send + Sync + 'static {
     /// The SQL type of the column.
@@ -252,6 +256,30 @@ builtin! {
     serde_json::Value => Jsonb, Json;
     uuid::Uuid => Uuid, Uuid;
     std::net::IpAddr => Inet, Inet;
+}
+
+/// A one-dimensional array column, `T[]`: `tags: Vec<String>` is `text[]`,
+/// `scores: Vec<Option<i32>>` an `integer[]` that holds NULLs. (`Vec<u8>`
+/// is `bytea`.) Arrays of arrays are not supported.
+impl<T: SqlValue> SqlValue for Vec<T> {
+    const SQL_TYPE: SqlType = {
+        assert!(
+            !matches!(T::SQL_TYPE, SqlType::Array(_)),
+            "a column cannot hold an array of arrays: store a `Vec<Vec<T>>` as `orm::Json<Vec<Vec<T>>>`"
+        );
+        SqlType::Array(&T::SQL_TYPE)
+    };
+
+    fn to_value(&self) -> Value {
+        Value::Array(T::SQL_TYPE, self.iter().map(T::to_value).collect())
+    }
+
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Array(_, values) => values.into_iter().map(T::from_value).collect(),
+            other => Err(other),
+        }
+    }
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {

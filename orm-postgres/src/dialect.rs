@@ -30,7 +30,7 @@ fn column_type(column: &ColumnMeta) -> String {
     match (column.sql_type, column.max_len, column.precision) {
         (SqlType::Text, Some(n), _) => format!("varchar({n})"),
         (SqlType::Numeric, _, Some((precision, scale))) => format!("numeric({precision}, {scale})"),
-        (ty, _, _) => type_name(ty).to_owned(),
+        (ty, _, _) => type_name(ty).into_owned(),
     }
 }
 
@@ -123,7 +123,11 @@ pub(crate) fn create_table(table: &TableMeta) -> Vec<String> {
 fn enum_types(tables: &[&TableMeta]) -> Vec<&'static EnumType> {
     let mut found: Vec<&'static EnumType> = Vec::new();
     for column in tables.iter().flat_map(|t| t.columns) {
-        if let SqlType::Enum(enum_type) = column.sql_type {
+        let element = match column.sql_type {
+            SqlType::Array(element) => *element,
+            other => other,
+        };
+        if let SqlType::Enum(enum_type) = element {
             if !found.iter().any(|f| f.name == enum_type.name) {
                 found.push(enum_type);
             }

@@ -5,6 +5,7 @@
 //! independent of the number of values (one array parameter for `= ANY` and
 //! for `unnest`), so that each statement is prepared once per connection.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use chrono::TimeDelta;
@@ -13,6 +14,8 @@ use orm_core::statement::{
     LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Transaction, Update,
 };
 use orm_core::{SqlType, Value};
+
+use crate::types::array_literals;
 
 /// Renders one statement.
 pub(crate) fn render(statement: Statement) -> Sql {
@@ -39,14 +42,15 @@ pub(crate) fn push_identifier(out: &mut String, name: &str) {
 }
 
 /// The PostgreSQL name of a type, as DDL and casts spell it.
-pub(crate) fn type_name(ty: SqlType) -> &'static str {
-    match ty {
+pub(crate) fn type_name(ty: SqlType) -> Cow<'static, str> {
+    Cow::Borrowed(match ty {
         SqlType::Bytea => "bytea",
         SqlType::TimestampTz => "timestamptz",
         SqlType::Jsonb => "jsonb",
+        SqlType::Array(element) => return Cow::Owned(format!("{}[]", type_name(*element))),
         // The SQL standard's spelling, which PostgreSQL shares.
         other => other.name(),
-    }
+    })
 }
 
 /// Output column positions, as `ORDER BY` of a compound select names them.
@@ -211,22 +215,61 @@ impl Writer {
                 self.push(") AS ").ident(&alias);
             }
             Source::Arrays { arrays, alias, columns, ordinality } => {
-                self.push("unnest(");
-                self.list(arrays, |w, (array, ty)| {
-                    w.param(array).push("::").push(type_name(ty)).push("[]");
-                });
-                self.push(")");
-                if ordinality.is_some() {
-                    self.push(" WITH ORDINALITY");
-                }
-                self.push(" AS ").ident(&alias).push(" (");
-                self.list(columns.into_iter().chain(ordinality), |w, c| {
-                    w.ident(c);
-                });
-                self.push(")");
+                self.rows_of_arrays(arrays, &alias, columns, ordinality)
             }
         }
         self
+    }
+
+    /// `unnest($1::integer[], ..) AS alias (a, ..)`. `unnest` would flatten
+    /// an array of arrays, so a column of array type travels as the text
+    /// form of each array (`text[]`) and is cast back in a subquery:
+    /// `(SELECT a, b::integer[] AS b FROM unnest($1::integer[], $2::text[])
+    /// AS alias (a, b)) AS alias`.
+    fn rows_of_arrays(
+        &mut self,
+        arrays: Vec<(Value, SqlType)>,
+        alias: &str,
+        columns: Vec<&'static str>,
+        ordinality: Option<&'static str>,
+    ) {
+        let casts: Vec<Option<SqlType>> =
+            arrays.iter().map(|(_, ty)| matches!(ty, SqlType::Array(_)).then_some(*ty)).collect();
+        let wrapped = casts.iter().any(Option::is_some);
+        if wrapped {
+            self.push("(SELECT ");
+            self.list(columns.iter().zip(&casts), |w, (column, cast)| {
+                w.ident(alias).push(".").ident(column);
+                if let Some(ty) = cast {
+                    w.push("::").push(&type_name(*ty)).push(" AS ").ident(column);
+                }
+            });
+            if let Some(ordinality) = ordinality {
+                self.push(", ").ident(alias).push(".").ident(ordinality);
+            }
+            self.push(" FROM ");
+        }
+        self.push("unnest(");
+        self.list(arrays, |w, (array, ty)| match ty {
+            SqlType::Array(_) => {
+                w.param(array_literals(array)).push("::text[]");
+            }
+            _ => {
+                w.param(array).push("::").push(&type_name(ty)).push("[]");
+            }
+        });
+        self.push(")");
+        if ordinality.is_some() {
+            self.push(" WITH ORDINALITY");
+        }
+        self.push(" AS ").ident(alias).push(" (");
+        self.list(columns.into_iter().chain(ordinality), |w, c| {
+            w.ident(c);
+        });
+        self.push(")");
+        if wrapped {
+            self.push(") AS ").ident(alias);
+        }
     }
 
     fn join(&mut self, join: JoinClause) {
@@ -391,7 +434,7 @@ impl Writer {
             Expr::Value(v) => self.typed_param(v),
             Expr::TypedValue(v, ty) => {
                 let array = matches!(v, Value::Array(..));
-                self.param(v).push("::").push(type_name(ty));
+                self.param(v).push("::").push(&type_name(ty));
                 if array {
                     self.push("[]");
                 }
@@ -480,7 +523,7 @@ impl Writer {
         };
         self.param(value);
         if let Some((ty, suffix)) = ty {
-            self.push("::").push(type_name(ty)).push(suffix);
+            self.push("::").push(&type_name(ty)).push(suffix);
         }
     }
 
@@ -629,6 +672,38 @@ mod tests {
             r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
+    }
+
+    #[test]
+    fn a_column_of_arrays_travels_as_text_and_is_cast_back() {
+        const INTEGER_ARRAY: SqlType = SqlType::Array(&SqlType::Integer);
+        let tags = Value::Array(
+            INTEGER_ARRAY,
+            vec![Value::Array(SqlType::Integer, vec![Value::I32(1), Value::Null]), Value::Null],
+        );
+        let rows = Select {
+            items: vec![Expr::column("u", "name"), Expr::column("u", "tags")],
+            from: Some(Source::Arrays {
+                arrays: vec![
+                    (
+                        Value::Array(SqlType::Text, vec![Value::Text("a".into()), Value::Text("b".into())]),
+                        SqlType::Text,
+                    ),
+                    (tags, INTEGER_ARRAY),
+                ],
+                alias: Name::Borrowed("u"),
+                columns: vec!["name", "tags"],
+                ordinality: Some("n"),
+            }),
+            ..Select::default()
+        };
+        let sql = render(Statement::Select(Box::new(rows)));
+        assert_eq!(
+            sql.text,
+            r#"SELECT "u"."name", "u"."tags" FROM (SELECT "u"."name", "u"."tags"::integer[] AS "tags", "u"."n" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS "u" ("name", "tags", "n")) AS "u""#
+        );
+        let literals = Value::Array(SqlType::Text, vec![Value::Text(r#"{"1",NULL}"#.into()), Value::Null]);
+        assert_eq!(sql.params[1], literals);
     }
 
     fn select_of(items: Vec<Expr>) -> Select {

@@ -92,7 +92,85 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
             _ => None,
         })?
         .to_sql_checked(ty, out),
+        // `rows_of_arrays` sends these as text; nothing else binds them.
+        SqlType::Array(_) => Err("an array of arrays cannot be bound as one parameter".into()),
     }
+}
+
+/// An array of arrays (a column of array type in `unnest`'s rows) as an
+/// array of each one's text form, which PostgreSQL casts back:
+/// `{"1","2",NULL}`.
+pub(crate) fn array_literals(value: Value) -> Value {
+    let Value::Array(_, rows) = value else { return value };
+    let literals = rows
+        .iter()
+        .map(|row| match row {
+            Value::Array(_, elements) => Value::Text(array_literal(elements)),
+            _ => Value::Null,
+        })
+        .collect();
+    Value::Array(SqlType::Text, literals)
+}
+
+/// `{"a","b \"c\"",NULL}`: every element quoted, `"` and `\` escaped.
+fn array_literal(elements: &[Value]) -> String {
+    let mut out = String::from("{");
+    for (i, element) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match element_text(element) {
+            None => out.push_str("NULL"),
+            Some(text) => {
+                out.push('"');
+                for c in text.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// A value in PostgreSQL's text input form, `None` for NULL.
+fn element_text(value: &Value) -> Option<String> {
+    use std::fmt::Write;
+    let float = |v: f64| match v {
+        v if v.is_nan() => "NaN".to_owned(),
+        v if v.is_infinite() => if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned(),
+        v => v.to_string(),
+    };
+    Some(match value {
+        Value::Null | Value::Array(..) => return None,
+        Value::Bool(v) => if *v { "t" } else { "f" }.to_owned(),
+        Value::I16(v) => v.to_string(),
+        Value::I32(v) => v.to_string(),
+        Value::I64(v) => v.to_string(),
+        Value::F32(v) => match f64::from(*v) {
+            finite if finite.is_finite() => v.to_string(),
+            other => float(other),
+        },
+        Value::F64(v) => float(*v),
+        Value::Text(v) => v.clone(),
+        Value::Bytes(v) => v.iter().fold(String::from("\\x"), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        }),
+        Value::Decimal(v) => v.to_string(),
+        Value::Date(v) => v.to_string(),
+        Value::Time(v) => v.to_string(),
+        Value::Timestamp(v) => v.to_string(),
+        Value::TimestampTz(v) => v.to_rfc3339(),
+        Value::Json(v) => v.to_string(),
+        Value::Uuid(v) => v.to_string(),
+        Value::Inet(v) => v.to_string(),
+        Value::Enum(_, label) => (*label).to_owned(),
+    })
 }
 
 /// A label of a database enum type, sent as its text (an enum's binary
@@ -135,11 +213,36 @@ pub(crate) enum ColumnKind {
     Inet,
     /// A label of a database enum type, read as text.
     Label,
+    /// A one-dimensional array; its elements are decoded by their own kind.
+    Array,
     /// A type without a mapping: decoding it is an error.
     Unsupported,
 }
 
 impl ColumnKind {
+    /// The SQL type of the values this kind decodes (an enum label reads as
+    /// text; an array has no single element type and says text too).
+    fn sql_type(self) -> SqlType {
+        match self {
+            ColumnKind::Bool => SqlType::Bool,
+            ColumnKind::I16 => SqlType::SmallInt,
+            ColumnKind::I32 => SqlType::Integer,
+            ColumnKind::I64 => SqlType::BigInt,
+            ColumnKind::F32 => SqlType::Real,
+            ColumnKind::F64 => SqlType::Double,
+            ColumnKind::Bytes => SqlType::Bytea,
+            ColumnKind::Decimal => SqlType::Numeric,
+            ColumnKind::Date => SqlType::Date,
+            ColumnKind::Time => SqlType::Time,
+            ColumnKind::Timestamp => SqlType::Timestamp,
+            ColumnKind::TimestampTz => SqlType::TimestampTz,
+            ColumnKind::Json => SqlType::Jsonb,
+            ColumnKind::Uuid => SqlType::Uuid,
+            ColumnKind::Inet => SqlType::Inet,
+            ColumnKind::Text | ColumnKind::Label | ColumnKind::Array | ColumnKind::Unsupported => SqlType::Text,
+        }
+    }
+
     pub(crate) fn of(ty: &Type) -> ColumnKind {
         match *ty {
             Type::BOOL => ColumnKind::Bool,
@@ -159,6 +262,9 @@ impl ColumnKind {
             Type::UUID => ColumnKind::Uuid,
             Type::INET => ColumnKind::Inet,
             _ if matches!(ty.kind(), Kind::Enum(_)) => ColumnKind::Label,
+            _ if matches!(ty.kind(), Kind::Array(member) if !matches!(ColumnKind::of(member), ColumnKind::Unsupported | ColumnKind::Array)) => {
+                ColumnKind::Array
+            }
             _ => ColumnKind::Unsupported,
         }
     }
@@ -184,9 +290,21 @@ impl ColumnKind {
             ColumnKind::Uuid => Value::Uuid(uuid::Uuid::from_sql(ty, raw)?),
             ColumnKind::Inet => Value::Inet(std::net::IpAddr::from_sql(ty, raw)?),
             ColumnKind::Label => Value::Text(std::str::from_utf8(raw)?.to_owned()),
+            ColumnKind::Array => decode_array(ty, raw)?,
             ColumnKind::Unsupported => return Err(format!("the column type `{ty}` has no mapping").into()),
         })
     }
+}
+
+/// An array column: each element decoded by its own [`ColumnKind`].
+fn decode_array(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+    let Kind::Array(member) = ty.kind() else { return Err(format!("`{ty}` is not an array type").into()) };
+    let kind = ColumnKind::of(member);
+    let elements = Vec::<RawValue<'_>>::from_sql(ty, raw)?
+        .into_iter()
+        .map(|element| kind.decode(member, element.0))
+        .collect::<Result<Vec<Value>, BoxError>>()?;
+    Ok(Value::Array(kind.sql_type(), elements))
 }
 
 /// The raw bytes of a column value, whatever its type; decoded afterwards by
@@ -250,6 +368,7 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
             SqlType::Uuid => array::<uuid::Uuid>(ty),
             SqlType::Inet => array::<std::net::IpAddr>(ty),
             SqlType::Enum(_) => array::<EnumLabel>(ty),
+            SqlType::Array(_) => false,
         },
     }
 }
@@ -269,4 +388,23 @@ pub(crate) fn check_params(expected: &[Type], params: &[Value]) -> orm_core::Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_quote_every_element_and_escape_quotes_and_backslashes() {
+        let elements = [
+            Value::Text(r#"a"b\c"#.into()),
+            Value::Text("NULL".into()),
+            Value::Null,
+            Value::Bytes(vec![0, 255]),
+            Value::F64(f64::NEG_INFINITY),
+            Value::Bool(false),
+        ];
+        assert_eq!(array_literal(&elements), r#"{"a\"b\\c","NULL",NULL,"\\x00ff","-Infinity","f"}"#);
+        assert_eq!(array_literal(&[]), "{}");
+    }
 }

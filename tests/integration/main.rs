@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL: one binary, a module per area.
 //! Every test gets its own database from `TestDb`.
 
+mod arrays;
 mod bookshop;
 mod common;
 mod constraints;
