@@ -73,11 +73,13 @@ pub enum Error {
         /// The configured `pool_timeout`.
         waited: Duration,
     },
-    /// The connection to the database failed or was lost.
-    #[error("connection to the database failed")]
+    /// The connection to the database could not be made (a refused or
+    /// unreachable server, a failed authentication or TLS handshake), or was
+    /// lost (a closed socket, a backend the server terminated). Retryable.
+    #[error("connection to the database failed: {}", error_chain(&**.0))]
     Connection(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The driver refused a statement or a value before the database saw it.
-    #[error("the database driver rejected the statement")]
+    #[error("the database driver rejected the statement: {}", error_chain(&**.0))]
     Driver(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A column value did not fit the field it was read into.
     #[error("cannot read `{model}.{field}`: the database sent {sql_type}, the field is `{rust_type}`")]
@@ -87,7 +89,7 @@ pub enum Error {
         /// The field.
         field: &'static str,
         /// What the database sent.
-        sql_type: &'static str,
+        sql_type: std::borrow::Cow<'static, str>,
         /// The Rust type of the field.
         rust_type: &'static str,
     },
@@ -97,7 +99,7 @@ pub enum Error {
         /// The column's position, from 1.
         position: usize,
         /// What the database sent.
-        sql_type: &'static str,
+        sql_type: std::borrow::Cow<'static, str>,
         /// The Rust type asked for.
         rust_type: &'static str,
     },
@@ -182,6 +184,27 @@ pub enum Error {
         /// What came back.
         returned: usize,
     },
+    /// A table a statement reads changed (`ALTER TABLE .. ALTER COLUMN ..
+    /// TYPE`) since the statement was prepared on this connection, inside a
+    /// transaction, which the failure aborted. Outside a transaction the
+    /// statement is prepared again and run by itself; here, roll back and
+    /// run the transaction again (retryable).
+    #[error(
+        "a table changed since this statement was prepared on this connection, and the transaction it ran in is \
+         aborted: roll back and retry ({0})"
+    )]
+    SchemaChanged(Box<DbError>),
+    /// COMMIT was sent, and its answer never came (the connection was lost,
+    /// or the commit's future was dropped): the transaction may or may not
+    /// have been committed. The session closed the connection and kept the
+    /// objects with the values the transaction wrote, expired, so that the
+    /// next query shows what the database holds. Check before retrying: a
+    /// retry may apply the changes twice.
+    #[error("the outcome of the commit is unknown: {reason}; check what the database holds before retrying")]
+    CommitOutcomeUnknown {
+        /// What happened after COMMIT was sent.
+        reason: String,
+    },
     /// A statement the ORM refuses to build, because it would be ignored in
     /// part or break the identity map.
     #[error("invalid statement for `{model}`: {reason}")]
@@ -217,7 +240,8 @@ impl Error {
             | Error::ForeignKeyViolation(e)
             | Error::CheckViolation(e)
             | Error::NotNullViolation(e)
-            | Error::Database(e) => Some(e),
+            | Error::Database(e)
+            | Error::SchemaChanged(e) => Some(e),
             _ => None,
         }
     }
@@ -228,9 +252,14 @@ impl Error {
     }
 
     /// Whether running the same transaction again may succeed: SQLSTATE
-    /// class 40, transaction rollback (a serialization failure, a deadlock).
+    /// class 40, transaction rollback (a serialization failure, a deadlock),
+    /// and a lost or refused connection (the pool replaces it).
     pub fn is_retryable(&self) -> bool {
-        self.db_error().is_some_and(|e| e.code.starts_with("40"))
+        match self {
+            Error::Connection(_) | Error::SchemaChanged(_) => true,
+            Error::Autoflush(cause) => cause.is_retryable(),
+            other => other.db_error().is_some_and(|e| e.code.starts_with("40")),
+        }
     }
 
     /// Records the model whose statement failed, for the message.
@@ -251,6 +280,23 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// An error and its sources as one line, each source that does not repeat
+/// the text before it after a `: ` (a driver's "invalid configuration:
+/// host missing").
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 /// What the database said about a failed statement.

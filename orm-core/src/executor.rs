@@ -76,6 +76,10 @@ pub trait Connection: Send + Debug {
     /// transaction must be rolled back before anyone else uses the
     /// connection. Called from `Drop`, so it must not block.
     fn abandon(self: Box<Self>);
+
+    /// Closes the connection instead of returning it to the pool: its state
+    /// is unknown (a COMMIT without an answer).
+    fn close(self: Box<Self>);
 }
 
 /// Something that hands out connections: an engine over a pool.

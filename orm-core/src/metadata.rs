@@ -82,7 +82,7 @@ pub struct ColumnMeta {
     pub generated: bool,
     /// Has a UNIQUE constraint.
     pub unique: bool,
-    /// Has an index of its own.
+    /// Has an index of its own (created from the table's `constraints`).
     pub index: bool,
     /// A server default, as SQL: left out of INSERT and read back.
     pub default: Option<&'static str>,

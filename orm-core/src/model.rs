@@ -214,5 +214,5 @@ pub fn decode<T: SqlValue>(table: &'static TableMeta, index: usize, value: Value
 #[cold]
 fn decode_error<T>(table: &'static TableMeta, index: usize, value: &Value) -> Error {
     let field = table.columns.get(index).map_or("?", |c| c.field);
-    Error::Decode { model: table.model, field, sql_type: value.describe(), rust_type: std::any::type_name::<T>() }
+    Error::Decode { model: table.model, field, sql_type: value.sent(), rust_type: std::any::type_name::<T>() }
 }

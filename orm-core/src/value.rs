@@ -98,7 +98,11 @@ impl SqlType {
 }
 
 /// One SQL value, owned.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Two values are equal when they hold the same data: floats compare by
+/// their bits, so that an unchanged `NaN` equals itself and `-0.0` differs
+/// from `0.0` (the session's change detection relies on it).
+#[derive(Debug, Clone)]
 pub enum Value {
     /// SQL `NULL`.
     Null,
@@ -138,13 +142,54 @@ pub enum Value {
     Enum(&'static EnumType, &'static str),
     /// An array of values of one type, bound as one parameter (`= ANY($1)`).
     Array(SqlType, Vec<Value>),
+    /// A value the database sent that no `Value` holds (a `NaN` numeric, a
+    /// date of `infinity`, a type without a mapping): reading it into a field
+    /// is a decode error naming the field.
+    Unreadable(Box<Unreadable>),
+}
+
+/// What the database sent that could not be read, for the decode error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The SQL type of the column (`numeric`).
+    pub sql_type: String,
+    /// Why it could not be read (`NaN`, `more digits than Decimal holds`).
+    pub problem: String,
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::I16(a), Value::I16(b)) => a == b,
+            (Value::I32(a), Value::I32(b)) => a == b,
+            (Value::I64(a), Value::I64(b)) => a == b,
+            (Value::F32(a), Value::F32(b)) => a.to_bits() == b.to_bits(),
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Decimal(a), Value::Decimal(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::Time(a), Value::Time(b)) => a == b,
+            (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
+            (Value::TimestampTz(a), Value::TimestampTz(b)) => a == b,
+            (Value::Json(a), Value::Json(b)) => a == b,
+            (Value::Uuid(a), Value::Uuid(b)) => a == b,
+            (Value::Inet(a), Value::Inet(b)) => a == b,
+            (Value::Enum(ta, a), Value::Enum(tb, b)) => ta == tb && a == b,
+            (Value::Array(ta, a), Value::Array(tb, b)) => ta == tb && a == b,
+            (Value::Unreadable(a), Value::Unreadable(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Value {
     /// Returns the SQL type of this value, or `None` for `NULL`.
     pub fn sql_type(&self) -> Option<SqlType> {
         Some(match self {
-            Value::Null | Value::Array(..) => return None,
+            Value::Null | Value::Array(..) | Value::Unreadable(_) => return None,
             Value::Bool(_) => SqlType::Bool,
             Value::I16(_) => SqlType::SmallInt,
             Value::I32(_) => SqlType::Integer,
@@ -170,7 +215,18 @@ impl Value {
         match self {
             Value::Null => "NULL",
             Value::Array(..) => "array",
+            Value::Unreadable(_) => "an unreadable value",
             other => other.sql_type().map_or("NULL", SqlType::name),
+        }
+    }
+
+    /// What the database sent, for a decode error: the kind of value, or
+    /// for an [`Unreadable`] one its SQL type and the problem
+    /// (`numeric (NaN)`).
+    pub fn sent(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Value::Unreadable(u) => format!("{} ({})", u.sql_type, u.problem).into(),
+            other => other.describe().into(),
         }
     }
 }
@@ -508,6 +564,15 @@ mod tests {
         assert_eq!(Option::<i32>::from_value(Value::Null), Ok(None));
         assert_eq!(Option::<i32>::from_value(Value::I32(3)), Ok(Some(3)));
         const { assert!(<Option<i32> as SqlValue>::NULLABLE && !<i32 as SqlValue>::NULLABLE) };
+    }
+
+    #[test]
+    fn floats_are_equal_by_their_bits() {
+        assert_eq!(Value::F64(f64::NAN), Value::F64(f64::NAN));
+        assert_ne!(Value::F64(0.0), Value::F64(-0.0));
+        assert_ne!(Value::F32(0.0), Value::F32(-0.0));
+        assert_eq!(Value::Array(SqlType::Real, vec![Value::F32(f32::NAN)]), vec![f32::NAN].to_value());
+        assert_ne!(Value::I32(1), Value::I64(1));
     }
 
     #[test]

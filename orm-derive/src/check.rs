@@ -364,22 +364,45 @@ fn check_relationship_keys(cx: &Ctxt, cont: &Container<'_>, relationship: &Relat
     }
 }
 
+/// The error for a `what` name PostgreSQL would cut, if `name` is one.
+fn too_long(what: &str, name: &str) -> Option<String> {
+    const MAX_IDENTIFIER: usize = 63;
+    (name.len() > MAX_IDENTIFIER).then(|| {
+        format!(
+            "the {what} name `{name}` is {} bytes long; PostgreSQL keeps only the first {MAX_IDENTIFIER}, so two such \
+             names could become one: choose a shorter name with `#[orm({what} = \"...\")]`",
+            name.len()
+        )
+    })
+}
+
 /// Two fields on one column would make INSERT name the column twice and
 /// reads overwrite each other; names starting with `orm_` are the ORM's own
 /// (its batched statements name their rows and helper columns so).
+/// PostgreSQL cuts longer names to 63 bytes, so two long names could become
+/// one table or column.
 fn check_unique_columns(cx: &Ctxt, cont: &Container<'_>) {
+    let table_error = |message: String| match &cont.attrs.table {
+        Some(table) => cx.error_spanned_by(&table.tokens, message),
+        None => cx.error_spanned_by(cont.ident, message),
+    };
     if cont.table.starts_with("orm_") {
-        let message = format!("table names starting with `orm_` are reserved, rename `{}`", cont.table);
-        match &cont.attrs.table {
-            Some(table) => cx.error_spanned_by(&table.tokens, message),
-            None => cx.error_spanned_by(cont.ident, message),
-        }
+        table_error(format!("table names starting with `orm_` are reserved, rename `{}`", cont.table));
+    }
+    if let Some(message) = too_long("table", &cont.table) {
+        table_error(message);
     }
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
     for field in cont.columns() {
         if field.column.starts_with("orm_") {
             let message = format!("column names starting with `orm_` are reserved, rename `{}`", field.column);
             cx.error_spanned_by(field.ident, message);
+        }
+        if let Some(message) = too_long("column", &field.column) {
+            match &field.attrs.column {
+                Some(column) => cx.error_spanned_by(&column.tokens, message),
+                None => cx.error_spanned_by(field.ident, message),
+            }
         }
         if let Some(first) = seen.insert(&field.column, field) {
             let message = format!(

@@ -105,15 +105,6 @@ pub(crate) fn create_table(table: &TableMeta) -> Vec<String> {
     }
     let mut statements =
         vec![format!("CREATE TABLE IF NOT EXISTS {} (\n    {}\n)", ident(table.name), lines.join(",\n    "))];
-    for column in table.columns.iter().filter(|c| c.index) {
-        let index = format!("ix_{}_{}", table.name, column.name);
-        statements.push(format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-            ident(&index),
-            ident(table.name),
-            ident(column.name)
-        ));
-    }
     statements.extend(indexes);
     statements
 }
@@ -211,6 +202,7 @@ mod tests {
             constraints: &[
                 Constraint::Unique { name: "stuntmen_name_fee_key", columns: &["name", "fee"] },
                 Constraint::Check { name: "stuntmen_fee_positive", sql: "fee > 0" },
+                Constraint::Index { name: "ix_stuntmen_active", columns: &["active"] },
                 Constraint::Index { name: "ix_stuntmen_active_fee", columns: &["active", "fee"] },
             ],
         };

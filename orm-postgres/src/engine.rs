@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
 use crate::executor::PgConnection;
-use crate::pool::{self, PoolOptions};
+use crate::pool::{self, Invalidation, PoolOptions};
 
 /// A pool of PostgreSQL connections and the factory of [`Session`]s.
 ///
@@ -41,6 +41,8 @@ pub(crate) struct EngineState {
     me: Weak<EngineState>,
     pool: Pool,
     pub(crate) options: PoolOptions,
+    /// Marks the pooled connections that a lost one makes suspect.
+    pub(crate) invalidation: Arc<Invalidation>,
     statements: AtomicU64,
     /// The last row count of statements that returned many rows.
     row_counts: Mutex<FxHashMap<String, usize>>,
@@ -56,8 +58,20 @@ impl EngineState {
         Instant::now()
     }
 
-    pub(crate) fn idle_connections(&self) -> usize {
-        self.pool.status().available
+    /// Closes idle connections beyond `pool_size` (QueuePool's overflow),
+    /// after a connection went back to the pool. Each return trims after
+    /// itself, under the pool's lock, so that returns racing each other
+    /// never leave more than `pool_size` idle.
+    pub(crate) fn close_overflow(&self) {
+        let keep = self.options.pool_size;
+        if self.pool.status().available <= keep {
+            return;
+        }
+        let mut kept = 0;
+        drop(self.pool.retain(|_, _| {
+            kept += 1;
+            kept <= keep
+        }));
     }
 
     async fn checkout(self: Arc<Self>) -> Result<PgConnection> {
@@ -136,18 +150,35 @@ impl EngineBuilder {
         self
     }
 
+    /// Logs statements that take at least `threshold` at WARN on target
+    /// `orm::sql` (default: none).
+    pub fn slow_statement(mut self, threshold: Duration) -> Self {
+        self.options.slow_statement = Some(threshold);
+        self
+    }
+
+    /// Logs the parameter values of each statement with it (default off:
+    /// values may be personal data or secrets, so only their number is
+    /// logged; SQLAlchemy's `hide_parameters` the other way round).
+    pub fn log_parameters(mut self, on: bool) -> Self {
+        self.options.log_parameters = on;
+        self
+    }
+
     /// Builds the engine. Does no I/O.
     ///
     /// # Errors
     /// [`Error::Config`](orm_core::Error::Config) for a URL that does not parse
     /// or a `pool_size` of 0.
     pub fn build(self) -> Result<Engine> {
-        let pool = pool::build(&self.url, &self.options)?;
+        let invalidation = Arc::new(Invalidation::new());
+        let pool = pool::build(&self.url, &self.options, invalidation.clone())?;
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
             row_counts: Mutex::new(FxHashMap::default()),
             pool,
             options: self.options,
+            invalidation,
             statements: AtomicU64::new(0),
         });
         Ok(Engine { state })

@@ -10,7 +10,7 @@ use orm_core::{BoxFuture, Connection, Error, Result, RowFn, Rows, Value};
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
-use crate::error::from_pg;
+use crate::error::{from_pg, is_connection_lost};
 use crate::types::{check_params, ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
@@ -34,8 +34,18 @@ impl PgConnection {
         self.client.as_ref().expect("the client is present until drop")
     }
 
-    /// Runs a query, decoding each row into `row_values` and handing the
-    /// row to `each` as it arrives.
+    /// Converts a driver error; a lost connection also invalidates the
+    /// connections opened before it.
+    fn error(&self, error: tokio_postgres::Error) -> Error {
+        if is_connection_lost(&error) {
+            self.engine.invalidation.connection_lost();
+        }
+        from_pg(error)
+    }
+
+    /// Runs a query, decoding each row and handing it to `each` as it
+    /// arrives. A statement whose cached plan a schema change broke is
+    /// prepared again and run once more (see [`retry_stale_plan`]).
     async fn run_query_each(
         &mut self,
         sql: &str,
@@ -43,45 +53,114 @@ impl PgConnection {
         mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
-        let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
+        let mut result = self.query_each_once(sql, params, &mut each).await;
+        if let Err(first) = result {
+            result = match first {
+                first if is_stale_plan(&first) => {
+                    self.client().statement_cache.clear();
+                    retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await)
+                }
+                other => Err(other),
+            };
+        }
+        self.log(sql, params, started, &result);
+        result
+    }
+
+    async fn query_each_once(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut (impl FnMut(&mut Vec<Value>) -> Result<()> + Send),
+    ) -> Result<usize> {
+        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
         check_params(statement.params(), params)?;
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
-        let stream = self.client().query_raw(&statement, params.iter().map(Param)).await.map_err(from_pg)?;
+        let stream = self.client().query_raw(&statement, params.iter().map(Param)).await.map_err(|e| self.error(e))?;
         futures_util::pin_mut!(stream);
         let mut row_values = Vec::with_capacity(columns.len());
-        while let Some(row) = stream.try_next().await.map_err(from_pg)? {
+        while let Some(row) = stream.try_next().await.map_err(|e| self.error(e))? {
             for (i, (kind, ty)) in columns.iter().enumerate() {
-                let RawValue(raw) = row.try_get(i).map_err(from_pg)?;
-                row_values.push(kind.decode(ty, raw).map_err(Error::Driver)?);
+                let RawValue(raw) = row.try_get(i).map_err(|e| self.error(e))?;
+                row_values.push(kind.decode_or_unreadable(ty, raw));
             }
             each(&mut row_values)?;
         }
-        log(sql, params.len(), started);
         Ok(columns.len())
     }
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let started = self.engine.statement_started();
-        let statement = self.client().prepare_cached(sql).await.map_err(from_pg)?;
+        let mut result = self.execute_once(sql, params).await;
+        if let Err(first) = result {
+            result = match first {
+                first if is_stale_plan(&first) => {
+                    self.client().statement_cache.clear();
+                    retry_stale_plan(first, self.execute_once(sql, params).await)
+                }
+                other => Err(other),
+            };
+        }
+        self.log(sql, params, started, &result);
+        result
+    }
+
+    async fn execute_once(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
         check_params(statement.params(), params)?;
-        let count = self.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(from_pg)?;
-        log(sql, params.len(), started);
-        Ok(count)
+        self.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(|e| self.error(e))
     }
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
-        self.client().batch_execute(sql).await.map_err(from_pg)?;
-        log(sql, 0, started);
-        Ok(())
+        let result = self.client().batch_execute(sql).await.map_err(|e| self.error(e));
+        self.log(sql, &[], started, &result);
+        result
+    }
+
+    /// SQLAlchemy's `echo`: every statement on target `orm::sql`, at DEBUG;
+    /// a failed one at INFO with its error; one slower than the engine's
+    /// `slow_statement` threshold at WARN. Parameter values only when the
+    /// engine opts in (`log_parameters`), their number otherwise.
+    fn log<T>(&self, sql: &str, params: &[Value], started: Instant, result: &Result<T>) {
+        let elapsed = started.elapsed();
+        let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let options = &self.engine.options;
+        let values = options.log_parameters.then_some(params).map(tracing::field::debug);
+        let params = params.len();
+        match result {
+            Err(error) => {
+                tracing::info!(target: "orm::sql", sql, params, values, elapsed_us, %error, "statement failed");
+            }
+            Ok(_) if options.slow_statement.is_some_and(|slow| elapsed >= slow) => {
+                tracing::warn!(target: "orm::sql", sql, params, values, elapsed_us, "slow statement");
+            }
+            Ok(_) => tracing::debug!(target: "orm::sql", sql, params, values, elapsed_us),
+        }
     }
 }
 
-/// SQLAlchemy's `echo=True`: every statement at DEBUG on target `orm::sql`.
-fn log(sql: &str, params: usize, started: Instant) {
-    tracing::debug!(target: "orm::sql", sql, params, elapsed_us = started.elapsed().as_micros() as u64);
+/// Whether `error` is PostgreSQL's "cached plan must not change result
+/// type": a table the prepared statement reads changed (`ALTER TABLE ..
+/// ALTER COLUMN .. TYPE`) since it was prepared on this connection.
+fn is_stale_plan(error: &Error) -> bool {
+    error.db_error().is_some_and(|e| e.code == "0A000" && e.message.contains("cached plan"))
+}
+
+/// The result of running a statement again after its cached plan went
+/// stale. Outside a transaction the new plan simply runs. Inside one, the
+/// first failure aborted the transaction (the retry gets SQLSTATE 25P02):
+/// that is [`Error::SchemaChanged`], for the caller to roll back and retry.
+fn retry_stale_plan<T>(first: Error, retry: Result<T>) -> Result<T> {
+    match retry {
+        Err(e) if e.db_error().is_some_and(|e| e.code == "25P02") => match first {
+            Error::Database(cause) => Err(Error::SchemaChanged(cause)),
+            other => Err(other),
+        },
+        other => other,
+    }
 }
 
 impl Connection for PgConnection {
@@ -117,14 +196,24 @@ impl Connection for PgConnection {
         Box::pin(self.run_batch(sql))
     }
 
+    fn close(mut self: Box<Self>) {
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+
     fn abandon(mut self: Box<Self>) {
         let Some(client) = self.client.take() else { return };
         match tokio::runtime::Handle::try_current() {
             // Roll back in the background, then return the connection.
             Ok(runtime) => {
+                let engine = self.engine.clone();
                 runtime.spawn(async move {
                     if client.batch_execute("ROLLBACK").await.is_err() {
                         drop(deadpool_postgres::Object::take(client));
+                    } else {
+                        drop(client);
+                        engine.close_overflow();
                     }
                 });
             }
@@ -136,13 +225,12 @@ impl Connection for PgConnection {
 }
 
 impl Drop for PgConnection {
-    /// Returns the connection to the pool, or closes it when the pool already
-    /// keeps `pool_size` idle connections (QueuePool's overflow).
+    /// Returns the connection to the pool, then closes idle connections
+    /// beyond `pool_size` (QueuePool's overflow).
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            if self.engine.idle_connections() >= self.engine.options.pool_size {
-                drop(deadpool_postgres::Object::take(client));
-            }
+            drop(client);
+            self.engine.close_overflow();
         }
     }
 }

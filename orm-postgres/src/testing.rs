@@ -24,7 +24,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::error::Error as StdError;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
@@ -36,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use orm_core::error::error_chain;
 use orm_core::{Error, Result};
 use tokio_postgres::{Client, NoTls};
 
@@ -329,21 +329,6 @@ fn with_database(url: &str, name: &str) -> String {
     };
     let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
     format!("{}/{name}{query}", &base[..authority_end])
-}
-
-/// An error and its sources, `outer: inner: …`.
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 fn refused_message(url: &str, code: &str, message: &str) -> String {

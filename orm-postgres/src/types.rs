@@ -35,6 +35,7 @@ impl ToSql for Param<'_> {
             Value::Inet(v) => v.to_sql_checked(ty, out),
             Value::Enum(_, label) => EnumLabel(label).to_sql_checked(ty, out),
             Value::Array(element, values) => array_to_sql(*element, values, ty, out),
+            Value::Unreadable(u) => Err(format!("a {} value that could not be read cannot be sent", u.sql_type).into()),
         }
     }
 
@@ -146,7 +147,7 @@ fn element_text(value: &Value) -> Option<String> {
         v => v.to_string(),
     };
     Some(match value {
-        Value::Null | Value::Array(..) => return None,
+        Value::Null | Value::Array(..) | Value::Unreadable(_) => return None,
         Value::Bool(v) => if *v { "t" } else { "f" }.to_owned(),
         Value::I16(v) => v.to_string(),
         Value::I32(v) => v.to_string(),
@@ -281,7 +282,7 @@ impl ColumnKind {
             ColumnKind::F64 => Value::F64(f64::from_sql(ty, raw)?),
             ColumnKind::Text => Value::Text(String::from_sql(ty, raw)?),
             ColumnKind::Bytes => Value::Bytes(Vec::<u8>::from_sql(ty, raw)?),
-            ColumnKind::Decimal => Value::Decimal(Decimal::from_sql(ty, raw)?),
+            ColumnKind::Decimal => decode_numeric(raw)?,
             ColumnKind::Date => Value::Date(NaiveDate::from_sql(ty, raw)?),
             ColumnKind::Time => Value::Time(NaiveTime::from_sql(ty, raw)?),
             ColumnKind::Timestamp => Value::Timestamp(NaiveDateTime::from_sql(ty, raw)?),
@@ -291,9 +292,101 @@ impl ColumnKind {
             ColumnKind::Inet => Value::Inet(std::net::IpAddr::from_sql(ty, raw)?),
             ColumnKind::Label => Value::Text(std::str::from_utf8(raw)?.to_owned()),
             ColumnKind::Array => decode_array(ty, raw)?,
-            ColumnKind::Unsupported => return Err(format!("the column type `{ty}` has no mapping").into()),
+            ColumnKind::Unsupported => return Err("no Rust type maps to it".into()),
         })
     }
+
+    /// Decodes as [`decode`](Self::decode), a value it cannot read becoming
+    /// [`Value::Unreadable`], so that the field it was meant for names it.
+    pub(crate) fn decode_or_unreadable(self, ty: &Type, raw: Option<&[u8]>) -> Value {
+        match self.decode(ty, raw) {
+            Ok(value) => value,
+            Err(error) => unreadable(ty, raw, &*error),
+        }
+    }
+}
+
+#[cold]
+fn unreadable(ty: &Type, raw: Option<&[u8]>, error: &(dyn StdError + Sync + Send)) -> Value {
+    let infinite = |raw: &[u8]| match (ty, raw.len()) {
+        (&Type::DATE, 4) => match i32::from_be_bytes(raw.try_into().unwrap_or_default()) {
+            i32::MAX => Some("infinity"),
+            i32::MIN => Some("-infinity"),
+            _ => None,
+        },
+        (&Type::TIMESTAMP | &Type::TIMESTAMPTZ, 8) => match i64::from_be_bytes(raw.try_into().unwrap_or_default()) {
+            i64::MAX => Some("infinity"),
+            i64::MIN => Some("-infinity"),
+            _ => None,
+        },
+        _ => None,
+    };
+    let problem = raw.and_then(infinite).map_or_else(|| error.to_string(), str::to_owned);
+    Value::Unreadable(Box::new(orm_core::Unreadable { sql_type: ty.name().to_owned(), problem }))
+}
+
+/// A `numeric` in its binary form, read exactly: an error for `NaN`, the
+/// infinities, and values `Decimal` cannot hold without rounding (more than
+/// 28 significant decimal places, or beyond its 96-bit range).
+fn decode_numeric(raw: &[u8]) -> Result<Value, BoxError> {
+    const NEGATIVE: u16 = 0x4000;
+    const NAN: u16 = 0xC000;
+    const POSITIVE_INFINITY: u16 = 0xD000;
+    const NEGATIVE_INFINITY: u16 = 0xF000;
+    let word =
+        |i: usize| raw.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]])).ok_or("a truncated numeric");
+    let (count, weight, sign, scale) = (word(0)? as usize, word(1)? as i16, word(2)?, word(3)? as usize);
+    match sign {
+        NAN => return Err("NaN".into()),
+        POSITIVE_INFINITY => return Err("infinity".into()),
+        NEGATIVE_INFINITY => return Err("-infinity".into()),
+        _ => {}
+    }
+    let integer_digits = 4 * (usize::try_from(weight).map_or(0, |w| w + 1));
+    if integer_digits + scale <= 28 {
+        // At most 28 significant digits: the driver's decoder is exact here.
+        return Ok(Value::Decimal(Decimal::from_sql(&Type::NUMERIC, raw)?));
+    }
+    let digits: Vec<u16> = (0..count).map(|i| word(4 + i)).collect::<Result<_, _>>()?;
+    // Base-10000 digit `i` stands for digits[i] * 10000^(weight - i).
+    let digit = |exponent: i32| {
+        let i = i32::from(weight) - exponent;
+        usize::try_from(i).ok().and_then(|i| digits.get(i)).copied().unwrap_or(0)
+    };
+    let mut text = String::with_capacity(4 * count + 8);
+    if sign == NEGATIVE {
+        text.push('-');
+    }
+    let mut integer = String::new();
+    for exponent in (0..=i32::from(weight).max(0)).rev() {
+        let d = digit(exponent);
+        if integer.is_empty() {
+            if d != 0 || exponent == 0 {
+                integer.push_str(&d.to_string());
+            }
+        } else {
+            integer.push_str(&format!("{d:04}"));
+        }
+    }
+    text.push_str(&integer);
+    let mut fraction = String::new();
+    let mut exponent = -1;
+    while fraction.len() < scale {
+        fraction.push_str(&format!("{:04}", digit(exponent)));
+        exponent -= 1;
+    }
+    fraction.truncate(scale);
+    // Zeros past what `Decimal` holds are not digits lost.
+    while fraction.len() > 28 && fraction.ends_with('0') {
+        fraction.pop();
+    }
+    if !fraction.is_empty() {
+        text.push('.');
+        text.push_str(&fraction);
+    }
+    Decimal::from_str_exact(&text)
+        .map(Value::Decimal)
+        .map_err(|_| format!("{text} has more digits than Decimal holds (28 decimal places, 96 bits)").into())
 }
 
 /// An array column: each element decoded by its own [`ColumnKind`].
@@ -350,6 +443,7 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
         Value::Uuid(_) => <uuid::Uuid as ToSql>::accepts(ty),
         Value::Inet(_) => <std::net::IpAddr as ToSql>::accepts(ty),
         Value::Enum(..) => <EnumLabel as ToSql>::accepts(ty),
+        Value::Unreadable(_) => false,
         Value::Array(element, _) => match element {
             SqlType::Bool => array::<bool>(ty),
             SqlType::SmallInt => array::<i16>(ty),
@@ -393,6 +487,29 @@ pub(crate) fn check_params(expected: &[Type], params: &[Value]) -> orm_core::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn numeric(text: &str) -> Value {
+        // The binary form PostgreSQL sends, built through the driver's own encoder.
+        let decimal: Decimal = text.parse().unwrap();
+        let mut out = bytes::BytesMut::new();
+        decimal.to_sql(&Type::NUMERIC, &mut out).unwrap();
+        decode_numeric(&out).unwrap()
+    }
+
+    #[test]
+    fn numerics_decode_exactly() {
+        let long_exact =
+            ["79228162514264337593543950335", "1234567890123456.123456789012", "-0.0000000000000000000000000001"];
+        for text in ["0", "1", "-1", "12345.6789", "0.0001", "-0.000001", "100000000"].into_iter().chain(long_exact) {
+            assert_eq!(numeric(text), Value::Decimal(text.parse().unwrap()), "{text}");
+        }
+        // `NaN`, with its sign word, and a value of 40 significant digits.
+        let nan = [0, 0, 0, 0, 0xC0, 0, 0, 0];
+        assert_eq!(decode_numeric(&nan).unwrap_err().to_string(), "NaN");
+        let mut long = vec![0, 10, 0, 9, 0, 0, 0, 0];
+        long.extend(std::iter::repeat_n([0x04, 0xD2], 10).flatten());
+        assert!(decode_numeric(&long).unwrap_err().to_string().contains("more digits than Decimal holds"));
+    }
 
     #[test]
     fn array_literals_quote_every_element_and_escape_quotes_and_backslashes() {

@@ -79,3 +79,39 @@ async fn the_database_cascades_and_nulls_on_delete() {
         raw.query_sql("SELECT title, backup_shelf_id FROM reviews ORDER BY title", ()).await.unwrap();
     assert_eq!(left, [("Emma".to_owned(), None)], "Dune went with its shelf; Emma lost her backup");
 }
+
+/// Two indexes whose `ix_<table>_<column>` names agree in their first 63
+/// bytes: PostgreSQL would cut both to one name, and `CREATE INDEX IF NOT
+/// EXISTS` would skip the second.
+#[derive(Model, Debug)]
+#[orm(table = "measurements_of_the_northern_station")]
+pub(crate) struct Measurement {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    #[orm(index)]
+    pub(crate) temperature_at_ground_level_morning: f64,
+    #[orm(index)]
+    pub(crate) temperature_at_ground_level_evening: f64,
+}
+
+#[tokio::test]
+async fn long_index_names_stay_apart_within_63_bytes() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Measurement::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let names: Vec<String> = s
+        .query_sql(
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'measurements_of_the_northern_station' \
+             AND indexname LIKE 'ix_%' ORDER BY indexname",
+            (),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 2, "both indexes exist: {names:?}");
+    assert!(
+        names.iter().all(|n| n.len() <= 63 && n.starts_with("ix_measurements_of_the_northern_station_")),
+        "{names:?}"
+    );
+    assert_ne!(names[0], names[1]);
+}

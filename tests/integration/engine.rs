@@ -1,18 +1,14 @@
 //! The engine and its pool: lazy connect, QueuePool limits, recycle, pre-ping,
 //! statement cache, DDL, and SQL logging.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use orm::prelude::*;
 use orm::testing::TestDb;
 use orm::{Connection, Value};
 
 use crate::common::{setup, Address, Membership, Person};
+use crate::proxy::Proxy;
 
 async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
     let rows = conn.query("SELECT pg_backend_pid()", &[]).await?;
@@ -94,76 +90,15 @@ async fn connections_are_reused_and_recycled_after_pool_recycle() {
     assert_ne!(first, second, "a connection older than pool_recycle is replaced");
 }
 
-/// A TCP proxy in front of the test server that can make the connections it
-/// has accepted so far half-dead: still open, but closed by the proxy as soon
-/// as the client sends anything. This is the stale connection that only a
-/// round trip reveals (`Client::is_closed` cannot see it).
-struct Proxy {
-    port: u16,
-    doomed_below: Arc<AtomicUsize>,
-}
-
-impl Proxy {
-    async fn start(upstream: (String, u16)) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let doomed_below = Arc::new(AtomicUsize::new(0));
-        let doomed = doomed_below.clone();
-        tokio::spawn(async move {
-            for id in 0.. {
-                let Ok((client, _)) = listener.accept().await else { return };
-                let Ok(server) = TcpStream::connect((upstream.0.as_str(), upstream.1)).await else { return };
-                tokio::spawn(forward(id, client, server, doomed.clone()));
-            }
-        });
-        Proxy { port, doomed_below }
-    }
-
-    /// Makes every connection accepted so far half-dead.
-    fn kill_existing(&self, accepted: usize) {
-        self.doomed_below.store(accepted, Ordering::SeqCst);
-    }
-}
-
-async fn forward(id: usize, client: TcpStream, server: TcpStream, doomed_below: Arc<AtomicUsize>) {
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    let upstream = async {
-        let mut buffer = vec![0; 16 * 1024];
-        loop {
-            let n = client_read.read(&mut buffer).await.unwrap_or(0);
-            if n == 0 || id < doomed_below.load(Ordering::SeqCst) {
-                return;
-            }
-            if server_write.write_all(&buffer[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
-    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
-    // Whichever side ends first closes both.
-    tokio::select! {
-        _ = upstream => {}
-        _ = downstream => {}
-    }
-}
-
 #[tokio::test]
 async fn pre_ping_replaces_a_connection_that_went_stale() {
     let db = TestDb::new().await.unwrap();
-    let config: orm::postgres::tokio_postgres::Config = db.url().parse().unwrap();
-    let host = match &config.get_hosts()[0] {
-        orm::postgres::tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("the tests need a TCP server, got {other:?}"),
-    };
-    let proxy = Proxy::start((host, config.get_ports()[0])).await;
-    let user = config.get_user().unwrap_or("postgres");
-    let url = format!("postgres://{user}@127.0.0.1:{}/{}", proxy.port, db.name());
+    let (proxy, url) = Proxy::in_front_of(&db).await;
 
-    for (accepted, pre_ping) in [(1, false), (2, true)] {
+    for pre_ping in [false, true] {
         let engine = Engine::builder(&url).pool_size(1).pre_ping(pre_ping).build().unwrap();
         let first = backend_pid(&mut engine.connect().await.unwrap()).await.unwrap();
-        proxy.kill_existing(accepted);
+        proxy.kill_existing();
         let result = backend_pid(&mut engine.connect().await.unwrap()).await;
         if pre_ping {
             assert_ne!(result.unwrap(), first, "pre_ping found the stale connection and opened a new one");
@@ -208,4 +143,26 @@ async fn create_all_and_drop_all_order_tables_and_check_first() {
     engine.drop_all(&[Person::TABLE, Address::TABLE, Membership::TABLE]).await.unwrap();
     engine.drop_all(&[Person::TABLE, Address::TABLE, Membership::TABLE]).await.unwrap();
     assert_eq!(conn.query(tables, &[]).await.unwrap().values, [Value::I64(0)]);
+}
+
+#[tokio::test]
+async fn setup_failures_name_their_cause() {
+    // No host: the driver's own words reach the message.
+    let engine = Engine::builder("postgres://postgres@/nothing").pool_timeout(Duration::from_secs(2)).build();
+    let error = match engine {
+        Ok(engine) => engine.session().query::<Person>().count().await.unwrap_err(),
+        Err(error) => error,
+    };
+    assert!(error.to_string().contains("host"), "{error}");
+    // A refused connection says so.
+    let engine = Engine::builder("postgres://postgres@127.0.0.1:1/nothing").build().unwrap();
+    let error = engine.session().query::<Person>().count().await.unwrap_err();
+    assert!(matches!(error, Error::Connection(_)), "{error:?}");
+    assert!(error.to_string().contains("refused"), "{error}");
+    // A database that does not exist keeps the server's SQLSTATE (3D000).
+    let db = TestDb::new().await.unwrap();
+    let missing = db.url().replace(db.name(), "no_such_database");
+    let error = Engine::new(&missing).unwrap().session().query::<Person>().count().await.unwrap_err();
+    assert_eq!(error.db_error().map(|e| e.code.as_str()), Some("3D000"), "{error:?}");
+    assert!(error.to_string().contains("no_such_database"), "{error}");
 }

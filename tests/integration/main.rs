@@ -7,6 +7,8 @@ mod common;
 mod constraints;
 mod engine;
 mod enums;
+mod faults;
+mod proxy;
 mod query;
 mod relationships;
 mod select;

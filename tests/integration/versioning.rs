@@ -292,3 +292,42 @@ async fn merging_an_out_of_date_object_is_stale_data() {
     assert!(matches!(error, Error::StaleData { action: "merge", .. }), "{error:?}");
     assert_eq!(stored(engine, id).await.unwrap().body, "newer");
 }
+
+/// A versioned row holding floats.
+#[derive(Model, Debug)]
+#[orm(table = "readings")]
+pub(crate) struct Reading {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) value: f64,
+    pub(crate) low: f32,
+    #[orm(version)]
+    pub(crate) version: i32,
+}
+
+#[tokio::test]
+async fn floats_change_by_their_bits_an_unchanged_nan_writes_nothing_and_negative_zero_is_written() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&[Reading::TABLE]).await.unwrap();
+    let mut s = engine.session();
+    let nan = s.add(Reading::new(f64::NAN, f32::NAN));
+    let zero = s.add(Reading::new(0.0, 0.0));
+    s.commit().await.unwrap();
+
+    let mut other = engine.session();
+    let loaded = other.query::<Reading>().order_by(Reading::id.asc()).all().await.unwrap();
+    let (statements, flushed) = statements_during(engine, other.flush()).await;
+    flushed.unwrap();
+    assert_eq!(statements, 0, "a NaN read back is unchanged: no UPDATE");
+    assert_eq!(other[loaded[0]].version, 1);
+
+    s[zero].value = -0.0;
+    s[zero].low = -0.0;
+    s.commit().await.unwrap();
+    assert_eq!(s[zero].version, 2, "0.0 -> -0.0 is a change");
+    let stored: Vec<(f64, f32)> =
+        engine.session().select((Reading::value, Reading::low)).filter(Reading::id.eq(s[zero].id)).all().await.unwrap();
+    assert!(stored[0].0.is_sign_negative() && stored[0].1.is_sign_negative(), "{stored:?}");
+    assert!(s[nan].value.is_nan());
+}

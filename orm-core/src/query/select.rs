@@ -103,7 +103,7 @@ impl<'a> ResultRow<'a> {
 /// The error of a result value that does not fit `T`.
 #[cold]
 fn decode_column_error<T>(position: usize, value: &Value) -> Box<Error> {
-    Box::new(Error::DecodeColumn { position, sql_type: value.describe(), rust_type: std::any::type_name::<T>() })
+    Box::new(Error::DecodeColumn { position, sql_type: value.sent(), rust_type: std::any::type_name::<T>() })
 }
 
 impl<M, T: SqlValue> Selection for Column<M, T> {

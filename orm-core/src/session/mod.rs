@@ -69,6 +69,9 @@ pub struct Session {
     /// Set while a flush runs: still set at the next call means the flush
     /// future was dropped half way (a timeout, a `select!`).
     flushing: bool,
+    /// Set while COMMIT is on its way: still set at the next call means the
+    /// commit future was dropped before the answer came.
+    committing: bool,
     autoflush: bool,
     /// Expire every object after a commit (`set_expire_on_commit`).
     expire_on_commit: bool,
@@ -102,6 +105,7 @@ impl Session {
             savepoints: Vec::new(),
             next_savepoint: 0,
             flushing: false,
+            committing: false,
             autoflush: true,
             expire_on_commit: false,
             key_selects: Default::default(),
@@ -316,6 +320,7 @@ impl Session {
     /// is then rolled back and every change is pending again, so the caller
     /// can fix the cause and flush again, or [`rollback`](Session::rollback).
     pub async fn flush(&mut self) -> Result<()> {
+        self.check_dropped_commit()?;
         self.recover_from_dropped_flush().await;
         for model in &mut self.models {
             model.forget_unchanged();
@@ -339,18 +344,37 @@ impl Session {
     /// Flushes and commits the transaction; all or nothing.
     ///
     /// # Errors
-    /// As [`flush`](Session::flush); a failing COMMIT is handled the same way.
+    /// As [`flush`](Session::flush); a COMMIT the database refuses is handled
+    /// the same way. [`Error::CommitOutcomeUnknown`] when the connection is
+    /// lost after COMMIT was sent (or this future is dropped then, reported
+    /// by the session's next call): the transaction may have been committed.
     pub async fn commit(&mut self) -> Result<()> {
         self.flush().await?;
         if self.in_transaction {
             let commit = self.connector.dialect().render(Statement::Transaction(Transaction::Commit));
             let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
-            if let Err(e) = conn.batch_execute(&commit.text).await {
-                self.abort().await;
-                return Err(e);
+            self.committing = true;
+            let result = conn.batch_execute(&commit.text).await;
+            self.committing = false;
+            match result {
+                Ok(()) => self.in_transaction = false,
+                Err(Error::Connection(cause)) => {
+                    let reason = format!("the connection was lost after COMMIT was sent ({cause})");
+                    return Err(self.commit_outcome_unknown(reason));
+                }
+                Err(e) => {
+                    // The database answered: it rolled the transaction back.
+                    self.abort().await;
+                    return Err(e);
+                }
             }
-            self.in_transaction = false;
         }
+        self.committed();
+        Ok(())
+    }
+
+    /// After a commit: the flushed changes are the database's now.
+    fn committed(&mut self) {
         self.savepoints.clear();
         self.conn = None;
         for model in &mut self.models {
@@ -360,6 +384,28 @@ impl Session {
         self.links.resolved_foreign_keys.clear();
         if self.expire_on_commit {
             self.expire_all();
+        }
+    }
+
+    /// A COMMIT whose answer never came. Neither a commit nor a rollback can
+    /// be claimed: the connection is closed, and the objects keep the values
+    /// the transaction wrote, expired, so that the next query that reads
+    /// their rows shows what the database really holds.
+    fn commit_outcome_unknown(&mut self, reason: String) -> Error {
+        self.in_transaction = false;
+        if let Some(conn) = self.conn.take() {
+            conn.close();
+        }
+        self.committed();
+        self.expire_all();
+        Error::CommitOutcomeUnknown { reason }
+    }
+
+    /// Reports a commit whose future was dropped while COMMIT was on its way.
+    fn check_dropped_commit(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.committing) {
+            let reason = "the commit was cancelled after COMMIT was sent".to_owned();
+            return Err(self.commit_outcome_unknown(reason));
         }
         Ok(())
     }
@@ -433,6 +479,7 @@ impl Session {
     /// [`Error::Decode`] if a loaded value no longer fits its field (it did
     /// when it was loaded, so this points at a bug in a custom `SqlValue`).
     pub async fn rollback(&mut self) -> Result<()> {
+        self.check_dropped_commit()?;
         self.abort().await;
         self.links = relations::PendingLinks::default();
         for model in &mut self.models {
@@ -443,6 +490,7 @@ impl Session {
 
     /// Returns the session's connection, checking one out first if needed.
     async fn connection(&mut self) -> Result<&mut dyn Connection> {
+        self.check_dropped_commit()?;
         if self.conn.is_none() {
             self.conn = Some(self.connector.connect().await?);
         }
@@ -523,7 +571,7 @@ impl Session {
         let value = rows.values.into_iter().next().unwrap_or(Value::Null);
         V::from_value(value).map_err(|v| Error::DecodeColumn {
             position: 1,
-            sql_type: v.describe(),
+            sql_type: v.sent(),
             rust_type: std::any::type_name::<V>(),
         })
     }

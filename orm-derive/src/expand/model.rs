@@ -111,10 +111,10 @@ fn constraint_name(name: String) -> String {
     format!("{}{suffix}", &name[..cut])
 }
 
-/// The table's constraints over several columns and its checks, named as
-/// PostgreSQL names a unique constraint (`books_author_id_title_key`), as
-/// single-column indexes are named (`ix_books_author_id_published`), and
-/// checks as `<table>_<name>`.
+/// The table's unique constraints over several columns, its indexes and its
+/// checks, named as PostgreSQL names a unique constraint
+/// (`books_author_id_title_key`), as SQLAlchemy names indexes
+/// (`ix_books_author_id_published`), and checks as `<table>_<name>`.
 fn constraints(cont: &Container<'_>, p: &TokenStream) -> Vec<TokenStream> {
     let table = &cont.table;
     let columns = |fields: &[syn::Ident]| -> Vec<String> {
@@ -125,8 +125,11 @@ fn constraints(cont: &Container<'_>, p: &TokenStream) -> Vec<TokenStream> {
         let name = constraint_name(format!("{table}_{}_key", columns.join("_")));
         quote!(#p::Constraint::Unique { name: #name, columns: &[#(#columns),*] })
     });
-    let indexes = cont.attrs.indexes.iter().map(|index| {
-        let columns = columns(&index.value);
+    // `#[orm(index)]` on a field is an index of that one column.
+    let single: Vec<Vec<String>> =
+        cont.columns().filter(|f| f.attrs.index.is_some()).map(|f| vec![f.column.clone()]).collect();
+    let several = cont.attrs.indexes.iter().map(|index| columns(&index.value));
+    let indexes = single.into_iter().chain(several).map(|columns| {
         let name = constraint_name(format!("ix_{table}_{}", columns.join("_")));
         quote!(#p::Constraint::Index { name: #name, columns: &[#(#columns),*] })
     });
