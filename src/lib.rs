@@ -5,6 +5,7 @@ pub use orm_derive::{Model, SqlEnum};
 
 #[doc(hidden)]
 pub use orm_core::__private;
+#[cfg(feature = "testing")]
 pub use orm_postgres::testing;
 pub use orm_postgres::{Engine, EngineBuilder, PgConnection, PoolStatus};
 

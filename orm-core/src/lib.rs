@@ -31,4 +31,6 @@ pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Cardinality, Join, Many, One, Relation, RelationKind, RelationMeta, ToMany, ToOne};
 pub use session::raw::{FromRow, Param, Params};
 pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session};
-pub use value::{Bind, Defaulted, EnumType, ForeignKeyType, Json, SqlType, SqlValue, TakesDefault, Unreadable, Value};
+#[cfg(feature = "json")]
+pub use value::Json;
+pub use value::{Bind, Defaulted, EnumType, ForeignKeyType, SqlType, SqlValue, TakesDefault, Unreadable, Value};

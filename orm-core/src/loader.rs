@@ -153,8 +153,11 @@ impl KeyValue {
             Value::Text(v) => KeyValue::Text(v.clone()),
             // As PostgreSQL gives them back: `1.50` for `1.5` in a
             // `numeric(p, 2)`, microseconds of a timestamp.
+            #[cfg(feature = "rust_decimal")]
             Value::Decimal(v) => KeyValue::Other(v.normalize().to_string()),
+            #[cfg(feature = "chrono")]
             Value::Timestamp(v) => KeyValue::Int(v.and_utc().timestamp_micros()),
+            #[cfg(feature = "chrono")]
             Value::TimestampTz(v) => KeyValue::Int(v.timestamp_micros()),
             other => KeyValue::Other(format!("{other:?}")),
         })

@@ -491,8 +491,8 @@ pub enum Expr {
         /// The result when no condition holds (`None`: NULL).
         otherwise: Option<Box<Expr>>,
     },
-    /// A time interval.
-    Interval(chrono::TimeDelta),
+    /// A time interval, in microseconds.
+    Interval(i64),
     /// `(a, b, ..)`
     Tuple(Vec<Expr>),
     /// The value an upsert tried to insert into a column.

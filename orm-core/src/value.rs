@@ -6,7 +6,9 @@
 //! that the model turns back into a field. [`SqlValue`] is the trait that maps
 //! a Rust type onto a [`SqlType`]; implement it for your own types.
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+#[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 
 /// The SQL type of a column, as the DDL and the driver see it.
@@ -123,18 +125,25 @@ pub enum Value {
     /// `bytea`
     Bytes(Vec<u8>),
     /// `numeric`
+    #[cfg(feature = "rust_decimal")]
     Decimal(Decimal),
     /// `date`
+    #[cfg(feature = "chrono")]
     Date(NaiveDate),
     /// `time`
+    #[cfg(feature = "chrono")]
     Time(NaiveTime),
     /// `timestamp`
+    #[cfg(feature = "chrono")]
     Timestamp(NaiveDateTime),
     /// `timestamptz`
+    #[cfg(feature = "chrono")]
     TimestampTz(DateTime<Utc>),
     /// `jsonb`
+    #[cfg(feature = "json")]
     Json(serde_json::Value),
     /// `uuid`
+    #[cfg(feature = "uuid")]
     Uuid(uuid::Uuid),
     /// `inet`
     Inet(std::net::IpAddr),
@@ -169,12 +178,19 @@ impl PartialEq for Value {
             (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
             (Value::Text(a), Value::Text(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            #[cfg(feature = "rust_decimal")]
             (Value::Decimal(a), Value::Decimal(b)) => a == b,
+            #[cfg(feature = "chrono")]
             (Value::Date(a), Value::Date(b)) => a == b,
+            #[cfg(feature = "chrono")]
             (Value::Time(a), Value::Time(b)) => a == b,
+            #[cfg(feature = "chrono")]
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
+            #[cfg(feature = "chrono")]
             (Value::TimestampTz(a), Value::TimestampTz(b)) => a == b,
+            #[cfg(feature = "json")]
             (Value::Json(a), Value::Json(b)) => a == b,
+            #[cfg(feature = "uuid")]
             (Value::Uuid(a), Value::Uuid(b)) => a == b,
             (Value::Inet(a), Value::Inet(b)) => a == b,
             (Value::Enum(ta, a), Value::Enum(tb, b)) => ta == tb && a == b,
@@ -198,12 +214,19 @@ impl Value {
             Value::F64(_) => SqlType::Double,
             Value::Text(_) => SqlType::Text,
             Value::Bytes(_) => SqlType::Bytea,
+            #[cfg(feature = "rust_decimal")]
             Value::Decimal(_) => SqlType::Numeric,
+            #[cfg(feature = "chrono")]
             Value::Date(_) => SqlType::Date,
+            #[cfg(feature = "chrono")]
             Value::Time(_) => SqlType::Time,
+            #[cfg(feature = "chrono")]
             Value::Timestamp(_) => SqlType::Timestamp,
+            #[cfg(feature = "chrono")]
             Value::TimestampTz(_) => SqlType::TimestampTz,
+            #[cfg(feature = "json")]
             Value::Json(_) => SqlType::Jsonb,
+            #[cfg(feature = "uuid")]
             Value::Uuid(_) => SqlType::Uuid,
             Value::Inet(_) => SqlType::Inet,
             Value::Enum(enum_type, _) => SqlType::Enum(enum_type),
@@ -304,14 +327,30 @@ builtin! {
     f64 => Double, F64;
     String => Text, Text;
     Vec<u8> => Bytea, Bytes;
+    std::net::IpAddr => Inet, Inet;
+}
+
+#[cfg(feature = "rust_decimal")]
+builtin! {
     Decimal => Numeric, Decimal;
+}
+
+#[cfg(feature = "chrono")]
+builtin! {
     NaiveDate => Date, Date;
     NaiveTime => Time, Time;
     NaiveDateTime => Timestamp, Timestamp;
     DateTime<Utc> => TimestampTz, TimestampTz;
+}
+
+#[cfg(feature = "json")]
+builtin! {
     serde_json::Value => Jsonb, Json;
+}
+
+#[cfg(feature = "uuid")]
+builtin! {
     uuid::Uuid => Uuid, Uuid;
-    std::net::IpAddr => Inet, Inet;
 }
 
 /// A one-dimensional array column, `T[]`: `tags: Vec<String>` is `text[]`,
@@ -358,9 +397,11 @@ impl<T: SqlValue> SqlValue for Option<T> {
 /// `address: Json<Address>`. Reading a document that does not fit `T` is a
 /// decode error naming the field. A value JSON cannot hold (a map whose
 /// keys are not strings) is written as NULL.
+#[cfg(feature = "json")]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Json<T>(pub T);
 
+#[cfg(feature = "json")]
 impl<T> std::ops::Deref for Json<T> {
     type Target = T;
 
@@ -369,12 +410,14 @@ impl<T> std::ops::Deref for Json<T> {
     }
 }
 
+#[cfg(feature = "json")]
 impl<T> std::ops::DerefMut for Json<T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.0
     }
 }
 
+#[cfg(feature = "json")]
 impl<T> SqlValue for Json<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,

@@ -8,6 +8,7 @@ mod error;
 mod executor;
 mod pool;
 mod render;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod types;
 

@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use chrono::TimeDelta;
 use orm_core::statement::{
     BinaryOp, Cte, Delete, Distinct, Expr, Function, Insert, InsertSource, JoinClause, JoinKind, Lock, LockStrength,
     LockWait, Nulls, OnConflict, OrderTerm, Select, SetOp, Source, Sql, Statement, Transaction, Update,
@@ -477,11 +476,9 @@ impl Writer {
                 }
                 self.push(" END");
             }
-            Expr::Interval(delta) => {
+            Expr::Interval(micros) => {
                 // Microseconds as a bigint parameter: the text is the same
                 // for every interval.
-                let micros =
-                    delta.num_microseconds().unwrap_or(if delta < TimeDelta::zero() { i64::MIN } else { i64::MAX });
                 self.push("(").param(Value::I64(micros)).push("::bigint * interval '1 microsecond')");
             }
             Expr::Tuple(items) => {

@@ -2,8 +2,10 @@
 
 use std::error::Error as StdError;
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use orm_core::{SqlType, Value};
+#[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
 
@@ -25,12 +27,19 @@ impl ToSql for Param<'_> {
             Value::F64(v) => v.to_sql_checked(ty, out),
             Value::Text(v) => v.to_sql_checked(ty, out),
             Value::Bytes(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "rust_decimal")]
             Value::Decimal(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "chrono")]
             Value::Date(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "chrono")]
             Value::Time(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "chrono")]
             Value::Timestamp(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "chrono")]
             Value::TimestampTz(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "json")]
             Value::Json(v) => v.to_sql_checked(ty, out),
+            #[cfg(feature = "uuid")]
             Value::Uuid(v) => v.to_sql_checked(ty, out),
             Value::Inet(v) => v.to_sql_checked(ty, out),
             Value::Enum(_, label) => EnumLabel(label).to_sql_checked(ty, out),
@@ -80,12 +89,19 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
         SqlType::Double => encode!(F64),
         SqlType::Text => encode!(Text),
         SqlType::Bytea => encode!(Bytes),
+        #[cfg(feature = "rust_decimal")]
         SqlType::Numeric => encode!(Decimal),
+        #[cfg(feature = "chrono")]
         SqlType::Date => encode!(Date),
+        #[cfg(feature = "chrono")]
         SqlType::Time => encode!(Time),
+        #[cfg(feature = "chrono")]
         SqlType::Timestamp => encode!(Timestamp),
+        #[cfg(feature = "chrono")]
         SqlType::TimestampTz => encode!(TimestampTz),
+        #[cfg(feature = "json")]
         SqlType::Jsonb => encode!(Json),
+        #[cfg(feature = "uuid")]
         SqlType::Uuid => encode!(Uuid),
         SqlType::Inet => encode!(Inet),
         SqlType::Enum(_) => typed(values, |v| match v {
@@ -95,6 +111,9 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
         .to_sql_checked(ty, out),
         // `rows_of_arrays` sends these as text; nothing else binds them.
         SqlType::Array(_) => Err("an array of arrays cannot be bound as one parameter".into()),
+        // A type whose crate feature is off has no values to send.
+        #[allow(unreachable_patterns)]
+        other => Err(format!("{} values need a crate feature that is off", other.name()).into()),
     }
 }
 
@@ -162,12 +181,19 @@ fn element_text(value: &Value) -> Option<String> {
             let _ = write!(hex, "{byte:02x}");
             hex
         }),
+        #[cfg(feature = "rust_decimal")]
         Value::Decimal(v) => v.to_string(),
+        #[cfg(feature = "chrono")]
         Value::Date(v) => v.to_string(),
+        #[cfg(feature = "chrono")]
         Value::Time(v) => v.to_string(),
+        #[cfg(feature = "chrono")]
         Value::Timestamp(v) => v.to_string(),
+        #[cfg(feature = "chrono")]
         Value::TimestampTz(v) => v.to_rfc3339(),
+        #[cfg(feature = "json")]
         Value::Json(v) => v.to_string(),
+        #[cfg(feature = "uuid")]
         Value::Uuid(v) => v.to_string(),
         Value::Inet(v) => v.to_string(),
         Value::Enum(_, label) => (*label).to_owned(),
@@ -204,12 +230,19 @@ pub(crate) enum ColumnKind {
     F64,
     Text,
     Bytes,
+    #[cfg(feature = "rust_decimal")]
     Decimal,
+    #[cfg(feature = "chrono")]
     Date,
+    #[cfg(feature = "chrono")]
     Time,
+    #[cfg(feature = "chrono")]
     Timestamp,
+    #[cfg(feature = "chrono")]
     TimestampTz,
+    #[cfg(feature = "json")]
     Json,
+    #[cfg(feature = "uuid")]
     Uuid,
     Inet,
     /// A label of a database enum type, read as text.
@@ -232,12 +265,19 @@ impl ColumnKind {
             ColumnKind::F32 => SqlType::Real,
             ColumnKind::F64 => SqlType::Double,
             ColumnKind::Bytes => SqlType::Bytea,
+            #[cfg(feature = "rust_decimal")]
             ColumnKind::Decimal => SqlType::Numeric,
+            #[cfg(feature = "chrono")]
             ColumnKind::Date => SqlType::Date,
+            #[cfg(feature = "chrono")]
             ColumnKind::Time => SqlType::Time,
+            #[cfg(feature = "chrono")]
             ColumnKind::Timestamp => SqlType::Timestamp,
+            #[cfg(feature = "chrono")]
             ColumnKind::TimestampTz => SqlType::TimestampTz,
+            #[cfg(feature = "json")]
             ColumnKind::Json => SqlType::Jsonb,
+            #[cfg(feature = "uuid")]
             ColumnKind::Uuid => SqlType::Uuid,
             ColumnKind::Inet => SqlType::Inet,
             ColumnKind::Text | ColumnKind::Label | ColumnKind::Array | ColumnKind::Unsupported => SqlType::Text,
@@ -254,12 +294,19 @@ impl ColumnKind {
             Type::FLOAT8 => ColumnKind::F64,
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => ColumnKind::Text,
             Type::BYTEA => ColumnKind::Bytes,
+            #[cfg(feature = "rust_decimal")]
             Type::NUMERIC => ColumnKind::Decimal,
+            #[cfg(feature = "chrono")]
             Type::DATE => ColumnKind::Date,
+            #[cfg(feature = "chrono")]
             Type::TIME => ColumnKind::Time,
+            #[cfg(feature = "chrono")]
             Type::TIMESTAMP => ColumnKind::Timestamp,
+            #[cfg(feature = "chrono")]
             Type::TIMESTAMPTZ => ColumnKind::TimestampTz,
+            #[cfg(feature = "json")]
             Type::JSON | Type::JSONB => ColumnKind::Json,
+            #[cfg(feature = "uuid")]
             Type::UUID => ColumnKind::Uuid,
             Type::INET => ColumnKind::Inet,
             _ if matches!(ty.kind(), Kind::Enum(_)) => ColumnKind::Label,
@@ -282,12 +329,19 @@ impl ColumnKind {
             ColumnKind::F64 => Value::F64(f64::from_sql(ty, raw)?),
             ColumnKind::Text => Value::Text(String::from_sql(ty, raw)?),
             ColumnKind::Bytes => Value::Bytes(Vec::<u8>::from_sql(ty, raw)?),
+            #[cfg(feature = "rust_decimal")]
             ColumnKind::Decimal => decode_numeric(raw)?,
+            #[cfg(feature = "chrono")]
             ColumnKind::Date => Value::Date(NaiveDate::from_sql(ty, raw)?),
+            #[cfg(feature = "chrono")]
             ColumnKind::Time => Value::Time(NaiveTime::from_sql(ty, raw)?),
+            #[cfg(feature = "chrono")]
             ColumnKind::Timestamp => Value::Timestamp(NaiveDateTime::from_sql(ty, raw)?),
+            #[cfg(feature = "chrono")]
             ColumnKind::TimestampTz => Value::TimestampTz(DateTime::<Utc>::from_sql(ty, raw)?),
+            #[cfg(feature = "json")]
             ColumnKind::Json => Value::Json(serde_json::Value::from_sql(ty, raw)?),
+            #[cfg(feature = "uuid")]
             ColumnKind::Uuid => Value::Uuid(uuid::Uuid::from_sql(ty, raw)?),
             ColumnKind::Inet => Value::Inet(std::net::IpAddr::from_sql(ty, raw)?),
             ColumnKind::Label => Value::Text(std::str::from_utf8(raw)?.to_owned()),
@@ -325,6 +379,7 @@ fn unreadable(ty: &Type, raw: Option<&[u8]>, error: &(dyn StdError + Sync + Send
     Value::Unreadable(Box::new(orm_core::Unreadable { sql_type: ty.name().to_owned(), problem }))
 }
 
+#[cfg(feature = "rust_decimal")]
 /// A `numeric` in its binary form, read exactly: an error for `NaN`, the
 /// infinities, and values `Decimal` cannot hold without rounding (more than
 /// 28 significant decimal places, or beyond its 96-bit range).
@@ -434,12 +489,19 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
         Value::F64(_) => <f64 as ToSql>::accepts(ty),
         Value::Text(_) => <String as ToSql>::accepts(ty),
         Value::Bytes(_) => <Vec<u8> as ToSql>::accepts(ty),
+        #[cfg(feature = "rust_decimal")]
         Value::Decimal(_) => <Decimal as ToSql>::accepts(ty),
+        #[cfg(feature = "chrono")]
         Value::Date(_) => <NaiveDate as ToSql>::accepts(ty),
+        #[cfg(feature = "chrono")]
         Value::Time(_) => <NaiveTime as ToSql>::accepts(ty),
+        #[cfg(feature = "chrono")]
         Value::Timestamp(_) => <NaiveDateTime as ToSql>::accepts(ty),
+        #[cfg(feature = "chrono")]
         Value::TimestampTz(_) => <DateTime<Utc> as ToSql>::accepts(ty),
+        #[cfg(feature = "json")]
         Value::Json(_) => <serde_json::Value as ToSql>::accepts(ty),
+        #[cfg(feature = "uuid")]
         Value::Uuid(_) => <uuid::Uuid as ToSql>::accepts(ty),
         Value::Inet(_) => <std::net::IpAddr as ToSql>::accepts(ty),
         Value::Enum(..) => <EnumLabel as ToSql>::accepts(ty),
@@ -453,16 +515,25 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
             SqlType::Double => array::<f64>(ty),
             SqlType::Text => array::<String>(ty),
             SqlType::Bytea => array::<Vec<u8>>(ty),
+            #[cfg(feature = "rust_decimal")]
             SqlType::Numeric => array::<Decimal>(ty),
+            #[cfg(feature = "chrono")]
             SqlType::Date => array::<NaiveDate>(ty),
+            #[cfg(feature = "chrono")]
             SqlType::Time => array::<NaiveTime>(ty),
+            #[cfg(feature = "chrono")]
             SqlType::Timestamp => array::<NaiveDateTime>(ty),
+            #[cfg(feature = "chrono")]
             SqlType::TimestampTz => array::<DateTime<Utc>>(ty),
+            #[cfg(feature = "json")]
             SqlType::Jsonb => array::<serde_json::Value>(ty),
+            #[cfg(feature = "uuid")]
             SqlType::Uuid => array::<uuid::Uuid>(ty),
             SqlType::Inet => array::<std::net::IpAddr>(ty),
             SqlType::Enum(_) => array::<EnumLabel>(ty),
             SqlType::Array(_) => false,
+            #[allow(unreachable_patterns)]
+            _ => false,
         },
     }
 }
@@ -488,6 +559,7 @@ pub(crate) fn check_params(expected: &[Type], params: &[Value]) -> orm_core::Res
 mod tests {
     use super::*;
 
+    #[cfg(feature = "rust_decimal")]
     fn numeric(text: &str) -> Value {
         // The binary form PostgreSQL sends, built through the driver's own encoder.
         let decimal: Decimal = text.parse().unwrap();
@@ -497,6 +569,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "rust_decimal")]
     fn numerics_decode_exactly() {
         let long_exact =
             ["79228162514264337593543950335", "1234567890123456.123456789012", "-0.0000000000000000000000000001"];

@@ -10,7 +10,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+#[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 
 use crate::statement::{self, BinaryOp, Name, Nulls, OrderTerm};
@@ -500,7 +502,9 @@ macro_rules! arithmetic {
     };
 }
 
-arithmetic!(i16, i32, i64, f32, f64, Decimal);
+arithmetic!(i16, i32, i64, f32, f64);
+#[cfg(feature = "rust_decimal")]
+arithmetic!(Decimal);
 
 macro_rules! expression_arithmetic {
     ($($trait:ident, $method:ident, $op:ident;)*) => {$(
@@ -539,6 +543,7 @@ expression_arithmetic! {
 }
 
 /// Interval arithmetic: a timestamp plus or minus a `TimeDelta`.
+#[cfg(feature = "chrono")]
 macro_rules! interval_arithmetic {
     ($($ty:ty),*) => {$(
         interval_arithmetic!(@op $ty, Add, add, Add);
@@ -550,19 +555,28 @@ macro_rules! interval_arithmetic {
         impl<M> std::ops::$trait<TimeDelta> for Column<M, $ty> {
             type Output = Expr<$ty, Src<M>>;
             fn $method(self, rhs: TimeDelta) -> Self::Output {
-                binary(self, BinaryOp::$op, statement::Expr::Interval(rhs))
+                binary(self, BinaryOp::$op, interval(rhs))
             }
         }
         impl<S> std::ops::$trait<TimeDelta> for Expr<$ty, S> {
             type Output = Expr<$ty, S>;
             fn $method(self, rhs: TimeDelta) -> Self::Output {
-                binary(self, BinaryOp::$op, statement::Expr::Interval(rhs))
+                binary(self, BinaryOp::$op, interval(rhs))
             }
         }
     };
 }
 
+#[cfg(feature = "chrono")]
 interval_arithmetic!(NaiveDateTime, DateTime<Utc>);
+
+/// A `TimeDelta` as an interval in microseconds (saturating beyond about
+/// 292,000 years).
+#[cfg(feature = "chrono")]
+fn interval(delta: TimeDelta) -> statement::Expr {
+    let saturated = if delta < TimeDelta::zero() { i64::MIN } else { i64::MAX };
+    statement::Expr::Interval(delta.num_microseconds().unwrap_or(saturated))
+}
 
 fn binary<E: Expression, T, S>(lhs: E, op: BinaryOp, rhs: statement::Expr) -> Expr<T, S> {
     Expr::from_node(statement::Expr::binary(op, lhs.into_expr().node, rhs))

@@ -3,7 +3,9 @@
 //! rows); `avg` of an integer and `sum` or `avg` of a `numeric` are
 //! `Option<Decimal>`; `min` and `max` of `T` are `Option<T>`.
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+#[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 
 use crate::query::expr::{Expr, Expression, Operand, Text};
@@ -58,11 +60,16 @@ macro_rules! summable {
 }
 
 summable! {
+    f32 => f32, f64;
+    f64 => f64, f64;
+}
+
+// PostgreSQL averages integers (and sums `bigint`s) as `numeric`.
+#[cfg(feature = "rust_decimal")]
+summable! {
     i16 => i64, Decimal;
     i32 => i64, Decimal;
     i64 => Decimal, Decimal;
-    f32 => f32, f64;
-    f64 => f64, f64;
     Decimal => Decimal, Decimal;
 }
 
@@ -102,7 +109,11 @@ macro_rules! nullable {
 }
 
 // Not bool, bytea or jsonb: PostgreSQL has no min or max of them.
-nullable!(i16, i32, i64, f32, f64, String, Decimal, NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>);
+nullable!(i16, i32, i64, f32, f64, String);
+#[cfg(feature = "rust_decimal")]
+nullable!(Decimal);
+#[cfg(feature = "chrono")]
+nullable!(NaiveDate, NaiveTime, NaiveDateTime, DateTime<Utc>);
 
 /// `min(expr)`
 pub fn min<E: Expression>(expr: E) -> Expr<<E::Value as Nullable>::Option, E::Sources>
@@ -154,6 +165,7 @@ where
 }
 
 /// The current time, at the start of the transaction (`now()`).
+#[cfg(feature = "chrono")]
 pub fn now() -> Expr<DateTime<Utc>> {
     call(Function::Now, Vec::new())
 }
@@ -161,9 +173,13 @@ pub fn now() -> Expr<DateTime<Utc>> {
 /// Timestamp types, for `date_trunc` and `extract`.
 #[diagnostic::on_unimplemented(message = "`{Self}` is not a timestamp type")]
 pub trait Timestamp {}
+#[cfg(feature = "chrono")]
 impl Timestamp for NaiveDateTime {}
+#[cfg(feature = "chrono")]
 impl Timestamp for DateTime<Utc> {}
+#[cfg(feature = "chrono")]
 impl Timestamp for Option<NaiveDateTime> {}
+#[cfg(feature = "chrono")]
 impl Timestamp for Option<DateTime<Utc>> {}
 
 /// Truncates a timestamp to `unit`: `date_trunc('month', ts)`.
@@ -175,6 +191,7 @@ where
 }
 
 /// A field of a timestamp as a number: `extract(year FROM ts)`.
+#[cfg(feature = "rust_decimal")]
 pub fn extract<E: Expression>(unit: TimeUnit, expr: E) -> Expr<Option<Decimal>, E::Sources>
 where
     E::Value: Timestamp,

@@ -678,6 +678,7 @@ pub(crate) fn key_text(values: &[Value]) -> String {
         Value::I32(n) => n.to_string(),
         Value::I64(n) => n.to_string(),
         Value::Text(s) => s.clone(),
+        #[cfg(feature = "uuid")]
         Value::Uuid(u) => u.to_string(),
         other => format!("{other:?}"),
     };
