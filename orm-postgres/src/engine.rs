@@ -223,10 +223,11 @@ impl Engine {
         self.state.statements.load(Ordering::Relaxed)
     }
 
-    /// The pool's current size: connections open, idle, and the maximum.
+    /// The pool's current state, for metrics: connections open, idle, the
+    /// maximum, and checkouts waiting for a connection.
     pub fn pool_status(&self) -> PoolStatus {
         let status = self.state.pool.status();
-        PoolStatus { open: status.size, idle: status.available, max: status.max_size }
+        PoolStatus { open: status.size, idle: status.available, max: status.max_size, waiting: status.waiting }
     }
 }
 
@@ -239,4 +240,7 @@ pub struct PoolStatus {
     pub idle: usize,
     /// `pool_size + max_overflow`.
     pub max: usize,
+    /// Checkouts waiting for a connection (all `max` are in use, or being
+    /// opened).
+    pub waiting: usize,
 }
