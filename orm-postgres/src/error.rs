@@ -1,9 +1,11 @@
 //! tokio-postgres and pool errors -> [`orm_core::Error`].
 
-use std::time::Duration;
+use std::fmt;
 
-use deadpool_postgres::PoolError;
+use deadpool_postgres::{HookError, PoolError, TimeoutType};
 use orm_core::{DbError, Error};
+
+use crate::pool::Target;
 
 /// Converts a driver error, keeping the SQLSTATE, constraint and table.
 pub(crate) fn from_pg(error: tokio_postgres::Error) -> Error {
@@ -24,12 +26,64 @@ pub(crate) fn from_pg(error: tokio_postgres::Error) -> Error {
     Error::Driver(Box::new(error))
 }
 
-/// Converts a pool checkout error.
-pub(crate) fn from_pool(error: PoolError, waited: Duration) -> Error {
+/// Converts a pool checkout error. Waiting for a free connection is
+/// [`Error::PoolTimeout`]; failing to open a new one is
+/// [`Error::Connection`] naming the server (a [`ConnectError`]), unless the
+/// server answered with an error of its own (authentication, `pg_hba.conf`,
+/// an unknown database), which keeps its SQLSTATE.
+pub(crate) fn from_pool(error: PoolError, target: &Target) -> Error {
     match error {
-        PoolError::Timeout(_) => Error::PoolTimeout { waited },
-        PoolError::Backend(e) => from_pg(e),
+        PoolError::Timeout(TimeoutType::Wait) => Error::PoolTimeout { waited: target.pool_timeout },
+        PoolError::Timeout(_) => connect_error(
+            target,
+            format!("no answer within {:?} ({})", target.connect_timeout, target.connect_timeout_from),
+            None,
+        ),
+        PoolError::Backend(e) | PoolError::PostCreateHook(HookError::Backend(e)) if e.as_db_error().is_some() => {
+            from_pg(e)
+        }
+        PoolError::Backend(e) => connect_error(target, String::new(), Some(e)),
+        PoolError::PostCreateHook(HookError::Backend(e)) => from_pg(e),
+        PoolError::PostCreateHook(HookError::Message(message)) => connect_error(target, message.into(), None),
         other => Error::Connection(Box::new(other)),
+    }
+}
+
+/// A new connection could not be opened: the cause of an
+/// [`Error::Connection`], naming the server and the sslmode (never the
+/// credentials). The driver's error, if any, is the source.
+#[derive(Debug)]
+pub(crate) struct ConnectError {
+    server: String,
+    ssl_mode: String,
+    /// What went wrong when there is no source to say it.
+    reason: String,
+    source: Option<tokio_postgres::Error>,
+}
+
+/// An [`Error::Connection`] with a [`ConnectError`] for `target`.
+fn connect_error(target: &Target, reason: String, source: Option<tokio_postgres::Error>) -> Error {
+    Error::Connection(Box::new(ConnectError {
+        server: target.server.clone(),
+        ssl_mode: target.ssl_mode.to_string(),
+        reason,
+        source,
+    }))
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot connect to {} (sslmode={})", self.server, self.ssl_mode)?;
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -9,7 +9,9 @@ mod executor;
 mod pool;
 mod render;
 pub mod testing;
+mod tls;
 mod types;
+mod url;
 
 pub use dialect::{PostgresDialect, POSTGRES};
 pub use engine::{Engine, EngineBuilder, PoolStatus};

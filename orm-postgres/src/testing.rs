@@ -31,16 +31,15 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orm_core::{Error, Result};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::error::from_pg;
-use crate::pool::redact;
+use crate::pool::{self, redact, ConnectConfig};
 use crate::Engine;
 
 /// The server used when `DATABASE_URL` is not set.
@@ -241,9 +240,9 @@ pub async fn example_database(name: &str) -> Result<String> {
 /// Connects for administrative statements; the connection lives on a task of
 /// the current runtime until the client is dropped.
 async fn connect(url: &str) -> Result<Client> {
-    let mut config = parse_url(url)?;
+    let ConnectConfig { mut config, tls, .. } = parse_url(url)?;
     config.connect_timeout(CONNECT_TIMEOUT);
-    let (client, connection) = config.connect(NoTls).await.map_err(from_pg)?;
+    let (client, connection) = config.connect(tls).await.map_err(from_pg)?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -253,9 +252,9 @@ async fn drop_database(server_url: &str, name: &str) -> Result<()> {
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))).await.map_err(from_pg)
 }
 
-fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
-    tokio_postgres::Config::from_str(url)
-        .map_err(|e| Error::Config(format!("cannot parse database URL `{}`: {e}", redact(url))))
+/// The URL as the engine reads it (`sslmode`, `sslrootcert` included).
+fn parse_url(url: &str) -> Result<ConnectConfig> {
+    pool::parse_url(url, None)
 }
 
 /// The outcome of one connection attempt.
@@ -271,9 +270,9 @@ enum Probe {
 
 /// Tries a real connection (not just TCP), bounded by [`CONNECT_TIMEOUT`].
 async fn probe(url: &str) -> Result<Probe> {
-    let mut config = parse_url(url)?;
+    let ConnectConfig { mut config, tls, .. } = parse_url(url)?;
     config.connect_timeout(CONNECT_TIMEOUT);
-    let attempt = tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(2), config.connect(NoTls)).await;
+    let attempt = tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(2), config.connect(tls)).await;
     Ok(match attempt {
         Err(_) => Probe::Unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs() + 2)),
         Ok(Err(e)) => match e.as_db_error() {
@@ -732,6 +731,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]
