@@ -42,6 +42,10 @@ use crate::error::from_pg;
 use crate::pool::{self, redact, ConnectConfig};
 use crate::Engine;
 
+mod cluster;
+
+pub use cluster::TempCluster;
+
 /// The server used when `DATABASE_URL` is not set.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// How long a connection attempt may take before the server counts as unreachable.
@@ -552,18 +556,7 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
             // Left over from an initdb that did not finish.
             fs::remove_dir_all(&data).map_err(|e| format!("cannot remove {}: {e}", data.display()))?;
         }
-        let initdb = bin.join(exe("initdb"));
-        let args = [
-            OsString::from("-D"),
-            data.clone().into_os_string(),
-            "-U".into(),
-            "postgres".into(),
-            "--auth=trust".into(),
-            "--encoding=UTF8".into(),
-            "--locale=C".into(),
-            "--no-sync".into(),
-        ];
-        run(&initdb, &args, dir, as_postgres)?;
+        initdb(bin, &data, dir, as_postgres)?;
     } else {
         // A postmaster that runs but did not answer on the recorded port (a
         // different port, or stuck): stop it and start it afresh.
@@ -576,11 +569,44 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
     let port = choose_port(read_port(dir))?;
     fs::write(dir.join("port"), port.to_string())
         .map_err(|e| format!("cannot write {}: {e}", dir.join("port").display()))?;
-    let log = dir.join("log");
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sh_quote(&data.to_string_lossy()));
+    pg_ctl_start(bin, &data, port, &[], dir, as_postgres)?;
+    Ok(port)
+}
+
+/// `initdb` of a cluster with trust authentication and the `postgres` user.
+fn initdb(bin: &Path, data: &Path, dir: &Path, as_postgres: bool) -> std::result::Result<(), String> {
     let args = [
         OsString::from("-D"),
-        data.into_os_string(),
+        data.into(),
+        "-U".into(),
+        "postgres".into(),
+        "--auth=trust".into(),
+        "--encoding=UTF8".into(),
+        "--locale=C".into(),
+        "--no-sync".into(),
+    ];
+    run(&bin.join(exe("initdb")), &args, dir, as_postgres)
+}
+
+/// `pg_ctl start` on 127.0.0.1:`port` (the socket in the data directory),
+/// with `settings` as `-c name=value`, logging to `dir/log`; waits until
+/// the server runs.
+fn pg_ctl_start(
+    bin: &Path,
+    data: &Path,
+    port: u16,
+    settings: &[(&str, &str)],
+    dir: &Path,
+    as_postgres: bool,
+) -> std::result::Result<(), String> {
+    let log = dir.join("log");
+    let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sh_quote(&data.to_string_lossy()));
+    for (name, value) in settings {
+        options.push_str(&format!(" -c {}", sh_quote(&format!("{name}={value}"))));
+    }
+    let args = [
+        OsString::from("-D"),
+        data.into(),
         "-o".into(),
         options.into(),
         "-l".into(),
@@ -590,8 +616,7 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
         "60".into(),
         "start".into(),
     ];
-    run(&pg_ctl, &args, dir, as_postgres).map_err(|e| format!("{e}\n{}", log_tail(&log)))?;
-    Ok(port)
+    run(&bin.join(exe("pg_ctl")), &args, dir, as_postgres).map_err(|e| format!("{e}\n{}", log_tail(&log)))
 }
 
 /// The previous port or 54329 if free, else one the system picks.
