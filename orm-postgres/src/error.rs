@@ -34,17 +34,14 @@ pub(crate) fn from_pg(error: tokio_postgres::Error) -> Error {
 pub(crate) fn from_pool(error: PoolError, target: &Target) -> Error {
     match error {
         PoolError::Timeout(TimeoutType::Wait) => Error::PoolTimeout { waited: target.pool_timeout },
-        PoolError::Timeout(_) => connect_error(
-            target,
-            format!("no answer within {:?} ({})", target.connect_timeout, target.connect_timeout_from),
-            None,
-        ),
-        PoolError::Backend(e) | PoolError::PostCreateHook(HookError::Backend(e)) if e.as_db_error().is_some() => {
-            from_pg(e)
+        PoolError::Timeout(_) => {
+            let reason = format!("no answer within {:?} ({})", target.connect_timeout, target.connect_timeout_from);
+            connect_error(target, Some(reason), None)
         }
-        PoolError::Backend(e) => connect_error(target, String::new(), Some(e)),
+        PoolError::Backend(e) if e.as_db_error().is_some() => from_pg(e),
+        PoolError::Backend(e) => connect_error(target, None, Some(e)),
         PoolError::PostCreateHook(HookError::Backend(e)) => from_pg(e),
-        PoolError::PostCreateHook(HookError::Message(message)) => connect_error(target, message.into(), None),
+        PoolError::PostCreateHook(HookError::Message(message)) => connect_error(target, Some(message.into()), None),
         other => Error::Connection(Box::new(other)),
     }
 }
@@ -56,13 +53,13 @@ pub(crate) fn from_pool(error: PoolError, target: &Target) -> Error {
 pub(crate) struct ConnectError {
     server: String,
     ssl_mode: String,
-    /// What went wrong when there is no source to say it.
-    reason: String,
+    /// What went wrong, when there is no source to say it.
+    reason: Option<String>,
     source: Option<tokio_postgres::Error>,
 }
 
 /// An [`Error::Connection`] with a [`ConnectError`] for `target`.
-fn connect_error(target: &Target, reason: String, source: Option<tokio_postgres::Error>) -> Error {
+fn connect_error(target: &Target, reason: Option<String>, source: Option<tokio_postgres::Error>) -> Error {
     Error::Connection(Box::new(ConnectError {
         server: target.server.clone(),
         ssl_mode: target.ssl_mode.to_string(),
@@ -74,8 +71,8 @@ fn connect_error(target: &Target, reason: String, source: Option<tokio_postgres:
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cannot connect to {} (sslmode={})", self.server, self.ssl_mode)?;
-        if !self.reason.is_empty() {
-            write!(f, ": {}", self.reason)?;
+        if let Some(reason) = &self.reason {
+            write!(f, ": {reason}")?;
         }
         Ok(())
     }
@@ -96,5 +93,50 @@ fn classify(error: DbError) -> Error {
         "23514" => Error::CheckViolation(error),
         "23502" => Error::NotNullViolation(error),
         _ => Error::Database(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::tls::SslMode;
+
+    fn target() -> Target {
+        Target {
+            server: "db.example.com:5432".into(),
+            ssl_mode: SslMode::VerifyFull,
+            pool_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(3),
+            connect_timeout_from: "connect_timeout",
+        }
+    }
+
+    fn cause(error: &Error) -> String {
+        match error {
+            Error::Connection(cause) => cause.to_string(),
+            other => panic!("expected Error::Connection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn waiting_for_a_free_connection_is_a_pool_timeout() {
+        let err = from_pool(PoolError::Timeout(TimeoutType::Wait), &target());
+        assert!(matches!(err, Error::PoolTimeout { waited } if waited == Duration::from_secs(30)), "{err:?}");
+    }
+
+    #[test]
+    fn opening_a_connection_too_slowly_names_the_server_and_the_limit() {
+        let err = from_pool(PoolError::Timeout(TimeoutType::Create), &target());
+        assert_eq!(
+            cause(&err),
+            "cannot connect to db.example.com:5432 (sslmode=verify-full): no answer within 3s (connect_timeout)"
+        );
+        let err = from_pool(PoolError::PostCreateHook(HookError::message("the on_connect SQL timed out")), &target());
+        assert_eq!(
+            cause(&err),
+            "cannot connect to db.example.com:5432 (sslmode=verify-full): the on_connect SQL timed out"
+        );
     }
 }

@@ -82,7 +82,8 @@ pub(crate) fn parse_url(url: &str, root_cert: Option<&RootCert>) -> Result<Conne
     for (key, value) in split.taken {
         match key.as_str() {
             "sslmode" => ssl_mode = SslMode::parse(&value)?,
-            _ => url_root_cert = Some(RootCert::File(value.into())),
+            "sslrootcert" => url_root_cert = Some(RootCert::File(value.into())),
+            _ => {}
         }
     }
     config.ssl_mode(ssl_mode.driver_mode());

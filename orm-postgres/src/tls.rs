@@ -155,8 +155,8 @@ fn verifier(
             .map_err(|e| Error::Config(format!("cannot set up TLS certificate checks: {e}")))?,
         (SslMode::VerifyFull | SslMode::VerifyCa, None) => return Err(needs_roots()),
         // libpq: with a root certificate, `require` checks the chain too.
-        (SslMode::VerifyCa | SslMode::Require, Some(roots)) => Arc::new(ChainOnly { roots: Some(roots), algorithms }),
-        (SslMode::Disable | SslMode::Prefer | SslMode::Require, _) => Arc::new(ChainOnly { roots: None, algorithms }),
+        (SslMode::VerifyCa | SslMode::Require, Some(roots)) => Arc::new(NoNameCheck { roots: Some(roots), algorithms }),
+        (SslMode::Disable | SslMode::Prefer | SslMode::Require, _) => Arc::new(NoNameCheck { roots: None, algorithms }),
     })
 }
 
@@ -165,12 +165,12 @@ fn verifier(
 /// `require`). The handshake signatures are always checked, so the server
 /// holds the key of the certificate it sent.
 #[derive(Debug)]
-struct ChainOnly {
+struct NoNameCheck {
     roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NoNameCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
