@@ -1,6 +1,7 @@
 //! PostgreSQL for the `orm` crate: the dialect, an [`Engine`] over a
-//! deadpool-postgres pool with a per-connection statement cache, and the
-//! bridging of values to tokio-postgres.
+//! deadpool-postgres pool with a per-connection statement cache and TLS
+//! (libpq's `sslmode`s, on rustls), and the bridging of values to
+//! tokio-postgres.
 
 mod dialect;
 mod engine;

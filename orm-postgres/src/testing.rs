@@ -13,6 +13,9 @@
 //! nor the binaries, [`server_url`] and [`TestDb::new`] fail with a message
 //! that says how to get a server; a test is never skipped silently.
 //!
+//! A test that needs server settings of its own (TLS certificates, a
+//! `pg_hba.conf` that refuses plain connections) starts a [`TempCluster`].
+//!
 //! ```no_run
 //! # async fn demo() -> orm_core::Result<()> {
 //! use orm_postgres::testing::TestDb;
