@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{pin_all, report, timed};
+use common::{pin_all, plain, report, timed};
 use orm::postgres::tokio_postgres::{self, Client, NoTls, Statement};
 use orm::prelude::*;
 use orm::testing::TestDb;
@@ -145,7 +145,7 @@ async fn orm_load(engine: &Engine) -> usize {
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
     let db = TestDb::new().await.expect("a benchmark database");
-    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
+    let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();
     let raw = Raw::connect(db.url()).await;
     raw.client

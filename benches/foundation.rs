@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{median, ms, pin_all, report, timed};
+use common::{median, ms, pin_all, plain, report, timed};
 
 use futures_util::{pin_mut, TryStreamExt};
 use orm::postgres::tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -170,7 +170,7 @@ async fn loaded_get_nanos(engine: &Engine) -> f64 {
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
     let db = TestDb::new().await.expect("a benchmark database");
-    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
+    let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[Item::TABLE]).await.unwrap();
     let raw = Raw::connect(db.url()).await;
     raw.client

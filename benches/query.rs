@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{median, pin_all, report, timed};
+use common::{median, pin_all, plain, report, timed};
 
 use futures_util::{pin_mut, TryStreamExt};
 use orm::postgres::tokio_postgres::{self, NoTls};
@@ -93,7 +93,7 @@ fn render_nanos(rounds: usize) -> Duration {
 async fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
     let db = TestDb::new().await.expect("a benchmark database");
-    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
+    let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[Author::TABLE, Book::TABLE]).await.unwrap();
     let (client, connection) = tokio_postgres::connect(db.url(), NoTls).await.unwrap();
     tokio::spawn(connection);

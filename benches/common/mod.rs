@@ -57,3 +57,10 @@ pub(crate) async fn pin_all(engine: &orm::Engine, client: &orm::postgres::tokio_
     let raw_pid = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get::<_, i32>(0);
     pin_to_cpu0(raw_pid as u32, "the raw backend");
 }
+
+/// `url` without TLS, as raw tokio-postgres (`NoTls`) connects: both sides
+/// of a comparison then do the same work on the wire.
+pub(crate) fn plain(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}

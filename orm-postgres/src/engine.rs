@@ -1,5 +1,6 @@
 //! The Engine: a connection pool plus the dialect, as SQLAlchemy's `Engine`.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ use rustc_hash::FxHashMap;
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
 use crate::executor::PgConnection;
-use crate::pool::{self, Invalidation, PoolOptions};
+use crate::pool::{self, Invalidation, PoolOptions, Target};
+use crate::tls::RootCert;
 
 /// A pool of PostgreSQL connections and the factory of [`Session`]s.
 ///
@@ -43,6 +45,8 @@ pub(crate) struct EngineState {
     pub(crate) options: PoolOptions,
     /// Marks the pooled connections that a lost one makes suspect.
     pub(crate) invalidation: Arc<Invalidation>,
+    /// What checkout errors name.
+    target: Target,
     statements: AtomicU64,
     /// The last row count of statements that returned many rows.
     row_counts: Mutex<FxHashMap<String, usize>>,
@@ -75,7 +79,7 @@ impl EngineState {
     }
 
     async fn checkout(self: Arc<Self>) -> Result<PgConnection> {
-        let client = self.pool.get().await.map_err(|e| from_pool(e, self.options.pool_timeout))?;
+        let client = self.pool.get().await.map_err(|e| from_pool(e, &self.target))?;
         Ok(PgConnection::new(client, self))
     }
 }
@@ -100,7 +104,7 @@ impl Connector for EngineState {
 
     fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>> {
         Box::pin(async move {
-            let client = self.pool.get().await.map_err(|e| from_pool(e, self.options.pool_timeout))?;
+            let client = self.pool.get().await.map_err(|e| from_pool(e, &self.target))?;
             let state = self.me.upgrade().expect("an engine state outlives its own calls");
             Ok(Box::new(PgConnection::new(client, state)) as Box<dyn Connection>)
         })
@@ -131,6 +135,12 @@ impl EngineBuilder {
 
     /// How long a checkout waits for a free connection before failing with
     /// [`Error::PoolTimeout`](orm_core::Error::PoolTimeout) (default 30 s).
+    ///
+    /// It also bounds opening a new connection (TCP, TLS, authentication and
+    /// the [`on_connect`](Self::on_connect) SQL) unless the URL sets
+    /// `connect_timeout` (in seconds), which then does; past it the checkout
+    /// fails with [`Error::Connection`](orm_core::Error::Connection) naming
+    /// the server and the limit.
     pub fn pool_timeout(mut self, timeout: Duration) -> Self {
         self.options.pool_timeout = timeout;
         self
@@ -165,20 +175,92 @@ impl EngineBuilder {
         self
     }
 
-    /// Builds the engine. Does no I/O.
+    /// Runs `sql` on each new connection before its first use, e.g.
+    /// `SET search_path TO app, public`. Call again to add statements; they
+    /// run in order, as one batch (the simple query protocol, so several
+    /// statements separated by `;` work too).
+    ///
+    /// A failing statement fails the checkout with its database error and
+    /// the connection is not used.
+    ///
+    /// ```no_run
+    /// # fn demo() -> orm_core::Result<()> {
+    /// let engine = orm_postgres::Engine::builder("postgres://postgres@127.0.0.1/app")
+    ///     .on_connect("SET search_path TO app, public")
+    ///     .on_connect("SET TIME ZONE 'UTC'")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_connect(mut self, sql: impl Into<String>) -> Self {
+        self.options.on_connect.push(sql.into());
+        self
+    }
+
+    /// Cancels any statement that runs longer than `timeout` (PostgreSQL's
+    /// `statement_timeout`, in whole milliseconds), for every connection of
+    /// the engine. A cancelled statement fails with
+    /// [`Error::Database`](orm_core::Error::Database), SQLSTATE `57014`.
+    ///
+    /// Sent as a startup option (`-c statement_timeout=…`), so it costs no
+    /// round trip; a `SET` in a session still overrides it. Some poolers
+    /// (PgBouncer) refuse startup options: use
+    /// [`on_connect`](Self::on_connect) with `SET statement_timeout` there.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.options.statement_timeout = Some(timeout);
+        self
+    }
+
+    /// The `application_name` each connection reports, shown in
+    /// `pg_stat_activity` and the server's logs. Overrides the URL's.
+    pub fn application_name(mut self, name: &str) -> Self {
+        self.options.application_name = Some(name.to_owned());
+        self
+    }
+
+    /// Trusts the certificate authority (or authorities) in `pem` for
+    /// `sslmode=verify-ca` and `verify-full`; with `sslmode=require` the
+    /// server's certificate chain is then checked too, as libpq does.
+    /// Overrides the URL's `sslrootcert`.
+    ///
+    /// ```no_run
+    /// # fn demo() -> orm_core::Result<()> {
+    /// let ca = std::fs::read("/etc/myapp/db-ca.pem").expect("the CA");
+    /// let engine = orm_postgres::Engine::builder("postgres://app@db.example.com/app?sslmode=verify-full")
+    ///     .root_cert_pem(ca)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn root_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.options.root_cert = Some(RootCert::Pem(pem.into()));
+        self
+    }
+
+    /// As [`root_cert_pem`](Self::root_cert_pem), with the PEM read from
+    /// `path` by [`build`](Self::build). The URL's `sslrootcert=path` does
+    /// the same.
+    pub fn root_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.root_cert = Some(RootCert::File(path.into()));
+        self
+    }
+
+    /// Builds the engine. Does no network I/O (it reads the root
+    /// certificate file, if one is named).
     ///
     /// # Errors
-    /// [`Error::Config`](orm_core::Error::Config) for a URL that does not parse
-    /// or a `pool_size` of 0.
+    /// [`Error::Config`](orm_core::Error::Config) for a URL that does not
+    /// parse, an unknown `sslmode`, `verify-ca` or `verify-full` without a
+    /// root certificate, a root certificate that cannot be read or is not
+    /// PEM, or a `pool_size` of 0.
     pub fn build(self) -> Result<Engine> {
         let invalidation = Arc::new(Invalidation::new());
-        let pool = pool::build(&self.url, &self.options, invalidation.clone())?;
+        let (pool, target) = pool::build(&self.url, &self.options, invalidation.clone())?;
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
             row_counts: Mutex::new(FxHashMap::default()),
             pool,
             options: self.options,
             invalidation,
+            target,
             statements: AtomicU64::new(0),
         });
         Ok(Engine { state })
@@ -254,10 +336,11 @@ impl Engine {
         self.state.statements.load(Ordering::Relaxed)
     }
 
-    /// The pool's current size: connections open, idle, and the maximum.
+    /// The pool's current state, for metrics: connections open, idle, the
+    /// maximum, and checkouts waiting for a connection.
     pub fn pool_status(&self) -> PoolStatus {
         let status = self.state.pool.status();
-        PoolStatus { open: status.size, idle: status.available, max: status.max_size }
+        PoolStatus { open: status.size, idle: status.available, max: status.max_size, waiting: status.waiting }
     }
 }
 
@@ -270,4 +353,7 @@ pub struct PoolStatus {
     pub idle: usize,
     /// `pool_size + max_overflow`.
     pub max: usize,
+    /// Checkouts waiting for a connection (all `max` are in use, or being
+    /// opened).
+    pub waiting: usize,
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL for the `orm` crate: the dialect, an [`Engine`] over a
-//! deadpool-postgres pool with a per-connection statement cache, and the
-//! bridging of values to tokio-postgres.
+//! deadpool-postgres pool with a per-connection statement cache and TLS
+//! (libpq's `sslmode`s, on rustls), and the bridging of values to
+//! tokio-postgres.
 
 mod dialect;
 mod engine;
@@ -10,7 +11,9 @@ mod pool;
 mod render;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 mod types;
+mod url;
 
 pub use dialect::{PostgresDialect, POSTGRES};
 pub use engine::{Engine, EngineBuilder, PoolStatus};

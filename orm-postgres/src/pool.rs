@@ -1,23 +1,30 @@
 //! Engine options -> a deadpool-postgres pool with SQLAlchemy's QueuePool
-//! meaning. No policy of its own beyond the translation.
+//! meaning, and the connection settings (TLS, timeouts, startup options,
+//! on-connect SQL) of each new connection.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use orm_core::{Error, Result};
-use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// Pool options, named and defaulted as SQLAlchemy's `create_engine` names them.
+use crate::tls::{self, RootCert, SslMode};
+use crate::url::take_params;
+
+/// Pool options, named and defaulted as SQLAlchemy's `create_engine` names them,
+/// and the settings of each new connection.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolOptions {
     /// Connections kept open while idle.
     pub(crate) pool_size: usize,
     /// Connections opened beyond `pool_size` under load, closed when returned.
     pub(crate) max_overflow: usize,
-    /// How long a checkout waits for a free connection.
+    /// How long a checkout waits for a free connection; also how long opening
+    /// a connection may take when the URL has no `connect_timeout`.
     pub(crate) pool_timeout: Duration,
     /// Connections older than this are closed instead of reused.
     pub(crate) pool_recycle: Option<Duration>,
@@ -27,6 +34,14 @@ pub(crate) struct PoolOptions {
     pub(crate) slow_statement: Option<Duration>,
     /// Log parameter values with the statements (off: only their number).
     pub(crate) log_parameters: bool,
+    /// SQL run on each new connection before its first use.
+    pub(crate) on_connect: Vec<String>,
+    /// The server's `statement_timeout` for each connection.
+    pub(crate) statement_timeout: Option<Duration>,
+    /// The `application_name` each connection reports.
+    pub(crate) application_name: Option<String>,
+    /// The root certificate to trust; overrides the URL's `sslrootcert`.
+    pub(crate) root_cert: Option<RootCert>,
 }
 
 impl Default for PoolOptions {
@@ -39,6 +54,10 @@ impl Default for PoolOptions {
             pre_ping: false,
             slow_statement: None,
             log_parameters: false,
+            on_connect: Vec::new(),
+            statement_timeout: None,
+            application_name: None,
+            root_cert: None,
         }
     }
 }
@@ -73,21 +92,79 @@ impl Invalidation {
     }
 }
 
-/// Parses the URL and builds the pool. Does no I/O.
-pub(crate) fn build(url: &str, options: &PoolOptions, invalidation: Arc<Invalidation>) -> Result<Pool> {
-    let config = tokio_postgres::Config::from_str(url)
+/// A parsed connection string: the driver's configuration and the TLS
+/// connector for its `sslmode`.
+pub(crate) struct ConnectConfig {
+    /// Everything but the TLS checks.
+    pub(crate) config: tokio_postgres::Config,
+    /// The connector doing the checks of `ssl_mode`.
+    pub(crate) tls: MakeRustlsConnect,
+    /// The URL's `sslmode` (default `prefer`, as libpq).
+    pub(crate) ssl_mode: SslMode,
+}
+
+/// Parses a connection string, taking out `sslmode` and `sslrootcert`
+/// (`root_cert`, when given, wins over the latter). Reads the root
+/// certificate file; no network I/O.
+///
+/// # Errors
+/// [`Error::Config`] for a string that does not parse, an unknown `sslmode`,
+/// or a root certificate that is missing, unreadable or not PEM.
+pub(crate) fn parse_url(url: &str, root_cert: Option<&RootCert>) -> Result<ConnectConfig> {
+    let split = take_params(url, &["sslmode", "sslrootcert"]);
+    let mut config = tokio_postgres::Config::from_str(&split.rest)
         .map_err(|e| Error::Config(format!("cannot parse database URL `{}`: {e}", redact(url))))?;
+    let mut ssl_mode = SslMode::Prefer;
+    let mut url_root_cert = None;
+    for (key, value) in split.taken {
+        match key.as_str() {
+            "sslmode" => ssl_mode = SslMode::parse(&value)?,
+            "sslrootcert" => url_root_cert = Some(RootCert::File(value.into())),
+            _ => {}
+        }
+    }
+    config.ssl_mode(ssl_mode.driver_mode());
+    let tls = tls::connector(ssl_mode, root_cert.or(url_root_cert.as_ref()))?;
+    Ok(ConnectConfig { config, tls, ssl_mode })
+}
+
+/// What a checkout error names: the server, its sslmode and the time limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// `host:port` of each host tried, comma-separated; never credentials.
+    pub(crate) server: String,
+    /// The connection's sslmode.
+    pub(crate) ssl_mode: SslMode,
+    /// How long a checkout waits for a free connection.
+    pub(crate) pool_timeout: Duration,
+    /// How long opening a connection may take.
+    pub(crate) connect_timeout: Duration,
+    /// Which option set `connect_timeout`: `connect_timeout` or `pool_timeout`.
+    pub(crate) connect_timeout_from: &'static str,
+}
+
+/// Parses the URL and builds the pool. Reads a root certificate file if one
+/// is named; no network I/O.
+pub(crate) fn build(url: &str, options: &PoolOptions, invalidation: Arc<Invalidation>) -> Result<(Pool, Target)> {
+    let ConnectConfig { mut config, tls, ssl_mode } = parse_url(url, options.root_cert.as_ref())?;
     if options.pool_size == 0 {
         return Err(Error::Config("pool_size must be at least 1".into()));
     }
+    apply_session_settings(&mut config, options);
+    let target = Target::new(&config, ssl_mode, options);
     let recycling_method = if options.pre_ping { RecyclingMethod::Verified } else { RecyclingMethod::Fast };
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method });
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method });
+    let timeouts = Timeouts {
+        wait: Some(options.pool_timeout),
+        create: Some(target.connect_timeout),
+        recycle: Some(target.connect_timeout),
+    };
     let max_age = options.pool_recycle;
-    let builder = Pool::builder(manager)
+    let mut builder = Pool::builder(manager)
         .max_size(options.pool_size + options.max_overflow)
-        .wait_timeout(Some(options.pool_timeout))
+        .timeouts(timeouts)
         .runtime(Runtime::Tokio1)
-        .pre_recycle(deadpool_postgres::Hook::sync_fn(move |_, metrics| {
+        .pre_recycle(Hook::sync_fn(move |_, metrics| {
             if max_age.is_some_and(|max_age| metrics.age() > max_age) {
                 Err(HookError::message("connection older than pool_recycle"))
             } else if invalidation.is_invalid(metrics.created) {
@@ -96,7 +173,91 @@ pub(crate) fn build(url: &str, options: &PoolOptions, invalidation: Arc<Invalida
                 Ok(())
             }
         }));
-    builder.build().map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))
+    if !options.on_connect.is_empty() {
+        builder = builder.post_create(on_connect_hook(options.on_connect.join(";\n"), &target));
+    }
+    let pool = builder.build().map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))?;
+    Ok((pool, target))
+}
+
+/// Sends `application_name` and `statement_timeout` as startup parameters,
+/// so they cost no round trip.
+fn apply_session_settings(config: &mut tokio_postgres::Config, options: &PoolOptions) {
+    if let Some(name) = &options.application_name {
+        config.application_name(name);
+    }
+    if let Some(timeout) = options.statement_timeout {
+        // PostgreSQL counts in milliseconds; 0 would mean "no timeout".
+        let millis = timeout.as_millis().max(u128::from(!timeout.is_zero()));
+        let setting = format!("-c statement_timeout={millis}");
+        let options = match config.get_options() {
+            Some(existing) if !existing.trim().is_empty() => format!("{existing} {setting}"),
+            _ => setting,
+        };
+        config.options(&options);
+    }
+}
+
+/// Runs the on-connect SQL on each new connection, within the connect
+/// timeout (the create timeout of the pool does not cover hooks).
+fn on_connect_hook(sql: String, target: &Target) -> Hook {
+    let sql = Arc::new(sql);
+    let limit = target.connect_timeout;
+    Hook::async_fn(move |client, _| {
+        let sql = sql.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(limit, client.batch_execute(&sql)).await {
+                Ok(result) => result.map_err(HookError::Backend),
+                Err(_) => Err(HookError::message(format!("the on_connect SQL did not finish within {limit:?}"))),
+            }
+        })
+    })
+}
+
+impl Target {
+    /// The URL's `connect_timeout` bounds opening a connection (all of it:
+    /// tokio-postgres applies it to the TCP connect only); without one,
+    /// `pool_timeout` does.
+    fn new(config: &tokio_postgres::Config, ssl_mode: SslMode, options: &PoolOptions) -> Target {
+        let (connect_timeout, connect_timeout_from) = match config.get_connect_timeout() {
+            Some(timeout) => (*timeout, "connect_timeout"),
+            None => (options.pool_timeout, "pool_timeout"),
+        };
+        Target {
+            server: server_name(config),
+            ssl_mode,
+            pool_timeout: options.pool_timeout,
+            connect_timeout,
+            connect_timeout_from,
+        }
+    }
+}
+
+/// `host:port` of each host of `config`, as tokio-postgres pairs them (one
+/// port for all, or one each); `hostaddr` when there is no host.
+fn server_name(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = if config.get_hosts().is_empty() {
+        config.get_hostaddrs().iter().map(ToString::to_string).collect()
+    } else {
+        config
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect()
+    };
+    let ports = config.get_ports();
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| match ports.get(i).or(ports.first()) {
+            Some(port) => format!("{host}:{port}"),
+            None => format!("{host}:5432"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Hides the password of a URL (or of a `key=value` connection string) for
@@ -147,5 +308,46 @@ mod tests {
         let err =
             build("postgres://h:notaport/db", &PoolOptions::default(), Arc::new(Invalidation::new())).unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("cannot parse database URL")), "{err}");
+    }
+
+    #[test]
+    fn sslmode_and_sslrootcert_are_taken_out_of_the_url() {
+        let parsed = parse_url("postgres://u:secret@h/db?sslmode=verify-ca&sslrootcert=/none/ca.pem", None);
+        let err = parsed.err().expect("the root certificate file is read");
+        assert!(matches!(err, Error::Config(ref m) if m.contains("`/none/ca.pem`")), "{err}");
+        let parsed = parse_url("postgres://h/db?sslmode=require&application_name=app", None).unwrap();
+        assert_eq!(parsed.ssl_mode, SslMode::Require);
+        assert_eq!(parsed.config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        assert_eq!(parsed.config.get_application_name(), Some("app"));
+        let parsed = parse_url("host=h dbname=db", None).unwrap();
+        assert_eq!(parsed.ssl_mode, SslMode::Prefer);
+        let err = parse_url("postgres://u:secret@h/db?sslmode=allow", None).err().expect("an error");
+        assert!(matches!(err, Error::Config(ref m) if m.contains("unknown sslmode")), "{err}");
+    }
+
+    #[test]
+    fn session_settings_are_startup_options() {
+        let options = PoolOptions {
+            statement_timeout: Some(Duration::from_micros(1500)),
+            application_name: Some("billing".into()),
+            ..PoolOptions::default()
+        };
+        let mut config = tokio_postgres::Config::from_str("postgres://h/db?options=-c%20work_mem%3D8MB").unwrap();
+        apply_session_settings(&mut config, &options);
+        assert_eq!(config.get_options(), Some("-c work_mem=8MB -c statement_timeout=1"));
+        assert_eq!(config.get_application_name(), Some("billing"));
+    }
+
+    #[test]
+    fn the_connect_timeout_comes_from_the_url_else_pool_timeout() {
+        let options = PoolOptions { pool_timeout: Duration::from_secs(7), ..PoolOptions::default() };
+        let config = tokio_postgres::Config::from_str("postgres://a,b:6000/db?connect_timeout=3").unwrap();
+        let target = Target::new(&config, SslMode::Prefer, &options);
+        assert_eq!((target.connect_timeout, target.connect_timeout_from), (Duration::from_secs(3), "connect_timeout"));
+        assert_eq!(target.server, "a:5432,b:6000");
+        let config = tokio_postgres::Config::from_str("host=/run/pg port=5433").unwrap();
+        let target = Target::new(&config, SslMode::Prefer, &options);
+        assert_eq!((target.connect_timeout, target.connect_timeout_from), (Duration::from_secs(7), "pool_timeout"));
+        assert_eq!(target.server, "/run/pg:5433");
     }
 }

@@ -13,6 +13,9 @@
 //! nor the binaries, [`server_url`] and [`TestDb::new`] fail with a message
 //! that says how to get a server; a test is never skipped silently.
 //!
+//! A test that needs server settings of its own (TLS certificates, a
+//! `pg_hba.conf` that refuses plain connections) starts a [`TempCluster`].
+//!
 //! ```no_run
 //! # async fn demo() -> orm_core::Result<()> {
 //! use orm_postgres::testing::TestDb;
@@ -30,18 +33,21 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orm_core::error::error_chain;
 use orm_core::{Error, Result};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::error::from_pg;
-use crate::pool::redact;
+use crate::pool::{self, redact, ConnectConfig};
 use crate::Engine;
+
+mod cluster;
+
+pub use cluster::TempCluster;
 
 /// The server used when `DATABASE_URL` is not set.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -241,9 +247,9 @@ pub async fn example_database(name: &str) -> Result<String> {
 /// Connects for administrative statements; the connection lives on a task of
 /// the current runtime until the client is dropped.
 async fn connect(url: &str) -> Result<Client> {
-    let mut config = parse_url(url)?;
+    let ConnectConfig { mut config, tls, .. } = parse_url(url)?;
     config.connect_timeout(CONNECT_TIMEOUT);
-    let (client, connection) = config.connect(NoTls).await.map_err(from_pg)?;
+    let (client, connection) = config.connect(tls).await.map_err(from_pg)?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -253,9 +259,9 @@ async fn drop_database(server_url: &str, name: &str) -> Result<()> {
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))).await.map_err(from_pg)
 }
 
-fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
-    tokio_postgres::Config::from_str(url)
-        .map_err(|e| Error::Config(format!("cannot parse database URL `{}`: {e}", redact(url))))
+/// The URL as the engine reads it (`sslmode`, `sslrootcert` included).
+fn parse_url(url: &str) -> Result<ConnectConfig> {
+    pool::parse_url(url, None)
 }
 
 /// The outcome of one connection attempt.
@@ -271,9 +277,9 @@ enum Probe {
 
 /// Tries a real connection (not just TCP), bounded by [`CONNECT_TIMEOUT`].
 async fn probe(url: &str) -> Result<Probe> {
-    let mut config = parse_url(url)?;
+    let ConnectConfig { mut config, tls, .. } = parse_url(url)?;
     config.connect_timeout(CONNECT_TIMEOUT);
-    let attempt = tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(2), config.connect(NoTls)).await;
+    let attempt = tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(2), config.connect(tls)).await;
     Ok(match attempt {
         Err(_) => Probe::Unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs() + 2)),
         Ok(Err(e)) => match e.as_db_error() {
@@ -538,18 +544,7 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
             // Left over from an initdb that did not finish.
             fs::remove_dir_all(&data).map_err(|e| format!("cannot remove {}: {e}", data.display()))?;
         }
-        let initdb = bin.join(exe("initdb"));
-        let args = [
-            OsString::from("-D"),
-            data.clone().into_os_string(),
-            "-U".into(),
-            "postgres".into(),
-            "--auth=trust".into(),
-            "--encoding=UTF8".into(),
-            "--locale=C".into(),
-            "--no-sync".into(),
-        ];
-        run(&initdb, &args, dir, as_postgres)?;
+        initdb(bin, &data, dir, as_postgres)?;
     } else {
         // A postmaster that runs but did not answer on the recorded port (a
         // different port, or stuck): stop it and start it afresh.
@@ -562,11 +557,44 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
     let port = choose_port(read_port(dir))?;
     fs::write(dir.join("port"), port.to_string())
         .map_err(|e| format!("cannot write {}: {e}", dir.join("port").display()))?;
-    let log = dir.join("log");
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sh_quote(&data.to_string_lossy()));
+    pg_ctl_start(bin, &data, port, &[], dir, as_postgres)?;
+    Ok(port)
+}
+
+/// `initdb` of a cluster with trust authentication and the `postgres` user.
+fn initdb(bin: &Path, data: &Path, dir: &Path, as_postgres: bool) -> std::result::Result<(), String> {
     let args = [
         OsString::from("-D"),
-        data.into_os_string(),
+        data.into(),
+        "-U".into(),
+        "postgres".into(),
+        "--auth=trust".into(),
+        "--encoding=UTF8".into(),
+        "--locale=C".into(),
+        "--no-sync".into(),
+    ];
+    run(&bin.join(exe("initdb")), &args, dir, as_postgres)
+}
+
+/// `pg_ctl start` on 127.0.0.1:`port` (the socket in the data directory),
+/// with `settings` as `-c name=value`, logging to `dir/log`; waits until
+/// the server runs.
+fn pg_ctl_start(
+    bin: &Path,
+    data: &Path,
+    port: u16,
+    settings: &[(&str, &str)],
+    dir: &Path,
+    as_postgres: bool,
+) -> std::result::Result<(), String> {
+    let log = dir.join("log");
+    let mut options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sh_quote(&data.to_string_lossy()));
+    for (name, value) in settings {
+        options.push_str(&format!(" -c {}", sh_quote(&format!("{name}={value}"))));
+    }
+    let args = [
+        OsString::from("-D"),
+        data.into(),
         "-o".into(),
         options.into(),
         "-l".into(),
@@ -576,8 +604,7 @@ fn start_cluster(bin: &Path, dir: &Path, as_postgres: bool) -> std::result::Resu
         "60".into(),
         "start".into(),
     ];
-    run(&pg_ctl, &args, dir, as_postgres).map_err(|e| format!("{e}\n{}", log_tail(&log)))?;
-    Ok(port)
+    run(&bin.join(exe("pg_ctl")), &args, dir, as_postgres).map_err(|e| format!("{e}\n{}", log_tail(&log)))
 }
 
 /// The previous port or 54329 if free, else one the system picks.
@@ -717,6 +744,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]

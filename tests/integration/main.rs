@@ -4,6 +4,7 @@
 mod arrays;
 mod bookshop;
 mod common;
+mod connect;
 mod constraints;
 mod engine;
 mod enums;

@@ -39,7 +39,8 @@ struct State {
 }
 
 impl Proxy {
-    /// A proxy in front of the server of `db`, and the URL of `db` through it.
+    /// A proxy in front of the server of `db`, and the URL of `db` through it
+    /// (without TLS, so that the proxy can see the messages).
     pub(crate) async fn in_front_of(db: &TestDb) -> (Proxy, String) {
         let config: orm::postgres::tokio_postgres::Config = db.url().parse().unwrap();
         let host = match &config.get_hosts()[0] {
@@ -48,7 +49,7 @@ impl Proxy {
         };
         let proxy = Proxy::start((host, config.get_ports()[0])).await;
         let user = config.get_user().unwrap_or("postgres");
-        let url = format!("postgres://{user}@127.0.0.1:{}/{}", proxy.port, db.name());
+        let url = format!("postgres://{user}@127.0.0.1:{}/{}?sslmode=disable", proxy.port, db.name());
         (proxy, url)
     }
 
