@@ -2,28 +2,16 @@
 //! of each new connection (on-connect SQL, statement_timeout,
 //! application_name), and the pool's waiting count.
 
-use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
+use orm::error::error_chain as chain;
 use orm::prelude::*;
 use orm::testing::{TempCluster, TestDb};
 use orm::{Connection, EngineBuilder, Value};
-
-/// An error and all its sources, `outer: inner: …`, as a log would show it.
-fn chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
 
 /// The single value of a one-row, one-column query.
 async fn scalar(conn: &mut orm::PgConnection, sql: &str) -> Result<Value> {
@@ -330,4 +318,22 @@ async fn pool_status_counts_checkouts_waiting_for_a_connection() {
     drop(held);
     waiter.await.unwrap().unwrap();
     assert_eq!(engine.pool_status().waiting, 0);
+}
+
+#[tokio::test]
+async fn setup_failures_of_a_server_without_tls_that_wants_a_password_name_the_cause() {
+    let mut cluster = TempCluster::init().await.unwrap();
+    let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+    cluster.write_file("pg_hba.conf", hba.as_bytes()).unwrap();
+    cluster.start(&[("ssl", "off")]).await.unwrap();
+    let port = cluster.port();
+
+    let tls = Engine::new(&format!("postgres://postgres:pw@127.0.0.1:{port}/postgres?sslmode=require")).unwrap();
+    let error = tls.connect().await.unwrap_err();
+    assert!(matches!(error, Error::Connection(_)), "{error:?}");
+    assert!(error.to_string().contains("TLS"), "a refused TLS request says so: {error}");
+
+    let anonymous = Engine::new(&format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")).unwrap();
+    let error = anonymous.connect().await.unwrap_err();
+    assert!(error.to_string().contains("password missing"), "a missing password says so: {error}");
 }
