@@ -360,3 +360,38 @@ impl<T> OptionalExt<T> for Result<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cause whose `Display` leaves the detail to its own source, as
+    /// tokio-postgres' errors do ("invalid configuration" / "host missing").
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("invalid configuration")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn driver_and_connection_errors_show_the_whole_cause() {
+        let cause = || Box::new(Outer(std::io::Error::other("host missing")));
+        assert_eq!(
+            Error::Driver(cause()).to_string(),
+            "the database driver rejected the statement: invalid configuration: host missing"
+        );
+        let connection = Error::Connection(cause());
+        assert_eq!(connection.to_string(), "connection to the database failed: invalid configuration: host missing");
+        assert!(connection.is_retryable());
+        assert!(std::error::Error::source(&connection).is_some(), "the cause stays reachable as the source");
+    }
+}
