@@ -194,6 +194,10 @@ pub enum Error {
          aborted: roll back and retry ({0})"
     )]
     SchemaChanged(Box<DbError>),
+    /// The live database differs from the models
+    /// ([`SchemaReport::into_result`](crate::SchemaReport::into_result)).
+    #[error("{0}")]
+    SchemaMismatch(Box<crate::SchemaReport>),
     /// COMMIT was sent, and its answer never came (the connection was lost,
     /// or the commit's future was dropped): the transaction may or may not
     /// have been committed. The session closed the connection and kept the

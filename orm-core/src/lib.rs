@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod model;
 pub mod query;
 pub mod relation;
+pub mod schema;
 pub mod session;
 pub mod statement;
 pub mod value;
@@ -29,6 +30,7 @@ pub use query::functions as func;
 pub use query::select::{select, Alias, Cte, Entity, Select};
 pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Cardinality, Join, Many, One, Relation, RelationKind, RelationMeta, ToMany, ToOne};
+pub use schema::{SchemaDifference, SchemaReport};
 pub use session::raw::{FromRow, Param, Params};
 pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session};
 #[cfg(feature = "json")]

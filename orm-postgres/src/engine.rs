@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use orm_core::metadata::{sort_by_dependency, TableMeta};
-use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, Session};
+use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session};
 use rustc_hash::FxHashMap;
 
 use crate::dialect::{self, POSTGRES};
@@ -317,6 +317,26 @@ impl Engine {
             sort_by_dependency(tables).into_iter().rev().map(dialect::drop_table).collect();
         statements.extend(dialect::drop_types(tables));
         self.run_ddl(&statements).await
+    }
+
+    /// Compares the models with the live database (its catalog, in two
+    /// queries): tables, columns and their types (varchar length, numeric
+    /// precision and scale, enum and array types), nullability, server
+    /// defaults and identity keys, primary, foreign and unique keys, indexes,
+    /// checks and enum labels. Cheap enough for every start-up:
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: orm_postgres::Engine, tables: &[&'static orm_core::TableMeta]) -> orm_core::Result<()> {
+    /// engine.verify_schema(tables).await?.into_result()?; // or panic with its Display
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A connection or database error; differences are the report's, not
+    /// errors.
+    pub async fn verify_schema(&self, tables: &[&'static TableMeta]) -> Result<SchemaReport> {
+        let mut conn = self.connect().await?;
+        crate::schema::verify(&mut conn, tables).await
     }
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {

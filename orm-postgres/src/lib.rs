@@ -9,6 +9,7 @@ mod error;
 mod executor;
 mod pool;
 mod render;
+mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;

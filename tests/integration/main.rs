@@ -12,6 +12,7 @@ mod faults;
 mod proxy;
 mod query;
 mod relationships;
+mod schema;
 mod select;
 mod session;
 mod statements;
