@@ -205,6 +205,16 @@ async fn show_relationships(engine: &Engine) -> orm::Result<()> {
 
 #[tokio::main]
 async fn main() -> orm::Result<()> {
+    // `-- --er-diagram mermaid|dot`: the schema's diagram, without a database
+    // (docs/tutorial-schema.svg is `dot -Tsvg` of the DOT one).
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, format] = args.as_slice() {
+        if flag == "--er-diagram" {
+            let diagram = if format == "dot" { orm::schema::dot(&TABLES) } else { orm::schema::mermaid(&TABLES) };
+            print!("{diagram}");
+            return Ok(());
+        }
+    }
     // A database of its own on the server of DATABASE_URL (or a throwaway
     // local one); an application passes its own URL to `Engine::builder`.
     let url = orm::testing::example_database("orm_tutorial").await?;
