@@ -518,3 +518,35 @@ async fn merge_keeps_a_stored_value_where_the_detached_object_is_unset() {
     other.commit().await.unwrap();
     assert_eq!((other[merged].name.as_str(), other[merged].quantity), ("renamed", Defaulted::Set(4)));
 }
+
+#[tokio::test]
+async fn assert_statements_passes_a_block_within_its_budget_and_lists_what_it_sent() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    s.add_all([person("Ada", None), person("Bob", None)]);
+    let people = orm::assert_statements!(s, 3, { s.query::<Person>().all().await.unwrap() });
+    assert_eq!(people.len(), 2);
+    s.record_statements();
+    s.commit().await.unwrap();
+    let sent = s.recorded_statements();
+    assert_eq!(sent, ["COMMIT"], "the autoflush wrote the rows already");
+    assert!(s.recorded_statements().is_empty(), "recording stopped");
+}
+
+#[tokio::test]
+#[should_panic(expected = "expected at most 1 statement(s), the block sent 3")]
+async fn assert_statements_fails_an_n_plus_one_loop() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    let ids: Vec<i32> = {
+        let handles = s.add_all([person("Ada", None), person("Bob", None), person("Cy", None)]);
+        s.commit().await.unwrap();
+        handles.iter().map(|&h| s[h].id).collect()
+    };
+    let mut fresh = db.engine().session();
+    orm::assert_statements!(fresh, 1, {
+        for id in ids {
+            fresh.get::<Person>(id).await.unwrap();
+        }
+    });
+}

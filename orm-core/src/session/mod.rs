@@ -8,6 +8,7 @@
 pub(crate) mod flush_links;
 mod identity_map;
 pub mod raw;
+mod recording;
 mod relations;
 mod savepoint;
 mod unit_of_work;
@@ -75,6 +76,8 @@ pub struct Session {
     autoflush: bool,
     /// Expire every object after a commit (`set_expire_on_commit`).
     expire_on_commit: bool,
+    /// Where the statements go while recording (`record_statements`).
+    recording: Option<recording::StatementLog>,
     /// The text of each model's SELECT by key, rendered once: a lookup
     /// then costs no statement building.
     key_selects: rustc_hash::FxHashMap<TypeId, String>,
@@ -106,6 +109,7 @@ impl Session {
             next_savepoint: 0,
             flushing: false,
             committing: false,
+            recording: None,
             autoflush: true,
             expire_on_commit: false,
             key_selects: Default::default(),
@@ -302,6 +306,26 @@ impl Session {
         Ok(())
     }
 
+    /// Starts recording the text of every statement this session sends
+    /// (see [`recorded_statements`](Session::recorded_statements) and
+    /// [`assert_statements!`](crate::assert_statements)).
+    pub fn record_statements(&mut self) {
+        let log: recording::StatementLog = Arc::new(std::sync::Mutex::new(Some(Vec::new())));
+        if let Some(conn) = self.conn.take() {
+            self.conn = Some(recording::Recording::wrap(conn, log.clone()));
+        }
+        self.recording = Some(log);
+    }
+
+    /// Stops recording and returns the statements sent since
+    /// [`record_statements`](Session::record_statements), in order; empty if
+    /// it was not called.
+    pub fn recorded_statements(&mut self) -> Vec<String> {
+        let Some(log) = self.recording.take() else { return Vec::new() };
+        let taken = log.lock().ok().and_then(|mut statements| statements.take());
+        taken.unwrap_or_default()
+    }
+
     /// Starts a query of model `T`.
     pub fn query<T: Model>(&mut self) -> Query<'_, T> {
         Query::new(self)
@@ -492,7 +516,11 @@ impl Session {
     async fn connection(&mut self) -> Result<&mut dyn Connection> {
         self.check_dropped_commit()?;
         if self.conn.is_none() {
-            self.conn = Some(self.connector.connect().await?);
+            let conn = self.connector.connect().await?;
+            self.conn = Some(match &self.recording {
+                Some(log) => recording::Recording::wrap(conn, log.clone()),
+                None => conn,
+            });
         }
         Ok(self.conn.as_deref_mut().expect("just checked out"))
     }

@@ -1,0 +1,93 @@
+//! Recording the statements a session sends, for tests that count round
+//! trips (`assert_statements!`) or read what was sent.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::Result;
+use crate::executor::{BoxFuture, Connection, RowFn, Rows};
+use crate::value::Value;
+
+/// The texts of the statements sent while recording; `None` when stopped.
+pub(crate) type StatementLog = Arc<Mutex<Option<Vec<String>>>>;
+
+/// A connection that writes each statement's text into a log, then runs it.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    inner: Box<dyn Connection>,
+    log: StatementLog,
+}
+
+impl Recording {
+    pub(crate) fn wrap(inner: Box<dyn Connection>, log: StatementLog) -> Box<dyn Connection> {
+        Box::new(Recording { inner, log })
+    }
+
+    fn record(&self, sql: &str) {
+        if let Ok(mut log) = self.log.lock() {
+            if let Some(statements) = log.as_mut() {
+                statements.push(sql.to_owned());
+            }
+        }
+    }
+}
+
+impl Connection for Recording {
+    fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>> {
+        self.record(sql);
+        self.inner.query(sql, params)
+    }
+
+    fn query_each<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: &'a [Value],
+        row: &'a mut RowFn<'_>,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.record(sql);
+        self.inner.query_each(sql, params, row)
+    }
+
+    fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>> {
+        self.record(sql);
+        self.inner.execute(sql, params)
+    }
+
+    fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.record(sql);
+        self.inner.batch_execute(sql)
+    }
+
+    fn abandon(self: Box<Self>) {
+        self.inner.abandon();
+    }
+
+    fn close(self: Box<Self>) {
+        self.inner.close();
+    }
+}
+
+/// Fails the test when `$body` makes `$session` send more than `$n`
+/// statements (BEGIN and COMMIT count), listing what it sent: an N+1 loop
+/// fails in a test, not in production. Evaluates to the body's value.
+///
+/// ```no_run
+/// # async fn demo(mut session: orm_core::Session) -> orm_core::Result<()> {
+/// // BEGIN, then the UPDATE.
+/// let count = orm_core::assert_statements!(session, 2, {
+///     session.execute("UPDATE books SET stock = 0", ()).await?
+/// });
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! assert_statements {
+    ($session:expr, $n:expr, $body:block) => {{
+        $session.record_statements();
+        let value = $body;
+        let sent = $session.recorded_statements();
+        let limit: usize = $n;
+        if sent.len() > limit {
+            panic!("expected at most {} statement(s), the block sent {}:\n  {}", limit, sent.len(), sent.join("\n  "));
+        }
+        value
+    }};
+}
