@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub use orm_core::*;
-pub use orm_derive::{Model, SqlEnum};
+pub use orm_derive::{test, Model, SqlEnum};
 
 #[doc(hidden)]
 pub use orm_core::__private;

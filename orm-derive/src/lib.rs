@@ -14,6 +14,7 @@ mod ctxt;
 mod expand;
 mod sql_enum;
 mod symbol;
+mod test_attr;
 mod ty;
 
 use proc_macro::TokenStream;
@@ -204,4 +205,25 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     sql_enum::derive(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// An async test that is handed a fresh database holding the tables of the
+/// models listed (empty), dropped when the test ends:
+///
+/// ```ignore
+/// #[orm::test(Movie, Actor)]
+/// async fn casting(db: orm::testing::TestDb) {
+///     let mut session = db.engine().session();
+///     // ..
+/// }
+/// ```
+///
+/// The tables are made once per set of models, in a template database, and
+/// each test clones it (`CREATE DATABASE .. TEMPLATE`): no DDL per test, and
+/// tests run in parallel. Needs `orm` with the `testing` feature and tokio
+/// with `macros` among the dev-dependencies; the test may return a
+/// `Result`, and other attributes (`#[should_panic]`) are kept.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

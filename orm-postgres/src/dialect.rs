@@ -78,6 +78,14 @@ fn column_list(columns: &[&str]) -> String {
     columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
 }
 
+/// Everything `create_all` runs: the enum types, then the tables (parents
+/// first) with their indexes.
+pub(crate) fn create_all(tables: &[&'static TableMeta]) -> Vec<String> {
+    let mut statements = create_types(tables);
+    statements.extend(orm_core::metadata::sort_by_dependency(tables).into_iter().flat_map(create_table));
+    statements
+}
+
 /// Renders `CREATE TABLE IF NOT EXISTS` and the table's `CREATE INDEX IF NOT
 /// EXISTS` statements. Column constraints take PostgreSQL's default names
 /// (`movies_pkey`, `movies_title_key`, `stuntmen_actor_id_fkey`); table

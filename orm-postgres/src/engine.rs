@@ -302,9 +302,7 @@ impl Engine {
     /// A database error, e.g. a foreign key to a table that is neither given
     /// nor present.
     pub async fn create_all(&self, tables: &[&'static TableMeta]) -> Result<()> {
-        let mut statements = dialect::create_types(tables);
-        statements.extend(sort_by_dependency(tables).into_iter().flat_map(dialect::create_table));
-        self.run_ddl(&statements).await
+        self.run_ddl(&dialect::create_all(tables)).await
     }
 
     /// Drops the tables that exist, children before parents, in one

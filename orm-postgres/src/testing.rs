@@ -38,7 +38,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orm_core::error::error_chain;
-use orm_core::{Error, Result};
+use orm_core::{Error, Result, TableMeta};
 use tokio_postgres::Client;
 
 use crate::error::from_pg;
@@ -46,6 +46,7 @@ use crate::pool::{self, redact, ConnectConfig};
 use crate::Engine;
 
 mod cluster;
+mod template;
 
 pub use cluster::TempCluster;
 
@@ -149,13 +150,31 @@ impl TestDb {
     /// As [`server_url`], or the database error of `CREATE DATABASE` (e.g.
     /// the user lacks the `CREATEDB` privilege).
     pub async fn new() -> Result<TestDb> {
+        TestDb::create(server_url().await?, None).await
+    }
+
+    /// Creates a database holding the (empty) tables of `tables` and their
+    /// enum types, cloned with `CREATE DATABASE .. TEMPLATE` from a template
+    /// database made once for this set of tables (and kept on the server
+    /// for later runs: its name carries a hash of the DDL, so a changed model
+    /// gets a new template). What `#[orm::test(Model, ..)]` calls.
+    ///
+    /// # Errors
+    /// As [`TestDb::new`], or a DDL error while making the template.
+    pub async fn with_tables(tables: &[&'static TableMeta]) -> Result<TestDb> {
         let server_url = server_url().await?;
+        let template = template::ensure(&server_url, tables).await?;
+        TestDb::create(server_url, Some(&template)).await
+    }
+
+    async fn create(server_url: String, template: Option<&str>) -> Result<TestDb> {
         let admin = connect(&server_url).await?;
+        let from = template.map(|t| format!(" TEMPLATE {}", quote_ident(t))).unwrap_or_default();
         let mut attempt: u32 = 0;
         let name = loop {
             attempt += 1;
             let name = unique_name();
-            match admin.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name))).await {
+            match admin.batch_execute(&format!("CREATE DATABASE {}{from}", quote_ident(&name))).await {
                 Ok(()) => break name,
                 Err(e) if attempt < 10 => match e.code().map(|c| c.code()) {
                     Some(DUPLICATE_DATABASE) => continue,

@@ -62,11 +62,9 @@ fn empty() -> Article {
     }
 }
 
-#[tokio::test]
-async fn arrays_of_every_element_type_round_trip_through_batched_writes() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Article)]
+async fn arrays_of_every_element_type_round_trip_through_batched_writes(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Article::TABLE]).await.unwrap();
     let mut s = engine.session();
     let [full, none, other] = s.add_all([hostile(), empty(), Article { tags: vec!["x".into()], ..empty() }])[..] else {
         unreachable!()

@@ -53,11 +53,9 @@ pub(crate) fn person(name: &str, height: Option<i32>) -> Person {
     Person::new(name, date(1980, 1, 2), height, None)
 }
 
-/// A fresh database with the test tables.
+/// A fresh database with the test tables, cloned from their template.
 pub(crate) async fn setup() -> TestDb {
-    let db = TestDb::new().await.expect("a test database");
-    db.engine().create_all(&[Address::TABLE, Person::TABLE, Membership::TABLE]).await.expect("create the test tables");
-    db
+    TestDb::with_tables(&[Address::TABLE, Person::TABLE, Membership::TABLE]).await.expect("a test database")
 }
 
 /// Counts the statements `engine` sends while `f` runs.

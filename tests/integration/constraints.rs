@@ -94,11 +94,9 @@ pub(crate) struct Measurement {
     pub(crate) temperature_at_ground_level_evening: f64,
 }
 
-#[tokio::test]
-async fn long_index_names_stay_apart_within_63_bytes() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Measurement)]
+async fn long_index_names_stay_apart_within_63_bytes(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Measurement::TABLE]).await.unwrap();
     let mut s = engine.session();
     let names: Vec<String> = s
         .query_sql(

@@ -31,11 +31,9 @@ pub(crate) struct Film {
     pub(crate) format: Format,
 }
 
-#[tokio::test]
-async fn enums_round_trip_filter_group_and_update() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Film)]
+async fn enums_round_trip_filter_group_and_update(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Film::TABLE]).await.unwrap();
     let mut s = engine.session();
     let films = s.add_all([
         Film::new("Heat", Genre::Drama, None, Format::Hardcover),

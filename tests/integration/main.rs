@@ -16,6 +16,7 @@ mod schema;
 mod select;
 mod session;
 mod statements;
+mod templates;
 mod transactions;
 mod types;
 mod versioning;

@@ -82,10 +82,8 @@ fn sample() -> AllTypes {
     }
 }
 
-#[tokio::test]
-async fn every_supported_type_round_trips() {
-    let db = TestDb::new().await.unwrap();
-    db.engine().create_all(&[AllTypes::TABLE]).await.unwrap();
+#[orm::test(AllTypes)]
+async fn every_supported_type_round_trips(db: TestDb) {
     let mut session = db.engine().session();
     let stored = session.add(sample());
     session.commit().await.unwrap();
@@ -103,10 +101,8 @@ async fn every_supported_type_round_trips() {
     assert_eq!(by_email.count().await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn the_ddl_uses_the_mapped_types() {
-    let db = TestDb::new().await.unwrap();
-    db.engine().create_all(&[AllTypes::TABLE]).await.unwrap();
+#[orm::test(AllTypes)]
+async fn the_ddl_uses_the_mapped_types(db: TestDb) {
     let mut conn = db.engine().connect().await.unwrap();
     let sql = "SELECT column_name::text, data_type::text, is_nullable::text, character_maximum_length \
                FROM information_schema.columns WHERE table_name = 'all_types' ORDER BY ordinal_position";
@@ -173,11 +169,9 @@ pub(crate) struct Device {
     pub(crate) tags: Option<orm::Json<Vec<String>>>,
 }
 
-#[tokio::test]
-async fn uuid_inet_and_typed_json_round_trip_and_filter() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Device)]
+async fn uuid_inet_and_typed_json_round_trip_and_filter(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Device::TABLE]).await.unwrap();
     let mut s = engine.session();
     let seen = |city: &str| orm::Json(Sighting { city: city.into(), floors: vec![1, 2] });
     let v4: std::net::IpAddr = "192.0.2.7".parse().unwrap();
@@ -224,11 +218,9 @@ pub(crate) struct Invoice {
     pub(crate) total: Decimal,
 }
 
-#[tokio::test]
-async fn precision_and_scale_make_a_numeric_of_that_size() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Invoice)]
+async fn precision_and_scale_make_a_numeric_of_that_size(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Invoice::TABLE]).await.unwrap();
     let mut s = engine.session();
     let invoice = s.add(Invoice::new("12.345".parse::<Decimal>().unwrap()));
     s.commit().await.unwrap();
@@ -256,11 +248,9 @@ pub(crate) struct Upload {
     pub(crate) created_at: DateTime<Utc>,
 }
 
-#[tokio::test]
-async fn client_defaults_are_computed_by_new() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Upload)]
+async fn client_defaults_are_computed_by_new(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Upload::TABLE]).await.unwrap();
     let before = Utc::now();
     let (a, b) = (Upload::new("a.png"), Upload::new("b.png"));
     assert_ne!(a.id, b.id);
@@ -284,11 +274,9 @@ pub(crate) struct Page {
     pub(crate) updated_at: Defaulted<DateTime<Utc>>,
 }
 
-#[tokio::test]
-async fn onupdate_stamps_every_update_and_reads_the_stamp_back() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Page)]
+async fn onupdate_stamps_every_update_and_reads_the_stamp_back(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Page::TABLE]).await.unwrap();
     let mut s = engine.session();
     let page = s.add(Page::new("draft"));
     s.commit().await.unwrap();
@@ -317,11 +305,9 @@ pub(crate) struct Rate {
     pub(crate) created_at: Defaulted<DateTime<Utc>>,
 }
 
-#[tokio::test]
-async fn a_sent_key_comes_back_normalised_and_still_matches_its_object() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Rate)]
+async fn a_sent_key_comes_back_normalised_and_still_matches_its_object(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Rate::TABLE]).await.unwrap();
     let mut s = engine.session();
     let rates = s.add_all(["1.5", "0.25", "7"].map(|a| Rate::new(a.parse::<Decimal>().unwrap())));
     s.commit().await.unwrap();

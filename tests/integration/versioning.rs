@@ -305,11 +305,9 @@ pub(crate) struct Reading {
     pub(crate) version: i32,
 }
 
-#[tokio::test]
-async fn floats_change_by_their_bits_an_unchanged_nan_writes_nothing_and_negative_zero_is_written() {
-    let db = TestDb::new().await.expect("a test database");
+#[orm::test(Reading)]
+async fn floats_change_by_their_bits_an_unchanged_nan_writes_nothing_and_negative_zero_is_written(db: TestDb) {
     let engine = db.engine();
-    engine.create_all(&[Reading::TABLE]).await.unwrap();
     let mut s = engine.session();
     let nan = s.add(Reading::new(f64::NAN, f32::NAN));
     let zero = s.add(Reading::new(0.0, 0.0));
