@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub use orm_core::*;
-pub use orm_derive::{test, Model, SqlEnum};
+pub use orm_derive::{embed_migrations, test, Model, SqlEnum};
+#[cfg(feature = "json")]
+pub use orm_postgres::migrations;
 
 #[doc(hidden)]
 pub use orm_core::__private;

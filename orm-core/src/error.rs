@@ -194,6 +194,15 @@ pub enum Error {
          aborted: roll back and retry ({0})"
     )]
     SchemaChanged(Box<DbError>),
+    /// A migration could not be applied or reverted, or an applied one
+    /// changed or went missing.
+    #[error("migration {version} {reason}")]
+    Migration {
+        /// The migration's version (`0002_add_bio`).
+        version: String,
+        /// What happened.
+        reason: String,
+    },
     /// The live database differs from the models
     /// ([`SchemaReport::into_result`](crate::SchemaReport::into_result)).
     #[error("{0}")]

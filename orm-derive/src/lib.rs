@@ -11,6 +11,7 @@ mod ast;
 mod attr;
 mod check;
 mod ctxt;
+mod embed;
 mod expand;
 mod sql_enum;
 mod symbol;
@@ -226,4 +227,15 @@ pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     test_attr::expand(args.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The migrations of a folder of the crate (`"migrations"`, relative to its
+/// `Cargo.toml`), embedded in the binary: an `orm::migrations::Migrator`
+/// whose `run` a service calls at start-up. A changed script rebuilds the
+/// crate; add a migration folder and touch a source file (or `cargo clean
+/// -p`) for it to be seen.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let dir = parse_macro_input!(input as syn::LitStr);
+    embed::expand(dir).unwrap_or_else(syn::Error::into_compile_error).into()
 }

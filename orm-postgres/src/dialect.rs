@@ -19,14 +19,14 @@ impl Dialect for PostgresDialect {
     }
 }
 
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     render::push_identifier(&mut out, name);
     out
 }
 
 /// The DDL type of a column.
-fn column_type(column: &ColumnMeta) -> String {
+pub(crate) fn column_type(column: &ColumnMeta) -> String {
     match (column.sql_type, column.max_len, column.precision) {
         (SqlType::Text, Some(n), _) => format!("varchar({n})"),
         (SqlType::Numeric, _, Some((precision, scale))) => format!("numeric({precision}, {scale})"),
@@ -64,7 +64,7 @@ fn column_definition(column: &ColumnMeta) -> String {
     sql
 }
 
-fn referential_action(action: ReferentialAction) -> &'static str {
+pub(crate) fn referential_action(action: ReferentialAction) -> &'static str {
     match action {
         ReferentialAction::Cascade => "CASCADE",
         ReferentialAction::SetNull => "SET NULL",

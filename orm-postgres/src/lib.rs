@@ -7,6 +7,8 @@ mod dialect;
 mod engine;
 mod error;
 mod executor;
+#[cfg(feature = "json")]
+pub mod migrations;
 mod pool;
 mod render;
 mod schema;
