@@ -11,7 +11,7 @@ mod executor;
 pub mod migrations;
 mod pool;
 mod render;
-mod schema;
+pub(crate) mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;

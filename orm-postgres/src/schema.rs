@@ -21,26 +21,29 @@ ORDER BY c.relname, a.attnum";
 
 /// Constraints (`kind` p, u, f, c) and indexes (`i`, `ui` for unique) of
 /// the tables in `$1` with their columns in order, and the labels of the
-/// enum types in `$2` (`kind` e).
+/// enum types in `$2` (`kind` e). `detail` is a foreign key's delete and
+/// update actions (`confdeltype`, `confupdtype`) and a check's definition.
 const CONSTRAINTS: &str = "\
 SELECT con.contype::text, c.relname::text, con.conname::text, \
 ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), \
 f.relname::text, \
 ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
-JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) \
+JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), \
+CASE con.contype WHEN 'f' THEN con.confdeltype::text || con.confupdtype::text \
+WHEN 'c' THEN pg_get_constraintdef(con.oid) END \
 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
 LEFT JOIN pg_class f ON f.oid = con.confrelid \
 WHERE n.nspname = current_schema() AND c.relname = ANY($1) \
 UNION ALL \
 SELECT CASE WHEN x.indisunique THEN 'ui' ELSE 'i' END, t.relname::text, i.relname::text, \
 ARRAY(SELECT a.attname::text FROM unnest(x.indkey) WITH ORDINALITY k(n, o) \
-JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n ORDER BY k.o), NULL, NULL \
+JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n ORDER BY k.o), NULL, NULL, NULL \
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
 JOIN pg_namespace n ON n.oid = t.relnamespace \
 WHERE n.nspname = current_schema() AND t.relname = ANY($1) \
 UNION ALL \
-SELECT 'e', NULL, t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder), NULL, NULL \
+SELECT 'e', NULL, t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder), NULL, NULL, NULL \
 FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
 WHERE t.typname = ANY($2) GROUP BY t.typname";
 
@@ -63,6 +66,7 @@ struct LiveConstraint {
     columns: Vec<String>,
     referenced_table: Option<String>,
     referenced_columns: Vec<String>,
+    detail: Option<String>,
 }
 
 /// Compares `tables` with the live database over `conn`.
@@ -87,6 +91,83 @@ pub(crate) async fn verify(conn: &mut dyn Connection, tables: &[&'static TableMe
         }
     }
     Ok(SchemaReport { differences })
+}
+
+/// The live schema of the models' tables (those that exist) and their enum
+/// types, as a migration snapshot: what `generate_from_database` diffs the
+/// models against.
+#[cfg(feature = "json")]
+pub(crate) async fn live_snapshot(
+    conn: &mut dyn Connection,
+    tables: &[&'static TableMeta],
+) -> Result<crate::migrations::Snapshot> {
+    use crate::migrations::{ColumnSnapshot, EnumSnapshot, Snapshot, TableSnapshot};
+    let names = text_array(tables.iter().map(|t| t.name.to_owned()));
+    let enum_names = text_array(enum_types(tables).iter().map(|e| e.name.to_owned()));
+    let mut columns = read_columns(conn, names.clone()).await?;
+    let constraints = read_constraints(conn, names, enum_names).await?;
+    let mut snapshot = Snapshot::default();
+    for table in orm_core::metadata::sort_by_dependency(tables) {
+        let Some(live) = columns.remove(table.name) else { continue };
+        let mine: Vec<&LiveConstraint> =
+            constraints.iter().filter(|c| c.table.as_deref() == Some(table.name)).collect();
+        snapshot.tables.push(TableSnapshot {
+            name: table.name.to_owned(),
+            columns: live
+                .into_iter()
+                .map(|c| ColumnSnapshot {
+                    name: c.name,
+                    sql_type: c.sql_type,
+                    not_null: c.not_null,
+                    default: c.default,
+                    identity: c.identity,
+                })
+                .collect(),
+            primary_key: mine.iter().find(|c| c.kind == "p").map(|c| c.columns.clone()).unwrap_or_default(),
+            constraints: live_constraints(&mine),
+        });
+    }
+    snapshot.enums = constraints
+        .iter()
+        .filter(|c| c.kind == "e")
+        .map(|c| EnumSnapshot { name: c.name.clone(), labels: c.columns.clone() })
+        .collect();
+    Ok(snapshot)
+}
+
+/// The foreign keys, unique constraints, plain indexes and checks of one
+/// table, as a snapshot holds them (indexes behind constraints left out).
+#[cfg(feature = "json")]
+fn live_constraints(live: &[&LiveConstraint]) -> Vec<crate::migrations::ConstraintSnapshot> {
+    use crate::migrations::{ConstraintKind, ConstraintSnapshot};
+    let action = |code: Option<char>| match code {
+        Some('r') => Some("RESTRICT".to_owned()),
+        Some('c') => Some("CASCADE".to_owned()),
+        Some('n') => Some("SET NULL".to_owned()),
+        Some('d') => Some("SET DEFAULT".to_owned()),
+        _ => None,
+    };
+    live.iter()
+        .filter_map(|c| {
+            let kind = match c.kind.as_str() {
+                "f" => {
+                    let codes: Vec<char> = c.detail.as_deref().unwrap_or_default().chars().collect();
+                    ConstraintKind::ForeignKey {
+                        column: c.columns.first()?.clone(),
+                        table: c.referenced_table.clone()?,
+                        references: c.referenced_columns.first()?.clone(),
+                        on_delete: action(codes.first().copied()),
+                        on_update: action(codes.get(1).copied()),
+                    }
+                }
+                "u" => ConstraintKind::Unique(c.columns.clone()),
+                "i" => ConstraintKind::Index(c.columns.clone()),
+                "c" => ConstraintKind::Check(c.detail.clone().unwrap_or_default()),
+                _ => return None,
+            };
+            Some(ConstraintSnapshot { name: c.name.clone(), kind })
+        })
+        .collect()
 }
 
 fn text_array(items: impl Iterator<Item = String>) -> Value {
@@ -130,7 +211,7 @@ async fn read_constraints(conn: &mut dyn Connection, tables: Value, enums: Value
     let rows = conn.query(CONSTRAINTS, &[tables, enums]).await?;
     let mut constraints = Vec::new();
     for row in rows.values.chunks(rows.width.max(1)) {
-        let [kind, table, name, columns, referenced_table, referenced_columns] = row else { continue };
+        let [kind, table, name, columns, referenced_table, referenced_columns, detail] = row else { continue };
         constraints.push(LiveConstraint {
             kind: text(kind),
             table: optional_text(table),
@@ -138,6 +219,7 @@ async fn read_constraints(conn: &mut dyn Connection, tables: Value, enums: Value
             columns: texts(columns),
             referenced_table: optional_text(referenced_table),
             referenced_columns: texts(referenced_columns),
+            detail: optional_text(detail),
         });
     }
     Ok(constraints)
@@ -311,8 +393,8 @@ fn check_table_constraints(
     }
 }
 
-/// A column's type as `format_type` spells it.
-fn catalog_type(column: &ColumnMeta) -> String {
+/// A column's type as `format_type` spells it (and DDL accepts).
+pub(crate) fn catalog_type(column: &ColumnMeta) -> String {
     match (column.sql_type, column.max_len, column.precision) {
         (SqlType::Text, Some(n), _) => format!("character varying({n})"),
         (SqlType::Numeric, _, Some((precision, scale))) => format!("numeric({precision},{scale})"),

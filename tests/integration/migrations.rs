@@ -173,3 +173,22 @@ async fn embedded_migrations_carry_the_folder_into_the_binary() {
     assert_eq!(embedded.run(db.engine()).await.unwrap(), ["0001_notes"]);
     assert_eq!(embedded.revert(db.engine()).await.unwrap().as_deref(), Some("0001_notes"));
 }
+
+#[tokio::test]
+async fn a_database_made_by_create_all_is_diffed_against_the_models() {
+    let db = TestDb::new().await.expect("a test database");
+    let engine = db.engine();
+    engine.create_all(&v1::TABLES).await.unwrap();
+    let plan = migrations::generate_from_database(engine, &v1::TABLES).await.unwrap();
+    assert!(plan.is_empty(), "create_all's schema is the models':\n{}", plan.up());
+
+    let mut plan = migrations::generate_from_database(engine, &v2::TABLES).await.unwrap();
+    let rename = RenameProposal { table: "m_authors".into(), from: "bio".into(), to: "biography".into() };
+    assert_eq!(plan.proposals(), std::slice::from_ref(&rename));
+    plan.accept(&rename);
+    let mut conn = engine.connect().await.unwrap();
+    orm::Connection::batch_execute(&mut conn, &plan.up()).await.unwrap();
+    verify_clean(engine, &v2::TABLES).await;
+    orm::Connection::batch_execute(&mut conn, &plan.down()).await.unwrap();
+    verify_clean(engine, &v1::TABLES).await;
+}

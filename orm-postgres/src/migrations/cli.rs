@@ -107,3 +107,56 @@ fn generate_confirmed(dir: &std::path::Path, name: &str, tables: &[&'static Tabl
     println!("wrote {} (review up.sql and down.sql, and every `-- DANGER:` step)", folder.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orm_core::{ColumnMeta, SqlType};
+
+    const NOTES: TableMeta = TableMeta {
+        model: "Note",
+        name: "cli_notes",
+        columns: &[ColumnMeta {
+            name: "id",
+            field: "id",
+            sql_type: SqlType::Integer,
+            nullable: false,
+            primary_key: true,
+            generated: true,
+            unique: false,
+            index: false,
+            default: None,
+            max_len: None,
+            onupdate: None,
+            precision: None,
+            foreign_key: None,
+            version: false,
+        }],
+        relations: &[],
+        constraints: &[],
+    };
+
+    #[test]
+    fn generate_run_status_and_revert_from_the_command_line() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(crate::testing::TestDb::new()).unwrap();
+        let dir = std::env::temp_dir().join(format!("orm-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let args = |words: &[&str]| -> Vec<String> {
+            let mut args: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+            args.extend(["--dir".into(), dir.display().to_string(), "--database".into(), db.url().to_owned()]);
+            args
+        };
+        run(&[&NOTES], &args(&["generate", "notes"])).unwrap();
+        assert!(dir.join("0001_notes/up.sql").is_file() && dir.join("0001_notes/schema.json").is_file());
+        run(&[&NOTES], &args(&["run"])).unwrap();
+        run(&[&NOTES], &args(&["status"])).unwrap();
+        let migrator = files::read_dir(&dir).unwrap();
+        let engine = Engine::new(db.url()).unwrap();
+        assert_eq!(runtime.block_on(migrator.applied(&engine)).unwrap(), ["0001_notes"]);
+        run(&[&NOTES], &args(&["revert"])).unwrap();
+        assert!(runtime.block_on(migrator.applied(&engine)).unwrap().is_empty());
+        assert_eq!(run(&[&NOTES], &args(&["fly"])).unwrap_err(), USAGE);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

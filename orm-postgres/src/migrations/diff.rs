@@ -83,9 +83,9 @@ impl Plan {
         }
     }
 
-    /// Whether the models and the snapshot agree: nothing to migrate.
+    /// Whether there is nothing to migrate.
     pub fn is_empty(&self) -> bool {
-        self.old == self.new
+        steps(&self.old, &self.new, &self.accepted).is_empty()
     }
 
     /// The snapshot after the migration.
@@ -275,8 +275,9 @@ fn alter_column(table: &str, old: &ColumnSnapshot, new: &ColumnSnapshot, steps: 
 fn widens(old: &str, new: &str) -> bool {
     const INTEGERS: [&str; 3] = ["smallint", "integer", "bigint"];
     let rank = |t: &str| INTEGERS.iter().position(|i| *i == t);
-    let varchar =
-        |t: &str| t.strip_prefix("varchar(").and_then(|n| n.strip_suffix(')')).and_then(|n| n.parse::<u32>().ok());
+    let varchar = |t: &str| {
+        t.strip_prefix("character varying(").and_then(|n| n.strip_suffix(')')).and_then(|n| n.parse::<u32>().ok())
+    };
     match (rank(old), rank(new), varchar(old), varchar(new)) {
         (Some(a), Some(b), _, _) => a <= b,
         (_, _, Some(a), Some(b)) => a <= b,

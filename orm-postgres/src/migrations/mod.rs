@@ -29,6 +29,8 @@ use std::path::Path;
 
 use orm_core::{Result, TableMeta};
 
+use crate::Engine;
+
 /// The plan of the next migration of `dir` for `tables`: from the last
 /// migration's snapshot (or nothing) to the models.
 ///
@@ -36,4 +38,41 @@ use orm_core::{Result, TableMeta};
 /// As [`last_snapshot`].
 pub fn generate(dir: &Path, tables: &[&'static TableMeta]) -> Result<Plan> {
     Ok(plan(&last_snapshot(dir)?, &Snapshot::of(tables)))
+}
+
+/// The plan of a migration from what the database holds to the models: for
+/// a first migration of a database that exists already, or to catch up with
+/// changes made by hand. Only the models' tables and enum types are read.
+/// Server defaults and checks cannot be compared as text (PostgreSQL
+/// rewrites them), so they count as unchanged where both sides have one.
+///
+/// # Errors
+/// A connection or database error.
+pub async fn generate_from_database(engine: &Engine, tables: &[&'static TableMeta]) -> Result<Plan> {
+    let mut conn = engine.connect().await?;
+    let mut live = crate::schema::live_snapshot(&mut conn, tables).await?;
+    let models = Snapshot::of(tables);
+    reconcile(&mut live, &models);
+    Ok(plan(&live, &models))
+}
+
+/// Takes the models' text for the defaults and checks the database has too.
+fn reconcile(live: &mut Snapshot, models: &Snapshot) {
+    for table in &mut live.tables {
+        let Some(model) = models.table(&table.name) else { continue };
+        for column in &mut table.columns {
+            let wanted = model.column(&column.name).and_then(|c| c.default.as_ref());
+            if let (Some(_), Some(wanted)) = (&column.default, wanted) {
+                column.default = Some(wanted.clone());
+            }
+        }
+        for constraint in &mut table.constraints {
+            let wanted = model.constraints.iter().find(|c| c.name == constraint.name);
+            if let (ConstraintKind::Check(sql), Some(ConstraintSnapshot { kind: ConstraintKind::Check(text), .. })) =
+                (&mut constraint.kind, wanted)
+            {
+                sql.clone_from(text);
+            }
+        }
+    }
 }

@@ -7,7 +7,8 @@ use orm_core::metadata::{Constraint, ReferentialAction, TableMeta};
 use orm_core::{Error, Result, SqlType};
 use serde_json::{json, Value as Json};
 
-use crate::dialect::{column_type, referential_action};
+use crate::dialect::referential_action;
+use crate::schema::catalog_type;
 
 /// A whole schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,7 +37,8 @@ pub struct TableSnapshot {
 pub struct ColumnSnapshot {
     /// Its name.
     pub name: String,
-    /// Its type, as DDL spells it (`varchar(200)`, `integer[]`).
+    /// Its type, as PostgreSQL's catalog spells it and DDL accepts
+    /// (`character varying(200)`, `integer[]`).
     pub sql_type: String,
     /// NOT NULL.
     pub not_null: bool,
@@ -149,7 +151,7 @@ fn table_snapshot(table: &TableMeta) -> TableSnapshot {
         .iter()
         .map(|c| ColumnSnapshot {
             name: c.name.to_owned(),
-            sql_type: column_type(c),
+            sql_type: catalog_type(c),
             not_null: !c.nullable,
             default: c.default.map(str::to_owned),
             identity: c.generated,
