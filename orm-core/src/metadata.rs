@@ -117,6 +117,30 @@ pub struct ForeignKeyMeta {
     pub on_update: Option<ReferentialAction>,
 }
 
+impl ColumnMeta {
+    /// A NOT NULL column of `sql_type` with no other option, its field named
+    /// as the column: for metadata written by hand (the derive writes every
+    /// field).
+    pub const fn new(name: &'static str, sql_type: SqlType) -> ColumnMeta {
+        ColumnMeta {
+            name,
+            field: name,
+            sql_type,
+            nullable: false,
+            primary_key: false,
+            generated: false,
+            unique: false,
+            index: false,
+            default: None,
+            max_len: None,
+            onupdate: None,
+            precision: None,
+            foreign_key: None,
+            version: false,
+        }
+    }
+}
+
 impl TableMeta {
     /// Returns the columns of the primary key, in field order.
     pub fn primary_key(&self) -> impl Iterator<Item = (usize, &ColumnMeta)> {
@@ -177,22 +201,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-        ColumnMeta {
-            name,
-            field: name,
-            sql_type,
-            nullable: false,
-            primary_key: false,
-            generated: false,
-            unique: false,
-            index: false,
-            default: None,
-            max_len: None,
-            onupdate: None,
-            precision: None,
-            foreign_key: None,
-            version: false,
-        }
+        ColumnMeta::new(name, sql_type)
     }
 
     const PARENT: TableMeta =

@@ -117,9 +117,9 @@ pub(crate) fn create_table(table: &TableMeta) -> Vec<String> {
     statements
 }
 
-/// The database enum types the columns of `tables` use, each once, in the
-/// order first used.
-fn enum_types(tables: &[&TableMeta]) -> Vec<&'static EnumType> {
+/// The database enum types the columns of `tables` use (also as array
+/// elements), each once, in the order first used.
+pub(crate) fn enum_types(tables: &[&TableMeta]) -> Vec<&'static EnumType> {
     let mut found: Vec<&'static EnumType> = Vec::new();
     for column in tables.iter().flat_map(|t| t.columns) {
         let element = match column.sql_type {
@@ -167,22 +167,7 @@ mod tests {
     use orm_core::ForeignKeyMeta;
 
     const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-        ColumnMeta {
-            name,
-            field: name,
-            sql_type,
-            nullable: false,
-            primary_key: false,
-            generated: false,
-            unique: false,
-            index: false,
-            default: None,
-            max_len: None,
-            onupdate: None,
-            precision: None,
-            foreign_key: None,
-            version: false,
-        }
+        ColumnMeta::new(name, sql_type)
     }
 
     #[test]

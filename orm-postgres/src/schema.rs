@@ -7,6 +7,7 @@ use orm_core::metadata::{ColumnMeta, Constraint, TableMeta};
 use orm_core::schema::{SchemaDifference, SchemaReport};
 use orm_core::{Connection, Result, SqlType, Value};
 
+use crate::dialect::enum_types;
 use crate::render::type_name;
 
 /// The columns of the tables named in `$1`, in the current schema.
@@ -172,23 +173,6 @@ fn live_constraints(live: &[&LiveConstraint]) -> Vec<crate::migrations::Constrai
 
 fn text_array(items: impl Iterator<Item = String>) -> Value {
     Value::Array(SqlType::Text, items.map(Value::Text).collect())
-}
-
-/// The enum types the columns use, each once.
-fn enum_types(tables: &[&'static TableMeta]) -> Vec<&'static orm_core::EnumType> {
-    let mut found: Vec<&'static orm_core::EnumType> = Vec::new();
-    for column in tables.iter().flat_map(|t| t.columns) {
-        let element = match column.sql_type {
-            SqlType::Array(element) => *element,
-            other => other,
-        };
-        if let SqlType::Enum(enum_type) = element {
-            if !found.iter().any(|f| f.name == enum_type.name) {
-                found.push(enum_type);
-            }
-        }
-    }
-    found
 }
 
 async fn read_columns(conn: &mut dyn Connection, tables: Value) -> Result<HashMap<String, Vec<LiveColumn>>> {

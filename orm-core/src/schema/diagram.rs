@@ -61,16 +61,15 @@ fn key_marks(column: &ColumnMeta) -> Vec<&'static str> {
 /// A Mermaid `erDiagram` of `tables`:
 ///
 /// ```
-/// # use orm_core::{ColumnMeta, SqlType, TableMeta};
-/// # const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-/// #     ColumnMeta { name, field: name, sql_type, nullable: false, primary_key: false, generated: false,
-/// #         unique: false, index: false, default: None, max_len: None, onupdate: None, precision: None,
-/// #         foreign_key: None, version: false }
-/// # }
+/// use orm_core::{ColumnMeta, SqlType, TableMeta};
+///
 /// const MOVIES: TableMeta = TableMeta {
 ///     model: "Movie",
 ///     name: "movies",
-///     columns: &[ColumnMeta { primary_key: true, ..column("id", SqlType::Integer) }, column("title", SqlType::Text)],
+///     columns: &[
+///         ColumnMeta { primary_key: true, ..ColumnMeta::new("id", SqlType::Integer) },
+///         ColumnMeta::new("title", SqlType::Text),
+///     ],
 ///     relations: &[],
 ///     constraints: &[],
 /// };
@@ -156,26 +155,8 @@ fn html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::tests::column;
     use crate::metadata::ForeignKeyMeta;
-
-    const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-        ColumnMeta {
-            name,
-            field: name,
-            sql_type,
-            nullable: false,
-            primary_key: false,
-            generated: false,
-            unique: false,
-            index: false,
-            default: None,
-            max_len: None,
-            onupdate: None,
-            precision: None,
-            foreign_key: None,
-            version: false,
-        }
-    }
 
     const fn fk(table: &'static str) -> Option<ForeignKeyMeta> {
         Some(ForeignKeyMeta { table, column: "id", on_delete: None, on_update: None })

@@ -116,22 +116,7 @@ mod tests {
     const NOTES: TableMeta = TableMeta {
         model: "Note",
         name: "cli_notes",
-        columns: &[ColumnMeta {
-            name: "id",
-            field: "id",
-            sql_type: SqlType::Integer,
-            nullable: false,
-            primary_key: true,
-            generated: true,
-            unique: false,
-            index: false,
-            default: None,
-            max_len: None,
-            onupdate: None,
-            precision: None,
-            foreign_key: None,
-            version: false,
-        }],
+        columns: &[ColumnMeta { primary_key: true, generated: true, ..ColumnMeta::new("id", SqlType::Integer) }],
         relations: &[],
         constraints: &[],
     };

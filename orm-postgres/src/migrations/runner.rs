@@ -48,8 +48,9 @@ impl Migration {
 ///
 /// ```no_run
 /// # async fn demo(engine: orm_postgres::Engine) -> orm_core::Result<()> {
-/// // Embedded at compile time, so that the service migrates itself:
-/// let migrator = orm::embed_migrations!("migrations");
+/// // Read at run time; `orm::embed_migrations!("migrations")` embeds the
+/// // folder at compile time instead, so that a service migrates itself.
+/// let migrator = orm_postgres::migrations::read_dir(std::path::Path::new("migrations"))?;
 /// let applied = migrator.run(&engine).await?;
 /// # Ok(()) }
 /// ```

@@ -4,10 +4,10 @@
 //! migration (`schema.json`) so that the next one is a diff against it.
 
 use orm_core::metadata::{Constraint, ReferentialAction, TableMeta};
-use orm_core::{Error, Result, SqlType};
+use orm_core::{Error, Result};
 use serde_json::{json, Value as Json};
 
-use crate::dialect::referential_action;
+use crate::dialect::{enum_types, referential_action};
 use crate::schema::catalog_type;
 
 /// A whole schema.
@@ -94,21 +94,13 @@ impl Snapshot {
     /// The schema `tables` describe.
     pub fn of(tables: &[&'static TableMeta]) -> Snapshot {
         let tables = orm_core::metadata::sort_by_dependency(tables);
-        let mut enums: Vec<EnumSnapshot> = Vec::new();
-        for column in tables.iter().flat_map(|t| t.columns) {
-            let element = match column.sql_type {
-                SqlType::Array(element) => *element,
-                other => other,
-            };
-            if let SqlType::Enum(e) = element {
-                if !enums.iter().any(|s| s.name == e.name) {
-                    enums.push(EnumSnapshot {
-                        name: e.name.to_owned(),
-                        labels: e.labels.iter().map(|l| (*l).to_owned()).collect(),
-                    });
-                }
-            }
-        }
+        let enums = enum_types(&tables)
+            .into_iter()
+            .map(|e| EnumSnapshot {
+                name: e.name.to_owned(),
+                labels: e.labels.iter().map(|l| (*l).to_owned()).collect(),
+            })
+            .collect();
         Snapshot { tables: tables.into_iter().map(table_snapshot).collect(), enums }
     }
 
