@@ -550,3 +550,41 @@ async fn assert_statements_fails_an_n_plus_one_loop() {
         }
     });
 }
+
+#[tokio::test]
+async fn get_many_answers_loaded_keys_from_the_identity_map_and_the_rest_in_one_select() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    let people = s.add_all(["Ada", "Bob", "Cy", "Di"].map(|n| person(n, None)));
+    s.commit().await.unwrap();
+    let ids: Vec<i32> = people.iter().map(|&h| s[h].id).collect();
+
+    let mut other = db.engine().session();
+    let ada = other.get::<Person>(ids[0]).await.unwrap().unwrap();
+    let wanted = [ids[2], ids[0], 999_999, ids[1], ids[2]];
+    other.record_statements();
+    let found = other.get_many::<Person>(wanted).await.unwrap();
+    assert_eq!(other.recorded_statements().len(), 1, "one SELECT for the keys not loaded");
+    assert_eq!(found[1], Some(ada), "from the identity map");
+    assert_eq!(found[2], None, "no such row");
+    let names: Vec<Option<&str>> = found.iter().map(|h| h.map(|h| other[h].name.as_str())).collect();
+    assert_eq!(names, [Some("Cy"), Some("Ada"), None, Some("Bob"), Some("Cy")]);
+    assert_eq!(found[0], found[4], "one object per row");
+
+    other.record_statements();
+    let again = other.get_many::<Person>([ids[1], ids[2]]).await.unwrap();
+    assert!(other.recorded_statements().is_empty(), "all loaded now: no round trip");
+    assert_eq!(again, [found[3], found[0]]);
+
+    let memberships = {
+        let mut s = db.engine().session();
+        let ms = s.add_all([Membership::new(ids[0], "chess", 1999), Membership::new(ids[1], "go", 2001)]);
+        s.commit().await.unwrap();
+        ms.iter().map(|&m| s[m].key()).collect::<Vec<_>>()
+    };
+    let mut third = db.engine().session();
+    let keys = [memberships[1].clone(), (ids[3], "chess".to_owned()), memberships[0].clone()];
+    let found = third.get_many::<Membership>(keys).await.unwrap();
+    let clubs: Vec<Option<&str>> = found.iter().map(|h| h.map(|h| third[h].club.as_str())).collect();
+    assert_eq!(clubs, [Some("go"), None, Some("chess")], "a composite key joins against its arrays");
+}

@@ -254,6 +254,37 @@ impl Session {
         Ok(slots.into_iter().next().map(|i| self.handle(i)))
     }
 
+    /// Looks up many objects by key at once: each key loaded in this session
+    /// is answered from the identity map, the others with one SELECT (`=
+    /// ANY($1)`, or a join against arrays of the key columns for a
+    /// composite key). Returns a handle per key, in the order given, `None`
+    /// where no row has the key.
+    ///
+    /// # Errors
+    /// As [`get`](Session::get).
+    pub async fn get_many<T: Model>(
+        &mut self,
+        keys: impl IntoIterator<Item = T::Key>,
+    ) -> Result<Vec<Option<Handle<T>>>> {
+        let keys: Vec<T::Key> = keys.into_iter().collect();
+        let loaded =
+            |session: &Self, key: &T::Key| session.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)));
+        let missing: Vec<&T::Key> = keys.iter().filter(|k| loaded(self, k).is_none()).collect();
+        let mut fetched = rustc_hash::FxHashSet::default();
+        if !missing.is_empty() {
+            let select = select_by_keys(T::TABLE, missing.iter().map(|k| T::key_values(k)).collect());
+            let sql = self.render(Statement::Select(Box::new(select)));
+            fetched.extend(self.fetch_objects_sql::<T>(&sql).await?);
+        }
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let index = self.arena::<T>().and_then(|a| a.find(key))?;
+                (fetched.contains(&index) || loaded(self, key).is_some()).then(|| self.handle(index))
+            })
+            .collect())
+    }
+
     /// The SELECT of the row of `T` with this key.
     fn select_by_key<T: Model>(&mut self, key: &T::Key) -> Sql {
         let params = T::key_values(key);
@@ -750,6 +781,32 @@ impl Session {
             links.insert(target);
         }
     }
+}
+
+/// The SELECT of the rows of `table` with these keys (each the values of
+/// the key columns).
+fn select_by_keys(table: &'static TableMeta, keys: Vec<Vec<Value>>) -> statement::Select {
+    use statement::Expr;
+    let key_columns: Vec<&crate::ColumnMeta> = table.primary_key().map(|(_, c)| c).collect();
+    let mut arrays: Vec<Vec<Value>> = vec![Vec::with_capacity(keys.len()); key_columns.len()];
+    for key in keys {
+        for (array, value) in arrays.iter_mut().zip(key) {
+            array.push(value);
+        }
+    }
+    let mut select = statement::select_table(table);
+    if let ([column], [values]) = (key_columns.as_slice(), arrays.as_slice()) {
+        let array = Value::Array(column.sql_type, values.clone());
+        select.filter = Some(Expr::column(table.name, column.name).in_array(array));
+        return select;
+    }
+    let typed: Vec<(&'static str, crate::value::SqlType)> = key_columns.iter().map(|c| (c.name, c.sql_type)).collect();
+    let arrays = arrays.into_iter().zip(&typed).map(|(values, (_, ty))| Value::Array(*ty, values)).collect();
+    if let Some(source) = statement::rows_of_arrays(&typed, arrays).from {
+        let on = Expr::all(statement::same_key(table, statement::ROWS)).unwrap_or(Expr::And(Vec::new()));
+        select.joins.push(statement::JoinClause { kind: statement::JoinKind::Inner, source, on });
+    }
+    select
 }
 
 /// Copies the columns the application sets from `source` onto `target`:
