@@ -298,7 +298,7 @@ fn check_column(
         if column.generated { Some("identity".to_owned()) } else { column.default.map(str::to_owned) };
     let found_default = if found.identity { Some("identity".to_owned()) } else { found.default.clone() };
     if expected_default.is_some() != found_default.is_some() {
-        out.push(SchemaDifference::Default {
+        out.push(SchemaDifference::ColumnDefault {
             model,
             field,
             table: table.name,

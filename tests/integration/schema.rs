@@ -57,7 +57,7 @@ async fn verify_schema_is_clean_after_create_all_and_names_every_difference_afte
     ));
     assert!(has(&|d| matches!(d, D::Nullability { field: "title", expected_nullable: false, .. })));
     assert!(has(&|d| matches!(d, D::UnmappedColumn { column, required: true, .. } if column == "extra")));
-    assert!(has(&|d| matches!(d, D::Default { model: "StockItem", field: "quantity", found: None, .. })));
+    assert!(has(&|d| matches!(d, D::ColumnDefault { model: "StockItem", field: "quantity", found: None, .. })));
     assert!(has(&|d| matches!(d, D::MissingColumn { model: "Article", field: "tags", column: "tags", .. })));
     assert!(has(&|d| matches!(d, D::EnumType { name: "genre", found: Some(labels), .. } if labels.len() == 4)));
     assert!(has(&|d| matches!(d, D::MissingTable { model: "Measurement", .. })));

@@ -70,7 +70,7 @@ pub enum SchemaDifference {
     },
     /// The model expects the database to fill the column (a server default
     /// or an identity key) and it does not, or the other way round.
-    Default {
+    ColumnDefault {
         /// The model.
         model: &'static str,
         /// The field.
@@ -171,7 +171,7 @@ impl fmt::Display for SchemaDifference {
                     if *expected_nullable { ("an Option", "NOT NULL") } else { ("not an Option", "nullable") };
                 write!(f, "{model}.{field}: column `{table}.{column}` is {db_says}, the field is {model_says}")
             }
-            Default { model, field, table, column, expected, found } => {
+            ColumnDefault { model, field, table, column, expected, found } => {
                 let text = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_owned());
                 write!(
                     f,
