@@ -11,6 +11,7 @@ mod faults;
 mod proxy;
 mod query;
 mod relationships;
+mod resilience;
 mod select;
 mod session;
 mod statements;
