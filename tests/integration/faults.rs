@@ -10,7 +10,7 @@ use orm::{Connection, Value};
 use crate::common::{person, Person};
 use crate::proxy::{OnCommit, Proxy};
 
-async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
+pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
     let rows = conn.query("SELECT pg_backend_pid()", &[]).await?;
     match rows.values.first() {
         Some(Value::I32(pid)) => Ok(*pid),
@@ -19,7 +19,7 @@ async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
 }
 
 /// `n` connections checked out at once.
-async fn hold(engine: &Engine, n: usize) -> Vec<orm::PgConnection> {
+pub(crate) async fn hold(engine: &Engine, n: usize) -> Vec<orm::PgConnection> {
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
         held.push(engine.connect().await.unwrap());

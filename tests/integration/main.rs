@@ -13,6 +13,7 @@ mod migrations;
 mod proxy;
 mod query;
 mod relationships;
+mod resilience;
 mod schema;
 mod select;
 mod session;
