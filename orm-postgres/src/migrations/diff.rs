@@ -369,7 +369,7 @@ mod tests {
         let new = authors(vec![column("id", "integer"), column("biography", "text")]);
         let mut plan = plan(&old, &new);
         let proposal = RenameProposal { table: "authors".into(), from: "bio".into(), to: "biography".into() };
-        assert_eq!(plan.proposals(), [proposal.clone()]);
+        assert_eq!(plan.proposals(), std::slice::from_ref(&proposal));
         assert!(plan.up().contains("-- DANGER: drops column authors.bio and its data"), "{}", plan.up());
         plan.accept(&proposal);
         assert_eq!(plan.up(), "ALTER TABLE \"authors\" RENAME COLUMN \"bio\" TO \"biography\";\n\n");
