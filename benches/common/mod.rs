@@ -13,7 +13,7 @@ pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
 pub(crate) fn report(name: &str, orm: Vec<Duration>, raw: Vec<Duration>) {
     let (orm, raw) = (median(orm), median(raw));
     let ratio = orm.as_secs_f64() / raw.as_secs_f64();
-    println!("{name:<34} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x", ms(orm), ms(raw));
+    println!("{name:<44} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x", ms(orm), ms(raw));
 }
 
 /// Milliseconds, for printing.

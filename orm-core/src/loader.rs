@@ -286,25 +286,40 @@ impl Session {
 
 /// The SELECT of the targets of `meta` owned by the keys in `keys`, with
 /// the owner's key last for a many-to-many.
+///
+/// The keys are joined as rows (`JOIN unnest($1) AS orm_rows (key) ON ..`),
+/// not matched with `= ANY($1)`: once PostgreSQL switches a prepared
+/// statement to a generic plan, it hashes the rows, where `= ANY` would scan
+/// the whole array for every row of a table whose foreign key has no index
+/// (64 ms against 4 ms, measured). The loader passes distinct keys, so the
+/// join adds no duplicates.
 fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -> statement::Select {
     let target = T::TABLE;
     let mut select = statement::select_table(target);
-    match meta.join {
+    let (owner_table, owner_column) = match meta.join {
         Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => {
-            select.filter = Some(Expr::column(target.name, target.columns[remote].name).in_array(keys));
+            (target.name, target.columns[remote].name)
         }
         Join::Secondary { secondary, to_local, to_remote, remote, .. } => {
             let secondary = secondary();
             let owner_key = Expr::column(secondary.name, secondary.columns[to_local].name);
-            select.items.push(owner_key.clone());
+            select.items.push(owner_key);
             select.joins.push(statement::JoinClause {
                 kind: statement::JoinKind::Inner,
                 source: Source::table(secondary),
                 on: Expr::column(secondary.name, secondary.columns[to_remote].name)
                     .equals(Expr::column(target.name, target.columns[remote].name)),
             });
-            select.filter = Some(owner_key.in_array(keys));
+            (secondary.name, secondary.columns[to_local].name)
         }
+    };
+    let key_type = match &keys {
+        Value::Array(ty, _) => *ty,
+        _ => crate::value::SqlType::Text,
+    };
+    if let Some(source) = statement::rows_of_arrays(&[(owner_column, key_type)], vec![keys]).from {
+        let on = Expr::column(owner_table, owner_column).equals(Expr::column(statement::ROWS, owner_column));
+        select.joins.push(statement::JoinClause { kind: statement::JoinKind::Inner, source, on });
     }
     select.order_by = collection_order(target, target.name, meta);
     select

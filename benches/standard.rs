@@ -1,0 +1,386 @@
+//! The standard workloads of the Rust ORM benchmarks (diesel's
+//! diesel_bench), on its schema: users(id, name, hair_color), posts(id,
+//! user_id, title, body), comments(id, post_id, text), with no index on the
+//! foreign keys. This ORM against hand-written tokio-postgres (prepared
+//! statements) in one process, against the same database, interleaved in
+//! every round; both sides autocommit, except where both run in one
+//! transaction. Prints medians and the ratio ORM / raw.
+//!
+//! Run with `cargo bench --bench standard` (DATABASE_URL as for the tests).
+//! `ROUNDS=n` changes the number of rounds (default 15). See
+//! docs/performance.md for the latest table.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use common::{pin_all, plain, report, timed};
+use futures_util::{pin_mut, TryStreamExt};
+use orm::postgres::tokio_postgres::types::ToSql;
+use orm::postgres::tokio_postgres::{self, Client, NoTls, Row, Statement};
+use orm::prelude::*;
+use orm::testing::TestDb;
+
+/// Counts the bytes allocated and not yet freed, for the memory workload.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only a
+// counter is updated around it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+struct User {
+    #[orm(primary_key)]
+    id: i32,
+    name: String,
+    hair_color: Option<String>,
+    #[relationship(one_to_many, back_populates = user)]
+    posts: Many<Post>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "posts")]
+struct Post {
+    #[orm(primary_key)]
+    id: i32,
+    #[orm(foreign_key = User::id)]
+    user_id: i32,
+    title: String,
+    body: Option<String>,
+    #[relationship(many_to_one, back_populates = posts)]
+    user: One<User>,
+    #[relationship(one_to_many, back_populates = post)]
+    comments: Many<Comment>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "comments")]
+struct Comment {
+    #[orm(primary_key)]
+    id: i32,
+    #[orm(foreign_key = Post::id)]
+    post_id: i32,
+    text: String,
+    #[relationship(many_to_one, back_populates = comments)]
+    post: One<Post>,
+}
+
+/// What the raw side reads rows into.
+#[allow(dead_code, reason = "read into, as a user's structs would be, and never looked at")]
+struct RawUser {
+    id: i32,
+    name: String,
+    hair_color: Option<String>,
+}
+
+#[allow(dead_code, reason = "read into, as a user's structs would be, and never looked at")]
+struct RawPost {
+    id: i32,
+    user_id: i32,
+    title: String,
+    body: Option<String>,
+}
+
+#[allow(dead_code, reason = "read into, as a user's structs would be, and never looked at")]
+struct RawComment {
+    id: i32,
+    post_id: i32,
+    text: String,
+}
+
+/// Users in the table (the memory workload loads them all).
+const USERS: i32 = 100_000;
+/// Users 1..=1,000 have this many posts each.
+const POSTS_PER_USER: i32 = 10;
+/// Posts of users 1..=100 have this many comments each.
+const COMMENTS_PER_POST: i32 = 10;
+const LOOKUPS: i32 = 1_000;
+
+fn user(row: &Row) -> RawUser {
+    RawUser { id: row.get(0), name: row.get(1), hair_color: row.get(2) }
+}
+
+fn post(row: &Row, at: usize) -> RawPost {
+    RawPost { id: row.get(at), user_id: row.get(at + 1), title: row.get(at + 2), body: row.get(at + 3) }
+}
+
+async fn rows(client: &Client, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Vec<Row> {
+    let stream = client.query_raw(statement, params.iter().copied()).await.unwrap();
+    pin_mut!(stream);
+    stream.try_collect().await.unwrap()
+}
+
+/// The raw side: one connection, every statement prepared once.
+struct Raw {
+    client: Client,
+    users: Statement,
+    join: Statement,
+    lookup: Statement,
+    posts_of: Statement,
+    comments_of: Statement,
+    inserts: HashMap<usize, Statement>,
+}
+
+const INSERT_SIZES: [usize; 4] = [1, 100, 1_000, 10_000];
+
+impl Raw {
+    async fn connect(url: &str) -> Raw {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let mut inserts = HashMap::new();
+        for n in INSERT_SIZES {
+            let values: Vec<String> = (0..n).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!("INSERT INTO users (name, hair_color) VALUES {}", values.join(", "));
+            inserts.insert(n, client.prepare(&sql).await.unwrap());
+        }
+        Raw {
+            users: client.prepare("SELECT id, name, hair_color FROM users WHERE id <= $1").await.unwrap(),
+            join: client
+                .prepare(
+                    "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body FROM users u \
+                     LEFT JOIN posts p ON p.user_id = u.id WHERE u.id <= $1",
+                )
+                .await
+                .unwrap(),
+            lookup: client.prepare("SELECT id, name, hair_color FROM users WHERE id = $1").await.unwrap(),
+            posts_of: client
+                .prepare("SELECT id, user_id, title, body FROM posts WHERE user_id = ANY($1)")
+                .await
+                .unwrap(),
+            comments_of: client
+                .prepare("SELECT id, post_id, text FROM comments WHERE post_id = ANY($1)")
+                .await
+                .unwrap(),
+            inserts,
+            client,
+        }
+    }
+
+    async fn select_users(&self, n: i32) -> usize {
+        rows(&self.client, &self.users, &[&n]).await.iter().map(user).count()
+    }
+
+    /// Each user with its posts, as a user of the driver would assemble them.
+    async fn users_with_posts(&self, n: i32) -> usize {
+        let mut by_user: HashMap<i32, (RawUser, Vec<RawPost>)> = HashMap::new();
+        for row in rows(&self.client, &self.join, &[&n]).await {
+            let entry = by_user.entry(row.get(0)).or_insert_with(|| (user(&row), Vec::new()));
+            if row.get::<_, Option<i32>>(3).is_some() {
+                entry.1.push(post(&row, 3));
+            }
+        }
+        by_user.len()
+    }
+
+    async fn insert_users(&self, n: usize) {
+        let names: Vec<String> = (0..n).map(|i| format!("new {i}")).collect();
+        let colors: Vec<Option<String>> = (0..n).map(|i| (i % 2 == 0).then(|| "black".to_owned())).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(2 * n);
+        for (name, color) in names.iter().zip(&colors) {
+            params.push(name);
+            params.push(color);
+        }
+        self.client.execute(&self.inserts[&n], &params).await.unwrap();
+    }
+
+    /// Users 1..=100, their posts and the posts' comments: three queries,
+    /// grouped in memory.
+    async fn users_posts_comments(&self) -> usize {
+        let users: Vec<RawUser> = rows(&self.client, &self.users, &[&100]).await.iter().map(user).collect();
+        let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
+        let mut posts: HashMap<i32, Vec<RawPost>> = HashMap::new();
+        let mut post_ids = Vec::new();
+        for row in rows(&self.client, &self.posts_of, &[&ids]).await {
+            let post = post(&row, 0);
+            post_ids.push(post.id);
+            posts.entry(post.user_id).or_default().push(post);
+        }
+        let mut comments: HashMap<i32, Vec<RawComment>> = HashMap::new();
+        for row in rows(&self.client, &self.comments_of, &[&post_ids]).await {
+            let comment = RawComment { id: row.get(0), post_id: row.get(1), text: row.get(2) };
+            comments.entry(comment.post_id).or_default().push(comment);
+        }
+        std::hint::black_box((&users, &posts));
+        comments.values().map(Vec::len).sum()
+    }
+
+    async fn lookups(&self) {
+        for id in 1..=LOOKUPS {
+            let row = self.client.query_one(&self.lookup, &[&id]).await.unwrap();
+            std::hint::black_box(user(&row));
+        }
+    }
+}
+
+async fn orm_select_users(engine: &Engine, n: i32) -> usize {
+    engine.session().query::<User>().filter(User::id.le(n)).all().await.unwrap().len()
+}
+
+async fn orm_users_with_posts(engine: &Engine, n: i32) -> usize {
+    let mut session = engine.session();
+    session.query::<User>().filter(User::id.le(n)).load(User::posts.joined()).all().await.unwrap().len()
+}
+
+async fn orm_insert_users(engine: &Engine, n: usize) {
+    let mut session = engine.session();
+    session.add_all((0..n).map(|i| User::new(format!("new {i}"), (i % 2 == 0).then(|| "black".to_owned()))));
+    session.commit().await.unwrap();
+}
+
+async fn orm_users_posts_comments(engine: &Engine) -> usize {
+    let mut session = engine.session();
+    let options = User::posts.selectin().then(Post::comments.selectin());
+    let users = session.query::<User>().filter(User::id.le(100)).load(options).all().await.unwrap();
+    std::hint::black_box(users.len())
+}
+
+async fn orm_lookups(engine: &Engine) {
+    let mut session = engine.session();
+    for id in 1..=LOOKUPS {
+        std::hint::black_box(session.get::<User>(id).await.unwrap());
+    }
+}
+
+async fn orm_get_many(engine: &Engine) {
+    let mut session = engine.session();
+    std::hint::black_box(session.get_many::<User>(1..=LOOKUPS).await.unwrap());
+}
+
+/// The heap 100,000 loaded users take in a session, against a plain `Vec`
+/// of the same structs read by the driver.
+async fn memory(engine: &Engine, raw: &Raw) -> (isize, isize) {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let users: Vec<User> = rows(&raw.client, &raw.users, &[&USERS])
+        .await
+        .iter()
+        .map(|row| User { id: row.get(0), name: row.get(1), hair_color: row.get(2), posts: Many::default() })
+        .collect();
+    let plain = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    drop(users);
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut session = engine.session();
+    let loaded = session.query::<User>().filter(User::id.le(USERS)).all().await.unwrap();
+    let orm = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    std::hint::black_box((&session, loaded));
+    (orm, plain)
+}
+
+async fn seed(client: &Client) {
+    client
+        .batch_execute(&format!(
+            "INSERT INTO users (name, hair_color) SELECT 'user ' || i, CASE WHEN i % 2 = 0 THEN 'brown' END \
+             FROM generate_series(1, {USERS}) AS i;
+             INSERT INTO posts (user_id, title, body) SELECT u, 'post ' || p, 'body' FROM generate_series(1, 1000) \
+             AS u, generate_series(1, {POSTS_PER_USER}) AS p;
+             INSERT INTO comments (post_id, text) SELECT p.id, 'comment ' || c FROM posts p, \
+             generate_series(1, {COMMENTS_PER_POST}) AS c WHERE p.user_id <= 100;
+             ANALYZE"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let db = TestDb::new().await.expect("a benchmark database");
+    let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
+    engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();
+    let raw = Raw::connect(db.url()).await;
+    seed(&raw.client).await;
+    pin_all(&engine, &raw.client).await;
+    println!("{rounds} rounds, medians, ORM / raw tokio-postgres in the same process");
+
+    for n in [1, 100, 10_000] {
+        compare(&format!("select {n} users"), rounds, || raw.select_users(n), || orm_select_users(&engine, n)).await;
+    }
+    for n in [1, 100, 1_000] {
+        let name = format!("{n} users LEFT JOIN posts");
+        compare(&name, rounds, || raw.users_with_posts(n), || orm_users_with_posts(&engine, n)).await;
+    }
+    for n in INSERT_SIZES {
+        let name = format!("insert {n} users, committed");
+        compare(&name, rounds, || raw.insert_users(n), || orm_insert_users(&engine, n)).await;
+    }
+    compare("users -> posts -> comments (100x10x10)", rounds, || raw.users_posts_comments(), || {
+        orm_users_posts_comments(&engine)
+    })
+    .await;
+    // The same with generic plans forced on both sides, as PostgreSQL may
+    // choose them after five runs of a prepared statement.
+    let generic = Engine::builder(&plain(db.url()))
+        .pool_size(1)
+        .on_connect("SET plan_cache_mode = force_generic_plan")
+        .build()
+        .unwrap();
+    let raw_generic = Raw::connect(db.url()).await;
+    raw_generic.client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    pin_all(&generic, &raw_generic.client).await;
+    compare("users -> posts -> comments, generic plans", rounds, || raw_generic.users_posts_comments(), || {
+        orm_users_posts_comments(&generic)
+    })
+    .await;
+    compare("1,000 lookups by key, one by one", rounds, || raw.lookups(), || orm_lookups(&engine)).await;
+    compare("get_many of 1,000 keys vs raw one by one", rounds, || raw.lookups(), || orm_get_many(&engine)).await;
+
+    let (orm, plain) = memory(&engine, &raw).await;
+    println!(
+        "{:<42} orm {:>8.1} MB   Vec {:>8.1} MB   ratio {:.2}x",
+        "heap of 100,000 loaded users",
+        orm as f64 / 1e6,
+        plain as f64 / 1e6,
+        orm as f64 / plain as f64
+    );
+}
+
+/// Runs both sides once to warm them, then `rounds` times each, alternating
+/// which goes first, and reports the medians.
+async fn compare<R, O, RF, OF, A, B>(name: &str, rounds: usize, raw: R, orm: O)
+where
+    R: Fn() -> RF,
+    O: Fn() -> OF,
+    RF: std::future::Future<Output = A>,
+    OF: std::future::Future<Output = B>,
+{
+    std::hint::black_box(raw().await);
+    std::hint::black_box(orm().await);
+    let (mut orm_times, mut raw_times) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let raw_side = || timed(async { std::hint::black_box(raw().await); });
+        let orm_side = || timed(async { std::hint::black_box(orm().await); });
+        if round % 2 == 0 {
+            raw_times.push(raw_side().await);
+            orm_times.push(orm_side().await);
+        } else {
+            orm_times.push(orm_side().await);
+            raw_times.push(raw_side().await);
+        }
+    }
+    report(name, orm_times, raw_times);
+}
