@@ -72,6 +72,13 @@ pub trait Connection: Send + Debug {
     /// Runs one or more statements without parameters (`BEGIN`, DDL).
     fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>>;
 
+    /// Asks the connection to send `BEGIN` together with the next statement,
+    /// in the same round trip, instead of on its own. Returns `false` if it
+    /// cannot (the default): the caller then sends `BEGIN` itself.
+    fn defer_begin(&mut self) -> bool {
+        false
+    }
+
     /// Gives the connection up while a transaction is open on it: the
     /// transaction must be rolled back before anyone else uses the
     /// connection. Called from `Drop`, so it must not block.

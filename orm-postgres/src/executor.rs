@@ -17,6 +17,8 @@ use crate::types::{check_params, ColumnKind, Param, RawValue};
 pub struct PgConnection {
     client: Option<deadpool_postgres::Object>,
     engine: Arc<EngineState>,
+    /// `BEGIN` goes out with the next statement (`defer_begin`).
+    begin_pending: bool,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -27,7 +29,7 @@ impl std::fmt::Debug for PgConnection {
 
 impl PgConnection {
     pub(crate) fn new(client: deadpool_postgres::Object, engine: Arc<EngineState>) -> Self {
-        PgConnection { client: Some(client), engine }
+        PgConnection { client: Some(client), engine, begin_pending: false }
     }
 
     fn client(&self) -> &deadpool_postgres::Object {
@@ -78,7 +80,15 @@ impl PgConnection {
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
-        let stream = self.client().query_raw(&statement, params.iter().map(Param)).await.map_err(|e| self.error(e))?;
+        let begin = self.take_begin();
+        let client = self.client();
+        let (began, stream) = futures_util::future::join(
+            begin_if(client, begin),
+            client.query_raw(&statement, params.iter().map(Param)),
+        )
+        .await;
+        began.map_err(|e| self.error(e))?;
+        let stream = stream.map_err(|e| self.error(e))?;
         futures_util::pin_mut!(stream);
         let mut row_values = Vec::with_capacity(columns.len());
         while let Some(row) = stream.try_next().await.map_err(|e| self.error(e))? {
@@ -110,11 +120,26 @@ impl PgConnection {
     async fn execute_once(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
         check_params(statement.params(), params)?;
-        self.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(|e| self.error(e))
+        let begin = self.take_begin();
+        let client = self.client();
+        let (began, count) = futures_util::future::join(
+            begin_if(client, begin),
+            client.execute_raw(&statement, params.iter().map(Param)),
+        )
+        .await;
+        began.map_err(|e| self.error(e))?;
+        count.map_err(|e| self.error(e))
+    }
+
+    /// Whether `BEGIN` is due with this statement; it is then sent.
+    fn take_begin(&mut self) -> bool {
+        std::mem::take(&mut self.begin_pending)
     }
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
+        let sql = if self.take_begin() { format!("BEGIN;\n{sql}") } else { sql.to_owned() };
+        let sql = sql.as_str();
         let result = self.client().batch_execute(sql).await.map_err(|e| self.error(e));
         self.log(sql, &[], started, &result);
         result
@@ -139,6 +164,17 @@ impl PgConnection {
             }
             Ok(_) => tracing::debug!(target: "orm::sql", sql, params, values, elapsed_us),
         }
+    }
+}
+
+/// Sends `BEGIN` first when `begin`: polled before the statement it is joined
+/// with, so that both go out before either answer is awaited (tokio-postgres
+/// pipelines requests in the order they are sent).
+async fn begin_if(client: &tokio_postgres::Client, begin: bool) -> std::result::Result<(), tokio_postgres::Error> {
+    if begin {
+        client.batch_execute("BEGIN").await
+    } else {
+        Ok(())
     }
 }
 
@@ -194,6 +230,11 @@ impl Connection for PgConnection {
 
     fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.run_batch(sql))
+    }
+
+    fn defer_begin(&mut self) -> bool {
+        self.begin_pending = true;
+        true
     }
 
     fn close(mut self: Box<Self>) {

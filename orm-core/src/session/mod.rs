@@ -564,6 +564,11 @@ impl Session {
             // the connection must still be rolled back, not handed back.
             self.in_transaction = true;
             let conn = self.conn.as_deref_mut().expect("just checked out");
+            // Sent with the transaction's first statement where the driver
+            // can: one round trip fewer.
+            if conn.defer_begin() {
+                return Ok(());
+            }
             let begin = self.connector.dialect().render(Statement::Transaction(Transaction::Begin));
             if let Err(e) = conn.batch_execute(&begin.text).await {
                 self.abort().await;

@@ -57,6 +57,14 @@ impl Connection for Recording {
         self.inner.batch_execute(sql)
     }
 
+    fn defer_begin(&mut self) -> bool {
+        let deferred = self.inner.defer_begin();
+        if deferred {
+            self.record("BEGIN");
+        }
+        deferred
+    }
+
     fn abandon(self: Box<Self>) {
         self.inner.abandon();
     }
