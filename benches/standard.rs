@@ -328,9 +328,12 @@ async fn main() {
         let name = format!("insert {n} users, committed");
         compare(&name, rounds, || raw.insert_users(n), || orm_insert_users(&engine, n)).await;
     }
-    compare("users -> posts -> comments (100x10x10)", rounds, || raw.users_posts_comments(), || {
-        orm_users_posts_comments(&engine)
-    })
+    compare(
+        "users -> posts -> comments (100x10x10)",
+        rounds,
+        || raw.users_posts_comments(),
+        || orm_users_posts_comments(&engine),
+    )
     .await;
     // The same with generic plans forced on both sides, as PostgreSQL may
     // choose them after five runs of a prepared statement.
@@ -342,9 +345,12 @@ async fn main() {
     let raw_generic = Raw::connect(db.url()).await;
     raw_generic.client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
     pin_all(&generic, &raw_generic.client).await;
-    compare("users -> posts -> comments, generic plans", rounds, || raw_generic.users_posts_comments(), || {
-        orm_users_posts_comments(&generic)
-    })
+    compare(
+        "users -> posts -> comments, generic plans",
+        rounds,
+        || raw_generic.users_posts_comments(),
+        || orm_users_posts_comments(&generic),
+    )
     .await;
     compare("1,000 lookups by key, one by one", rounds, || raw.lookups(), || orm_lookups(&engine)).await;
     compare("get_many of 1,000 keys vs raw one by one", rounds, || raw.lookups(), || orm_get_many(&engine)).await;
@@ -372,8 +378,16 @@ where
     std::hint::black_box(orm().await);
     let (mut orm_times, mut raw_times) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let raw_side = || timed(async { std::hint::black_box(raw().await); });
-        let orm_side = || timed(async { std::hint::black_box(orm().await); });
+        let raw_side = || {
+            timed(async {
+                std::hint::black_box(raw().await);
+            })
+        };
+        let orm_side = || {
+            timed(async {
+                std::hint::black_box(orm().await);
+            })
+        };
         if round % 2 == 0 {
             raw_times.push(raw_side().await);
             orm_times.push(orm_side().await);

@@ -82,11 +82,9 @@ impl PgConnection {
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
         let begin = self.take_begin();
         let client = self.client();
-        let (began, stream) = futures_util::future::join(
-            begin_if(client, begin),
-            client.query_raw(&statement, params.iter().map(Param)),
-        )
-        .await;
+        let (began, stream) =
+            futures_util::future::join(begin_if(client, begin), client.query_raw(&statement, params.iter().map(Param)))
+                .await;
         began.map_err(|e| self.error(e))?;
         let stream = stream.map_err(|e| self.error(e))?;
         futures_util::pin_mut!(stream);

@@ -45,8 +45,8 @@ JOIN pg_namespace n ON n.oid = t.relnamespace \
 WHERE n.nspname = current_schema() AND t.relname = ANY($1) \
 UNION ALL \
 SELECT 'e', NULL, t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder), NULL, NULL, NULL \
-FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid \
-WHERE t.typname = ANY($2) GROUP BY t.typname";
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid \
+WHERE n.nspname = current_schema() AND t.typname = ANY($2) GROUP BY t.oid, t.typname";
 
 /// A column as the catalog describes it.
 #[derive(Debug)]

@@ -184,13 +184,13 @@ fn element_text(value: &Value) -> Option<String> {
         #[cfg(feature = "rust_decimal")]
         Value::Decimal(v) => v.to_string(),
         #[cfg(feature = "chrono")]
-        Value::Date(v) => v.to_string(),
+        Value::Date(v) => pg_datetime(*v, None, ""),
         #[cfg(feature = "chrono")]
         Value::Time(v) => v.to_string(),
         #[cfg(feature = "chrono")]
-        Value::Timestamp(v) => v.to_string(),
+        Value::Timestamp(v) => pg_datetime(v.date(), Some(v.time()), ""),
         #[cfg(feature = "chrono")]
-        Value::TimestampTz(v) => v.to_rfc3339(),
+        Value::TimestampTz(v) => pg_datetime(v.date_naive(), Some(v.time()), "+00"),
         #[cfg(feature = "json")]
         Value::Json(v) => v.to_string(),
         #[cfg(feature = "uuid")]
@@ -431,17 +431,42 @@ fn decode_numeric(raw: &[u8]) -> Result<Value, BoxError> {
         exponent -= 1;
     }
     fraction.truncate(scale);
-    // Zeros past what `Decimal` holds are not digits lost.
-    while fraction.len() > 28 && fraction.ends_with('0') {
-        fraction.pop();
-    }
-    if !fraction.is_empty() {
-        text.push('.');
-        text.push_str(&fraction);
-    }
-    Decimal::from_str_exact(&text)
+    // Trailing zeros are not digits: kept as the column's scale where
+    // `Decimal` can hold them (28 places, 96 bits), dropped where not.
+    let significant = fraction.trim_end_matches('0').len();
+    let kept = significant.max(fraction.len().min(28));
+    let exact = |places: usize| {
+        let mut number = text.clone();
+        if places > 0 {
+            number.push('.');
+            number.push_str(&fraction[..places]);
+        }
+        Decimal::from_str_exact(&number)
+    };
+    let decimal = if significant > 28 { None } else { exact(kept).or_else(|_| exact(significant)).ok() };
+    let text = format!("{text}.{fraction}");
+    decimal
         .map(Value::Decimal)
-        .map_err(|_| format!("{text} has more digits than Decimal holds (28 decimal places, 96 bits)").into())
+        .ok_or_else(|| format!("{text} has more digits than Decimal holds (28 decimal places, 96 bits)").into())
+}
+
+/// A date (and time) in PostgreSQL's text form, which writes years before 1
+/// as `BC` and takes years past 9999 as they are (chrono writes `-0044` and
+/// `+10000`, which PostgreSQL refuses).
+#[cfg(feature = "chrono")]
+fn pg_datetime(date: NaiveDate, time: Option<NaiveTime>, zone: &str) -> String {
+    use chrono::Datelike;
+    let year = date.year();
+    let mut text = format!("{:04}-{:02}-{:02}", if year < 1 { 1 - year } else { year }, date.month(), date.day());
+    if let Some(time) = time {
+        text.push(' ');
+        text.push_str(&time.format("%H:%M:%S%.f").to_string());
+        text.push_str(zone);
+    }
+    if year < 1 {
+        text.push_str(" BC");
+    }
+    text
 }
 
 /// An array column: each element decoded by its own [`ColumnKind`].
@@ -574,7 +599,8 @@ mod tests {
         let long_exact =
             ["79228162514264337593543950335", "1234567890123456.123456789012", "-0.0000000000000000000000000001"];
         for text in ["0", "1", "-1", "12345.6789", "0.0001", "-0.000001", "100000000"].into_iter().chain(long_exact) {
-            assert_eq!(numeric(text), Value::Decimal(text.parse().unwrap()), "{text}");
+            let expected: Decimal = text.parse().unwrap_or_else(|_| text.trim_end_matches('0').parse().unwrap());
+            assert_eq!(numeric(text), Value::Decimal(expected), "{text}");
         }
         // `NaN`, with its sign word, and a value of 40 significant digits.
         let nan = [0, 0, 0, 0, 0xC0, 0, 0, 0];
@@ -596,5 +622,13 @@ mod tests {
         ];
         assert_eq!(array_literal(&elements), r#"{"a\"b\\c","NULL",NULL,"\\x00ff","-Infinity","f"}"#);
         assert_eq!(array_literal(&[]), "{}");
+        #[cfg(feature = "chrono")]
+        {
+            let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let noon = NaiveTime::from_hms_opt(12, 0, 0);
+            assert_eq!(pg_datetime(date(-43, 3, 15), noon, "+00"), "0044-03-15 12:00:00+00 BC");
+            assert_eq!(pg_datetime(date(10000, 1, 2), None, ""), "10000-01-02");
+            assert_eq!(pg_datetime(date(2024, 2, 29), noon, ""), "2024-02-29 12:00:00");
+        }
     }
 }

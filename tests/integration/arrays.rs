@@ -34,7 +34,10 @@ fn hostile() -> Article {
         tags: ["a\"b", "c\\d", "{e}", "f,g", "NULL", "", " h ", "é✓"].map(str::to_owned).to_vec(),
         scores: vec![Some(1), None, Some(-3)],
         ratios: vec![0.1, -0.0, f64::INFINITY, f64::NEG_INFINITY, 1e300],
-        days: vec![NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()],
+        // Years chrono and PostgreSQL write differently: 44 BC, 10000 AD.
+        days: [(2024, 2, 29), (-43, 3, 15), (10000, 1, 2)]
+            .map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
+            .to_vec(),
         stamps: vec![Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap() + chrono::TimeDelta::microseconds(678)],
         blobs: vec![vec![0, 1, 255], vec![]],
         amounts: vec!["12.50".parse().unwrap(), "-0.001".parse().unwrap()],

@@ -170,3 +170,24 @@ async fn a_stale_cached_plan_is_prepared_again_outside_a_transaction_and_named_i
     conn.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(conn.query(select, &[]).await.unwrap().values, [Value::Decimal(7.into())]);
 }
+
+#[tokio::test]
+async fn rollback_to_after_a_cancelled_commit_reports_the_unknown_outcome_and_inserts_nothing_twice() {
+    let db = TestDb::new().await.unwrap();
+    people(&db).await;
+    let (proxy, url) = Proxy::in_front_of(&db).await;
+    let engine = Engine::new(&url).unwrap();
+    let mut s = engine.session();
+    let savepoint = s.begin_nested().await.unwrap();
+    s.add(person("Ada", None));
+    s.flush().await.unwrap();
+    proxy.on_commit(OnCommit::Delay(Duration::from_millis(500)));
+    assert!(tokio::time::timeout(Duration::from_millis(100), s.commit()).await.is_err(), "cancelled");
+    let error = s.rollback_to(savepoint).await.unwrap_err();
+    assert!(matches!(error, Error::CommitOutcomeUnknown { .. }), "{error:?}");
+    proxy.on_commit(OnCommit::Forward);
+    s.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = db.engine().session().query::<Person>().count().await.unwrap();
+    assert_eq!(stored, 1, "the row the cancelled commit wrote, once");
+}

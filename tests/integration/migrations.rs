@@ -192,3 +192,25 @@ async fn a_database_made_by_create_all_is_diffed_against_the_models() {
     orm::Connection::batch_execute(&mut conn, &plan.down()).await.unwrap();
     verify_clean(engine, &v1::TABLES).await;
 }
+
+#[tokio::test]
+async fn a_failing_migration_keeps_the_earlier_ones_and_releases_the_lock() {
+    let dir = TempDir::new("failing");
+    let db = TestDb::new().await.expect("a test database");
+    migrations::write(&dir.0, "init", &migrations::generate(&dir.0, &v1::TABLES).unwrap()).unwrap();
+    let broken = dir.0.join("0002_broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("up.sql"),
+        "ALTER TABLE m_authors ADD COLUMN x int;\nSELECT no_such_column FROM m_authors;",
+    )
+    .unwrap();
+    std::fs::write(broken.join("down.sql"), "").unwrap();
+    let migrator = migrations::read_dir(&dir.0).unwrap();
+    let error = migrator.run(db.engine()).await.unwrap_err();
+    assert!(matches!(&error, Error::Migration { version, .. } if version == "0002_broken"), "{error:?}");
+    assert_eq!(migrator.applied(db.engine()).await.unwrap(), ["0001_init"], "the first stays, the second rolled back");
+    verify_clean(db.engine(), &v1::TABLES).await;
+    let again = tokio::time::timeout(std::time::Duration::from_secs(10), migrator.run(db.engine())).await;
+    assert!(again.expect("the advisory lock was released").is_err());
+}

@@ -588,3 +588,31 @@ async fn get_many_answers_loaded_keys_from_the_identity_map_and_the_rest_in_one_
     let clubs: Vec<Option<&str>> = found.iter().map(|h| h.map(|h| third[h].club.as_str())).collect();
     assert_eq!(clubs, [Some("go"), None, Some("chess")], "a composite key joins against its arrays");
 }
+
+#[tokio::test]
+async fn an_upsert_leaves_an_unset_defaulted_column_to_the_row_or_its_default() {
+    let db = stock_items().await;
+    let mut s = db.engine().session();
+    let item = s.add(StockItem::builder().name("a").quantity(42).build());
+    s.commit().await.unwrap();
+    let id = s[item].id;
+
+    let mut other = db.engine().session();
+    let mut again = StockItem::builder().name("renamed").build();
+    again.id = id;
+    other.upsert(again).unwrap();
+    let mut fresh = StockItem::builder().name("new").active(false).build();
+    fresh.id = id + 1;
+    other.upsert(fresh).unwrap();
+    other.commit().await.unwrap();
+    let rows: Vec<(String, Defaulted<i32>, Defaulted<bool>)> = db
+        .engine()
+        .session()
+        .select((StockItem::name, StockItem::quantity, StockItem::active))
+        .order_by(StockItem::id.asc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(rows[0], ("renamed".to_owned(), Defaulted::Set(42), Defaulted::Set(true)), "the row keeps its value");
+    assert_eq!(rows[1], ("new".to_owned(), Defaulted::Set(10), Defaulted::Set(false)), "a new row takes the default");
+}

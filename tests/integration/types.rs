@@ -369,3 +369,26 @@ async fn unreadable_values_are_decode_errors_naming_the_field_and_both_types() {
         "{error:?}"
     );
 }
+
+/// A wide `numeric(38, 18)`: values Decimal holds once the column's
+/// trailing zeros are dropped.
+#[derive(Model, Debug)]
+#[orm(table = "ledgers")]
+pub(crate) struct Ledger {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    #[orm(precision = 38, scale = 18)]
+    pub(crate) amount: Decimal,
+}
+
+#[orm::test(Ledger)]
+async fn a_wide_numeric_reads_back_what_decimal_can_hold(db: TestDb) {
+    let mut s = db.engine().session();
+    let amounts = ["123456789012.5", "0.000000000000000001", "-98765432109876543210.25"];
+    s.add_all(amounts.map(|a| Ledger::new(a.parse::<Decimal>().unwrap())));
+    s.commit().await.unwrap();
+    let stored: Vec<Decimal> =
+        db.engine().session().select(Ledger::amount).order_by(Ledger::id.asc()).all().await.unwrap();
+    let expected: Vec<Decimal> = amounts.iter().map(|a| a.parse().unwrap()).collect();
+    assert_eq!(stored, expected);
+}

@@ -341,6 +341,13 @@ impl Session {
     /// (see [`recorded_statements`](Session::recorded_statements) and
     /// [`assert_statements!`](crate::assert_statements)).
     pub fn record_statements(&mut self) {
+        if let Some(log) = &self.recording {
+            // Recording already: start the list again, on the same wrapper.
+            if let Ok(mut statements) = log.lock() {
+                *statements = Some(Vec::new());
+            }
+            return;
+        }
         let log: recording::StatementLog = Arc::new(std::sync::Mutex::new(Some(Vec::new())));
         if let Some(conn) = self.conn.take() {
             self.conn = Some(recording::Recording::wrap(conn, log.clone()));

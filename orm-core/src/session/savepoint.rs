@@ -84,6 +84,9 @@ impl Session {
     /// # Errors
     /// [`Error::SavepointClosed`] if the savepoint is not open; a database error.
     pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
+        // A commit or flush dropped half way ended the savepoints with it.
+        self.check_dropped_commit()?;
+        self.recover_from_dropped_flush().await;
         let depth = self.savepoint_depth(savepoint)?;
         let id = savepoint.id;
         self.run_statement(Transaction::RollbackToAndRelease(id)).await?;
@@ -137,7 +140,7 @@ impl Session {
     /// transaction back, as any failed statement does.
     async fn run_statement(&mut self, control: Transaction) -> Result<()> {
         let sql = self.render(Statement::Transaction(control));
-        let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
+        let Some(conn) = self.conn.as_deref_mut() else { return Err(Error::SavepointClosed) };
         let result = conn.batch_execute(&sql.text).await;
         if result.is_err() {
             self.abort().await;

@@ -338,14 +338,60 @@ impl<T: Model> Arena<T> {
                 table.primary_key().filter(|(c, _)| !returned.iter().any(|(r, _)| r == c)).collect();
             returned.extend(missing);
         }
-        // All rows in one statement; a table with nothing to send inserts
-        // `DEFAULT VALUES`, one row at a time.
+        if upsert {
+            // An unset `Defaulted` column is left out of the upsert, so that
+            // an existing row keeps its value and a new one takes the default:
+            // one statement per set of unset columns.
+            let mut groups: Vec<(Vec<usize>, Vec<u32>)> = Vec::new();
+            for &index in work {
+                let unset = self.unset_defaults(index);
+                match groups.iter_mut().find(|(u, _)| *u == unset) {
+                    Some((_, group)) => group.push(index),
+                    None => groups.push((unset, vec![index])),
+                }
+            }
+            for (unset, group) in groups {
+                let sent: Vec<IndexedColumn> = inserted.iter().copied().filter(|(c, _)| !unset.contains(c)).collect();
+                let on_conflict = upsert_on_key(table, &unset);
+                self.insert_chunks(&group, &sent, &returned, matching, Some(on_conflict), conn, dialect).await?;
+            }
+        } else {
+            self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect).await?;
+        }
+        self.run_hooks(work, Hook::AfterInsert);
+        Ok(())
+    }
+
+    /// The columns of object `index` whose `Defaulted` field is unset.
+    fn unset_defaults(&self, index: u32) -> Vec<usize> {
+        let object = self.object_at(index);
+        (0..T::TABLE.columns.len())
+            .filter(|&c| {
+                TableMeta::takes_default_for_null(&T::TABLE.columns[c]) && object.column_value(c) == Value::Null
+            })
+            .collect()
+    }
+
+    /// INSERTs the objects of `work` with the columns `inserted`: all rows
+    /// in one statement; a table with nothing to send inserts `DEFAULT
+    /// VALUES`, one row at a time.
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_chunks(
+        &mut self,
+        work: &[u32],
+        inserted: &[IndexedColumn],
+        returned: &[IndexedColumn],
+        matching: RowMatch,
+        on_conflict: Option<statement::OnConflict>,
+        conn: &mut dyn Connection,
+        dialect: &'static dyn Dialect,
+    ) -> Result<()> {
+        let table = T::TABLE;
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
         let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
-        let on_conflict = upsert.then(|| upsert_on_key(table));
         for chunk in work.chunks(rows_per_statement) {
             let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
-            let insert = insert_statement(&objects, &inserted, &returning, on_conflict.clone());
+            let insert = insert_statement(&objects, inserted, &returning, on_conflict.clone());
             let sql = dialect.render(insert);
             let result = if returning.is_empty() {
                 conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
@@ -353,10 +399,9 @@ impl<T: Model> Arena<T> {
                 conn.query(&sql.text, &sql.params).await
             };
             result
-                .and_then(|rows| self.apply_inserted(chunk, &returned, matching, rows))
+                .and_then(|rows| self.apply_inserted(chunk, returned, matching, rows))
                 .map_err(|e| e.with_model(table.model))?;
         }
-        self.run_hooks(work, Hook::AfterInsert);
         Ok(())
     }
 
@@ -810,10 +855,11 @@ impl RowMatch {
 }
 
 /// `ON CONFLICT (key) DO UPDATE SET` every other column to the value sent.
-fn upsert_on_key(table: &TableMeta) -> statement::OnConflict {
+fn upsert_on_key(table: &TableMeta, left_out: &[usize]) -> statement::OnConflict {
+    let set = table.columns.iter().enumerate().filter(|(i, c)| !c.primary_key && !left_out.contains(i));
     statement::OnConflict {
         target: table.primary_key().map(|(_, c)| c.name).collect(),
-        set: table.columns.iter().filter(|c| !c.primary_key).map(|c| (c.name, Expr::Excluded(c.name))).collect(),
+        set: set.map(|(_, c)| (c.name, Expr::Excluded(c.name))).collect(),
     }
 }
 

@@ -41,9 +41,11 @@ fn role(field: &Field<'_>, required: &mut usize) -> Role {
 }
 
 /// A column with a server or client default that the application may still
-/// set: every such column but a generated key and the version.
+/// set: every such column but the version and a key the database fills
+/// (an identity, or a key with a server default, which INSERT leaves out).
 fn settable_default(field: &Field<'_>) -> bool {
-    field.is_column() && !field.generated && !field.is_version()
+    let filled_key = field.is_primary_key() && field.is_server_filled();
+    field.is_column() && !filled_key && !field.is_version()
 }
 
 /// The builder struct (at the model's visibility) and, for the `const _`

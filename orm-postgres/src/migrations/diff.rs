@@ -138,7 +138,12 @@ fn steps(from: &Snapshot, to: &Snapshot, renames: &[RenameProposal]) -> Vec<Step
                 if appended {
                     for label in &e.labels[before.labels.len()..] {
                         let sql = format!("ALTER TYPE {} ADD VALUE {}", ident(&e.name), literal(label));
-                        steps.push(Step::safe(sql));
+                        let why = format!(
+                            "the label {label} cannot be used before this migration commits (it runs in one \
+                             transaction): if this migration also uses it, e.g. as a default, move this step to a \
+                             migration of its own"
+                        );
+                        steps.push(Step::dangerous(sql, why));
                     }
                 } else {
                     let sql = format!(
@@ -205,13 +210,14 @@ fn alter_table(before: &TableSnapshot, after: &TableSnapshot, renames: &[RenameP
     // The name a column of `after` had in `before`.
     let old_name = |name: &str| renamed.iter().find(|r| r.to == name).map_or(name.to_owned(), |r| r.from.clone());
     let kept = |name: &str| after.column(name).is_some() || renamed.iter().any(|r| r.from == name);
-    for column in before.columns.iter().filter(|c| !kept(&c.name)) {
-        let sql = format!("ALTER TABLE {table} DROP COLUMN {}", ident(&column.name));
-        steps.push(Step::dangerous(sql, format!("drops column {}.{} and its data", after.name, column.name)));
-    }
+    // The old key first: dropping one of its columns would drop it too.
     if before.primary_key != after.primary_key && !before.primary_key.is_empty() {
         let sql = format!("ALTER TABLE {table} DROP CONSTRAINT {}", ident(&format!("{}_pkey", after.name)));
         steps.push(Step::dangerous(sql, format!("changes the primary key of {}", after.name)));
+    }
+    for column in before.columns.iter().filter(|c| !kept(&c.name)) {
+        let sql = format!("ALTER TABLE {table} DROP COLUMN {}", ident(&column.name));
+        steps.push(Step::dangerous(sql, format!("drops column {}.{} and its data", after.name, column.name)));
     }
     for column in &after.columns {
         match before.column(&old_name(&column.name)) {
@@ -237,7 +243,12 @@ fn add_column(table: &str, column: &ColumnSnapshot) -> Step {
 
 fn alter_column(table: &str, old: &ColumnSnapshot, new: &ColumnSnapshot, steps: &mut Vec<Step>) {
     let alter = format!("ALTER TABLE {} ALTER COLUMN {}", ident(table), ident(&new.name));
-    if old.sql_type != new.sql_type {
+    let retyped = old.sql_type != new.sql_type;
+    // An old default may not cast to the new type: dropped first, set after.
+    if retyped && old.default.is_some() {
+        steps.push(Step::safe(format!("{alter} DROP DEFAULT")));
+    }
+    if retyped {
         let sql = format!("{alter} TYPE {} USING {}::{}", new.sql_type, ident(&new.name), new.sql_type);
         steps.push(if widens(&old.sql_type, &new.sql_type) {
             Step::safe(sql)
@@ -252,7 +263,8 @@ fn alter_column(table: &str, old: &ColumnSnapshot, new: &ColumnSnapshot, steps: 
     if old.identity && !new.identity {
         steps.push(Step::safe(format!("{alter} DROP IDENTITY")));
     }
-    if old.default != new.default {
+    let old_default = if retyped { &None } else { &old.default };
+    if *old_default != new.default {
         steps.push(Step::safe(match &new.default {
             Some(default) => format!("{alter} SET DEFAULT {default}"),
             None => format!("{alter} DROP DEFAULT"),
@@ -374,6 +386,24 @@ mod tests {
         plan.accept(&proposal);
         assert_eq!(plan.up(), "ALTER TABLE \"authors\" RENAME COLUMN \"bio\" TO \"biography\";\n\n");
         assert_eq!(plan.down(), "ALTER TABLE \"authors\" RENAME COLUMN \"biography\" TO \"bio\";\n\n");
+    }
+
+    #[test]
+    fn a_new_key_column_drops_the_old_key_first_and_a_retyped_default_is_set_after_the_type() {
+        let old = authors(vec![
+            column("id", "integer"),
+            ColumnSnapshot { default: Some("'abc'".into()), ..column("code", "text") },
+        ]);
+        let mut new = authors(vec![
+            column("uid", "uuid"),
+            ColumnSnapshot { default: Some("0".into()), ..column("code", "integer") },
+        ]);
+        new.tables[0].primary_key = vec!["uid".into()];
+        let up = plan(&old, &new).up();
+        let at = |needle: &str| up.find(needle).unwrap_or_else(|| panic!("{needle} in\n{up}"));
+        assert!(at("DROP CONSTRAINT \"authors_pkey\"") < at("DROP COLUMN \"id\""), "{up}");
+        assert!(at("ALTER COLUMN \"code\" DROP DEFAULT") < at("ALTER COLUMN \"code\" TYPE integer"), "{up}");
+        assert!(at("ALTER COLUMN \"code\" TYPE integer") < at("ALTER COLUMN \"code\" SET DEFAULT 0"), "{up}");
     }
 
     #[test]

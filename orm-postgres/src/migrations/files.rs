@@ -49,7 +49,13 @@ pub fn write(dir: &Path, name: &str, plan: &Plan) -> Result<PathBuf> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::Config(format!("a migration name is letters, digits and `_`, not `{name}`")));
     }
-    let number = folders(dir)?.len() + 1;
+    // After the highest number, so that a removed folder is never reused.
+    let highest = folders(dir)?
+        .iter()
+        .filter_map(|f| f.file_name()?.to_str()?.split('_').next()?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let number = highest + 1;
     let folder = dir.join(format!("{number:04}_{name}"));
     let write = |file: &str, text: &str| {
         let path = folder.join(file);

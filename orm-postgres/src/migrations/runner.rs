@@ -79,11 +79,8 @@ impl Migrator {
     /// are missing; a database error from a script (that migration is
     /// rolled back, the earlier ones stay).
     pub async fn run(&self, engine: &Engine) -> Result<Vec<String>> {
-        let mut conn = engine.connect().await?;
-        lock(&mut conn).await?;
-        let result = self.apply_pending(&mut conn).await;
-        unlock(conn).await;
-        result
+        let mut conn = Dedicated::lock(engine).await?;
+        self.apply_pending(conn.get()).await
     }
 
     /// Reverts the last applied migration with its down script. Returns its
@@ -92,11 +89,8 @@ impl Migrator {
     /// # Errors
     /// As [`run`](Migrator::run).
     pub async fn revert(&self, engine: &Engine) -> Result<Option<String>> {
-        let mut conn = engine.connect().await?;
-        lock(&mut conn).await?;
-        let result = self.revert_last(&mut conn).await;
-        unlock(conn).await;
-        result
+        let mut conn = Dedicated::lock(engine).await?;
+        self.revert_last(conn.get()).await
     }
 
     /// The versions applied to the database, in order.
@@ -162,18 +156,34 @@ impl Migrator {
     }
 }
 
-/// Takes the advisory lock (waiting for another process that holds it),
-/// then makes the ledger: `CREATE TABLE IF NOT EXISTS` can still collide
-/// with itself outside the lock.
-async fn lock(conn: &mut crate::PgConnection) -> Result<()> {
-    conn.execute("SELECT pg_advisory_lock($1)", &[Value::I64(LOCK_KEY)]).await?;
-    conn.batch_execute(LEDGER).await
+/// The connection a migration runs on, holding the advisory lock. It is
+/// closed when dropped, never returned to the pool: closing releases the
+/// lock and rolls back whatever transaction a failed or dropped `run` left
+/// open, on every way out.
+struct Dedicated(Option<crate::PgConnection>);
+
+impl Dedicated {
+    /// Takes the advisory lock (waiting for another process that holds it),
+    /// then makes the ledger: `CREATE TABLE IF NOT EXISTS` can still collide
+    /// with itself outside the lock.
+    async fn lock(engine: &Engine) -> Result<Dedicated> {
+        let mut dedicated = Dedicated(Some(engine.connect().await?));
+        let conn = dedicated.get();
+        conn.execute("SELECT pg_advisory_lock($1)", &[Value::I64(LOCK_KEY)]).await?;
+        conn.batch_execute(LEDGER).await?;
+        Ok(dedicated)
+    }
+
+    fn get(&mut self) -> &mut dyn Connection {
+        self.0.as_mut().expect("present until dropped")
+    }
 }
 
-/// Releases the lock; a connection that cannot is closed, which releases it.
-async fn unlock(mut conn: crate::PgConnection) {
-    if conn.execute("SELECT pg_advisory_unlock($1)", &[Value::I64(LOCK_KEY)]).await.is_err() {
-        Box::new(conn).close();
+impl Drop for Dedicated {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            Box::new(conn).close();
+        }
     }
 }
 
