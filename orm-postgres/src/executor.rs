@@ -55,6 +55,7 @@ impl PgConnection {
         mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
+        let began = self.begin_pending;
         let mut result = self.query_each_once(sql, params, &mut each).await;
         if let Err(first) = result {
             result = match first {
@@ -65,6 +66,7 @@ impl PgConnection {
                 other => Err(other),
             };
         }
+        self.log_begin(began);
         self.log(sql, params, started, &result);
         result
     }
@@ -101,6 +103,7 @@ impl PgConnection {
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let started = self.engine.statement_started();
+        let began = self.begin_pending;
         let mut result = self.execute_once(sql, params).await;
         if let Err(first) = result {
             result = match first {
@@ -111,6 +114,7 @@ impl PgConnection {
                 other => Err(other),
             };
         }
+        self.log_begin(began);
         self.log(sql, params, started, &result);
         result
     }
@@ -141,6 +145,14 @@ impl PgConnection {
         let result = self.client().batch_execute(sql).await.map_err(|e| self.error(e));
         self.log(sql, &[], started, &result);
         result
+    }
+
+    /// Logs the `BEGIN` that went out with a statement, as its own line
+    /// (its time is the statement's).
+    fn log_begin(&self, began: bool) {
+        if began {
+            tracing::debug!(target: "orm::sql", sql = "BEGIN", params = 0usize, "sent with the next statement");
+        }
     }
 
     /// SQLAlchemy's `echo`: every statement on target `orm::sql`, at DEBUG;
