@@ -212,7 +212,8 @@ pub enum Error {
     /// have been committed. The session closed the connection and kept the
     /// objects with the values the transaction wrote, expired, so that the
     /// next query shows what the database holds. Check before retrying: a
-    /// retry may apply the changes twice.
+    /// retry may apply the changes twice. An expired object is not tracked
+    /// for changes until a query reloads it: change objects after that query.
     #[error("the outcome of the commit is unknown: {reason}; check what the database holds before retrying")]
     CommitOutcomeUnknown {
         /// What happened after COMMIT was sent.
