@@ -231,7 +231,18 @@ impl Session {
         } else {
             let select = select_related::<T>(meta, Value::Array(key_type, keys));
             let rows = self.fetch_statement(Statement::Select(Box::new(select))).await?;
-            self.merge_related::<T>(rows, meta, extra)?
+            let mut loaded = self.merge_related::<T>(rows, meta, extra)?;
+            if let Some(column) = integer_key(T::TABLE, meta) {
+                let key = |slot: u32| match self.object::<T>(Handle::new(slot, self.id)).map(|o| o.column_value(column))
+                {
+                    Some(Value::I16(n)) => i64::from(n),
+                    Some(Value::I32(n)) => i64::from(n),
+                    Some(Value::I64(n)) => n,
+                    _ => i64::MIN,
+                };
+                loaded.sort_by_cached_key(|(slot, _)| key(*slot));
+            }
+            loaded
         };
         // Match every target to its owner by the join value.
         let mut by_owner: FxHashMap<KeyValue, Vec<u32>> =
@@ -321,8 +332,21 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
         let on = Expr::column(owner_table, owner_column).equals(Expr::column(statement::ROWS, owner_column));
         select.joins.push(statement::JoinClause { kind: statement::JoinKind::Inner, source, on });
     }
-    select.order_by = collection_order(target, target.name, meta);
+    if integer_key(target, meta).is_none() {
+        select.order_by = collection_order(target, target.name, meta);
+    }
     select
+}
+
+/// The position of the target's key when a collection is in the order of
+/// a single integer key (no `order_by`): the loader then sorts the loaded
+/// rows in memory, exactly as the database would, and saves it the sort.
+fn integer_key(target: &crate::metadata::TableMeta, meta: &crate::relation::RelationMeta) -> Option<usize> {
+    let mut key = target.primary_key();
+    match (key.next(), key.next()) {
+        (Some((column, c)), None) if meta.order_by.is_empty() && c.sql_type.is_integer() => Some(column),
+        _ => None,
+    }
 }
 
 /// The sort terms of a collection, qualified with `alias`: its `order_by`,

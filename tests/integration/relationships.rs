@@ -628,3 +628,29 @@ async fn unlink_flush_and_link_again_survive_a_rollback_of_the_flush() {
     assert_eq!(rows, [1], "the link stays, as the session shows it");
     assert_eq!(session.related(movie, Movie::actors).unwrap(), [actor]);
 }
+
+#[orm::test(Employee)]
+async fn selectin_collections_come_in_key_order_whatever_order_the_rows_arrive_in(db: TestDb) {
+    let mut s = db.engine().session();
+    let boss = s.add(Employee::new("Boss", None, None));
+    s.flush().await.unwrap();
+    let boss_id = s[boss].id;
+    s.add_all((0..6).map(|i| Employee::new(format!("report {i}"), Some(boss_id), None)));
+    s.commit().await.unwrap();
+    // New row versions go to the end of the table: a scan now meets the
+    // first reports last.
+    s.execute("UPDATE employees SET name = name || '.' WHERE id IN (SELECT id FROM employees ORDER BY id LIMIT 3)", ())
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let scanned: Vec<i32> = s.query_sql("SELECT id FROM employees WHERE manager_id IS NOT NULL", ()).await.unwrap();
+    let mut sorted = scanned.clone();
+    sorted.sort_unstable();
+    assert_ne!(scanned, sorted, "the rows arrive out of key order");
+
+    let mut fresh = db.engine().session();
+    let loaded = fresh.query::<Employee>().filter(Employee::id.eq(boss_id)).load(Employee::reports.selectin()).all();
+    let boss = loaded.await.unwrap()[0];
+    let ids: Vec<i32> = fresh.related(boss, Employee::reports).unwrap().iter().map(|&e| fresh[e].id).collect();
+    assert_eq!(ids, sorted);
+}
