@@ -233,12 +233,12 @@ impl Session {
             let rows = self.fetch_statement(Statement::Select(Box::new(select))).await?;
             let mut loaded = self.merge_related::<T>(rows, meta, extra)?;
             if let Some(column) = integer_key(T::TABLE, meta) {
-                let key = |slot: u32| match self.object::<T>(Handle::new(slot, self.id)).map(|o| o.column_value(column))
-                {
-                    Some(Value::I16(n)) => i64::from(n),
-                    Some(Value::I32(n)) => i64::from(n),
-                    Some(Value::I64(n)) => n,
-                    _ => i64::MIN,
+                let key = |slot: u32| {
+                    let value = self.object::<T>(Handle::new(slot, self.id)).map(|o| o.column_value(column));
+                    match value.as_ref().and_then(KeyValue::of) {
+                        Some(KeyValue::Int(n)) => n,
+                        _ => i64::MIN,
+                    }
                 };
                 loaded.sort_by_cached_key(|(slot, _)| key(*slot));
             }

@@ -197,12 +197,8 @@ pub fn sort_by_dependency<'a>(tables: &[&'a TableMeta]) -> Vec<&'a TableMeta> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub(crate) const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-        ColumnMeta::new(name, sql_type)
-    }
 
     const PARENT: TableMeta =
         TableMeta { model: "Parent", name: "parents", columns: &[], relations: &[], constraints: &[] };
@@ -211,7 +207,7 @@ pub(crate) mod tests {
         name: "children",
         columns: &[ColumnMeta {
             foreign_key: Some(ForeignKeyMeta { table: "parents", column: "id", on_delete: None, on_update: None }),
-            ..column("parent_id", SqlType::Integer)
+            ..ColumnMeta::new("parent_id", SqlType::Integer)
         }],
         relations: &[],
         constraints: &[],
@@ -223,8 +219,8 @@ pub(crate) mod tests {
             model: "Doc",
             name: "docs",
             columns: &[
-                ColumnMeta { primary_key: true, ..column("id", SqlType::Integer) },
-                ColumnMeta { version: true, ..column("revision", SqlType::BigInt) },
+                ColumnMeta { primary_key: true, ..ColumnMeta::new("id", SqlType::Integer) },
+                ColumnMeta { version: true, ..ColumnMeta::new("revision", SqlType::BigInt) },
             ],
             relations: &[],
             constraints: &[],

@@ -166,19 +166,15 @@ mod tests {
     use super::*;
     use orm_core::ForeignKeyMeta;
 
-    const fn column(name: &'static str, sql_type: SqlType) -> ColumnMeta {
-        ColumnMeta::new(name, sql_type)
-    }
-
     #[test]
     fn create_table_renders_every_column_option() {
         const TABLE: TableMeta = TableMeta {
             model: "Stuntman",
             name: "stuntmen",
             columns: &[
-                ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) },
-                ColumnMeta { max_len: Some(50), unique: true, ..column("name", SqlType::Text) },
-                ColumnMeta { default: Some("true"), index: true, ..column("active", SqlType::Bool) },
+                ColumnMeta { primary_key: true, generated: true, ..ColumnMeta::new("id", SqlType::Integer) },
+                ColumnMeta { max_len: Some(50), unique: true, ..ColumnMeta::new("name", SqlType::Text) },
+                ColumnMeta { default: Some("true"), index: true, ..ColumnMeta::new("active", SqlType::Bool) },
                 ColumnMeta {
                     nullable: true,
                     foreign_key: Some(ForeignKeyMeta {
@@ -187,9 +183,9 @@ mod tests {
                         on_delete: Some(ReferentialAction::SetNull),
                         on_update: None,
                     }),
-                    ..column("actor_id", SqlType::Integer)
+                    ..ColumnMeta::new("actor_id", SqlType::Integer)
                 },
-                ColumnMeta { precision: Some((10, 2)), ..column("fee", SqlType::Numeric) },
+                ColumnMeta { precision: Some((10, 2)), ..ColumnMeta::new("fee", SqlType::Numeric) },
             ],
             relations: &[],
             constraints: &[
@@ -223,7 +219,10 @@ mod tests {
         const TABLE: TableMeta = TableMeta {
             model: "Diary",
             name: "diaries",
-            columns: &[column("today", SqlType::Enum(&MOOD)), column("yesterday", SqlType::Enum(&MOOD))],
+            columns: &[
+                ColumnMeta::new("today", SqlType::Enum(&MOOD)),
+                ColumnMeta::new("yesterday", SqlType::Enum(&MOOD)),
+            ],
             relations: &[],
             constraints: &[],
         };

@@ -140,8 +140,9 @@ impl PgConnection {
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
-        let sql = if self.take_begin() { format!("BEGIN;\n{sql}") } else { sql.to_owned() };
-        let sql = sql.as_str();
+        let sql: std::borrow::Cow<'_, str> =
+            if self.take_begin() { format!("BEGIN;\n{sql}").into() } else { sql.into() };
+        let sql = sql.as_ref();
         let result = self.client().batch_execute(sql).await.map_err(|e| self.error(e));
         self.log(sql, &[], started, &result);
         result

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use orm::prelude::*;
 use orm::testing::TestDb;
+use orm::{Connection, Value};
 use rust_decimal::Decimal;
 
 /// The tutorial repository's basic example: a person with a few typed columns.
@@ -56,6 +57,15 @@ pub(crate) fn person(name: &str, height: Option<i32>) -> Person {
 /// A fresh database with the test tables, cloned from their template.
 pub(crate) async fn setup() -> TestDb {
     TestDb::with_tables(&[Address::TABLE, Person::TABLE, Membership::TABLE]).await.expect("a test database")
+}
+
+/// The server process behind a connection.
+pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
+    let rows = conn.query("SELECT pg_backend_pid()", &[]).await?;
+    match rows.values.first() {
+        Some(Value::I32(pid)) => Ok(*pid),
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 /// Counts the statements `engine` sends while `f` runs.

@@ -7,16 +7,8 @@ use orm::prelude::*;
 use orm::testing::TestDb;
 use orm::{Connection, Value};
 
-use crate::common::{setup, Address, Membership, Person};
+use crate::common::{backend_pid, setup, Address, Membership, Person};
 use crate::proxy::Proxy;
-
-async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
-    let rows = conn.query("SELECT pg_backend_pid()", &[]).await?;
-    match rows.values.first() {
-        Some(Value::I32(pid)) => Ok(*pid),
-        other => panic!("unexpected {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn building_an_engine_does_no_io() {

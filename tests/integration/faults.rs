@@ -7,16 +7,8 @@ use orm::prelude::*;
 use orm::testing::TestDb;
 use orm::{Connection, Value};
 
-use crate::common::{person, Person};
+use crate::common::{backend_pid, person, Person};
 use crate::proxy::{OnCommit, Proxy};
-
-pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
-    let rows = conn.query("SELECT pg_backend_pid()", &[]).await?;
-    match rows.values.first() {
-        Some(Value::I32(pid)) => Ok(*pid),
-        other => panic!("unexpected {other:?}"),
-    }
-}
 
 /// `n` connections checked out at once.
 pub(crate) async fn hold(engine: &Engine, n: usize) -> Vec<orm::PgConnection> {

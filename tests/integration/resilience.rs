@@ -30,8 +30,8 @@ use orm::Connection;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::common::{person, Person};
-use crate::faults::{backend_pid, hold};
+use crate::common::{backend_pid, person, Person};
+use crate::faults::hold;
 
 // ---------------------------------------------------------------------------
 // Arbitrary text through the session and every comparison operator.

@@ -155,7 +155,6 @@ fn html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::tests::column;
     use crate::metadata::ForeignKeyMeta;
 
     const fn fk(table: &'static str) -> Option<ForeignKeyMeta> {
@@ -166,9 +165,9 @@ mod tests {
         model: "Actor",
         name: "actors",
         columns: &[
-            ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) },
-            ColumnMeta { max_len: Some(80), ..column("name", SqlType::Text) },
-            ColumnMeta { precision: Some((10, 2)), nullable: true, ..column("fee", SqlType::Numeric) },
+            ColumnMeta { primary_key: true, generated: true, ..ColumnMeta::new("id", SqlType::Integer) },
+            ColumnMeta { max_len: Some(80), ..ColumnMeta::new("name", SqlType::Text) },
+            ColumnMeta { precision: Some((10, 2)), nullable: true, ..ColumnMeta::new("fee", SqlType::Numeric) },
         ],
         relations: &[],
         constraints: &[],
@@ -178,12 +177,12 @@ mod tests {
         model: "Stuntman",
         name: "stuntmen",
         columns: &[
-            ColumnMeta { primary_key: true, ..column("id", SqlType::Integer) },
+            ColumnMeta { primary_key: true, ..ColumnMeta::new("id", SqlType::Integer) },
             ColumnMeta {
                 unique: true,
                 nullable: true,
                 foreign_key: fk("actors"),
-                ..column("actor_id", SqlType::Integer)
+                ..ColumnMeta::new("actor_id", SqlType::Integer)
             },
         ],
         relations: &[],
@@ -194,9 +193,9 @@ mod tests {
         model: "Role",
         name: "roles",
         columns: &[
-            ColumnMeta { primary_key: true, ..column("id", SqlType::Integer) },
-            ColumnMeta { foreign_key: fk("actors"), ..column("actor_id", SqlType::Integer) },
-            column("weight", SqlType::Double),
+            ColumnMeta { primary_key: true, ..ColumnMeta::new("id", SqlType::Integer) },
+            ColumnMeta { foreign_key: fk("actors"), ..ColumnMeta::new("actor_id", SqlType::Integer) },
+            ColumnMeta::new("weight", SqlType::Double),
         ],
         relations: &[],
         constraints: &[],

@@ -246,7 +246,7 @@ impl Session {
     /// # Errors
     /// A database error, or [`Error::Decode`].
     pub async fn get<T: Model>(&mut self, key: T::Key) -> Result<Option<Handle<T>>> {
-        if let Some(index) = self.arena::<T>().and_then(|a| a.find(&key).filter(|&i| !a.is_expired(i))) {
+        if let Some(index) = self.loaded::<T>(&key) {
             return Ok(Some(self.handle(index)));
         }
         let sql = self.select_by_key::<T>(&key);
@@ -267,9 +267,7 @@ impl Session {
         keys: impl IntoIterator<Item = T::Key>,
     ) -> Result<Vec<Option<Handle<T>>>> {
         let keys: Vec<T::Key> = keys.into_iter().collect();
-        let loaded =
-            |session: &Self, key: &T::Key| session.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)));
-        let missing: Vec<&T::Key> = keys.iter().filter(|k| loaded(self, k).is_none()).collect();
+        let missing: Vec<&T::Key> = keys.iter().filter(|k| self.loaded::<T>(k).is_none()).collect();
         let mut fetched = rustc_hash::FxHashSet::default();
         if !missing.is_empty() {
             let select = select_by_keys(T::TABLE, missing.iter().map(|k| T::key_values(k)).collect());
@@ -280,9 +278,15 @@ impl Session {
             .iter()
             .map(|key| {
                 let index = self.arena::<T>().and_then(|a| a.find(key))?;
-                (fetched.contains(&index) || loaded(self, key).is_some()).then(|| self.handle(index))
+                (fetched.contains(&index) || self.loaded::<T>(key).is_some()).then(|| self.handle(index))
             })
             .collect())
+    }
+
+    /// The slot of the object with `key` when its values can answer a
+    /// lookup: held and not expired.
+    fn loaded<T: Model>(&self, key: &T::Key) -> Option<u32> {
+        self.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)))
     }
 
     /// The SELECT of the row of `T` with this key.

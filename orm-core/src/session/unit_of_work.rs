@@ -896,12 +896,11 @@ pub(super) fn restore_version<T: Model>(object: &mut T, old: &[Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::tests::column;
     use crate::value::SqlType;
 
-    const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..column("id", SqlType::Integer) };
-    const CODE: ColumnMeta = ColumnMeta { primary_key: true, ..column("code", SqlType::Text) };
-    const CREATED: ColumnMeta = ColumnMeta { default: Some("now()"), ..column("created", SqlType::Integer) };
+    const ID: ColumnMeta = ColumnMeta { primary_key: true, generated: true, ..ColumnMeta::new("id", SqlType::Integer) };
+    const CODE: ColumnMeta = ColumnMeta { primary_key: true, ..ColumnMeta::new("code", SqlType::Text) };
+    const CREATED: ColumnMeta = ColumnMeta { default: Some("now()"), ..ColumnMeta::new("created", SqlType::Integer) };
 
     #[test]
     fn generated_keys_are_matched_by_order_of_key_not_of_rows() {
