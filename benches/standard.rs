@@ -355,6 +355,9 @@ async fn main() {
     compare("1,000 lookups by key, one by one", rounds, || raw.lookups(), || orm_lookups(&engine)).await;
     compare("get_many of 1,000 keys vs raw one by one", rounds, || raw.lookups(), || orm_get_many(&engine)).await;
 
+    if !selected("heap of 100,000 loaded users") {
+        return;
+    }
     let (orm, plain) = memory(&engine, &raw).await;
     println!(
         "{:<42} orm {:>8.1} MB   Vec {:>8.1} MB   ratio {:.2}x",
@@ -363,6 +366,12 @@ async fn main() {
         plain as f64 / 1e6,
         orm as f64 / plain as f64
     );
+}
+
+/// Whether workload `name` runs: all of them, or those whose name contains
+/// the `ONLY` environment variable (`ONLY=insert cargo bench --bench standard`).
+fn selected(name: &str) -> bool {
+    std::env::var("ONLY").map_or(true, |only| name.contains(&only))
 }
 
 /// Runs both sides once to warm them, then `rounds` times each, alternating
@@ -374,6 +383,9 @@ where
     RF: std::future::Future<Output = A>,
     OF: std::future::Future<Output = B>,
 {
+    if !selected(name) {
+        return;
+    }
     std::hint::black_box(raw().await);
     std::hint::black_box(orm().await);
     let (mut orm_times, mut raw_times) = (Vec::new(), Vec::new());
