@@ -214,6 +214,8 @@ pub enum Error {
     /// next query shows what the database holds. Check before retrying: a
     /// retry may apply the changes twice. An expired object is not tracked
     /// for changes until a query reloads it: change objects after that query.
+    /// New objects whose INSERT went out with the COMMIT (a commit whose
+    /// flush is a single INSERT) leave the session: their keys are unknown.
     #[error("the outcome of the commit is unknown: {reason}; check what the database holds before retrying")]
     CommitOutcomeUnknown {
         /// What happened after COMMIT was sent.

@@ -79,6 +79,17 @@ pub trait Connection: Send + Debug {
         false
     }
 
+    /// Asks the connection to send `COMMIT` right after the next statement,
+    /// in the same round trip, and to answer that statement only once
+    /// `COMMIT` is answered: a refused `COMMIT` is the statement's error, and
+    /// a statement that fails rolls the transaction back (PostgreSQL answers
+    /// the `COMMIT` of a failed transaction with `ROLLBACK`). Either way the
+    /// transaction is over when the statement returns. Returns `false` if it
+    /// cannot (the default): the caller then sends `COMMIT` itself.
+    fn defer_commit(&mut self) -> bool {
+        false
+    }
+
     /// Gives the connection up while a transaction is open on it: the
     /// transaction must be rolled back before anyone else uses the
     /// connection. Called from `Drop`, so it must not block.

@@ -2,6 +2,7 @@
 //! pool's statement cache), logs it through `tracing`, and decodes rows into
 //! [`Value`]s.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,8 +18,16 @@ use crate::types::{check_params, ColumnKind, Param, RawValue};
 pub struct PgConnection {
     client: Option<deadpool_postgres::Object>,
     engine: Arc<EngineState>,
-    /// `BEGIN` goes out with the next statement (`defer_begin`).
-    begin_pending: bool,
+    /// What goes out with the next statement.
+    pending: Pending,
+}
+
+/// `BEGIN` before the next statement (`defer_begin`), `COMMIT` after it
+/// (`defer_commit`), in the same round trip.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    begin: bool,
+    commit: bool,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -29,7 +38,7 @@ impl std::fmt::Debug for PgConnection {
 
 impl PgConnection {
     pub(crate) fn new(client: deadpool_postgres::Object, engine: Arc<EngineState>) -> Self {
-        PgConnection { client: Some(client), engine, begin_pending: false }
+        PgConnection { client: Some(client), engine, pending: Pending::default() }
     }
 
     fn client(&self) -> &deadpool_postgres::Object {
@@ -55,19 +64,18 @@ impl PgConnection {
         mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
-        let began = self.begin_pending;
+        let pending = self.pending;
         let mut result = self.query_each_once(sql, params, &mut each).await;
         if let Err(first) = result {
             result = match first {
-                first if is_stale_plan(&first) => {
-                    self.client().statement_cache.clear();
-                    retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await)
-                }
+                first if is_stale_plan(&first) => match self.rearm_for_retry(pending) {
+                    true => retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await),
+                    false => Err(schema_changed(first)),
+                },
                 other => Err(other),
             };
         }
-        self.log_begin(began);
-        self.log(sql, params, started, &result);
+        self.log_sent(sql, params, started, &result, pending);
         result
     }
 
@@ -82,77 +90,106 @@ impl PgConnection {
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
-        let begin = self.take_begin();
-        let client = self.client();
-        let (began, stream) =
-            futures_util::future::join(begin_if(client, begin), client.query_raw(&statement, params.iter().map(Param)))
-                .await;
-        began.map_err(|e| self.error(e))?;
-        let stream = stream.map_err(|e| self.error(e))?;
-        futures_util::pin_mut!(stream);
-        let mut row_values = Vec::with_capacity(columns.len());
-        while let Some(row) = stream.try_next().await.map_err(|e| self.error(e))? {
-            for (i, (kind, ty)) in columns.iter().enumerate() {
-                let RawValue(raw) = row.try_get(i).map_err(|e| self.error(e))?;
-                row_values.push(kind.decode_or_unreadable(ty, raw));
+        let pending = std::mem::take(&mut self.pending);
+        let this = &*self;
+        let rows = async {
+            let stream =
+                this.client().query_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e))?;
+            futures_util::pin_mut!(stream);
+            let mut row_values = Vec::with_capacity(columns.len());
+            while let Some(row) = stream.try_next().await.map_err(|e| this.error(e))? {
+                for (i, (kind, ty)) in columns.iter().enumerate() {
+                    let RawValue(raw) = row.try_get(i).map_err(|e| this.error(e))?;
+                    row_values.push(kind.decode_or_unreadable(ty, raw));
+                }
+                each(&mut row_values)?;
             }
-            each(&mut row_values)?;
-        }
-        Ok(columns.len())
+            Ok(columns.len())
+        };
+        this.pipelined(pending, rows).await
     }
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let started = self.engine.statement_started();
-        let began = self.begin_pending;
+        let pending = self.pending;
         let mut result = self.execute_once(sql, params).await;
         if let Err(first) = result {
             result = match first {
-                first if is_stale_plan(&first) => {
-                    self.client().statement_cache.clear();
-                    retry_stale_plan(first, self.execute_once(sql, params).await)
-                }
+                first if is_stale_plan(&first) => match self.rearm_for_retry(pending) {
+                    true => retry_stale_plan(first, self.execute_once(sql, params).await),
+                    false => Err(schema_changed(first)),
+                },
                 other => Err(other),
             };
         }
-        self.log_begin(began);
-        self.log(sql, params, started, &result);
+        self.log_sent(sql, params, started, &result, pending);
         result
     }
 
     async fn execute_once(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
         check_params(statement.params(), params)?;
-        let begin = self.take_begin();
+        let pending = std::mem::take(&mut self.pending);
+        let this = &*self;
+        let count =
+            async { this.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e)) };
+        this.pipelined(pending, count).await
+    }
+
+    /// Runs `statement` with the pending `BEGIN` before it and the pending
+    /// `COMMIT` after it, all sent before any answer is awaited:
+    /// tokio-postgres sends a request when its future is first polled, and
+    /// `join3` polls in order. The statement's rows are read while `COMMIT`
+    /// waits, since its answer comes after them.
+    async fn pipelined<T>(&self, pending: Pending, statement: impl Future<Output = Result<T>>) -> Result<T> {
         let client = self.client();
-        let (began, count) = futures_util::future::join(
-            begin_if(client, begin),
-            client.execute_raw(&statement, params.iter().map(Param)),
+        let (began, result, committed) = futures_util::future::join3(
+            send_if(client, pending.begin, "BEGIN"),
+            statement,
+            send_if(client, pending.commit, "COMMIT"),
         )
         .await;
         began.map_err(|e| self.error(e))?;
-        count.map_err(|e| self.error(e))
+        let value = result?;
+        committed.map_err(|e| self.error(e))?;
+        Ok(value)
     }
 
-    /// Whether `BEGIN` is due with this statement; it is then sent.
-    fn take_begin(&mut self) -> bool {
-        std::mem::take(&mut self.begin_pending)
+    /// Before a statement whose cached plan went stale runs again: whether
+    /// it may. A `COMMIT` sent with it ended the transaction (rolled back).
+    /// If the transaction began with this statement, `BEGIN` and `COMMIT` go
+    /// out again with the retry; if it began earlier, its earlier statements
+    /// are lost, and the caller must retry the whole transaction.
+    fn rearm_for_retry(&mut self, sent: Pending) -> bool {
+        self.client().statement_cache.clear();
+        if sent.commit {
+            if !sent.begin {
+                return false;
+            }
+            self.pending = sent;
+        }
+        true
     }
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
-        let sql: std::borrow::Cow<'_, str> =
-            if self.take_begin() { format!("BEGIN;\n{sql}").into() } else { sql.into() };
-        let sql = sql.as_ref();
-        let result = self.client().batch_execute(sql).await.map_err(|e| self.error(e));
-        self.log(sql, &[], started, &result);
+        let pending = std::mem::take(&mut self.pending);
+        let this = &*self;
+        let batch = async { this.client().batch_execute(sql).await.map_err(|e| this.error(e)) };
+        let result = this.pipelined(pending, batch).await;
+        self.log_sent(sql, &[], started, &result, pending);
         result
     }
 
-    /// Logs the `BEGIN` that went out with a statement, as its own line
-    /// (its time is the statement's).
-    fn log_begin(&self, began: bool) {
-        if began {
+    /// Logs a statement, with the `BEGIN` and `COMMIT` that went out with
+    /// it as lines of their own, at DEBUG (their time is the statement's).
+    fn log_sent<T>(&self, sql: &str, params: &[Value], started: Instant, result: &Result<T>, sent: Pending) {
+        if sent.begin {
             tracing::debug!(target: "orm::sql", sql = "BEGIN", params = 0usize, "sent with the next statement");
+        }
+        self.log(sql, params, started, result);
+        if sent.commit {
+            tracing::debug!(target: "orm::sql", sql = "COMMIT", params = 0usize, "sent with the last statement");
         }
     }
 
@@ -178,12 +215,14 @@ impl PgConnection {
     }
 }
 
-/// Sends `BEGIN` first when `begin`: polled before the statement it is joined
-/// with, so that both go out before either answer is awaited (tokio-postgres
-/// pipelines requests in the order they are sent).
-async fn begin_if(client: &tokio_postgres::Client, begin: bool) -> std::result::Result<(), tokio_postgres::Error> {
-    if begin {
-        client.batch_execute("BEGIN").await
+/// Sends `sql` (`BEGIN`, `COMMIT`) when `send`.
+async fn send_if(
+    client: &tokio_postgres::Client,
+    send: bool,
+    sql: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    if send {
+        client.batch_execute(sql).await
     } else {
         Ok(())
     }
@@ -202,10 +241,15 @@ fn is_stale_plan(error: &Error) -> bool {
 /// that is [`Error::SchemaChanged`], for the caller to roll back and retry.
 fn retry_stale_plan<T>(first: Error, retry: Result<T>) -> Result<T> {
     match retry {
-        Err(e) if e.db_error().is_some_and(|e| e.code == "25P02") => match first {
-            Error::Database(cause) => Err(Error::SchemaChanged(cause)),
-            other => Err(other),
-        },
+        Err(e) if e.db_error().is_some_and(|e| e.code == "25P02") => Err(schema_changed(first)),
+        other => other,
+    }
+}
+
+/// A stale plan that failed a transaction: [`Error::SchemaChanged`].
+fn schema_changed(first: Error) -> Error {
+    match first {
+        Error::Database(cause) => Error::SchemaChanged(cause),
         other => other,
     }
 }
@@ -244,7 +288,12 @@ impl Connection for PgConnection {
     }
 
     fn defer_begin(&mut self) -> bool {
-        self.begin_pending = true;
+        self.pending.begin = true;
+        true
+    }
+
+    fn defer_commit(&mut self) -> bool {
+        self.pending.commit = true;
         true
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use orm::prelude::*;
 use orm::{Connection, ObjectState};
 
-use crate::common::{person, setup, Address, Membership, Person};
+use crate::common::{person, setup, statements_during, Address, Membership, Person};
 
 #[tokio::test]
 async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
@@ -17,7 +17,11 @@ async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
 
     let bob = session.add(person("Bob", None));
     let dup = session.add(person("Ada", None));
+    session.record_statements();
     let err = session.commit().await.unwrap_err();
+    let sent = session.recorded_statements();
+    let verbs: Vec<&str> = sent.iter().filter_map(|s| s.split_whitespace().next()).collect();
+    assert_eq!(verbs, ["BEGIN", "INSERT", "COMMIT", "ROLLBACK"], "COMMIT went out with the INSERT");
     assert!(err.is_unique_violation(), "{err}");
     assert_eq!(err.constraint(), Some("people_name_key"));
     let db_error = err.db_error().unwrap();
@@ -37,6 +41,37 @@ async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
     session[dup].name = "Ada II".into();
     session.commit().await.unwrap();
     assert_eq!(other.query::<Person>().count().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_commit_refused_after_the_insert_it_went_out_with_rolls_the_insert_back() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut admin = engine.session();
+    admin
+        .execute("ALTER TABLE addresses ALTER CONSTRAINT addresses_person_id_fkey DEFERRABLE INITIALLY DEFERRED", ())
+        .await
+        .unwrap();
+    admin.commit().await.unwrap();
+
+    // The INSERT succeeds; the deferred foreign key fails the COMMIT that
+    // went out with it, in the same round trip.
+    let mut session = engine.session();
+    let orphan = session.add(Address::new(404, "Nowhere"));
+    let (trips, result) = statements_during(engine, session.commit()).await;
+    assert_eq!(trips, 2, "the INSERT, with BEGIN and COMMIT sent with it; then a ROLLBACK");
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::ForeignKeyViolation(_)), "{err:?}");
+    assert!(!session.in_transaction());
+    assert_eq!(session.state(orphan), Some(ObjectState::Pending), "pending again, for a retry");
+    assert_eq!(engine.session().query::<Address>().count().await.unwrap(), 0);
+
+    let mut other = engine.session();
+    let ada = other.add(person("Ada", None));
+    other.commit().await.unwrap();
+    session[orphan].person_id = other[ada].id;
+    session.commit().await.expect("the fixed object is written");
+    assert_eq!(engine.session().query::<Address>().count().await.unwrap(), 1);
 }
 
 #[tokio::test]

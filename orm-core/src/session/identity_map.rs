@@ -304,6 +304,24 @@ impl<T: Model> Arena<T> {
         Some(object)
     }
 
+    /// Drops the new objects in slots below `below`: they leave the
+    /// session.
+    pub(crate) fn discard_new(&mut self, below: u32) {
+        let slots = &mut self.slots;
+        self.upserts.retain(|&index| index >= below);
+        self.pending.retain(|&index| {
+            let slot = &mut slots[index as usize];
+            if index >= below {
+                return true;
+            }
+            if slot.state == ObjectState::Pending {
+                slot.object = None;
+                slot.state = ObjectState::Detached;
+            }
+            false
+        });
+    }
+
     /// Replaces a persistent object with freshly loaded values, dropping any
     /// pending changes.
     pub(crate) fn replace(&mut self, index: u32, object: T) {
@@ -383,14 +401,7 @@ impl<T: Model> Arena<T> {
     /// cancelled, and relationships are expired (not loaded) so that the
     /// next load reads what the database holds.
     pub(crate) fn discard_changes(&mut self, session: u64) -> Result<()> {
-        self.upserts.clear();
-        for index in std::mem::take(&mut self.pending) {
-            let slot = &mut self.slots[index as usize];
-            if slot.state == ObjectState::Pending {
-                slot.object = None;
-                slot.state = ObjectState::Detached;
-            }
-        }
+        self.discard_new(u32::MAX);
         for index in std::mem::take(&mut self.dirty) {
             let slot = &mut self.slots[index as usize];
             if let (Some(object), Some(old)) = (&mut slot.object, slot.snapshot.take()) {

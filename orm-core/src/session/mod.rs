@@ -70,6 +70,9 @@ pub struct Session {
     /// Set while a flush runs: still set at the next call means the flush
     /// future was dropped half way (a timeout, a `select!`).
     flushing: bool,
+    /// The new objects whose INSERT carries the COMMIT (`write_changes`):
+    /// those of model `.0` in slots below `.1`.
+    inserted_with_commit: Option<(usize, u32)>,
     /// Set while COMMIT is on its way: still set at the next call means the
     /// commit future was dropped before the answer came.
     committing: bool,
@@ -108,6 +111,7 @@ impl Session {
             savepoints: Vec::new(),
             next_savepoint: 0,
             flushing: false,
+            inserted_with_commit: None,
             committing: false,
             recording: None,
             autoflush: true,
@@ -386,25 +390,59 @@ impl Session {
     /// is then rolled back and every change is pending again, so the caller
     /// can fix the cause and flush again, or [`rollback`](Session::rollback).
     pub async fn flush(&mut self) -> Result<()> {
+        self.write_changes(false).await.map(drop)
+    }
+
+    /// Flushes; with `commit`, sends `COMMIT` with the flush's statement
+    /// when the flush is a single INSERT (one round trip fewer). Returns
+    /// whether it did: the transaction is then committed.
+    async fn write_changes(&mut self, commit: bool) -> Result<bool> {
         self.check_dropped_commit()?;
         self.recover_from_dropped_flush().await;
         for model in &mut self.models {
             model.forget_unchanged();
         }
         if !self.has_changes() {
-            return Ok(());
+            return Ok(false);
         }
         self.begin().await?;
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
         let mut models = flush_links::Models { ids: &self.model_ids, arenas: &mut self.models };
+        let one_insert = unit_of_work::is_one_insert(&models, &self.links).filter(|_| commit);
+        let with_commit = one_insert.is_some() && conn.defer_commit();
         self.flushing = true;
+        self.committing = with_commit;
+        self.inserted_with_commit = one_insert.filter(|_| with_commit).map(|m| (m, models.arenas[m].slot_count()));
         let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
+        self.committing = false;
         self.flushing = false;
-        if result.is_err() {
-            self.fail().await;
+        match result {
+            Ok(()) => {
+                self.inserted_with_commit = None;
+                if with_commit {
+                    self.in_transaction = false;
+                }
+                Ok(with_commit)
+            }
+            // Not an answer of the database to the statement or the COMMIT
+            // (a lost connection, a result that could not be read): the
+            // COMMIT may have taken effect.
+            Err(e) if with_commit && e.db_error().is_none() => {
+                Err(self.commit_outcome_unknown(format!("the statement sent with COMMIT failed ({e})")))
+            }
+            Err(e) => {
+                self.inserted_with_commit = None;
+                if with_commit {
+                    // The database refused the statement or the COMMIT: the
+                    // transaction is over, rolled back, savepoints and all.
+                    self.abort().await;
+                } else {
+                    self.fail().await;
+                }
+                Err(e)
+            }
         }
-        result
     }
 
     /// Flushes and commits the transaction; all or nothing.
@@ -415,8 +453,8 @@ impl Session {
     /// lost after COMMIT was sent (or this future is dropped then, reported
     /// by the session's next call): the transaction may have been committed.
     pub async fn commit(&mut self) -> Result<()> {
-        self.flush().await?;
-        if self.in_transaction {
+        let committed = self.write_changes(true).await?;
+        if self.in_transaction && !committed {
             let commit = self.connector.dialect().render(Statement::Transaction(Transaction::Commit));
             let conn = self.conn.as_deref_mut().expect("a transaction holds a connection");
             self.committing = true;
@@ -458,6 +496,13 @@ impl Session {
     /// the transaction wrote, expired, so that the next query that reads
     /// their rows shows what the database really holds.
     fn commit_outcome_unknown(&mut self, reason: String) -> Error {
+        if let Some((model, below)) = self.inserted_with_commit.take() {
+            // COMMIT went out with the flush's INSERT (`write_changes`): its
+            // new objects may or may not be rows now, and their keys were
+            // not read back.
+            self.models[model].discard_new(below);
+            self.flushing = false;
+        }
         self.in_transaction = false;
         if let Some(conn) = self.conn.take() {
             conn.close();

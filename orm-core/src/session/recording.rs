@@ -15,17 +15,23 @@ pub(crate) type StatementLog = Arc<Mutex<Option<Vec<String>>>>;
 pub(crate) struct Recording {
     inner: Box<dyn Connection>,
     log: StatementLog,
+    /// `COMMIT` goes out after the next statement (`defer_commit`).
+    commit_pending: bool,
 }
 
 impl Recording {
     pub(crate) fn wrap(inner: Box<dyn Connection>, log: StatementLog) -> Box<dyn Connection> {
-        Box::new(Recording { inner, log })
+        Box::new(Recording { inner, log, commit_pending: false })
     }
 
-    fn record(&self, sql: &str) {
+    fn record(&mut self, sql: &str) {
+        let commit = std::mem::take(&mut self.commit_pending);
         if let Ok(mut log) = self.log.lock() {
             if let Some(statements) = log.as_mut() {
                 statements.push(sql.to_owned());
+                if commit {
+                    statements.push("COMMIT".to_owned());
+                }
             }
         }
     }
@@ -63,6 +69,11 @@ impl Connection for Recording {
             self.record("BEGIN");
         }
         deferred
+    }
+
+    fn defer_commit(&mut self) -> bool {
+        self.commit_pending = self.inner.defer_commit();
+        self.commit_pending
     }
 
     fn abandon(self: Box<Self>) {

@@ -43,6 +43,9 @@ pub(crate) trait Tracked: Send + Sync {
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
     ) -> BoxFuture<'a, Result<()>>;
+    /// Whether this model's changes are new objects only, written by one
+    /// plain INSERT (see [`is_one_insert`]).
+    fn is_one_insert(&self) -> bool;
     /// Drops borrowed-but-unchanged objects from the dirty list.
     fn forget_unchanged(&mut self);
     /// The transaction committed: its flushes can no longer be undone.
@@ -54,6 +57,10 @@ pub(crate) trait Tracked: Send + Sync {
     /// The number of journaled flush entries, for a savepoint's mark.
     fn journal_len(&self) -> usize;
     fn discard_changes(&mut self, session: u64) -> Result<()>;
+    /// The number of slots: objects added later get slots from here on.
+    fn slot_count(&self) -> u32;
+    /// Drops the new objects in slots below `below` (`Arena::discard_new`).
+    fn discard_new(&mut self, below: u32);
     /// Whether the object is pending or persistent (still tracked).
     fn is_live(&self, index: u32) -> bool;
     /// The value of a column of a persistent object.
@@ -103,6 +110,20 @@ impl<T: Model> Tracked for Arena<T> {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.delete_marked(conn, dialect))
     }
+    fn is_one_insert(&self) -> bool {
+        let table = T::TABLE;
+        // A table with nothing to send inserts one row at a time.
+        let sends_columns = table.columns.iter().any(|c| !TableMeta::is_server_filled(c));
+        let new_objects = self.pending.iter().filter(|&&i| {
+            let slot = &self.slots[i as usize];
+            slot.state == ObjectState::Pending && slot.object.is_some()
+        });
+        self.dirty.is_empty()
+            && self.deleted.is_empty()
+            && self.upserts.is_empty()
+            && sends_columns
+            && new_objects.count() > 0
+    }
     fn forget_unchanged(&mut self) {
         Arena::forget_unchanged(self)
     }
@@ -121,6 +142,12 @@ impl<T: Model> Tracked for Arena<T> {
     }
     fn discard_changes(&mut self, session: u64) -> Result<()> {
         Arena::discard_changes(self, session)
+    }
+    fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+    fn discard_new(&mut self, below: u32) {
+        Arena::discard_new(self, below)
     }
     fn is_live(&self, index: u32) -> bool {
         matches!(self.state(index), Some(ObjectState::Pending | ObjectState::Persistent))
@@ -224,6 +251,20 @@ pub(crate) async fn flush(
         models.arenas[i].flush_deletes(conn, dialect).await?;
     }
     Ok(())
+}
+
+/// Whether the flush will send exactly one statement: an INSERT of one
+/// model's new objects, not an upsert, that only the database can refuse.
+/// `COMMIT` may then go out with it. Updates and deletes never qualify: their
+/// results are checked after they ran (a stale version), and a failed check
+/// must roll back what they wrote.
+/// Returns the model's position in `models`.
+pub(crate) fn is_one_insert(models: &Models<'_>, links: &PendingLinks) -> Option<usize> {
+    let mut changed = models.arenas.iter().enumerate().filter(|(_, m)| m.has_changes());
+    match (changed.next(), changed.next()) {
+        (Some((i, only)), None) if links.is_empty() && only.is_one_insert() => Some(i),
+        _ => None,
+    }
 }
 
 /// Returns the slots of a work list still in `state`, in slot order, without
