@@ -56,10 +56,14 @@ pub(crate) struct EngineState {
 const MANY_ROWS: usize = 256;
 
 impl EngineState {
-    /// Counts a statement and starts its clock.
-    pub(crate) fn statement_started(&self) -> Instant {
+    /// Counts a statement and starts its clock, if anything will read it:
+    /// a `slow_statement` threshold, or a subscriber of `orm::sql` (the
+    /// clock costs two reads of it per statement otherwise for nothing).
+    pub(crate) fn statement_started(&self) -> Option<Instant> {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        Instant::now()
+        let timed =
+            self.options.slow_statement.is_some() || tracing::enabled!(target: "orm::sql", tracing::Level::INFO);
+        timed.then(Instant::now)
     }
 
     /// Closes idle connections beyond `pool_size` (QueuePool's overflow),

@@ -183,7 +183,7 @@ impl PgConnection {
 
     /// Logs a statement, with the `BEGIN` and `COMMIT` that went out with
     /// it as lines of their own, at DEBUG (their time is the statement's).
-    fn log_sent<T>(&self, sql: &str, params: &[Value], started: Instant, result: &Result<T>, sent: Pending) {
+    fn log_sent<T>(&self, sql: &str, params: &[Value], started: Option<Instant>, result: &Result<T>, sent: Pending) {
         if sent.begin {
             tracing::debug!(target: "orm::sql", sql = "BEGIN", params = 0usize, "sent with the next statement");
         }
@@ -197,9 +197,9 @@ impl PgConnection {
     /// a failed one at INFO with its error; one slower than the engine's
     /// `slow_statement` threshold at WARN. Parameter values only when the
     /// engine opts in (`log_parameters`), their number otherwise.
-    fn log<T>(&self, sql: &str, params: &[Value], started: Instant, result: &Result<T>) {
-        let elapsed = started.elapsed();
-        let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    fn log<T>(&self, sql: &str, params: &[Value], started: Option<Instant>, result: &Result<T>) {
+        let elapsed = started.map(|started| started.elapsed());
+        let elapsed_us = elapsed.map(|e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
         let options = &self.engine.options;
         let values = options.log_parameters.then_some(params).map(tracing::field::debug);
         let params = params.len();
@@ -207,7 +207,7 @@ impl PgConnection {
             Err(error) => {
                 tracing::info!(target: "orm::sql", sql, params, values, elapsed_us, %error, "statement failed");
             }
-            Ok(_) if options.slow_statement.is_some_and(|slow| elapsed >= slow) => {
+            Ok(_) if options.slow_statement.is_some_and(|slow| elapsed.is_some_and(|e| e >= slow)) => {
                 tracing::warn!(target: "orm::sql", sql, params, values, elapsed_us, "slow statement");
             }
             Ok(_) => tracing::debug!(target: "orm::sql", sql, params, values, elapsed_us),

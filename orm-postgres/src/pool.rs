@@ -157,7 +157,8 @@ pub(crate) fn build(url: &str, options: &PoolOptions, invalidation: Arc<Invalida
     let timeouts = Timeouts {
         wait: Some(options.pool_timeout),
         create: Some(target.connect_timeout),
-        recycle: Some(target.connect_timeout),
+        // Only a pre-ping can wait on the server while recycling.
+        recycle: options.pre_ping.then_some(target.connect_timeout),
     };
     let max_age = options.pool_recycle;
     let mut builder = Pool::builder(manager)
