@@ -90,6 +90,14 @@ pub trait Connection: Send + Debug {
         false
     }
 
+    /// Cancels a `COMMIT` asked for with [`defer_commit`](Connection::defer_commit)
+    /// that has not gone out: the statements since failed before they were
+    /// sent (a parameter that does not encode), or none was sent. Returns
+    /// whether there was one; the transaction is then still open.
+    fn cancel_deferred_commit(&mut self) -> bool {
+        false
+    }
+
     /// Gives the connection up while a transaction is open on it: the
     /// transaction must be rolled back before anyone else uses the
     /// connection. Called from `Drop`, so it must not block.

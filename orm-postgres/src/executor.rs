@@ -3,9 +3,12 @@
 //! [`Value`]s.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
+use futures_util::future::maybe_done;
 use futures_util::TryStreamExt;
 use orm_core::{BoxFuture, Connection, Error, Result, RowFn, Rows, Value};
 use tokio_postgres::types::Type;
@@ -23,9 +26,17 @@ pub struct PgConnection {
 }
 
 /// `BEGIN` before the next statement (`defer_begin`), `COMMIT` after it
-/// (`defer_commit`), in the same round trip.
-#[derive(Debug, Default, Clone, Copy)]
+/// (`defer_commit`), in the same round trip. Atomic so that a statement's
+/// future, which borrows the connection, takes each when it sends it.
+#[derive(Debug, Default)]
 struct Pending {
+    begin: AtomicBool,
+    commit: AtomicBool,
+}
+
+/// What went out with a statement.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
     begin: bool,
     commit: bool,
 }
@@ -64,33 +75,34 @@ impl PgConnection {
         mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
-        let pending = self.pending;
-        let mut result = self.query_each_once(sql, params, &mut each).await;
+        let (mut result, sent) = self.query_each_once(sql, params, &mut each).await;
         if let Err(first) = result {
             result = match first {
-                first if is_stale_plan(&first) => match self.rearm_for_retry(pending) {
-                    true => retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await),
+                first if is_stale_plan(&first) => match self.rearm_for_retry(sent) {
+                    true => retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await.0),
                     false => Err(schema_changed(first)),
                 },
                 other => Err(other),
             };
         }
-        self.log_sent(sql, params, started, &result, pending);
+        self.log_sent(sql, params, started, &result, sent);
         result
     }
 
+    /// Runs a query once; returns what went out with it.
     async fn query_each_once(
         &mut self,
         sql: &str,
         params: &[Value],
         each: &mut (impl FnMut(&mut Vec<Value>) -> Result<()> + Send),
-    ) -> Result<usize> {
-        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
-        check_params(statement.params(), params)?;
+    ) -> (Result<usize>, Sent) {
+        let statement = match self.prepare(sql, params).await {
+            Ok(statement) => statement,
+            Err(e) => return (Err(e), Sent::default()),
+        };
         // Column types are looked at once per statement, not once per value.
         let columns: Vec<(ColumnKind, &Type)> =
             statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
-        let pending = std::mem::take(&mut self.pending);
         let this = &*self;
         let rows = async {
             let stream =
@@ -106,53 +118,83 @@ impl PgConnection {
             }
             Ok(columns.len())
         };
-        this.pipelined(pending, rows).await
+        this.pipelined(rows).await
     }
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let started = self.engine.statement_started();
-        let pending = self.pending;
-        let mut result = self.execute_once(sql, params).await;
+        let (mut result, sent) = self.execute_once(sql, params).await;
         if let Err(first) = result {
             result = match first {
-                first if is_stale_plan(&first) => match self.rearm_for_retry(pending) {
-                    true => retry_stale_plan(first, self.execute_once(sql, params).await),
+                first if is_stale_plan(&first) => match self.rearm_for_retry(sent) {
+                    true => retry_stale_plan(first, self.execute_once(sql, params).await.0),
                     false => Err(schema_changed(first)),
                 },
                 other => Err(other),
             };
         }
-        self.log_sent(sql, params, started, &result, pending);
+        self.log_sent(sql, params, started, &result, sent);
         result
     }
 
-    async fn execute_once(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
-        check_params(statement.params(), params)?;
-        let pending = std::mem::take(&mut self.pending);
+    /// Runs a statement once; returns what went out with it.
+    async fn execute_once(&mut self, sql: &str, params: &[Value]) -> (Result<u64>, Sent) {
+        let statement = match self.prepare(sql, params).await {
+            Ok(statement) => statement,
+            Err(e) => return (Err(e), Sent::default()),
+        };
         let this = &*self;
         let count =
             async { this.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e)) };
-        this.pipelined(pending, count).await
+        this.pipelined(count).await
+    }
+
+    /// Prepares `sql` (once per connection) and checks the parameters
+    /// against the types the server expects.
+    async fn prepare(&self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
+        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
+        check_params(statement.params(), params)?;
+        Ok(statement)
     }
 
     /// Runs `statement` with the pending `BEGIN` before it and the pending
     /// `COMMIT` after it, all sent before any answer is awaited:
-    /// tokio-postgres sends a request when its future is first polled, and
-    /// `join3` polls in order. The statement's rows are read while `COMMIT`
-    /// waits, since its answer comes after them.
-    async fn pipelined<T>(&self, pending: Pending, statement: impl Future<Output = Result<T>>) -> Result<T> {
+    /// tokio-postgres sends a request when its future is first polled. The
+    /// statement's rows are read while `COMMIT` waits, since its answer comes
+    /// after them. A statement that fails before it is sent (a parameter
+    /// that does not encode) leaves `COMMIT` pending: committing without it
+    /// would commit the rest of the transaction. Returns what went out with
+    /// the statement.
+    async fn pipelined<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
         let client = self.client();
-        let (began, result, committed) = futures_util::future::join3(
-            send_if(client, pending.begin, "BEGIN"),
-            statement,
-            send_if(client, pending.commit, "COMMIT"),
-        )
+        let begin = self.pending.begin.swap(false, Ordering::Relaxed);
+        let began = maybe_done(send_if(client, begin, "BEGIN"));
+        let statement = maybe_done(statement);
+        futures_util::pin_mut!(began, statement);
+        // One poll each, in order, sends BEGIN and then the statement.
+        std::future::poll_fn(|cx| {
+            let _ = began.as_mut().poll(cx);
+            let _ = statement.as_mut().poll(cx);
+            Poll::Ready(())
+        })
         .await;
-        began.map_err(|e| self.error(e))?;
-        let value = result?;
-        committed.map_err(|e| self.error(e))?;
-        Ok(value)
+        // Done already means it never reached the server, which answers
+        // nothing this fast.
+        let was_sent = statement.as_mut().output_mut().is_none();
+        let commit = was_sent && self.pending.commit.swap(false, Ordering::Relaxed);
+        let committed = maybe_done(send_if(client, commit, "COMMIT"));
+        futures_util::pin_mut!(committed);
+        futures_util::future::join3(began.as_mut(), statement.as_mut(), committed.as_mut()).await;
+        let sent = Sent { begin, commit };
+        let outputs = (began.take_output(), statement.take_output(), committed.take_output());
+        let (Some(began), Some(result), Some(committed)) = outputs else {
+            unreachable!("joined futures are done");
+        };
+        let result = began.map_err(|e| self.error(e)).and(result).and_then(|value| {
+            committed.map_err(|e| self.error(e))?;
+            Ok(value)
+        });
+        (result, sent)
     }
 
     /// Before a statement whose cached plan went stale runs again: whether
@@ -160,30 +202,30 @@ impl PgConnection {
     /// If the transaction began with this statement, `BEGIN` and `COMMIT` go
     /// out again with the retry; if it began earlier, its earlier statements
     /// are lost, and the caller must retry the whole transaction.
-    fn rearm_for_retry(&mut self, sent: Pending) -> bool {
+    fn rearm_for_retry(&mut self, sent: Sent) -> bool {
         self.client().statement_cache.clear();
         if sent.commit {
             if !sent.begin {
                 return false;
             }
-            self.pending = sent;
+            *self.pending.begin.get_mut() = true;
+            *self.pending.commit.get_mut() = true;
         }
         true
     }
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
-        let pending = std::mem::take(&mut self.pending);
         let this = &*self;
         let batch = async { this.client().batch_execute(sql).await.map_err(|e| this.error(e)) };
-        let result = this.pipelined(pending, batch).await;
-        self.log_sent(sql, &[], started, &result, pending);
+        let (result, sent) = this.pipelined(batch).await;
+        self.log_sent(sql, &[], started, &result, sent);
         result
     }
 
     /// Logs a statement, with the `BEGIN` and `COMMIT` that went out with
     /// it as lines of their own, at DEBUG (their time is the statement's).
-    fn log_sent<T>(&self, sql: &str, params: &[Value], started: Option<Instant>, result: &Result<T>, sent: Pending) {
+    fn log_sent<T>(&self, sql: &str, params: &[Value], started: Option<Instant>, result: &Result<T>, sent: Sent) {
         if sent.begin {
             tracing::debug!(target: "orm::sql", sql = "BEGIN", params = 0usize, "sent with the next statement");
         }
@@ -288,13 +330,17 @@ impl Connection for PgConnection {
     }
 
     fn defer_begin(&mut self) -> bool {
-        self.pending.begin = true;
+        *self.pending.begin.get_mut() = true;
         true
     }
 
     fn defer_commit(&mut self) -> bool {
-        self.pending.commit = true;
+        *self.pending.commit.get_mut() = true;
         true
+    }
+
+    fn cancel_deferred_commit(&mut self) -> bool {
+        std::mem::take(self.pending.commit.get_mut())
     }
 
     fn close(mut self: Box<Self>) {

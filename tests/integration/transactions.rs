@@ -75,6 +75,27 @@ async fn a_commit_refused_after_the_insert_it_went_out_with_rolls_the_insert_bac
 }
 
 #[tokio::test]
+async fn a_commit_deferred_to_a_statement_that_fails_before_it_is_sent_does_not_go_out() {
+    let db = orm::testing::TestDb::new().await.unwrap();
+    let engine = db.engine();
+    let mut admin = engine.connect().await.unwrap();
+    admin.batch_execute("CREATE TABLE numbers (n int)").await.unwrap();
+    let mut conn = engine.connect().await.unwrap();
+    assert!(conn.defer_begin());
+    conn.execute("INSERT INTO numbers VALUES (1)", &[]).await.unwrap();
+    assert!(conn.defer_commit());
+    // An element of another type: refused while encoding, before sending.
+    let mixed = orm::Value::Array(orm::SqlType::Integer, vec![orm::Value::I32(2), orm::Value::Text("two".into())]);
+    let error = conn.execute("INSERT INTO numbers SELECT unnest($1::int4[])", &[mixed]).await.unwrap_err();
+    assert!(error.db_error().is_none(), "{error:?}");
+    assert!(conn.cancel_deferred_commit(), "COMMIT is still waiting, not sent");
+    // Had COMMIT gone out, the first row would be committed now.
+    let rows = admin.query("SELECT count(*) FROM numbers", &[]).await.unwrap();
+    assert_eq!(rows.values, [orm::Value::I64(0)]);
+    conn.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
 async fn everything_flushed_earlier_in_a_failed_transaction_is_undone_too() {
     let db = setup().await;
     let engine = db.engine();

@@ -417,31 +417,35 @@ impl Session {
         let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
         self.committing = false;
         self.flushing = false;
+        // A COMMIT still waiting did not go out: no statement was sent after
+        // `defer_commit`, or it failed before it was.
+        let committed = with_commit && !self.conn.as_deref_mut().is_some_and(|c| c.cancel_deferred_commit());
+        if !committed {
+            self.inserted_with_commit = None;
+        }
         match result {
             Ok(()) => {
                 self.inserted_with_commit = None;
-                if with_commit {
+                if committed {
                     self.in_transaction = false;
                 }
-                Ok(with_commit)
+                Ok(committed)
+            }
+            Err(e) if !committed => {
+                self.fail().await;
+                Err(e)
+            }
+            // The database refused the statement or the COMMIT: the
+            // transaction is over, rolled back, savepoints and all.
+            Err(e) if e.db_error().is_some() => {
+                self.inserted_with_commit = None;
+                self.abort().await;
+                Err(e)
             }
             // Not an answer of the database to the statement or the COMMIT
             // (a lost connection, a result that could not be read): the
             // COMMIT may have taken effect.
-            Err(e) if with_commit && e.db_error().is_none() => {
-                Err(self.commit_outcome_unknown(format!("the statement sent with COMMIT failed ({e})")))
-            }
-            Err(e) => {
-                self.inserted_with_commit = None;
-                if with_commit {
-                    // The database refused the statement or the COMMIT: the
-                    // transaction is over, rolled back, savepoints and all.
-                    self.abort().await;
-                } else {
-                    self.fail().await;
-                }
-                Err(e)
-            }
+            Err(e) => Err(self.commit_outcome_unknown(format!("the statement sent with COMMIT failed ({e})"))),
         }
     }
 
@@ -515,6 +519,12 @@ impl Session {
     /// Reports a commit whose future was dropped while COMMIT was on its way.
     fn check_dropped_commit(&mut self) -> Result<()> {
         if std::mem::take(&mut self.committing) {
+            if self.conn.as_deref_mut().is_some_and(|c| c.cancel_deferred_commit()) {
+                // A flush carrying COMMIT was dropped before COMMIT went
+                // out: still `flushing`, undone as any dropped flush.
+                self.inserted_with_commit = None;
+                return Ok(());
+            }
             let reason = "the commit was cancelled after COMMIT was sent".to_owned();
             return Err(self.commit_outcome_unknown(reason));
         }

@@ -76,6 +76,21 @@ impl Connection for Recording {
         self.commit_pending
     }
 
+    fn cancel_deferred_commit(&mut self) -> bool {
+        self.commit_pending = false;
+        let cancelled = self.inner.cancel_deferred_commit();
+        if cancelled {
+            // Recorded with the statement it was to follow, which failed
+            // before it was sent.
+            if let Ok(mut log) = self.log.lock() {
+                if let Some(statements) = log.as_mut().filter(|s| s.last().is_some_and(|l| l == "COMMIT")) {
+                    statements.pop();
+                }
+            }
+        }
+        cancelled
+    }
+
     fn abandon(self: Box<Self>) {
         self.inner.abandon();
     }
