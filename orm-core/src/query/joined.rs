@@ -2,15 +2,16 @@
 //! steps (one per joined relationship, in the order of their columns), and
 //! the decoding of the rows that links each related object to its owner.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use crate::error::Result;
 use crate::executor::Rows;
-use crate::loader::{LoadNode, Strategy};
+use crate::loader::{LoadNode, MemoryOrder, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
 use crate::session::Session;
+use crate::value::Value;
 
 /// One joined eager load, in the order its columns appear in a row.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub(crate) struct JoinedStep {
     pub(crate) alias: String,
     /// The step whose objects own this step's (`None`: the query's model).
     pub(crate) parent: Option<usize>,
+    /// The order the loader sorts the collection in; `None`: the database's.
+    pub(crate) order: Option<MemoryOrder>,
     pub(crate) node: LoadNode,
 }
 
@@ -46,6 +49,7 @@ pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<J
                 target,
                 alias: alias.clone(),
                 parent,
+                order: MemoryOrder::of(target, relation),
                 node: node.clone(),
             });
             let index = steps.len() - 1;
@@ -59,40 +63,101 @@ pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<J
 
 impl Session {
     /// Decodes rows of `T`'s columns followed by each joined step's columns,
-    /// linking every related object to its owner in the same row.
+    /// then links every related object to its owner in the same row.
+    /// Returns the root of every row, in row order.
     pub(crate) fn load_joined_rows<T: Model>(&mut self, rows: Rows, steps: &[JoinedStep]) -> Result<Vec<u32>> {
         let count = rows.len();
-        let group = self.new_group::<T>();
+        let mut gathered = Gathered::new(self.new_group::<T>(), steps.len(), count);
         let mut values = rows.values;
         let mut reader = RowReader::new(T::TABLE, values.drain(..));
-        let mut roots = Vec::with_capacity(count);
-        let mut reset: HashSet<(usize, u32)> = HashSet::new();
         for _ in 0..count {
-            let root = T::from_row(&mut reader)?;
-            reader.next_row();
-            let root = self.merge_object::<T>(root, group);
-            roots.push(root);
-            let mut objects: Vec<Option<u32>> = Vec::with_capacity(steps.len());
-            for (i, step) in steps.iter().enumerate() {
-                reader.switch_table(step.target);
-                let child = (step.node.joined.decode)(self, &mut reader)?;
-                reader.next_row();
-                let owner = match step.parent {
-                    None => Some(root),
-                    Some(p) => objects[p],
-                };
-                if let Some(owner) = owner {
-                    if reset.insert((i, owner)) {
-                        (step.node.joined.reset)(self, owner, step.node.relation);
-                    }
-                    if let Some(child) = child {
-                        (step.node.joined.attach)(self, owner, step.node.relation, child);
-                    }
-                }
-                objects.push(child);
-            }
+            gathered.read::<T>(self, steps, &mut reader)?;
             reader.switch_table(T::TABLE);
         }
-        Ok(roots)
+        Ok(gathered.link(self, steps))
+    }
+}
+
+/// What the rows of a joined load hold, gathered before any object is
+/// linked: the root of every row, and for each step the owners met and the
+/// children met under them. The rows may come in any order: an owner is
+/// known by its slot, not by its rows being next to each other.
+struct Gathered {
+    group: u32,
+    roots: Vec<u32>,
+    steps: Vec<StepRows>,
+    /// The (step, owner) pairs met, so that each owner is listed once.
+    met: FxHashSet<(usize, u32)>,
+    /// The object of each step in the current row (`None`: no match).
+    objects: Vec<Option<u32>>,
+}
+
+/// The owners (first seen first) and children one step met.
+#[derive(Default)]
+struct StepRows {
+    owners: Vec<u32>,
+    /// (sort key, owner, child); the key is only read for a step the loader
+    /// sorts (`JoinedStep::order`).
+    children: Vec<((bool, i64), u32, u32)>,
+}
+
+impl Gathered {
+    fn new(group: u32, steps: usize, rows: usize) -> Self {
+        Gathered {
+            group,
+            roots: Vec::with_capacity(rows),
+            steps: (0..steps).map(|_| StepRows::default()).collect(),
+            met: FxHashSet::default(),
+            objects: Vec::with_capacity(steps),
+        }
+    }
+
+    /// Reads one row: merges its objects into the identity map and notes
+    /// who owns whom.
+    fn read<T: Model>(&mut self, session: &mut Session, steps: &[JoinedStep], row: &mut RowReader<'_>) -> Result<()> {
+        let root = T::from_row(row)?;
+        let root = session.merge_object::<T>(root, self.group);
+        self.roots.push(root);
+        self.objects.clear();
+        for (i, step) in steps.iter().enumerate() {
+            row.switch_table(step.target);
+            // Read before decoding: the value as the database sorts it.
+            let key = step.order.map_or((false, 0), |o| o.key(row.upcoming().get(o.column).unwrap_or(&Value::Null)));
+            let child = (step.node.joined.decode)(session, row)?;
+            let owner = match step.parent {
+                None => Some(root),
+                Some(p) => self.objects[p],
+            };
+            if let Some(owner) = owner {
+                if self.met.insert((i, owner)) {
+                    self.steps[i].owners.push(owner);
+                }
+                if let Some(child) = child {
+                    self.steps[i].children.push((key, owner, child));
+                }
+            }
+            self.objects.push(child);
+        }
+        Ok(())
+    }
+
+    /// Sets the loaded relationships of every owner met: its children in
+    /// the collection's order (sorted here when the database did not), each
+    /// once. Returns the root of every row.
+    fn link(self, session: &mut Session, steps: &[JoinedStep]) -> Vec<u32> {
+        for (step, mut rows) in steps.iter().zip(self.steps) {
+            let (relation, joined) = (step.node.relation, step.node.joined);
+            for &owner in &rows.owners {
+                (joined.reset)(session, owner, relation);
+            }
+            if step.order.is_some() {
+                // Stable: children that tie keep the order they came in.
+                rows.children.sort_by_key(|&(key, ..)| key);
+            }
+            for (_, owner, child) in rows.children {
+                (joined.attach)(session, owner, relation, child);
+            }
+        }
+        self.roots
     }
 }

@@ -296,15 +296,21 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     }
 
     /// The statement that loads `T`, with the joined eager loads.
+    ///
+    /// When something limits the parent rows (`limit`, `offset`, a lock, or
+    /// joins that choose them), they are chosen first in a subquery and the
+    /// eager joins only add their related rows; otherwise the joins go
+    /// straight onto `T`'s table. The rows are sorted only as far as the
+    /// loader needs: by the query's `order_by`, and by the collections whose
+    /// order it cannot reproduce in memory
+    /// ([`MemoryOrder`](crate::loader::MemoryOrder)). The loader does not
+    /// need a parent's rows next to each other.
     fn select(&self, limit: Option<i64>, joined: &[JoinedStep]) -> Result<statement::Select> {
         if joined.is_empty() {
             return self.parent_select(limit, false);
         }
-        // The parent rows are chosen (and limited) first; the joins only add
-        // their related rows.
         let table = T::TABLE;
         let name = Name::Borrowed(table.name);
-        let parents = self.parent_select(limit, true)?;
         let mut items: Vec<statement::Expr> = statement::columns_of(table, &name).collect();
         let mut joins = Vec::new();
         for step in joined {
@@ -326,17 +332,18 @@ impl<'s, T: Model, F> Query<'s, T, F> {
                 .map(|(term, alias)| OrderTerm { expr: statement::Expr::column(table.name, alias), ..term.clone() })
                 .collect()
         };
-        order_by.extend(key_columns(table, table.name).map(ascending));
-        for step in joined {
+        for step in joined.iter().filter(|step| step.order.is_none()) {
             order_by.extend(collection_order(step.target, &step.alias, step.relation));
         }
-        Ok(statement::Select {
-            items,
-            from: Some(Source::Subquery { query: Box::new(parents), alias: name }),
-            joins,
-            order_by,
-            ..Default::default()
-        })
+        let mut select = statement::Select { items, joins, order_by, ..Default::default() };
+        if limit.is_none() && self.offset.is_none() && self.lock.is_none() && self.joins.is_empty() {
+            select.from = Some(Source::table(table));
+            select.filter = statement::Expr::all(self.filters.clone());
+        } else {
+            let parents = self.parent_select(limit, true)?;
+            select.from = Some(Source::Subquery { query: Box::new(parents), alias: name });
+        }
+        Ok(select)
     }
 
     async fn run(self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
