@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::executor::{BoxFuture, Rows};
 use crate::model::Model;
 use crate::relation::{Cardinality, Join, Relation};
+use crate::session::flush_links::Models;
 use crate::session::{Handle, Session};
 use crate::statement::{self, Expr, Name, OrderTerm, Source, Statement};
 use crate::value::Value;
@@ -42,7 +43,7 @@ pub(crate) struct JoinedFns {
     /// The target's table.
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
     /// Reads the target's columns of one row; `None` if the join matched nothing.
-    pub(crate) decode: fn(&mut Session, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
+    pub(crate) decode: fn(&mut Models<'_>, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
     /// Marks the relationship of a parent loaded and empty (first sight in a result).
     pub(crate) reset: fn(&mut Session, u32, usize),
     /// Adds a child to a parent's relationship.
@@ -112,8 +113,8 @@ fn select_in<M: Model, T: Model>(
     Box::pin(async move { session.load_relation::<M, T>(&parents, relation).await })
 }
 
-fn decode_joined<T: Model>(session: &mut Session, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
-    session.merge_joined::<T>(row)
+fn decode_joined<T: Model>(models: &mut Models<'_>, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
+    models.arena_mut::<T>().merge_joined(row)
 }
 
 fn reset_links<M: Model>(session: &mut Session, parent: u32, relation: usize) {

@@ -5,12 +5,13 @@
 use rustc_hash::FxHashSet;
 
 use crate::error::Result;
-use crate::executor::Rows;
 use crate::loader::{LoadNode, MemoryOrder, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
+use crate::session::flush_links::Models;
 use crate::session::Session;
+use crate::statement::Statement;
 use crate::value::Value;
 
 /// One joined eager load, in the order its columns appear in a row.
@@ -62,18 +63,21 @@ pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<J
 }
 
 impl Session {
-    /// Decodes rows of `T`'s columns followed by each joined step's columns,
-    /// then links every related object to its owner in the same row.
-    /// Returns the root of every row, in row order.
-    pub(crate) fn load_joined_rows<T: Model>(&mut self, rows: Rows, steps: &[JoinedStep]) -> Result<Vec<u32>> {
-        let count = rows.len();
-        let mut gathered = Gathered::new(self.new_group::<T>(), steps.len(), count);
-        let mut values = rows.values;
-        let mut reader = RowReader::new(T::TABLE, values.drain(..));
-        for _ in 0..count {
-            gathered.read::<T>(self, steps, &mut reader)?;
-            reader.switch_table(T::TABLE);
-        }
+    /// Runs `statement` (rows of `T`'s columns followed by each joined
+    /// step's columns), merging the objects of each row as it arrives, then
+    /// links every related object to its owner in the same row. Returns the
+    /// root of every row, in row order.
+    pub(crate) async fn load_joined<T: Model>(
+        &mut self,
+        statement: Statement,
+        steps: &[JoinedStep],
+    ) -> Result<Vec<u32>> {
+        let sql = self.render(statement);
+        let mut gathered = Gathered::new(self.new_group::<T>(), steps.len());
+        let mut read = |models: &mut Models<'_>, values: std::vec::Drain<'_, Value>| {
+            gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, values))
+        };
+        self.stream_into_arenas(&sql, &mut read).await?;
         Ok(gathered.link(self, steps))
     }
 }
@@ -102,10 +106,10 @@ struct StepRows {
 }
 
 impl Gathered {
-    fn new(group: u32, steps: usize, rows: usize) -> Self {
+    fn new(group: u32, steps: usize) -> Self {
         Gathered {
             group,
-            roots: Vec::with_capacity(rows),
+            roots: Vec::new(),
             steps: (0..steps).map(|_| StepRows::default()).collect(),
             met: FxHashSet::default(),
             objects: Vec::with_capacity(steps),
@@ -114,16 +118,16 @@ impl Gathered {
 
     /// Reads one row: merges its objects into the identity map and notes
     /// who owns whom.
-    fn read<T: Model>(&mut self, session: &mut Session, steps: &[JoinedStep], row: &mut RowReader<'_>) -> Result<()> {
+    fn read<T: Model>(&mut self, models: &mut Models<'_>, steps: &[JoinedStep], row: &mut RowReader<'_>) -> Result<()> {
         let root = T::from_row(row)?;
-        let root = session.merge_object::<T>(root, self.group);
+        let root = models.arena_mut::<T>().merge_loaded(root, self.group);
         self.roots.push(root);
         self.objects.clear();
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
             // Read before decoding: the value as the database sorts it.
             let key = step.order.map_or((false, 0), |o| o.key(row.upcoming().get(o.column).unwrap_or(&Value::Null)));
-            let child = (step.node.joined.decode)(session, row)?;
+            let child = (step.node.joined.decode)(models, row)?;
             let owner = match step.parent {
                 None => Some(root),
                 Some(p) => self.objects[p],

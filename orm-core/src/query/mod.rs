@@ -356,8 +356,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let slots = if joined.is_empty() {
             self.session.fetch_objects::<T>(statement).await?
         } else {
-            let rows = self.session.fetch_statement(statement).await?;
-            self.session.load_joined_rows::<T>(rows, &joined)?
+            self.session.load_joined::<T>(statement, &joined).await?
         };
         let slots = dedupe(slots);
         self.session.run_selectin(&slots, &self.loads).await?;
