@@ -353,13 +353,7 @@ impl MemoryOrder {
     /// in memory.
     pub(crate) fn of(target: &crate::metadata::TableMeta, meta: &crate::relation::RelationMeta) -> Option<Self> {
         let (column, descending) = match meta.order_by {
-            [] => {
-                let mut key = target.primary_key();
-                match (key.next(), key.next()) {
-                    (Some((column, _)), None) => (column, false),
-                    _ => return None,
-                }
-            }
+            [] => (target.single_key()?, false),
             [(column, descending)] => (*column, *descending),
             _ => return None,
         };

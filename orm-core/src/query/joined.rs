@@ -2,10 +2,10 @@
 //! steps (one per joined relationship, in the order of their columns), and
 //! the decoding of the rows that links each related object to its owner.
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Result;
-use crate::loader::{LoadNode, MemoryOrder, Strategy};
+use crate::loader::{KeyValue, LoadNode, MemoryOrder, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
@@ -66,14 +66,14 @@ impl Session {
     /// Runs `statement` (rows of `T`'s columns followed by each joined
     /// step's columns), merging the objects of each row as it arrives, then
     /// links every related object to its owner in the same row. Returns the
-    /// root of every row, in row order.
+    /// roots in the order first met.
     pub(crate) async fn load_joined<T: Model>(
         &mut self,
         statement: Statement,
         steps: &[JoinedStep],
     ) -> Result<Vec<u32>> {
         let sql = self.render(statement);
-        let mut gathered = Gathered::new(self.new_group::<T>(), steps.len());
+        let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
         let mut read = |models: &mut Models<'_>, values: std::vec::Drain<'_, Value>| {
             gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, values))
         };
@@ -88,7 +88,14 @@ impl Session {
 /// known by its slot, not by its rows being next to each other.
 struct Gathered {
     group: u32,
+    /// The roots in the order first met (a root whose key is several
+    /// columns: once per row).
     roots: Vec<u32>,
+    /// The root's key column, when it is one column.
+    root_key: Option<usize>,
+    /// The slot of each root met, by key: a root's later rows (one per
+    /// related object) skip its columns instead of decoding them again.
+    root_slots: FxHashMap<KeyValue, u32>,
     steps: Vec<StepRows>,
     /// The (step, owner) pairs met, so that each owner is listed once.
     met: FxHashSet<(usize, u32)>,
@@ -106,10 +113,12 @@ struct StepRows {
 }
 
 impl Gathered {
-    fn new(group: u32, steps: usize) -> Self {
+    fn new(root: &TableMeta, group: u32, steps: usize) -> Self {
         Gathered {
             group,
             roots: Vec::new(),
+            root_key: root.single_key(),
+            root_slots: FxHashMap::default(),
             steps: (0..steps).map(|_| StepRows::default()).collect(),
             met: FxHashSet::default(),
             objects: Vec::with_capacity(steps),
@@ -119,9 +128,7 @@ impl Gathered {
     /// Reads one row: merges its objects into the identity map and notes
     /// who owns whom.
     fn read<T: Model>(&mut self, models: &mut Models<'_>, steps: &[JoinedStep], row: &mut RowReader<'_>) -> Result<()> {
-        let root = T::from_row(row)?;
-        let root = models.arena_mut::<T>().merge_loaded(root, self.group);
-        self.roots.push(root);
+        let root = self.read_root::<T>(models, row)?;
         self.objects.clear();
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
@@ -145,9 +152,25 @@ impl Gathered {
         Ok(())
     }
 
+    /// Reads the root of a row; the slot of the root.
+    fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
+        let key = self.root_key.and_then(|column| KeyValue::of(row.upcoming().get(column)?));
+        if let Some(&slot) = key.as_ref().and_then(|k| self.root_slots.get(k)) {
+            row.skip(T::TABLE.columns.len());
+            return Ok(slot);
+        }
+        let root = T::from_row(row)?;
+        let slot = models.arena_mut::<T>().merge_loaded(root, self.group);
+        if let Some(key) = key {
+            self.root_slots.insert(key, slot);
+        }
+        self.roots.push(slot);
+        Ok(slot)
+    }
+
     /// Sets the loaded relationships of every owner met: its children in
     /// the collection's order (sorted here when the database did not), each
-    /// once. Returns the root of every row.
+    /// once. Returns the roots.
     fn link(self, session: &mut Session, steps: &[JoinedStep]) -> Vec<u32> {
         for (step, mut rows) in steps.iter().zip(self.steps) {
             let (relation, joined) = (step.node.relation, step.node.joined);
