@@ -192,7 +192,8 @@ impl Session {
             let children = match node.strategy {
                 Strategy::SelectIn => (node.select_in)(self, parents.to_vec(), node.relation).await?,
                 // Joined nodes were loaded with the parent query; their
-                // selectin children still need running.
+                // selectin children still need running, if they have any.
+                Strategy::Joined if node.nested.is_empty() => continue,
                 Strategy::Joined => (node.joined.linked)(self, parents, node.relation),
             };
             Box::pin(self.run_selectin(&children, &node.nested)).await?;
