@@ -83,7 +83,7 @@ impl Session {
 }
 
 /// What the rows of a joined load hold, gathered before any object is
-/// linked: the root of every row, and for each step the owners met and the
+/// linked: the roots, and for each step the owners met and the
 /// children met under them. The rows may come in any order: an owner is
 /// known by its slot, not by its rows being next to each other.
 struct Gathered {
