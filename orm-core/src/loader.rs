@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::executor::{BoxFuture, Rows};
 use crate::model::Model;
 use crate::relation::{Cardinality, Join, Relation};
+use crate::session::flush_links::Models;
 use crate::session::{Handle, Session};
 use crate::statement::{self, Expr, Name, OrderTerm, Source, Statement};
 use crate::value::Value;
@@ -42,7 +43,7 @@ pub(crate) struct JoinedFns {
     /// The target's table.
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
     /// Reads the target's columns of one row; `None` if the join matched nothing.
-    pub(crate) decode: fn(&mut Session, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
+    pub(crate) decode: fn(&mut Models<'_>, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
     /// Marks the relationship of a parent loaded and empty (first sight in a result).
     pub(crate) reset: fn(&mut Session, u32, usize),
     /// Adds a child to a parent's relationship.
@@ -112,8 +113,8 @@ fn select_in<M: Model, T: Model>(
     Box::pin(async move { session.load_relation::<M, T>(&parents, relation).await })
 }
 
-fn decode_joined<T: Model>(session: &mut Session, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
-    session.merge_joined::<T>(row)
+fn decode_joined<T: Model>(models: &mut Models<'_>, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
+    models.arena_mut::<T>().merge_joined(row)
 }
 
 fn reset_links<M: Model>(session: &mut Session, parent: u32, relation: usize) {
@@ -191,7 +192,8 @@ impl Session {
             let children = match node.strategy {
                 Strategy::SelectIn => (node.select_in)(self, parents.to_vec(), node.relation).await?,
                 // Joined nodes were loaded with the parent query; their
-                // selectin children still need running.
+                // selectin children still need running, if they have any.
+                Strategy::Joined if node.nested.is_empty() => continue,
                 Strategy::Joined => (node.joined.linked)(self, parents, node.relation),
             };
             Box::pin(self.run_selectin(&children, &node.nested)).await?;
@@ -232,13 +234,10 @@ impl Session {
             let select = select_related::<T>(meta, Value::Array(key_type, keys));
             let rows = self.fetch_statement(Statement::Select(Box::new(select))).await?;
             let mut loaded = self.merge_related::<T>(rows, meta, extra)?;
-            if let Some(column) = integer_key(T::TABLE, meta) {
+            if let Some(order) = MemoryOrder::of(T::TABLE, meta) {
                 let key = |slot: u32| {
-                    let value = self.object::<T>(Handle::new(slot, self.id)).map(|o| o.column_value(column));
-                    match value.as_ref().and_then(KeyValue::of) {
-                        Some(KeyValue::Int(n)) => n,
-                        _ => i64::MIN,
-                    }
+                    let object = self.object::<T>(Handle::new(slot, self.id));
+                    order.key(&object.map_or(Value::Null, |o| o.column_value(order.column)))
                 };
                 loaded.sort_by_cached_key(|(slot, _)| key(*slot));
             }
@@ -332,20 +331,50 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
         let on = Expr::column(owner_table, owner_column).equals(Expr::column(statement::ROWS, owner_column));
         select.joins.push(statement::JoinClause { kind: statement::JoinKind::Inner, source, on });
     }
-    if integer_key(target, meta).is_none() {
+    if MemoryOrder::of(target, meta).is_none() {
         select.order_by = collection_order(target, target.name, meta);
     }
     select
 }
 
-/// The position of the target's key when a collection is in the order of
-/// a single integer key (no `order_by`): the loader then sorts the loaded
-/// rows in memory, exactly as the database would, and saves it the sort.
-fn integer_key(target: &crate::metadata::TableMeta, meta: &crate::relation::RelationMeta) -> Option<usize> {
-    let mut key = target.primary_key();
-    match (key.next(), key.next()) {
-        (Some((column, c)), None) if meta.order_by.is_empty() && c.sql_type.is_integer() => Some(column),
-        _ => None,
+/// The order of a collection when it is one integer column of the target
+/// (its single key, or a declared `order_by` of one column): the loaders
+/// then sort the loaded rows in memory, exactly as the database would, and
+/// save it the sort. Other orders (text follows the database's collation,
+/// several columns) stay the database's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemoryOrder {
+    /// The target's column the collection is sorted by.
+    pub(crate) column: usize,
+    descending: bool,
+}
+
+impl MemoryOrder {
+    /// The order of collection `meta` of `target`, if it can be reproduced
+    /// in memory.
+    pub(crate) fn of(target: &crate::metadata::TableMeta, meta: &crate::relation::RelationMeta) -> Option<Self> {
+        let (column, descending) = match meta.order_by {
+            [] => (target.single_key()?, false),
+            [(column, descending)] => (*column, *descending),
+            _ => return None,
+        };
+        target.columns[column].sql_type.is_integer().then_some(MemoryOrder { column, descending })
+    }
+
+    /// The sort key of a target whose column holds `value`, ascending in
+    /// the collection's order. As PostgreSQL sorts by default: NULL after
+    /// every number, before them when descending.
+    pub(crate) fn key(self, value: &Value) -> (bool, i64) {
+        let (null, n) = match KeyValue::of(value) {
+            Some(KeyValue::Int(n)) => (false, n),
+            _ => (true, 0),
+        };
+        // `!n` reverses the order of every i64, without overflow.
+        if self.descending {
+            (!null, !n)
+        } else {
+            (null, n)
+        }
     }
 }
 
@@ -366,5 +395,26 @@ pub(crate) fn collection_order(
         target.primary_key().map(|(i, _)| term(i, false)).collect()
     } else {
         meta.order_by.iter().map(|&(column, descending)| term(column, descending)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryOrder;
+    use crate::value::Value;
+
+    #[test]
+    fn memory_order_sorts_as_postgresql_with_nulls_last_ascending_and_first_descending() {
+        let values = [Value::I32(2), Value::Null, Value::I64(i64::MIN), Value::I16(-1), Value::I64(i64::MAX)];
+        let sorted = |descending: bool| {
+            let order = MemoryOrder { column: 0, descending };
+            let mut values = values.to_vec();
+            values.sort_by_key(|v| order.key(v));
+            values
+        };
+        let ascending = [Value::I64(i64::MIN), Value::I16(-1), Value::I32(2), Value::I64(i64::MAX), Value::Null];
+        assert_eq!(sorted(false), ascending);
+        let descending = [Value::Null, Value::I64(i64::MAX), Value::I32(2), Value::I16(-1), Value::I64(i64::MIN)];
+        assert_eq!(sorted(true), descending);
     }
 }

@@ -147,6 +147,15 @@ impl TableMeta {
         self.columns.iter().enumerate().filter(|(_, c)| c.primary_key)
     }
 
+    /// The position of the primary key's column, when the key is one column.
+    pub(crate) fn single_key(&self) -> Option<usize> {
+        let mut key = self.primary_key();
+        match (key.next(), key.next()) {
+            (Some((column, _)), None) => Some(column),
+            _ => None,
+        }
+    }
+
     /// Returns the position of the version column (`#[orm(version)]`), if
     /// the table has one.
     pub fn version_column(&self) -> Option<usize> {

@@ -9,6 +9,7 @@ mod constraints;
 mod engine;
 mod enums;
 mod faults;
+mod joined;
 mod migrations;
 mod proxy;
 mod query;

@@ -5,16 +5,16 @@
 pub mod expr;
 pub mod functions;
 pub mod insert;
+mod joined;
 pub mod scope;
 pub mod select;
 
-use std::collections::HashSet;
-
 use crate::error::{Error, Result};
-use crate::loader::{collection_order, LoadNode, Strategy};
+use crate::loader::{collection_order, LoadNode};
 use crate::metadata::TableMeta;
-use crate::model::{Model, RowReader};
+use crate::model::Model;
 use crate::query::expr::{Column, Expr, Expression, Operand, Order};
+use crate::query::joined::{joined_plan, JoinedStep};
 use crate::query::scope::{HasModel, InScope, Push};
 use crate::relation::{Join, Relation, RelationMeta};
 use crate::session::{Handle, Session};
@@ -294,15 +294,21 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     }
 
     /// The statement that loads `T`, with the joined eager loads.
+    ///
+    /// When something limits the parent rows (`limit`, `offset`, a lock, or
+    /// joins that choose them), they are chosen first in a subquery and the
+    /// eager joins only add their related rows; otherwise the joins go
+    /// straight onto `T`'s table. The rows are sorted only as far as the
+    /// loader needs: by the query's `order_by`, and by the collections whose
+    /// order it cannot reproduce in memory
+    /// ([`MemoryOrder`](crate::loader::MemoryOrder)). The loader does not
+    /// need a parent's rows next to each other.
     fn select(&self, limit: Option<i64>, joined: &[JoinedStep]) -> Result<statement::Select> {
         if joined.is_empty() {
             return self.parent_select(limit, false);
         }
-        // The parent rows are chosen (and limited) first; the joins only add
-        // their related rows.
         let table = T::TABLE;
         let name = Name::Borrowed(table.name);
-        let parents = self.parent_select(limit, true)?;
         let mut items: Vec<statement::Expr> = statement::columns_of(table, &name).collect();
         let mut joins = Vec::new();
         for step in joined {
@@ -324,17 +330,18 @@ impl<'s, T: Model, F> Query<'s, T, F> {
                 .map(|(term, alias)| OrderTerm { expr: statement::Expr::column(table.name, alias), ..term.clone() })
                 .collect()
         };
-        order_by.extend(key_columns(table, table.name).map(ascending));
-        for step in joined {
+        for step in joined.iter().filter(|step| step.order.is_none()) {
             order_by.extend(collection_order(step.target, &step.alias, step.relation));
         }
-        Ok(statement::Select {
-            items,
-            from: Some(Source::Subquery { query: Box::new(parents), alias: name }),
-            joins,
-            order_by,
-            ..Default::default()
-        })
+        let mut select = statement::Select { items, joins, order_by, ..Default::default() };
+        if limit.is_none() && self.offset.is_none() && self.lock.is_none() && self.joins.is_empty() {
+            select.from = Some(Source::table(table));
+            select.filter = statement::Expr::all(self.filters.clone());
+        } else {
+            let parents = self.parent_select(limit, true)?;
+            select.from = Some(Source::Subquery { query: Box::new(parents), alias: name });
+        }
+        Ok(select)
     }
 
     async fn run(self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
@@ -344,13 +351,14 @@ impl<'s, T: Model, F> Query<'s, T, F> {
             self.session.begin().await?;
         }
         let statement = Statement::Select(Box::new(select));
+        // Rows of one table are distinct by key (joins without eager loading
+        // select the keys grouped); joined loads repeat a root per related
+        // row, and only single-column keys are told apart as they arrive.
         let slots = if joined.is_empty() {
             self.session.fetch_objects::<T>(statement).await?
         } else {
-            let rows = self.session.fetch_statement(statement).await?;
-            self.session.load_joined_rows::<T>(rows, &joined)?
+            dedupe(self.session.load_joined::<T>(statement, &joined).await?)
         };
-        let slots = dedupe(slots);
         self.session.run_selectin(&slots, &self.loads).await?;
         Ok(slots.into_iter().map(|i| Handle::new(i, self.session.id)).collect())
     }
@@ -644,7 +652,8 @@ fn key_tuple(table: &'static TableMeta, alias: &'static str) -> statement::Expr 
 }
 
 fn dedupe(slots: Vec<u32>) -> Vec<u32> {
-    let mut seen = HashSet::with_capacity(slots.len());
+    let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(slots.len());
     slots.into_iter().filter(|s| seen.insert(*s)).collect()
 }
 
@@ -684,90 +693,3 @@ pub(crate) fn join_clauses(
         }
     }
 }
-
-/// One joined eager load, in the order its columns appear in a row.
-#[derive(Debug, Clone)]
-pub(crate) struct JoinedStep {
-    pub(crate) owner: &'static TableMeta,
-    pub(crate) owner_alias: String,
-    pub(crate) relation: &'static RelationMeta,
-    pub(crate) target: &'static TableMeta,
-    pub(crate) alias: String,
-    /// The step whose objects own this step's (`None`: the query's model).
-    pub(crate) parent: Option<usize>,
-    pub(crate) node: LoadNode,
-}
-
-/// Flattens the joined options (and joined options nested under them) into
-/// the order of their columns.
-fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<JoinedStep> {
-    fn walk(
-        owner: &'static TableMeta,
-        owner_alias: String,
-        parent: Option<usize>,
-        nodes: &[LoadNode],
-        steps: &mut Vec<JoinedStep>,
-    ) {
-        for node in nodes.iter().filter(|n| n.strategy == Strategy::Joined) {
-            let relation = &owner.relations[node.relation];
-            let target = (node.joined.target)();
-            let alias = format!("j{}", steps.len() + 1);
-            steps.push(JoinedStep {
-                owner,
-                owner_alias: owner_alias.clone(),
-                relation,
-                target,
-                alias: alias.clone(),
-                parent,
-                node: node.clone(),
-            });
-            let index = steps.len() - 1;
-            walk(target, alias, Some(index), &node.nested, steps);
-        }
-    }
-    let mut steps = Vec::new();
-    walk(root, root.name.to_owned(), None, loads, &mut steps);
-    steps
-}
-
-impl Session {
-    /// Decodes rows of `T`'s columns followed by each joined step's columns,
-    /// linking every related object to its owner in the same row.
-    pub(crate) fn load_joined_rows<T: Model>(&mut self, rows: Rows, steps: &[JoinedStep]) -> Result<Vec<u32>> {
-        let count = rows.len();
-        let group = self.new_group::<T>();
-        let mut values = rows.values;
-        let mut reader = RowReader::new(T::TABLE, values.drain(..));
-        let mut roots = Vec::with_capacity(count);
-        let mut reset: HashSet<(usize, u32)> = HashSet::new();
-        for _ in 0..count {
-            let root = T::from_row(&mut reader)?;
-            reader.next_row();
-            let root = self.merge_object::<T>(root, group);
-            roots.push(root);
-            let mut objects: Vec<Option<u32>> = Vec::with_capacity(steps.len());
-            for (i, step) in steps.iter().enumerate() {
-                reader.switch_table(step.target);
-                let child = (step.node.joined.decode)(self, &mut reader)?;
-                reader.next_row();
-                let owner = match step.parent {
-                    None => Some(root),
-                    Some(p) => objects[p],
-                };
-                if let Some(owner) = owner {
-                    if reset.insert((i, owner)) {
-                        (step.node.joined.reset)(self, owner, step.node.relation);
-                    }
-                    if let Some(child) = child {
-                        (step.node.joined.attach)(self, owner, step.node.relation, child);
-                    }
-                }
-                objects.push(child);
-            }
-            reader.switch_table(T::TABLE);
-        }
-        Ok(roots)
-    }
-}
-
-use crate::executor::Rows;

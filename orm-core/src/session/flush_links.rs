@@ -8,22 +8,43 @@ use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::executor::Connection;
 use crate::metadata::TableMeta;
+use crate::model::Model;
 use crate::relation::Join;
+use crate::session::identity_map::Arena;
 use crate::session::relations::{MembershipChange, PendingLinks, SlotRef};
 use crate::session::unit_of_work::Tracked;
 use crate::statement::{self, Expr, Statement};
 
 use crate::value::Value;
 
-/// The arenas of a session, addressed by model type or table.
+/// The arenas of a session, addressed by model type or table, borrowed
+/// apart from its connection.
 pub(crate) struct Models<'a> {
-    pub(crate) ids: &'a [TypeId],
-    pub(crate) arenas: &'a mut [Box<dyn Tracked>],
+    pub(crate) ids: &'a mut Vec<TypeId>,
+    pub(crate) arenas: &'a mut Vec<Box<dyn Tracked>>,
 }
 
 impl Models<'_> {
     pub(crate) fn position(&self, model: TypeId) -> Option<usize> {
         self.ids.iter().position(|id| *id == model)
+    }
+
+    /// The position of `T`'s arena, made if it does not exist yet.
+    pub(crate) fn arena_position<T: Model>(&mut self) -> usize {
+        match self.position(TypeId::of::<T>()) {
+            Some(i) => i,
+            None => {
+                self.ids.push(TypeId::of::<T>());
+                self.arenas.push(Box::new(Arena::<T>::default()));
+                self.arenas.len() - 1
+            }
+        }
+    }
+
+    /// The arena of `T`, made if it does not exist yet.
+    pub(crate) fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
+        let i = self.arena_position::<T>();
+        self.arenas[i].as_any_mut().downcast_mut().expect("arena matches its TypeId")
     }
 
     fn by_table(&mut self, table: &TableMeta) -> Option<&mut Box<dyn Tracked>> {

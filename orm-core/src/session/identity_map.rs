@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Model, RowReader};
 use crate::relation::Links;
 use crate::session::unit_of_work::restore_version;
 use crate::value::Value;
@@ -158,6 +158,19 @@ impl<T: Model> Arena<T> {
     pub(crate) fn new_group(&mut self) -> u32 {
         self.groups.push(Vec::new());
         u32::try_from(self.groups.len() - 1).unwrap_or(0)
+    }
+
+    /// Reads the columns of a joined `T` and merges them as
+    /// [`merge_loaded`](Arena::merge_loaded) does, in no group; `None` (the
+    /// values skipped) when the outer join matched nothing.
+    pub(crate) fn merge_joined(&mut self, row: &mut RowReader<'_>) -> Result<Option<u32>> {
+        let unmatched = T::TABLE.primary_key().all(|(i, _)| row.upcoming().get(i).is_none_or(|v| *v == Value::Null));
+        if unmatched {
+            row.skip(T::TABLE.columns.len());
+            return Ok(None);
+        }
+        let object = T::from_row(row)?;
+        Ok(Some(self.merge_loaded(object, 0)))
     }
 
     /// Returns the slot of a loaded row, adding it if the key is new, and

@@ -28,6 +28,7 @@ use crate::relation::Links;
 use crate::statement::{self, Sql, Statement, Transaction};
 use crate::value::{SqlValue, Value};
 
+use flush_links::Models;
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
@@ -37,6 +38,10 @@ use unit_of_work::Tracked;
 /// Session ids never repeat within a process: a handle of a dropped session
 /// can never be taken for one of a later session.
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What [`Session::stream_into_arenas`] calls with the arenas and each
+/// row's values.
+pub(crate) type ArenaRowFn<'f> = dyn FnMut(&mut Models<'_>, std::vec::Drain<'_, Value>) -> Result<()> + Send + 'f;
 
 /// A unit of work: tracks new, changed and deleted objects and writes them in
 /// one transaction; one row is one object within a session.
@@ -175,14 +180,12 @@ impl Session {
 
     /// The position of `T`'s arena, made if it does not exist yet.
     fn arena_position<T: Model>(&mut self) -> usize {
-        match self.model_ids.iter().position(|id| *id == TypeId::of::<T>()) {
-            Some(i) => i,
-            None => {
-                self.model_ids.push(TypeId::of::<T>());
-                self.models.push(Box::new(Arena::<T>::default()));
-                self.models.len() - 1
-            }
-        }
+        self.arenas().arena_position::<T>()
+    }
+
+    /// Every arena, borrowed apart from the connection.
+    fn arenas(&mut self) -> Models<'_> {
+        Models { ids: &mut self.model_ids, arenas: &mut self.models }
     }
 
     fn handle<T>(&self, index: u32) -> Handle<T> {
@@ -408,7 +411,7 @@ impl Session {
         self.begin().await?;
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
-        let mut models = flush_links::Models { ids: &self.model_ids, arenas: &mut self.models };
+        let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
         let one_insert = unit_of_work::is_one_insert(&models, &self.links).filter(|_| commit);
         let with_commit = one_insert.is_some() && conn.defer_commit();
         self.flushing = true;
@@ -747,9 +750,19 @@ impl Session {
     /// Runs rendered SQL after an autoflush and hands each row's values to
     /// `each` as they arrive, with no buffer of the whole result.
     pub(crate) async fn stream_sql(&mut self, sql: &Sql, each: &mut RowFn<'_>) -> Result<()> {
+        self.stream_into_arenas(sql, &mut |_, values| each(values)).await
+    }
+
+    /// As [`stream_sql`](Session::stream_sql), handing `each` the arenas
+    /// too, so that it can merge objects while the connection is busy.
+    pub(crate) async fn stream_into_arenas(&mut self, sql: &Sql, each: &mut ArenaRowFn<'_>) -> Result<()> {
         self.autoflush().await?;
         self.recover_from_dropped_flush().await;
-        let result = self.connection().await?.query_each(&sql.text, &sql.params, each).await;
+        self.connection().await?;
+        let conn = self.conn.as_deref_mut().expect("just checked out");
+        let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
+        let mut row = |values: std::vec::Drain<'_, Value>| each(&mut models, values);
+        let result = conn.query_each(&sql.text, &sql.params, &mut row).await;
         if result.as_ref().is_err_and(aborts_transaction) {
             self.fail().await;
         }
@@ -814,19 +827,6 @@ impl Session {
 
     pub(crate) fn merge_object<T: Model>(&mut self, object: T, group: u32) -> u32 {
         self.arena_mut::<T>().merge_loaded(object, group)
-    }
-
-    /// Reads the columns of a joined `T`; `None` (the values skipped) when
-    /// the outer join matched nothing.
-    pub(crate) fn merge_joined<T: Model>(&mut self, row: &mut RowReader<'_>) -> Result<Option<u32>> {
-        let width = T::TABLE.columns.len();
-        let unmatched = T::TABLE.primary_key().all(|(i, _)| row.upcoming().get(i).is_none_or(|v| *v == Value::Null));
-        if unmatched {
-            row.skip(width);
-            return Ok(None);
-        }
-        let object = T::from_row(row)?;
-        Ok(Some(self.arena_mut::<T>().merge_loaded(object, 0)))
     }
 
     /// The siblings of `index` whose relationship `relation` is not loaded.

@@ -215,7 +215,7 @@ pub(crate) async fn flush(
     let tables: Vec<&'static TableMeta> = models
         .arenas
         .iter()
-        .zip(models.ids)
+        .zip(models.ids.iter())
         .filter(|(m, id)| m.has_changes() || children.contains(id))
         .map(|(m, _)| m.table())
         .collect();

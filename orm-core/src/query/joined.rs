@@ -1,0 +1,190 @@
+//! Joined eager loading: the joined options of a query flattened into
+//! steps (one per joined relationship, in the order of their columns), and
+//! the decoding of the rows that links each related object to its owner.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::error::Result;
+use crate::loader::{KeyValue, LoadNode, MemoryOrder, Strategy};
+use crate::metadata::TableMeta;
+use crate::model::{Model, RowReader};
+use crate::relation::RelationMeta;
+use crate::session::flush_links::Models;
+use crate::session::Session;
+use crate::statement::Statement;
+use crate::value::Value;
+
+/// One joined eager load, in the order its columns appear in a row.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinedStep {
+    pub(crate) owner: &'static TableMeta,
+    pub(crate) owner_alias: String,
+    pub(crate) relation: &'static RelationMeta,
+    pub(crate) target: &'static TableMeta,
+    pub(crate) alias: String,
+    /// The step whose objects own this step's (`None`: the query's model).
+    pub(crate) parent: Option<usize>,
+    /// The order the loader sorts the collection in; `None`: the database's.
+    pub(crate) order: Option<MemoryOrder>,
+    pub(crate) node: LoadNode,
+}
+
+/// Flattens the joined options (and joined options nested under them) into
+/// the order of their columns.
+pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<JoinedStep> {
+    fn walk(
+        owner: &'static TableMeta,
+        owner_alias: String,
+        parent: Option<usize>,
+        nodes: &[LoadNode],
+        steps: &mut Vec<JoinedStep>,
+    ) {
+        for node in nodes.iter().filter(|n| n.strategy == Strategy::Joined) {
+            let relation = &owner.relations[node.relation];
+            let target = (node.joined.target)();
+            let alias = format!("j{}", steps.len() + 1);
+            steps.push(JoinedStep {
+                owner,
+                owner_alias: owner_alias.clone(),
+                relation,
+                target,
+                alias: alias.clone(),
+                parent,
+                order: MemoryOrder::of(target, relation),
+                node: node.clone(),
+            });
+            let index = steps.len() - 1;
+            walk(target, alias, Some(index), &node.nested, steps);
+        }
+    }
+    let mut steps = Vec::new();
+    walk(root, root.name.to_owned(), None, loads, &mut steps);
+    steps
+}
+
+impl Session {
+    /// Runs `statement` (rows of `T`'s columns followed by each joined
+    /// step's columns), merging the objects of each row as it arrives, then
+    /// links every related object to its owner in the same row. Returns the
+    /// roots in the order first met.
+    pub(crate) async fn load_joined<T: Model>(
+        &mut self,
+        statement: Statement,
+        steps: &[JoinedStep],
+    ) -> Result<Vec<u32>> {
+        let sql = self.render(statement);
+        let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
+        let mut read = |models: &mut Models<'_>, values: std::vec::Drain<'_, Value>| {
+            gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, values))
+        };
+        self.stream_into_arenas(&sql, &mut read).await?;
+        Ok(gathered.link(self, steps))
+    }
+}
+
+/// What the rows of a joined load hold, gathered before any object is
+/// linked: the roots, and for each step the owners met and the
+/// children met under them. The rows may come in any order: an owner is
+/// known by its slot, not by its rows being next to each other.
+struct Gathered {
+    group: u32,
+    /// The roots in the order first met (a root whose key is several
+    /// columns: once per row).
+    roots: Vec<u32>,
+    /// The root's key column, when it is one column.
+    root_key: Option<usize>,
+    /// The slot of each root met, by key: a root's later rows (one per
+    /// related object) skip its columns instead of decoding them again.
+    root_slots: FxHashMap<KeyValue, u32>,
+    steps: Vec<StepRows>,
+    /// The (step, owner) pairs met, so that each owner is listed once.
+    met: FxHashSet<(usize, u32)>,
+    /// The object of each step in the current row (`None`: no match).
+    objects: Vec<Option<u32>>,
+}
+
+/// The owners (first seen first) and children one step met.
+#[derive(Default)]
+struct StepRows {
+    owners: Vec<u32>,
+    /// (sort key, owner, child); the key is only read for a step the loader
+    /// sorts (`JoinedStep::order`).
+    children: Vec<((bool, i64), u32, u32)>,
+}
+
+impl Gathered {
+    fn new(root: &TableMeta, group: u32, steps: usize) -> Self {
+        Gathered {
+            group,
+            roots: Vec::new(),
+            root_key: root.single_key(),
+            root_slots: FxHashMap::default(),
+            steps: (0..steps).map(|_| StepRows::default()).collect(),
+            met: FxHashSet::default(),
+            objects: Vec::with_capacity(steps),
+        }
+    }
+
+    /// Reads one row: merges its objects into the identity map and notes
+    /// who owns whom.
+    fn read<T: Model>(&mut self, models: &mut Models<'_>, steps: &[JoinedStep], row: &mut RowReader<'_>) -> Result<()> {
+        let root = self.read_root::<T>(models, row)?;
+        self.objects.clear();
+        for (i, step) in steps.iter().enumerate() {
+            row.switch_table(step.target);
+            // Read before decoding: the value as the database sorts it.
+            let key = step.order.map_or((false, 0), |o| o.key(row.upcoming().get(o.column).unwrap_or(&Value::Null)));
+            let child = (step.node.joined.decode)(models, row)?;
+            let owner = match step.parent {
+                None => Some(root),
+                Some(p) => self.objects[p],
+            };
+            if let Some(owner) = owner {
+                if self.met.insert((i, owner)) {
+                    self.steps[i].owners.push(owner);
+                }
+                if let Some(child) = child {
+                    self.steps[i].children.push((key, owner, child));
+                }
+            }
+            self.objects.push(child);
+        }
+        Ok(())
+    }
+
+    /// Reads the root of a row; the slot of the root.
+    fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
+        let key = self.root_key.and_then(|column| KeyValue::of(row.upcoming().get(column)?));
+        if let Some(&slot) = key.as_ref().and_then(|k| self.root_slots.get(k)) {
+            row.skip(T::TABLE.columns.len());
+            return Ok(slot);
+        }
+        let root = T::from_row(row)?;
+        let slot = models.arena_mut::<T>().merge_loaded(root, self.group);
+        if let Some(key) = key {
+            self.root_slots.insert(key, slot);
+        }
+        self.roots.push(slot);
+        Ok(slot)
+    }
+
+    /// Sets the loaded relationships of every owner met: its children in
+    /// the collection's order (sorted here when the database did not), each
+    /// once. Returns the roots.
+    fn link(self, session: &mut Session, steps: &[JoinedStep]) -> Vec<u32> {
+        for (step, mut rows) in steps.iter().zip(self.steps) {
+            let (relation, joined) = (step.node.relation, step.node.joined);
+            for &owner in &rows.owners {
+                (joined.reset)(session, owner, relation);
+            }
+            if step.order.is_some() {
+                // Stable: children that tie keep the order they came in.
+                rows.children.sort_by_key(|&(key, ..)| key);
+            }
+            for (_, owner, child) in rows.children {
+                (joined.attach)(session, owner, relation, child);
+            }
+        }
+        self.roots
+    }
+}
