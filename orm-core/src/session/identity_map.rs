@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::relation::Links;
+use crate::session::chunked::Chunked;
 use crate::session::unit_of_work::restore_version;
 use crate::value::Value;
 
@@ -108,7 +109,7 @@ pub(crate) enum Undo {
 /// The objects of one model.
 #[derive(Debug)]
 pub(crate) struct Arena<T: Model> {
-    pub(crate) slots: Vec<Slot<T>>,
+    pub(crate) slots: Chunked<Slot<T>>,
     /// Keys come from the database, so a fast non-keyed hash is safe enough
     /// and makes a loaded `get` a few nanoseconds.
     pub(crate) by_key: FxHashMap<T::Key, u32>,
@@ -129,7 +130,7 @@ pub(crate) struct Arena<T: Model> {
 impl<T: Model> Default for Arena<T> {
     fn default() -> Self {
         Arena {
-            slots: Vec::new(),
+            slots: Chunked::default(),
             by_key: FxHashMap::default(),
             pending: Vec::new(),
             dirty: Vec::new(),
@@ -221,9 +222,10 @@ impl<T: Model> Arena<T> {
             .collect()
     }
 
-    /// Makes room for `additional` more objects.
+    /// Makes room for `additional` more keys in the identity map, which
+    /// would otherwise be rehashed as it grows. The slots need no room made:
+    /// their chunks never move.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
         self.by_key.reserve(additional);
     }
 

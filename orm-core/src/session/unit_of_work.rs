@@ -273,7 +273,7 @@ pub(crate) fn is_one_insert(models: &Models<'_>, links: &PendingLinks) -> Option
 /// way, loses nothing.
 fn work_of<T: Model>(
     list: &mut Vec<u32>,
-    arena_slots: &[crate::session::identity_map::Slot<T>],
+    arena_slots: &crate::session::chunked::Chunked<crate::session::identity_map::Slot<T>>,
     state: ObjectState,
 ) -> Vec<u32> {
     list.sort_unstable();
