@@ -1,6 +1,7 @@
 //! One arena per model: the objects a session owns, their state, and the
 //! primary key -> handle map. No I/O here.
 
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -76,9 +77,6 @@ pub enum ObjectState {
 pub(crate) struct Slot<T> {
     pub(crate) object: Option<T>,
     pub(crate) state: ObjectState,
-    /// The column values as last loaded or flushed, taken on the first
-    /// mutable borrow; `None` while the object is unchanged.
-    pub(crate) snapshot: Option<Vec<Value>>,
     /// The query result that last loaded it (0: none), whose other objects
     /// are its siblings for batched lazy loading.
     pub(crate) group: u32,
@@ -113,6 +111,11 @@ pub(crate) struct Arena<T: Model> {
     /// Keys come from the database, so a fast non-keyed hash is safe enough
     /// and makes a loaded `get` a few nanoseconds.
     pub(crate) by_key: FxHashMap<T::Key, u32>,
+    /// The column values as last loaded or flushed of the objects borrowed
+    /// for writing, by slot, taken on the first mutable borrow. Beside the
+    /// slots, not in them: most objects never have one, and an `Option<Vec>`
+    /// in each slot cost 24 bytes per object.
+    pub(crate) snapshots: FxHashMap<u32, Vec<Value>>,
     /// Slots to INSERT, UPDATE (if changed) or DELETE at the next flush.
     /// May hold duplicates and stale entries: a flush checks each slot's state.
     pub(crate) pending: Vec<u32>,
@@ -132,6 +135,7 @@ impl<T: Model> Default for Arena<T> {
         Arena {
             slots: Chunked::default(),
             by_key: FxHashMap::default(),
+            snapshots: FxHashMap::default(),
             pending: Vec::new(),
             dirty: Vec::new(),
             deleted: Vec::new(),
@@ -145,7 +149,7 @@ impl<T: Model> Default for Arena<T> {
 impl<T: Model> Arena<T> {
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { object: Some(object), state, snapshot: None, group: 0, expired: false });
+        self.slots.push(Slot { object: Some(object), state, group: 0, expired: false });
         index
     }
 
@@ -167,10 +171,10 @@ impl<T: Model> Arena<T> {
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         let index = match self.by_key.entry(object.key()) {
-            std::collections::hash_map::Entry::Occupied(slot) => {
+            Entry::Occupied(slot) => {
                 let index = *slot.get();
                 let slot = &mut self.slots[index as usize];
-                if slot.expired && slot.snapshot.is_none() {
+                if slot.expired && !self.snapshots.contains_key(&index) {
                     // Expired: the row just read replaces what it held. An
                     // object changed since it was expired keeps its change.
                     slot.object = Some(object);
@@ -178,15 +182,9 @@ impl<T: Model> Arena<T> {
                 slot.expired = false;
                 index
             }
-            std::collections::hash_map::Entry::Vacant(vacant) => {
+            Entry::Vacant(vacant) => {
                 vacant.insert(next);
-                let slot = Slot {
-                    object: Some(object),
-                    state: ObjectState::Persistent,
-                    snapshot: None,
-                    group,
-                    expired: false,
-                };
+                let slot = Slot { object: Some(object), state: ObjectState::Persistent, group, expired: false };
                 self.slots.push(slot);
                 next
             }
@@ -239,7 +237,7 @@ impl<T: Model> Arena<T> {
         let Some(slot) = self.slots.get_mut(index as usize) else { return };
         if slot.state == ObjectState::Persistent && slot.object.is_some() {
             slot.expired = true;
-            slot.snapshot = None;
+            self.snapshots.remove(&index);
         }
     }
 
@@ -263,9 +261,11 @@ impl<T: Model> Arena<T> {
     pub(crate) fn object_mut(&mut self, index: u32) -> Option<&mut T> {
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.as_mut()?;
-        if slot.state == ObjectState::Persistent && slot.snapshot.is_none() {
-            slot.snapshot = Some(object.column_values());
-            self.dirty.push(index);
+        if slot.state == ObjectState::Persistent {
+            if let Entry::Vacant(snapshot) = self.snapshots.entry(index) {
+                snapshot.insert(object.column_values());
+                self.dirty.push(index);
+            }
         }
         Some(object)
     }
@@ -302,7 +302,7 @@ impl<T: Model> Arena<T> {
             self.by_key.remove(&object.key());
         }
         slot.state = ObjectState::Detached;
-        slot.snapshot = None;
+        self.snapshots.remove(&index);
         Some(object)
     }
 
@@ -329,23 +329,22 @@ impl<T: Model> Arena<T> {
     pub(crate) fn replace(&mut self, index: u32, object: T) {
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.object = Some(object);
-            slot.snapshot = None;
             slot.expired = false;
+            self.snapshots.remove(&index);
         }
     }
 
     /// Drops the snapshot, and the dirty entry, of every object that was
     /// borrowed for writing but is unchanged, so that it costs no flush.
     pub(crate) fn forget_unchanged(&mut self) {
-        let slots = &mut self.slots;
+        let (slots, snapshots) = (&self.slots, &mut self.snapshots);
         self.dirty.retain(|&index| {
-            let slot = &mut slots[index as usize];
-            let changed = match (&slot.object, &slot.snapshot) {
+            let changed = match (&slots[index as usize].object, snapshots.get(&index)) {
                 (Some(object), Some(old)) => object.column_values() != *old,
                 _ => false,
             };
             if !changed {
-                slot.snapshot = None;
+                snapshots.remove(&index);
             }
             changed
         });
@@ -373,7 +372,7 @@ impl<T: Model> Arena<T> {
                     if let Some(object) = slot.object.as_mut() {
                         restore_version(object, &old);
                     }
-                    slot.snapshot = Some(old);
+                    self.snapshots.insert(index, old);
                     self.dirty.push(index);
                 }
                 Undo::Merged => {
@@ -386,7 +385,7 @@ impl<T: Model> Arena<T> {
                     self.deleted.push(index);
                 }
                 Undo::Assigned { column, old, old_snapshot } => {
-                    if let (Some(snapshot), Some(value)) = (&mut slot.snapshot, old_snapshot) {
+                    if let (Some(snapshot), Some(value)) = (self.snapshots.get_mut(&index), old_snapshot) {
                         snapshot[column] = value;
                     }
                     if let Some(object) = slot.object.as_mut() {
@@ -406,7 +405,7 @@ impl<T: Model> Arena<T> {
         self.discard_new(u32::MAX);
         for index in std::mem::take(&mut self.dirty) {
             let slot = &mut self.slots[index as usize];
-            if let (Some(object), Some(old)) = (&mut slot.object, slot.snapshot.take()) {
+            if let (Some(object), Some(old)) = (&mut slot.object, self.snapshots.remove(&index)) {
                 for (column, value) in old.into_iter().enumerate() {
                     object.set_column_value(column, value)?;
                 }
