@@ -4,6 +4,7 @@
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
@@ -104,6 +105,42 @@ pub(crate) enum Undo {
     },
 }
 
+/// The slots of one query result, in the order its rows came. The new
+/// objects of a load take consecutive slots, so a result is mostly one run
+/// of slots, two numbers whatever its size; it becomes a list only when it
+/// also brings back objects held elsewhere in the arena.
+#[derive(Debug)]
+pub(crate) enum Members {
+    Run(Range<u32>),
+    List(Vec<u32>),
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members::Run(0..0)
+    }
+}
+
+impl Members {
+    #[inline]
+    fn push(&mut self, index: u32) {
+        match self {
+            Members::Run(run) if run.start < run.end && run.end == index && index < u32::MAX => run.end = index + 1,
+            Members::Run(run) if run.start == run.end && index < u32::MAX => *run = index..index + 1,
+            Members::Run(run) => *self = Members::List(run.clone().chain([index]).collect()),
+            Members::List(list) => list.push(index),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (run, list) = match self {
+            Members::Run(run) => (run.clone(), &[][..]),
+            Members::List(list) => (0..0, list.as_slice()),
+        };
+        run.chain(list.iter().copied())
+    }
+}
+
 /// The objects of one model.
 #[derive(Debug)]
 pub(crate) struct Arena<T: Model> {
@@ -127,7 +164,7 @@ pub(crate) struct Arena<T: Model> {
     /// What this transaction's flushes changed, oldest first.
     pub(crate) journal: Vec<(u32, Undo)>,
     /// The slots of each query result, by group number (group 0 is unused).
-    pub(crate) groups: Vec<Vec<u32>>,
+    pub(crate) groups: Vec<Members>,
 }
 
 impl<T: Model> Default for Arena<T> {
@@ -141,7 +178,7 @@ impl<T: Model> Default for Arena<T> {
             deleted: Vec::new(),
             upserts: Default::default(),
             journal: Vec::new(),
-            groups: vec![Vec::new()],
+            groups: vec![Members::default()],
         }
     }
 }
@@ -161,7 +198,7 @@ impl<T: Model> Arena<T> {
 
     /// Starts a group of siblings: the objects of one query result.
     pub(crate) fn new_group(&mut self) -> u32 {
-        self.groups.push(Vec::new());
+        self.groups.push(Members::default());
         u32::try_from(self.groups.len() - 1).unwrap_or(0)
     }
 
@@ -203,13 +240,10 @@ impl<T: Model> Arena<T> {
     /// included) for which `keep` holds.
     pub(crate) fn siblings(&self, index: u32, keep: impl Fn(&T) -> bool) -> Vec<u32> {
         let group = self.slots.get(index as usize).map_or(0, |s| s.group);
-        let members = match self.groups.get(group as usize) {
-            Some(members) if group != 0 => members.as_slice(),
-            _ => std::slice::from_ref(&index),
-        };
+        let members = self.groups.get(group as usize).filter(|_| group != 0);
         members
-            .iter()
-            .copied()
+            .into_iter()
+            .flat_map(Members::iter)
             .filter(|&i| {
                 let slot = &self.slots[i as usize];
                 slot.group == group && slot.state == ObjectState::Persistent && slot.object.as_ref().is_some_and(&keep)
@@ -430,4 +464,34 @@ impl<T: Model> Arena<T> {
 
 pub(crate) fn stale_handle(model: &'static str) -> Error {
     Error::StaleHandle { model }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(pushed: &[u32]) -> Members {
+        let mut members = Members::default();
+        for &index in pushed {
+            members.push(index);
+        }
+        members
+    }
+
+    #[test]
+    fn new_objects_of_a_load_are_one_run() {
+        let run = members(&(7..10_007).collect::<Vec<_>>());
+        assert!(matches!(run, Members::Run(ref r) if *r == (7..10_007)), "{run:?}");
+        assert!(run.iter().eq(7..10_007));
+        assert_eq!(members(&[]).iter().count(), 0);
+    }
+
+    #[test]
+    fn an_object_held_elsewhere_turns_the_run_into_a_list() {
+        for pushed in [&[5, 6, 2, 7][..], &[5, 5], &[3, 9, 10], &[u32::MAX - 1, u32::MAX, 4]] {
+            let members = members(pushed);
+            assert!(matches!(members, Members::List(_)), "{pushed:?}: {members:?}");
+            assert!(members.iter().eq(pushed.iter().copied()), "{pushed:?}");
+        }
+    }
 }
