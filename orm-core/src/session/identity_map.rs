@@ -18,6 +18,11 @@ use crate::value::Value;
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
 /// 16 bytes, valid in the session that returned it.
 ///
+/// It holds the object's slot and its session's id. Session ids are 64 bits
+/// and never reused, so a handle kept from a dropped session is never taken
+/// for one of another session; a 32-bit id would make the handle 8 bytes but
+/// could wrap in a long-running process.
+///
 /// Read through `session[handle]`, write through `&mut session[handle]`.
 pub struct Handle<T> {
     pub(crate) index: u32,
