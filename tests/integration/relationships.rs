@@ -275,6 +275,30 @@ async fn lazy_loading_is_explicit_and_batched_across_siblings() {
 }
 
 #[tokio::test]
+async fn lazy_loads_are_batched_across_a_result_that_brought_back_an_object_held_before() {
+    let db = setup().await;
+    let engine = db.engine();
+    tutorial_data(&mut engine.session()).await;
+
+    let mut session = engine.session();
+    // Held first, so the next result's objects are not in consecutive slots.
+    let pain = session.query::<Movie>().filter(Movie::title.eq("Pain & Gain")).one().await.unwrap();
+    let movies = session.query::<Movie>().order_by(Movie::id.asc()).all().await.unwrap();
+    assert_eq!(movies[2], pain);
+    let (trips, loaded) = statements_during(engine, async {
+        let mut all = Vec::new();
+        for &movie in &movies {
+            all.push(session.load(movie, Movie::actors).await.unwrap());
+        }
+        all
+    })
+    .await;
+    assert_eq!(trips, 1, "the first load fetches the actors of the whole result");
+    let cast: Vec<Vec<String>> = loaded.iter().map(|a| names(&session, a, |a| &a.name)).collect();
+    assert_eq!(cast, [vec!["Matt Damon"], vec!["Dwayne Johnson"], vec!["Dwayne Johnson", "Mark Wahlberg"]]);
+}
+
+#[tokio::test]
 async fn selectin_loads_three_levels_in_a_fixed_number_of_statements() {
     let db = setup().await;
     let engine = db.engine();

@@ -1,19 +1,27 @@
 //! One arena per model: the objects a session owns, their state, and the
 //! primary key -> handle map. No I/O here.
 
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, RowReader};
 use crate::relation::Links;
+use crate::session::chunked::Chunked;
 use crate::session::unit_of_work::restore_version;
 use crate::value::Value;
 
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
 /// 16 bytes, valid in the session that returned it.
+///
+/// It holds the object's slot and its session's id. Session ids are 64 bits
+/// and never reused, so a handle kept from a dropped session is never taken
+/// for one of another session; a 32-bit id would make the handle 8 bytes but
+/// could wrap in a long-running process.
 ///
 /// Read through `session[handle]`, write through `&mut session[handle]`.
 pub struct Handle<T> {
@@ -75,9 +83,6 @@ pub enum ObjectState {
 pub(crate) struct Slot<T> {
     pub(crate) object: Option<T>,
     pub(crate) state: ObjectState,
-    /// The column values as last loaded or flushed, taken on the first
-    /// mutable borrow; `None` while the object is unchanged.
-    pub(crate) snapshot: Option<Vec<Value>>,
     /// The query result that last loaded it (0: none), whose other objects
     /// are its siblings for batched lazy loading.
     pub(crate) group: u32,
@@ -105,13 +110,54 @@ pub(crate) enum Undo {
     },
 }
 
+/// The slots of one query result, in the order its rows came. The new
+/// objects of a load take consecutive slots, so a result is mostly one run
+/// of slots, two numbers whatever its size; it becomes a list only when it
+/// also brings back objects held elsewhere in the arena.
+#[derive(Debug)]
+pub(crate) enum Members {
+    Run(Range<u32>),
+    List(Vec<u32>),
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members::Run(0..0)
+    }
+}
+
+impl Members {
+    #[inline]
+    fn push(&mut self, index: u32) {
+        match self {
+            Members::Run(run) if run.start < run.end && run.end == index && index < u32::MAX => run.end = index + 1,
+            Members::Run(run) if run.start == run.end && index < u32::MAX => *run = index..index + 1,
+            Members::Run(run) => *self = Members::List(run.clone().chain([index]).collect()),
+            Members::List(list) => list.push(index),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (run, list) = match self {
+            Members::Run(run) => (run.clone(), &[][..]),
+            Members::List(list) => (0..0, list.as_slice()),
+        };
+        run.chain(list.iter().copied())
+    }
+}
+
 /// The objects of one model.
 #[derive(Debug)]
 pub(crate) struct Arena<T: Model> {
-    pub(crate) slots: Vec<Slot<T>>,
+    pub(crate) slots: Chunked<Slot<T>>,
     /// Keys come from the database, so a fast non-keyed hash is safe enough
     /// and makes a loaded `get` a few nanoseconds.
     pub(crate) by_key: FxHashMap<T::Key, u32>,
+    /// The column values as last loaded or flushed of the objects borrowed
+    /// for writing, by slot, taken on the first mutable borrow. Beside the
+    /// slots, not in them: most objects never have one, and an `Option<Vec>`
+    /// in each slot cost 24 bytes per object.
+    pub(crate) snapshots: FxHashMap<u32, Vec<Value>>,
     /// Slots to INSERT, UPDATE (if changed) or DELETE at the next flush.
     /// May hold duplicates and stale entries: a flush checks each slot's state.
     pub(crate) pending: Vec<u32>,
@@ -123,20 +169,21 @@ pub(crate) struct Arena<T: Model> {
     /// What this transaction's flushes changed, oldest first.
     pub(crate) journal: Vec<(u32, Undo)>,
     /// The slots of each query result, by group number (group 0 is unused).
-    pub(crate) groups: Vec<Vec<u32>>,
+    pub(crate) groups: Vec<Members>,
 }
 
 impl<T: Model> Default for Arena<T> {
     fn default() -> Self {
         Arena {
-            slots: Vec::new(),
+            slots: Chunked::default(),
             by_key: FxHashMap::default(),
+            snapshots: FxHashMap::default(),
             pending: Vec::new(),
             dirty: Vec::new(),
             deleted: Vec::new(),
             upserts: Default::default(),
             journal: Vec::new(),
-            groups: vec![Vec::new()],
+            groups: vec![Members::default()],
         }
     }
 }
@@ -144,7 +191,7 @@ impl<T: Model> Default for Arena<T> {
 impl<T: Model> Arena<T> {
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { object: Some(object), state, snapshot: None, group: 0, expired: false });
+        self.slots.push(Slot { object: Some(object), state, group: 0, expired: false });
         index
     }
 
@@ -156,7 +203,7 @@ impl<T: Model> Arena<T> {
 
     /// Starts a group of siblings: the objects of one query result.
     pub(crate) fn new_group(&mut self) -> u32 {
-        self.groups.push(Vec::new());
+        self.groups.push(Members::default());
         u32::try_from(self.groups.len() - 1).unwrap_or(0)
     }
 
@@ -179,10 +226,10 @@ impl<T: Model> Arena<T> {
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         let index = match self.by_key.entry(object.key()) {
-            std::collections::hash_map::Entry::Occupied(slot) => {
+            Entry::Occupied(slot) => {
                 let index = *slot.get();
                 let slot = &mut self.slots[index as usize];
-                if slot.expired && slot.snapshot.is_none() {
+                if slot.expired && !self.snapshots.contains_key(&index) {
                     // Expired: the row just read replaces what it held. An
                     // object changed since it was expired keeps its change.
                     slot.object = Some(object);
@@ -190,15 +237,9 @@ impl<T: Model> Arena<T> {
                 slot.expired = false;
                 index
             }
-            std::collections::hash_map::Entry::Vacant(vacant) => {
+            Entry::Vacant(vacant) => {
                 vacant.insert(next);
-                let slot = Slot {
-                    object: Some(object),
-                    state: ObjectState::Persistent,
-                    snapshot: None,
-                    group,
-                    expired: false,
-                };
+                let slot = Slot { object: Some(object), state: ObjectState::Persistent, group, expired: false };
                 self.slots.push(slot);
                 next
             }
@@ -217,13 +258,10 @@ impl<T: Model> Arena<T> {
     /// included) for which `keep` holds.
     pub(crate) fn siblings(&self, index: u32, keep: impl Fn(&T) -> bool) -> Vec<u32> {
         let group = self.slots.get(index as usize).map_or(0, |s| s.group);
-        let members = match self.groups.get(group as usize) {
-            Some(members) if group != 0 => members.as_slice(),
-            _ => std::slice::from_ref(&index),
-        };
+        let members = self.groups.get(group as usize).filter(|_| group != 0);
         members
-            .iter()
-            .copied()
+            .into_iter()
+            .flat_map(Members::iter)
             .filter(|&i| {
                 let slot = &self.slots[i as usize];
                 slot.group == group && slot.state == ObjectState::Persistent && slot.object.as_ref().is_some_and(&keep)
@@ -234,9 +272,10 @@ impl<T: Model> Arena<T> {
             .collect()
     }
 
-    /// Makes room for `additional` more objects.
+    /// Makes room for `additional` more keys in the identity map, which
+    /// would otherwise be rehashed as it grows. The slots need no room made:
+    /// their chunks never move.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
         self.by_key.reserve(additional);
     }
 
@@ -250,7 +289,7 @@ impl<T: Model> Arena<T> {
         let Some(slot) = self.slots.get_mut(index as usize) else { return };
         if slot.state == ObjectState::Persistent && slot.object.is_some() {
             slot.expired = true;
-            slot.snapshot = None;
+            self.snapshots.remove(&index);
         }
     }
 
@@ -274,9 +313,11 @@ impl<T: Model> Arena<T> {
     pub(crate) fn object_mut(&mut self, index: u32) -> Option<&mut T> {
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.as_mut()?;
-        if slot.state == ObjectState::Persistent && slot.snapshot.is_none() {
-            slot.snapshot = Some(object.column_values());
-            self.dirty.push(index);
+        if slot.state == ObjectState::Persistent {
+            if let Entry::Vacant(snapshot) = self.snapshots.entry(index) {
+                snapshot.insert(object.column_values());
+                self.dirty.push(index);
+            }
         }
         Some(object)
     }
@@ -313,7 +354,7 @@ impl<T: Model> Arena<T> {
             self.by_key.remove(&object.key());
         }
         slot.state = ObjectState::Detached;
-        slot.snapshot = None;
+        self.snapshots.remove(&index);
         Some(object)
     }
 
@@ -340,23 +381,22 @@ impl<T: Model> Arena<T> {
     pub(crate) fn replace(&mut self, index: u32, object: T) {
         if let Some(slot) = self.slots.get_mut(index as usize) {
             slot.object = Some(object);
-            slot.snapshot = None;
             slot.expired = false;
+            self.snapshots.remove(&index);
         }
     }
 
     /// Drops the snapshot, and the dirty entry, of every object that was
     /// borrowed for writing but is unchanged, so that it costs no flush.
     pub(crate) fn forget_unchanged(&mut self) {
-        let slots = &mut self.slots;
+        let (slots, snapshots) = (&self.slots, &mut self.snapshots);
         self.dirty.retain(|&index| {
-            let slot = &mut slots[index as usize];
-            let changed = match (&slot.object, &slot.snapshot) {
+            let changed = match (&slots[index as usize].object, snapshots.get(&index)) {
                 (Some(object), Some(old)) => object.column_values() != *old,
                 _ => false,
             };
             if !changed {
-                slot.snapshot = None;
+                snapshots.remove(&index);
             }
             changed
         });
@@ -384,7 +424,7 @@ impl<T: Model> Arena<T> {
                     if let Some(object) = slot.object.as_mut() {
                         restore_version(object, &old);
                     }
-                    slot.snapshot = Some(old);
+                    self.snapshots.insert(index, old);
                     self.dirty.push(index);
                 }
                 Undo::Merged => {
@@ -397,7 +437,7 @@ impl<T: Model> Arena<T> {
                     self.deleted.push(index);
                 }
                 Undo::Assigned { column, old, old_snapshot } => {
-                    if let (Some(snapshot), Some(value)) = (&mut slot.snapshot, old_snapshot) {
+                    if let (Some(snapshot), Some(value)) = (self.snapshots.get_mut(&index), old_snapshot) {
                         snapshot[column] = value;
                     }
                     if let Some(object) = slot.object.as_mut() {
@@ -417,7 +457,7 @@ impl<T: Model> Arena<T> {
         self.discard_new(u32::MAX);
         for index in std::mem::take(&mut self.dirty) {
             let slot = &mut self.slots[index as usize];
-            if let (Some(object), Some(old)) = (&mut slot.object, slot.snapshot.take()) {
+            if let (Some(object), Some(old)) = (&mut slot.object, self.snapshots.remove(&index)) {
                 for (column, value) in old.into_iter().enumerate() {
                     object.set_column_value(column, value)?;
                 }
@@ -442,4 +482,34 @@ impl<T: Model> Arena<T> {
 
 pub(crate) fn stale_handle(model: &'static str) -> Error {
     Error::StaleHandle { model }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(pushed: &[u32]) -> Members {
+        let mut members = Members::default();
+        for &index in pushed {
+            members.push(index);
+        }
+        members
+    }
+
+    #[test]
+    fn new_objects_of_a_load_are_one_run() {
+        let run = members(&(7..10_007).collect::<Vec<_>>());
+        assert!(matches!(run, Members::Run(ref r) if *r == (7..10_007)), "{run:?}");
+        assert!(run.iter().eq(7..10_007));
+        assert_eq!(members(&[]).iter().count(), 0);
+    }
+
+    #[test]
+    fn an_object_held_elsewhere_turns_the_run_into_a_list() {
+        for pushed in [&[5, 6, 2, 7][..], &[5, 5], &[3, 9, 10], &[u32::MAX - 1, u32::MAX, 4]] {
+            let members = members(pushed);
+            assert!(matches!(members, Members::List(_)), "{pushed:?}: {members:?}");
+            assert!(members.iter().eq(pushed.iter().copied()), "{pushed:?}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! writes it and marks it for a diff at the next flush. The design and the
 //! alternatives that were rejected are in `docs/design/session.md`.
 
+mod chunked;
 pub(crate) mod flush_links;
 mod identity_map;
 pub mod raw;

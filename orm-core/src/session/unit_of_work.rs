@@ -273,7 +273,7 @@ pub(crate) fn is_one_insert(models: &Models<'_>, links: &PendingLinks) -> Option
 /// way, loses nothing.
 fn work_of<T: Model>(
     list: &mut Vec<u32>,
-    arena_slots: &[crate::session::identity_map::Slot<T>],
+    arena_slots: &crate::session::chunked::Chunked<crate::session::identity_map::Slot<T>>,
     state: ObjectState,
 ) -> Vec<u32> {
     list.sort_unstable();
@@ -295,7 +295,8 @@ impl<T: Model> Arena<T> {
             return Ok(());
         }
         object.set_column_value(column, value.clone())?;
-        let old_snapshot = slot.snapshot.as_mut().map(|snapshot| std::mem::replace(&mut snapshot[column], value));
+        let old_snapshot =
+            self.snapshots.get_mut(&index).map(|snapshot| std::mem::replace(&mut snapshot[column], value));
         self.journal.push((index, Undo::Assigned { column, old, old_snapshot }));
         Ok(())
     }
@@ -502,7 +503,7 @@ impl<T: Model> Arena<T> {
         let mut batches: Vec<(Vec<usize>, Vec<u32>)> = Vec::new();
         for index in work {
             // Cloned, not taken: a flush dropped half way must not lose it.
-            let Some(old) = &self.slots[index as usize].snapshot else { continue };
+            let Some(old) = self.snapshots.get(&index) else { continue };
             let current = self.object_at(index).column_values();
             let changed: Vec<usize> = (0..current.len()).filter(|&c| current[c] != old[c]).collect();
             if changed.is_empty() {
@@ -527,8 +528,7 @@ impl<T: Model> Arena<T> {
 
     /// Whether an object differs from its snapshot.
     fn is_changed(&self, index: u32) -> bool {
-        let slot = &self.slots[index as usize];
-        match (&slot.object, &slot.snapshot) {
+        match (&self.slots[index as usize].object, self.snapshots.get(&index)) {
             (Some(object), Some(old)) => object.column_values() != *old,
             _ => false,
         }
@@ -605,8 +605,7 @@ impl<T: Model> Arena<T> {
         self.expect_keys("update", work, &returned)?;
         let read_back_values = self.returned_by_key(&returned, read_back.len());
         for (i, &index) in work.iter().enumerate() {
-            let slot = &mut self.slots[index as usize];
-            let Some(old) = slot.snapshot.take() else { continue };
+            let Some(old) = self.snapshots.remove(&index) else { continue };
             // Journaled first: should setting the field fail, the undo still
             // finds the snapshot.
             self.journal.push((index, Undo::Updated(old)));
@@ -713,8 +712,9 @@ impl<T: Model> Arena<T> {
     /// The primary-key field that differs from the snapshot (the row's
     /// key), if one does.
     fn changed_key_field(&self, index: u32) -> Option<&'static str> {
-        let slot = &self.slots[index as usize];
-        let (Some(object), Some(old)) = (&slot.object, &slot.snapshot) else { return None };
+        let (Some(object), Some(old)) = (&self.slots[index as usize].object, self.snapshots.get(&index)) else {
+            return None;
+        };
         T::TABLE.primary_key().find(|(c, _)| object.column_value(*c) != old[*c]).map(|(_, meta)| meta.field)
     }
 
@@ -740,7 +740,7 @@ impl<T: Model> Arena<T> {
     /// The value of column `column` as the database held it when the
     /// session last read or wrote the row: the snapshot's, if there is one.
     fn last_seen(&self, index: u32, column: usize) -> Value {
-        match &self.slots[index as usize].snapshot {
+        match self.snapshots.get(&index) {
             Some(old) => old[column].clone(),
             None => self.object_at(index).column_value(column),
         }
