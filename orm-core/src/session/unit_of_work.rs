@@ -23,9 +23,10 @@ type IndexedColumn = (usize, &'static ColumnMeta);
 
 /// The fewest new objects of one table that a flush writes with COPY
 /// instead of an INSERT. Below it the round trip that reserves their keys
-/// costs about what COPY saves: against one multi-row INSERT by hand, the
-/// flush with COPY and with the INSERT tie at 2,000 rows, and COPY is ahead
-/// from 3,000 (in step with docs/performance.md's figures).
+/// costs about what COPY saves. Against one multi-row INSERT by hand (the
+/// standard benchmark's users), the flush took 1.28–1.36x with COPY and
+/// 1.19–1.21x with the INSERT at 1,000 rows, 1.10–1.17x and 1.21x at 2,000,
+/// 1.02–1.12x and 1.23–1.26x at 3,000.
 const COPY_MIN_ROWS: usize = 3_000;
 
 /// Whether a flush writes `rows` new objects of `table` (plain inserts, not
