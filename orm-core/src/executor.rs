@@ -40,6 +40,20 @@ impl Rows {
     }
 }
 
+/// Rows for [`Connection::copy_in`], with the statements the dialect
+/// rendered for them.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyRows<'a> {
+    /// The statement that starts the load ([`Statement::CopyIn`](crate::statement::Statement::CopyIn)).
+    pub sql: &'a str,
+    /// A query of the same columns of the same table, in the same order:
+    /// never run, only prepared, so that the connection learns the
+    /// columns' types as the database has them.
+    pub columns: &'a str,
+    /// The values, row after row, one per column.
+    pub rows: &'a Rows,
+}
+
 /// One database connection, checked out of a pool.
 pub trait Connection: Send + Debug {
     /// Runs a statement that returns rows. Parameters are `$1`, `$2`, ...
@@ -71,6 +85,19 @@ pub trait Connection: Send + Debug {
 
     /// Runs one or more statements without parameters (`BEGIN`, DDL).
     fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Writes rows with the database's bulk-load protocol (PostgreSQL's
+    /// binary `COPY .. FROM STDIN`): all of them in one statement, which
+    /// fails as a whole. Returns whether it wrote them: `false`, having sent
+    /// nothing, when it cannot write every value exactly as its column takes
+    /// it (a value of another type than the column's, or no such protocol):
+    /// the caller then INSERTs the rows.
+    ///
+    /// There is no default: a flush reserves the rows' keys before it calls
+    /// this, so a connection that always answered `false` would cost every
+    /// large flush a wasted round trip, and a wrapper that forgot to pass
+    /// the call on would go unnoticed.
+    fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>>;
 
     /// Asks the connection to send `BEGIN` together with the next statement,
     /// in the same round trip, instead of on its own. Returns `false` if it

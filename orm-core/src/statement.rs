@@ -28,6 +28,38 @@ pub enum Statement {
     Delete(Box<Delete>),
     /// Transaction control, sent without parameters.
     Transaction(Transaction),
+    /// The start of a bulk load of rows into a table; the rows follow in
+    /// the database's own format (see [`Connection::copy_in`](crate::Connection::copy_in)).
+    CopyIn(CopyIn),
+    /// The next values of the sequence that fills a key column.
+    ReserveKeys(ReserveKeys),
+}
+
+/// `COPY table (columns) FROM STDIN`: rows written with the bulk-load
+/// protocol instead of an INSERT, every column given (no defaults, nothing
+/// returned).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyIn {
+    /// The table's name.
+    pub table: &'static str,
+    /// The columns each row gives, in order.
+    pub columns: Vec<&'static str>,
+}
+
+/// Takes `count` values of the sequence behind a generated key column, so
+/// that rows can be written with their keys already known (a [`CopyIn`]).
+/// Returns one row: an array of the values, of the key's type, in no
+/// particular order; `NULL`s for a column without a sequence of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReserveKeys {
+    /// The table's name.
+    pub table: &'static str,
+    /// The key column.
+    pub column: &'static str,
+    /// The key's type, which the values are given as.
+    pub sql_type: SqlType,
+    /// How many values.
+    pub count: i64,
 }
 
 /// Transaction control statements.

@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use futures_util::future::maybe_done;
 use futures_util::TryStreamExt;
-use orm_core::{BoxFuture, Connection, Error, Result, RowFn, Rows, Value};
+use orm_core::{BoxFuture, Connection, CopyRows, Error, Result, RowFn, Rows, Value};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
-use crate::types::{check_params, ColumnKind, Param, RawValue};
+use crate::types::{accepts, check_params, ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -214,6 +215,69 @@ impl PgConnection {
         true
     }
 
+    /// Writes rows with binary COPY (see [`Connection::copy_in`]), or
+    /// returns `false` when a value does not fit its column's type.
+    async fn run_copy_in(&mut self, copy: CopyRows<'_>) -> Result<bool> {
+        let Some(types) = self.copy_types(&copy).await? else { return Ok(false) };
+        let started = self.engine.statement_started();
+        let (result, sent) = self.copy_once(copy.sql, &types, copy.rows).await;
+        if result.is_err() {
+            // The types may be what failed it (the column changed since they
+            // were learned): the next COPY learns them afresh.
+            self.client().statement_cache.remove(copy.columns, &[]);
+        }
+        self.log_sent(copy.sql, &[], started, &result, sent);
+        result.map(|_| true)
+    }
+
+    /// The types of the columns `copy` writes, as the database has them,
+    /// learned by preparing the query of its columns (once per connection,
+    /// as every statement), if every value fits its column. Binary COPY
+    /// takes each value in its column's own format, where an INSERT would
+    /// cast: a value of another type (an `i32` for a `bigint` column)
+    /// leaves the rows to an INSERT.
+    async fn copy_types(&mut self, copy: &CopyRows<'_>) -> Result<Option<Vec<Type>>> {
+        let described = self.client().prepare_cached(copy.columns).await.map_err(|e| self.error(e))?;
+        let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
+        let fits = types.len() == copy.rows.width
+            && copy
+                .rows
+                .values
+                .chunks(types.len().max(1))
+                .all(|row| row.iter().zip(&types).all(|(v, t)| accepts(v, t)));
+        if !fits {
+            // Perhaps learned before the table changed: afresh next time.
+            self.client().statement_cache.remove(copy.columns, &[]);
+            return Ok(None);
+        }
+        Ok(Some(types))
+    }
+
+    /// Starts the COPY (with the pending `BEGIN`), streams the rows, and
+    /// waits for the database to take them; returns their number, and what
+    /// went out with it.
+    async fn copy_once(&mut self, sql: &str, types: &[Type], rows: &Rows) -> (Result<u64>, Sent) {
+        let statement = match self.client().prepare_cached(sql).await {
+            Ok(statement) => statement,
+            Err(e) => return (Err(self.error(e)), Sent::default()),
+        };
+        let this = &*self;
+        let copy = async {
+            let sink = this.client().copy_in::<_, bytes::Bytes>(&statement).await.map_err(|e| this.error(e))?;
+            // Dropped before `finish` (an error, a cancelled flush), the
+            // writer aborts the COPY: nothing of it is written.
+            let writer = BinaryCopyInWriter::new(sink, types);
+            futures_util::pin_mut!(writer);
+            let mut params = Vec::with_capacity(types.len());
+            for row in rows.values.chunks(types.len().max(1)) {
+                params.extend(row.iter().map(Param));
+                writer.as_mut().write_raw(params.drain(..)).await.map_err(|e| this.error(e))?;
+            }
+            writer.finish().await.map_err(|e| this.error(e))
+        };
+        this.pipelined(copy).await
+    }
+
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
         let started = self.engine.statement_started();
         let this = &*self;
@@ -327,6 +391,10 @@ impl Connection for PgConnection {
 
     fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.run_batch(sql))
+    }
+
+    fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.run_copy_in(copy))
     }
 
     fn defer_begin(&mut self) -> bool {

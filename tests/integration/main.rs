@@ -6,6 +6,7 @@ mod bookshop;
 mod common;
 mod connect;
 mod constraints;
+mod copy;
 mod engine;
 mod enums;
 mod faults;

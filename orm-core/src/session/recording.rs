@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
-use crate::executor::{BoxFuture, Connection, RowFn, Rows};
+use crate::executor::{BoxFuture, Connection, CopyRows, RowFn, Rows};
 use crate::value::Value;
 
 /// The texts of the statements sent while recording; `None` when stopped.
@@ -61,6 +61,18 @@ impl Connection for Recording {
     fn batch_execute<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<()>> {
         self.record(sql);
         self.inner.batch_execute(sql)
+    }
+
+    fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let sql = copy.sql;
+            let result = self.inner.copy_in(copy).await;
+            // A COPY the connection declined was never sent.
+            if !matches!(result, Ok(false)) {
+                self.record(sql);
+            }
+            result
+        })
     }
 
     fn defer_begin(&mut self) -> bool {
