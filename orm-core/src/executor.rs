@@ -111,8 +111,11 @@ pub trait Connection: Send + Debug {
     /// `COMMIT` is answered: a refused `COMMIT` is the statement's error, and
     /// a statement that fails rolls the transaction back (PostgreSQL answers
     /// the `COMMIT` of a failed transaction with `ROLLBACK`). Either way the
-    /// transaction is over when the statement returns. Returns `false` if it
-    /// cannot (the default): the caller then sends `COMMIT` itself.
+    /// transaction is over when the statement returns. When `BEGIN` is
+    /// pending too, the transaction is that one statement, and a driver may
+    /// run it alone, in the database's own implicit transaction. Returns
+    /// `false` if it cannot (the default): the caller then sends `COMMIT`
+    /// itself.
     fn defer_commit(&mut self) -> bool {
         false
     }

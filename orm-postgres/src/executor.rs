@@ -35,11 +35,13 @@ struct Pending {
     commit: AtomicBool,
 }
 
-/// What went out with a statement.
+/// What went out with a statement: the transaction began with it, ended
+/// with it, or both, in which case the statement ran alone (`autocommit`).
 #[derive(Debug, Default, Clone, Copy)]
 struct Sent {
     begin: bool,
     commit: bool,
+    autocommit: bool,
 }
 
 impl std::fmt::Debug for PgConnection {
@@ -169,7 +171,12 @@ impl PgConnection {
     async fn pipelined<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
         let client = self.client();
         let begin = self.pending.begin.swap(false, Ordering::Relaxed);
-        let began = maybe_done(send_if(client, begin, "BEGIN"));
+        // A transaction that is this one statement goes without BEGIN and
+        // COMMIT: PostgreSQL runs a lone statement in a transaction of its
+        // own, committed at its end, whose deferred checks still fail the
+        // statement. Two messages, and two answers, fewer.
+        let autocommit = begin && self.pending.commit.load(Ordering::Relaxed);
+        let began = maybe_done(send_if(client, begin && !autocommit, "BEGIN"));
         let statement = maybe_done(statement);
         futures_util::pin_mut!(began, statement);
         // One poll each, in order, sends BEGIN and then the statement.
@@ -182,11 +189,15 @@ impl PgConnection {
         // Done already means it never reached the server, which answers
         // nothing this fast.
         let was_sent = statement.as_mut().output_mut().is_none();
+        if autocommit && !was_sent {
+            // Nothing went out: the transaction has not begun.
+            self.pending.begin.store(true, Ordering::Relaxed);
+        }
         let commit = was_sent && self.pending.commit.swap(false, Ordering::Relaxed);
-        let committed = maybe_done(send_if(client, commit, "COMMIT"));
+        let committed = maybe_done(send_if(client, commit && !autocommit, "COMMIT"));
         futures_util::pin_mut!(committed);
         futures_util::future::join3(began.as_mut(), statement.as_mut(), committed.as_mut()).await;
-        let sent = Sent { begin, commit };
+        let sent = Sent { begin: begin && (was_sent || !autocommit), commit, autocommit: autocommit && was_sent };
         let outputs = (began.take_output(), statement.take_output(), committed.take_output());
         let (Some(began), Some(result), Some(committed)) = outputs else {
             unreachable!("joined futures are done");
@@ -290,11 +301,13 @@ impl PgConnection {
     /// Logs a statement, with the `BEGIN` and `COMMIT` that went out with
     /// it as lines of their own, at DEBUG (their time is the statement's).
     fn log_sent<T>(&self, sql: &str, params: &[Value], started: Option<Instant>, result: &Result<T>, sent: Sent) {
-        if sent.begin {
+        if sent.autocommit {
+            tracing::debug!(target: "orm::sql", "a transaction of one statement: run alone, without BEGIN and COMMIT");
+        } else if sent.begin {
             tracing::debug!(target: "orm::sql", sql = "BEGIN", params = 0usize, "sent with the next statement");
         }
         self.log(sql, params, started, result);
-        if sent.commit {
+        if sent.commit && !sent.autocommit {
             tracing::debug!(target: "orm::sql", sql = "COMMIT", params = 0usize, "sent with the last statement");
         }
     }

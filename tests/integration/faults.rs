@@ -88,7 +88,10 @@ async fn a_commit_cut_after_the_insert_it_went_out_with_drops_the_new_objects_it
     let (proxy, url) = Proxy::in_front_of(&db).await;
     let engine = Engine::new(&url).unwrap();
     let mut s = engine.session();
-    // No flush first: the INSERT, BEGIN and COMMIT go out together.
+    // The transaction begins before (alone, the INSERT would go without
+    // BEGIN and COMMIT); no flush: the INSERT and COMMIT go out together.
+    s.execute("SELECT 1", ()).await.unwrap();
+    assert!(s.in_transaction());
     let ada = s.add(person("Ada", None));
     proxy.on_commit(OnCommit::Cut);
     let error = s.commit().await.unwrap_err();
@@ -106,6 +109,23 @@ async fn a_commit_cut_after_the_insert_it_went_out_with_drops_the_new_objects_it
     assert_eq!(s.state(bob), Some(orm::ObjectState::Persistent));
     let now = db.engine().session().query::<Person>().count().await.unwrap();
     assert_eq!(now, stored + 1, "Bob, and not Ada again");
+}
+
+#[tokio::test]
+async fn a_transaction_of_one_insert_runs_alone_without_begin_or_commit_messages() {
+    let db = TestDb::new().await.unwrap();
+    people(&db).await;
+    let (proxy, url) = Proxy::in_front_of(&db).await;
+    let engine = Engine::new(&url).unwrap();
+    let mut s = engine.session();
+    let ada = s.add(person("Ada", None));
+    // The proxy would cut the connection at a COMMIT message.
+    proxy.on_commit(OnCommit::Cut);
+    s.commit().await.expect("no COMMIT message went out");
+    assert!(!s.in_transaction());
+    assert_eq!(s.state(ada), Some(orm::ObjectState::Persistent));
+    assert!(s[ada].id > 0, "the key was read back");
+    assert_eq!(db.engine().session().query::<Person>().count().await.unwrap(), 1, "committed");
 }
 
 #[tokio::test]
