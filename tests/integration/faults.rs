@@ -23,6 +23,16 @@ async fn people(db: &TestDb) {
     db.engine().create_all(&[Person::TABLE]).await.unwrap();
 }
 
+/// A database with the `people` table, a proxy in front of it, and an
+/// engine that connects through the proxy.
+async fn people_behind_a_proxy() -> (TestDb, Proxy, Engine) {
+    let db = TestDb::new().await.unwrap();
+    people(&db).await;
+    let (proxy, url) = Proxy::in_front_of(&db).await;
+    let engine = Engine::new(&url).unwrap();
+    (db, proxy, engine)
+}
+
 #[tokio::test]
 async fn a_backend_the_server_terminates_is_a_retryable_connection_error() {
     let db = TestDb::new().await.unwrap();
@@ -60,10 +70,7 @@ async fn the_first_lost_connection_invalidates_the_ones_opened_before_it() {
 
 #[tokio::test]
 async fn a_commit_cut_after_commit_was_sent_has_an_unknown_outcome_not_a_rollback() {
-    let db = TestDb::new().await.unwrap();
-    people(&db).await;
-    let (proxy, url) = Proxy::in_front_of(&db).await;
-    let engine = Engine::new(&url).unwrap();
+    let (db, proxy, engine) = people_behind_a_proxy().await;
     let mut s = engine.session();
     let ada = s.add(person("Ada", None));
     s.flush().await.unwrap();
@@ -83,10 +90,7 @@ async fn a_commit_cut_after_commit_was_sent_has_an_unknown_outcome_not_a_rollbac
 
 #[tokio::test]
 async fn a_commit_cut_after_the_insert_it_went_out_with_drops_the_new_objects_it_cannot_vouch_for() {
-    let db = TestDb::new().await.unwrap();
-    people(&db).await;
-    let (proxy, url) = Proxy::in_front_of(&db).await;
-    let engine = Engine::new(&url).unwrap();
+    let (db, proxy, engine) = people_behind_a_proxy().await;
     let mut s = engine.session();
     // The transaction begins before (alone, the INSERT would go without
     // BEGIN and COMMIT); no flush: the INSERT and COMMIT go out together.
@@ -113,10 +117,7 @@ async fn a_commit_cut_after_the_insert_it_went_out_with_drops_the_new_objects_it
 
 #[tokio::test]
 async fn a_transaction_of_one_insert_runs_alone_without_begin_or_commit_messages() {
-    let db = TestDb::new().await.unwrap();
-    people(&db).await;
-    let (proxy, url) = Proxy::in_front_of(&db).await;
-    let engine = Engine::new(&url).unwrap();
+    let (db, proxy, engine) = people_behind_a_proxy().await;
     let mut s = engine.session();
     let ada = s.add(person("Ada", None));
     // The proxy would cut the connection at a COMMIT message.
@@ -130,10 +131,7 @@ async fn a_transaction_of_one_insert_runs_alone_without_begin_or_commit_messages
 
 #[tokio::test]
 async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_next_call() {
-    let db = TestDb::new().await.unwrap();
-    people(&db).await;
-    let (proxy, url) = Proxy::in_front_of(&db).await;
-    let engine = Engine::new(&url).unwrap();
+    let (_db, proxy, engine) = people_behind_a_proxy().await;
     let mut s = engine.session();
     s.add(person("Ada", None));
     s.flush().await.unwrap();
@@ -212,10 +210,7 @@ async fn a_stale_cached_plan_is_prepared_again_outside_a_transaction_and_named_i
 
 #[tokio::test]
 async fn rollback_to_after_a_cancelled_commit_reports_the_unknown_outcome_and_inserts_nothing_twice() {
-    let db = TestDb::new().await.unwrap();
-    people(&db).await;
-    let (proxy, url) = Proxy::in_front_of(&db).await;
-    let engine = Engine::new(&url).unwrap();
+    let (db, proxy, engine) = people_behind_a_proxy().await;
     let mut s = engine.session();
     let savepoint = s.begin_nested().await.unwrap();
     s.add(person("Ada", None));
