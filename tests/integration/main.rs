@@ -15,6 +15,7 @@ mod migrations;
 mod proxy;
 mod query;
 mod relationships;
+mod review;
 mod resilience;
 mod schema;
 mod select;

@@ -1,0 +1,92 @@
+//! Review of the performance work (ba2ff32..): scenarios that fail.
+
+use std::time::Duration;
+
+use orm::prelude::*;
+use orm::ObjectState;
+
+use crate::common::{person, setup, Person};
+
+/// Polls `f` once and drops it; whether it was still pending.
+async fn poll_once<F: std::future::Future>(f: F) -> bool {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx).is_pending())).await
+}
+
+/// A commit whose flush is one INSERT, dropped before the INSERT was sent
+/// (its first poll waits on the Parse of the INSERT): nothing went out, so
+/// the next call must not report an unknown commit outcome, nor drop the
+/// new object. With autoflush off, a read recovers from the dropped flush
+/// (rolling back and giving the connection up) before it checks for a
+/// dropped commit, and then finds no connection to cancel the COMMIT on.
+#[tokio::test]
+async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_for_a_read_without_autoflush() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    s.set_autoflush(false);
+    // The connection is checked out; no transaction yet.
+    assert_eq!(s.query::<Person>().count().await.unwrap(), 0);
+    let ada = s.add(person("Ada", None));
+    assert!(poll_once(s.commit()).await, "dropped while the INSERT was being prepared");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 0, "nothing was written");
+
+    let read = s.query::<Person>().count().await;
+    assert!(read.is_ok(), "nothing was sent, nothing committed: {read:?}");
+    assert_eq!(s.state(ada), Some(ObjectState::Pending), "still pending, to be committed again");
+}
+
+/// The same through `refresh`, which never autoflushes: reachable with
+/// autoflush on.
+#[tokio::test]
+async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_for_a_refresh() {
+    let db = setup().await;
+    let mut other = db.engine().session();
+    other.add(person("Bob", None));
+    other.commit().await.unwrap();
+    // An engine of its own: the INSERT is not prepared on its connection.
+    let engine = Engine::new(db.url()).unwrap();
+    let mut s = engine.session();
+    let bob = s.query::<Person>().one().await.unwrap();
+    let ada = s.add(person("Ada", None));
+    assert!(poll_once(s.commit()).await, "dropped while the INSERT was being prepared");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(db.engine().session().query::<Person>().count().await.unwrap(), 1, "nothing was written");
+
+    let refreshed = s.refresh(bob).await;
+    assert!(refreshed.is_ok(), "nothing was sent, nothing committed: {refreshed:?}");
+    assert_eq!(s.state(ada), Some(ObjectState::Pending), "still pending, to be committed again");
+    s.commit().await.unwrap();
+    assert_eq!(db.engine().session().query::<Person>().count().await.unwrap(), 2);
+}
+
+/// `begin_nested`'s contract: "A statement that fails while a savepoint is
+/// open rolls back to that savepoint only: the work before it stays". A
+/// commit whose flush is one INSERT now sends COMMIT with it whatever the
+/// savepoints: the INSERT fails, the COMMIT rolls the whole transaction
+/// back, Bob's flushed work before the savepoint included, and the
+/// savepoint is gone (`rollback_to` answers SavepointClosed).
+#[tokio::test]
+async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_only() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let bob = session.add(person("Bob", None));
+    session.flush().await.unwrap();
+    let savepoint = session.begin_nested().await.unwrap();
+    let twin = session.add(person("Ada", None));
+    let error = session.commit().await.unwrap_err();
+    assert!(error.is_unique_violation(), "{error:?}");
+    assert!(session.in_transaction(), "the outer transaction survives, as for a flush");
+    assert_eq!(session.state(bob), Some(ObjectState::Persistent), "work before the savepoint stays");
+    assert_eq!(session.state(twin), Some(ObjectState::Pending));
+    session.rollback_to(savepoint).await.expect("the savepoint is still open");
+    session.commit().await.unwrap();
+    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
+    names.sort();
+    assert_eq!(names, ["Ada", "Bob"]);
+}
