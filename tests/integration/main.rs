@@ -3,6 +3,7 @@
 
 mod arrays;
 mod bookshop;
+mod cancelled_commits;
 mod common;
 mod connect;
 mod constraints;
@@ -15,7 +16,6 @@ mod migrations;
 mod proxy;
 mod query;
 mod relationships;
-mod review;
 mod resilience;
 mod schema;
 mod select;

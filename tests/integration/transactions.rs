@@ -387,3 +387,33 @@ async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
     names.sort();
     assert_eq!(names, ["Ada", "Bob"]);
 }
+
+/// `begin_nested`'s contract: "A statement that fails while a savepoint is
+/// open rolls back to that savepoint only: the work before it stays". A
+/// commit whose flush is one INSERT now sends COMMIT with it whatever the
+/// savepoints: the INSERT fails, the COMMIT rolls the whole transaction
+/// back, Bob's flushed work before the savepoint included, and the
+/// savepoint is gone (`rollback_to` answers SavepointClosed).
+#[tokio::test]
+async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_only() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let bob = session.add(person("Bob", None));
+    session.flush().await.unwrap();
+    let savepoint = session.begin_nested().await.unwrap();
+    let twin = session.add(person("Ada", None));
+    let error = session.commit().await.unwrap_err();
+    assert!(error.is_unique_violation(), "{error:?}");
+    assert!(session.in_transaction(), "the outer transaction survives, as for a flush");
+    assert_eq!(session.state(bob), Some(ObjectState::Persistent), "work before the savepoint stays");
+    assert_eq!(session.state(twin), Some(ObjectState::Pending));
+    session.rollback_to(savepoint).await.expect("the savepoint is still open");
+    session.commit().await.unwrap();
+    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
+    names.sort();
+    assert_eq!(names, ["Ada", "Bob"]);
+}

@@ -401,8 +401,7 @@ impl Session {
     /// when the flush is a single INSERT (one round trip fewer). Returns
     /// whether it did: the transaction is then committed.
     async fn write_changes(&mut self, commit: bool) -> Result<bool> {
-        self.check_dropped_commit()?;
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         for model in &mut self.models {
             model.forget_unchanged();
         }
@@ -410,10 +409,13 @@ impl Session {
             return Ok(false);
         }
         self.begin().await?;
+        let no_savepoints = self.savepoints.is_empty();
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
         let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
-        let one_insert = unit_of_work::is_one_insert(&models, &self.links).filter(|_| commit);
+        // Not inside a savepoint: a failure there must roll back to it only,
+        // and a failed statement followed by COMMIT ends the transaction.
+        let one_insert = unit_of_work::is_one_insert(&models, &self.links).filter(|_| commit && no_savepoints);
         let with_commit = one_insert.is_some() && conn.defer_commit();
         self.flushing = true;
         self.committing = with_commit;
@@ -650,11 +652,16 @@ impl Session {
 
     /// A flush whose future was dropped half way left the transaction with
     /// part of its statements: roll it back, and undo them in memory, so the
-    /// changes are pending again.
-    async fn recover_from_dropped_flush(&mut self) {
+    /// changes are pending again. A dropped commit is settled first
+    /// ([`check_dropped_commit`](Session::check_dropped_commit)): whether its
+    /// COMMIT went out decides between this and an unknown outcome, and
+    /// only the connection can tell, which the rollback gives up.
+    async fn recover_from_dropped_flush(&mut self) -> Result<()> {
+        self.check_dropped_commit()?;
         if std::mem::take(&mut self.flushing) {
             self.abort().await;
         }
+        Ok(())
     }
 
     /// Rolls the open transaction back and undoes its flushes in memory.
@@ -695,7 +702,7 @@ impl Session {
     /// autoflush, the recovery from a dropped flush, and the transaction.
     pub(crate) async fn prepare_write(&mut self) -> Result<()> {
         self.autoflush().await?;
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         self.begin().await
     }
 
@@ -720,7 +727,7 @@ impl Session {
     /// Runs rendered SQL on the session's connection; a failure rolls the
     /// transaction back.
     pub(crate) async fn run_sql(&mut self, sql: &Sql) -> Result<Rows> {
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         let result = self.connection().await?.query(&sql.text, &sql.params).await;
         if result.as_ref().is_err_and(aborts_transaction) {
             self.fail().await;
@@ -758,7 +765,7 @@ impl Session {
     /// too, so that it can merge objects while the connection is busy.
     pub(crate) async fn stream_into_arenas(&mut self, sql: &Sql, each: &mut ArenaRowFn<'_>) -> Result<()> {
         self.autoflush().await?;
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         self.connection().await?;
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
@@ -773,7 +780,7 @@ impl Session {
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
     pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
         self.autoflush().await?;
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         self.connection().await?;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");

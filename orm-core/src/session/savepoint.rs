@@ -85,8 +85,7 @@ impl Session {
     /// [`Error::SavepointClosed`] if the savepoint is not open; a database error.
     pub async fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
         // A commit or flush dropped half way ended the savepoints with it.
-        self.check_dropped_commit()?;
-        self.recover_from_dropped_flush().await;
+        self.recover_from_dropped_flush().await?;
         let depth = self.savepoint_depth(savepoint)?;
         let id = savepoint.id;
         self.run_statement(Transaction::RollbackToAndRelease(id)).await?;

