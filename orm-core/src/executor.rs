@@ -109,9 +109,12 @@ pub trait Connection: Send + Debug {
     /// Asks the connection to send `COMMIT` right after the next statement,
     /// in the same round trip, and to answer that statement only once
     /// `COMMIT` is answered: a refused `COMMIT` is the statement's error, and
-    /// a statement that fails rolls the transaction back (PostgreSQL answers
-    /// the `COMMIT` of a failed transaction with `ROLLBACK`). Either way the
-    /// transaction is over when the statement returns. When `BEGIN` is
+    /// a statement the database refuses rolls the transaction back
+    /// (PostgreSQL answers the `COMMIT` of a failed transaction with
+    /// `ROLLBACK`). A statement that fails before it is sent keeps `COMMIT`
+    /// waiting ([`cancel_deferred_commit`](Connection::cancel_deferred_commit));
+    /// once sent, `COMMIT` follows it whatever the client makes of its rows,
+    /// and the transaction is over when the statement returns. When `BEGIN` is
     /// pending too, the transaction is that one statement, and a driver may
     /// run it alone, in the database's own implicit transaction. Returns
     /// `false` if it cannot (the default): the caller then sends `COMMIT`
