@@ -6,20 +6,13 @@ use std::time::Duration;
 use orm::prelude::*;
 use orm::ObjectState;
 
-use crate::common::{person, setup, Person};
-
-/// Polls `f` once and drops it; whether it was still pending.
-async fn poll_once<F: std::future::Future>(f: F) -> bool {
-    let mut f = std::pin::pin!(f);
-    std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx).is_pending())).await
-}
+use crate::common::{person, setup, within_polls, Person};
 
 /// A commit whose flush is one INSERT, dropped before the INSERT was sent
 /// (its first poll waits on the Parse of the INSERT): nothing went out, so
-/// the next call must not report an unknown commit outcome, nor drop the
-/// new object. With autoflush off, a read recovers from the dropped flush
-/// (rolling back and giving the connection up) before it checks for a
-/// dropped commit, and then finds no connection to cancel the COMMIT on.
+/// the next call reports no unknown commit outcome and keeps the new object
+/// pending. With autoflush off, a read is that next call: it settles the
+/// dropped commit on the connection before it rolls the dropped flush back.
 #[tokio::test]
 async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_for_a_read_without_autoflush() {
     let db = setup().await;
@@ -29,7 +22,7 @@ async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_f
     // The connection is checked out; no transaction yet.
     assert_eq!(s.query::<Person>().count().await.unwrap(), 0);
     let ada = s.add(person("Ada", None));
-    assert!(poll_once(s.commit()).await, "dropped while the INSERT was being prepared");
+    assert!(within_polls(s.commit(), 1).await.is_none(), "dropped while the INSERT was being prepared");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 0, "nothing was written");
 
@@ -51,7 +44,7 @@ async fn a_commit_dropped_before_its_insert_was_sent_is_not_an_unknown_outcome_f
     let mut s = engine.session();
     let bob = s.query::<Person>().one().await.unwrap();
     let ada = s.add(person("Ada", None));
-    assert!(poll_once(s.commit()).await, "dropped while the INSERT was being prepared");
+    assert!(within_polls(s.commit(), 1).await.is_none(), "dropped while the INSERT was being prepared");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(db.engine().session().query::<Person>().count().await.unwrap(), 1, "nothing was written");
 

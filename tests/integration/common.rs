@@ -74,3 +74,18 @@ pub(crate) async fn statements_during<F: std::future::Future>(engine: &Engine, f
     let output = f.await;
     (engine.statement_count() - before, output)
 }
+
+/// Polls `future` at most `polls` times and drops it if it has not finished
+/// by then: a cancellation at one exact await point.
+pub(crate) async fn within_polls<F: std::future::Future>(future: F, polls: u32) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut left = polls;
+    std::future::poll_fn(|cx| {
+        if left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        left -= 1;
+        future.as_mut().poll(cx).map(Some)
+    })
+    .await
+}

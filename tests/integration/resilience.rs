@@ -14,12 +14,10 @@
 //!
 //! Everything runs against a real PostgreSQL, in seconds.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use orm::postgres::tokio_postgres;
@@ -30,7 +28,7 @@ use orm::Connection;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::common::{backend_pid, person, Person};
+use crate::common::{backend_pid, person, within_polls, Person};
 use crate::faults::hold;
 
 // ---------------------------------------------------------------------------
@@ -447,21 +445,6 @@ impl Random {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         (z ^ (z >> 31)) % n
     }
-}
-
-/// Polls `future` at most `polls` times and drops it if it has not finished
-/// by then: a cancellation at one exact await point.
-async fn within_polls<F: Future>(future: F, polls: u32) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut left = polls;
-    std::future::poll_fn(|cx| {
-        if left == 0 {
-            return Poll::Ready(None);
-        }
-        left -= 1;
-        future.as_mut().poll(cx).map(Some)
-    })
-    .await
 }
 
 /// What the session's answers say about a batch.

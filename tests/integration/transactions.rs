@@ -389,11 +389,9 @@ async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
 }
 
 /// `begin_nested`'s contract: "A statement that fails while a savepoint is
-/// open rolls back to that savepoint only: the work before it stays". A
-/// commit whose flush is one INSERT now sends COMMIT with it whatever the
-/// savepoints: the INSERT fails, the COMMIT rolls the whole transaction
-/// back, Bob's flushed work before the savepoint included, and the
-/// savepoint is gone (`rollback_to` answers SavepointClosed).
+/// open rolls back to that savepoint only: the work before it stays", also
+/// when the failing flush is a commit's single INSERT, which therefore does
+/// not carry COMMIT while a savepoint is open.
 #[tokio::test]
 async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_only() {
     let db = setup().await;

@@ -426,12 +426,9 @@ impl Session {
         // A COMMIT still waiting did not go out: no statement was sent after
         // `defer_commit`, or it failed before it was.
         let committed = with_commit && !self.conn.as_deref_mut().is_some_and(|c| c.cancel_deferred_commit());
-        if !committed {
-            self.inserted_with_commit = None;
-        }
+        let inserted = self.inserted_with_commit.take();
         match result {
             Ok(()) => {
-                self.inserted_with_commit = None;
                 if committed {
                     self.in_transaction = false;
                 }
@@ -444,14 +441,16 @@ impl Session {
             // The database refused the statement or the COMMIT: the
             // transaction is over, rolled back, savepoints and all.
             Err(e) if e.db_error().is_some() => {
-                self.inserted_with_commit = None;
                 self.abort().await;
                 Err(e)
             }
             // Not an answer of the database to the statement or the COMMIT
             // (a lost connection, a result that could not be read): the
             // COMMIT may have taken effect.
-            Err(e) => Err(self.commit_outcome_unknown(format!("the statement sent with COMMIT failed ({e})"))),
+            Err(e) => {
+                let reason = format!("the statement sent with COMMIT failed ({e})");
+                Err(self.commit_outcome_unknown(reason, inserted))
+            }
         }
     }
 
@@ -474,7 +473,7 @@ impl Session {
                 Ok(()) => self.in_transaction = false,
                 Err(Error::Connection(cause)) => {
                     let reason = format!("the connection was lost after COMMIT was sent ({cause})");
-                    return Err(self.commit_outcome_unknown(reason));
+                    return Err(self.commit_outcome_unknown(reason, None));
                 }
                 Err(e) => {
                     // The database answered: it rolled the transaction back.
@@ -505,14 +504,17 @@ impl Session {
     /// be claimed: the connection is closed, and the objects keep the values
     /// the transaction wrote, expired, so that the next query that reads
     /// their rows shows what the database really holds.
-    fn commit_outcome_unknown(&mut self, reason: String) -> Error {
-        if let Some((model, below)) = self.inserted_with_commit.take() {
-            // COMMIT went out with the flush's INSERT (`write_changes`): its
-            // new objects may or may not be rows now, and their keys were
-            // not read back.
+    ///
+    /// `inserted`: the new objects whose INSERT carried the COMMIT (see
+    /// `inserted_with_commit`); they may or may not be rows now, and their
+    /// keys were not read back, so they leave the session.
+    fn commit_outcome_unknown(&mut self, reason: String, inserted: Option<(usize, u32)>) -> Error {
+        if let Some((model, below)) = inserted {
             self.models[model].discard_new(below);
-            self.flushing = false;
         }
+        // The flush that carried the COMMIT, if its future was dropped, is
+        // not undone: the COMMIT may have taken effect.
+        self.flushing = false;
         self.in_transaction = false;
         if let Some(conn) = self.conn.take() {
             conn.close();
@@ -525,14 +527,14 @@ impl Session {
     /// Reports a commit whose future was dropped while COMMIT was on its way.
     fn check_dropped_commit(&mut self) -> Result<()> {
         if std::mem::take(&mut self.committing) {
+            let inserted = self.inserted_with_commit.take();
             if self.conn.as_deref_mut().is_some_and(|c| c.cancel_deferred_commit()) {
                 // A flush carrying COMMIT was dropped before COMMIT went
                 // out: still `flushing`, undone as any dropped flush.
-                self.inserted_with_commit = None;
                 return Ok(());
             }
             let reason = "the commit was cancelled after COMMIT was sent".to_owned();
-            return Err(self.commit_outcome_unknown(reason));
+            return Err(self.commit_outcome_unknown(reason, inserted));
         }
         Ok(())
     }
