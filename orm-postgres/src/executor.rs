@@ -80,12 +80,9 @@ impl PgConnection {
         let started = self.engine.statement_started();
         let (mut result, sent) = self.query_each_once(sql, params, &mut each).await;
         if let Err(first) = result {
-            result = match first {
-                first if is_stale_plan(&first) => match self.rearm_for_retry(sent) {
-                    true => retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await.0),
-                    false => Err(schema_changed(first)),
-                },
-                other => Err(other),
+            result = match self.may_run_again(first, sent) {
+                Ok(first) => retry_stale_plan(first, self.query_each_once(sql, params, &mut each).await.0),
+                Err(e) => Err(e),
             };
         }
         self.log_sent(sql, params, started, &result, sent);
@@ -128,12 +125,9 @@ impl PgConnection {
         let started = self.engine.statement_started();
         let (mut result, sent) = self.execute_once(sql, params).await;
         if let Err(first) = result {
-            result = match first {
-                first if is_stale_plan(&first) => match self.rearm_for_retry(sent) {
-                    true => retry_stale_plan(first, self.execute_once(sql, params).await.0),
-                    false => Err(schema_changed(first)),
-                },
-                other => Err(other),
+            result = match self.may_run_again(first, sent) {
+                Ok(first) => retry_stale_plan(first, self.execute_once(sql, params).await.0),
+                Err(e) => Err(e),
             };
         }
         self.log_sent(sql, params, started, &result, sent);
@@ -209,21 +203,26 @@ impl PgConnection {
         (result, sent)
     }
 
-    /// Before a statement whose cached plan went stale runs again: whether
-    /// it may. A `COMMIT` sent with it ended the transaction (rolled back).
-    /// If the transaction began with this statement, `BEGIN` and `COMMIT` go
-    /// out again with the retry; if it began earlier, its earlier statements
-    /// are lost, and the caller must retry the whole transaction.
-    fn rearm_for_retry(&mut self, sent: Sent) -> bool {
+    /// After a statement failed with `first`: `Ok(first)` when it may run
+    /// again, its cached plan gone stale (see [`retry_stale_plan`]), else
+    /// the error to return. A `COMMIT` sent with it ended the transaction
+    /// (rolled back). If the transaction began with this statement, `BEGIN`
+    /// and `COMMIT` go out again with the retry; if it began earlier, its
+    /// earlier statements are lost, and the caller must retry the whole
+    /// transaction ([`Error::SchemaChanged`]).
+    fn may_run_again(&mut self, first: Error, sent: Sent) -> std::result::Result<Error, Error> {
+        if !is_stale_plan(&first) {
+            return Err(first);
+        }
         self.client().statement_cache.clear();
         if sent.commit {
             if !sent.begin {
-                return false;
+                return Err(schema_changed(first));
             }
             *self.pending.begin.get_mut() = true;
             *self.pending.commit.get_mut() = true;
         }
-        true
+        Ok(first)
     }
 
     /// Writes rows with binary COPY (see [`Connection::copy_in`]), or
