@@ -12,8 +12,74 @@ use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::value::Value;
 
-/// What [`Connection::query_each`] calls with each row's values.
-pub type RowFn<'f> = dyn FnMut(std::vec::Drain<'_, Value>) -> Result<()> + Send + 'f;
+/// What [`Connection::query_each`] calls with each row.
+pub type RowFn<'f> = dyn FnMut(&mut dyn RawRow) -> Result<()> + Send + 'f;
+
+/// Declares the typed reads of [`RawRow`], one per built-in field type.
+macro_rules! typed_reads {
+    ($($method:ident: $ty:ty;)*) => {$(
+        #[doc = concat!("Reads column `column` as a `", stringify!($ty), "`: `Ok(None)` for NULL, ")]
+        #[doc = "`Err` with the column's [`Value`] when it is not decoded as that type here (the caller"]
+        #[doc = "converts the value, or reports it). The default always hands back the value."]
+        #[inline]
+        fn $method(&mut self, column: usize) -> std::result::Result<Option<$ty>, Value> {
+            Err(self.value(column))
+        }
+    )*};
+}
+
+/// One row of a result as the driver received it, read column by column.
+///
+/// The typed reads decode a column straight from the driver's bytes into a
+/// field, without a [`Value`] in between; a driver overrides those it can.
+/// Columns are numbered from 0; reading past the last one gives NULL.
+pub trait RawRow {
+    /// The number of columns.
+    fn width(&self) -> usize;
+
+    /// Whether column `column` is NULL (or past the last column).
+    fn is_null(&self, column: usize) -> bool;
+
+    /// Decodes column `column` into a [`Value`] (NULL past the last column).
+    fn value(&mut self, column: usize) -> Value;
+
+    typed_reads! {
+        read_bool: bool;
+        read_i16: i16;
+        read_i32: i32;
+        read_i64: i64;
+        read_f32: f32;
+        read_f64: f64;
+        read_text: String;
+    }
+}
+
+/// The [`RawRow`] of a row of collected [`Rows`].
+#[derive(Debug)]
+pub struct ValueRow<'a> {
+    values: &'a [Value],
+}
+
+impl<'a> ValueRow<'a> {
+    /// A row holding `values`, one per column.
+    pub fn new(values: &'a [Value]) -> Self {
+        ValueRow { values }
+    }
+}
+
+impl RawRow for ValueRow<'_> {
+    fn width(&self) -> usize {
+        self.values.len()
+    }
+
+    fn is_null(&self, column: usize) -> bool {
+        self.values.get(column).is_none_or(|v| *v == Value::Null)
+    }
+
+    fn value(&mut self, column: usize) -> Value {
+        self.values.get(column).cloned().unwrap_or(Value::Null)
+    }
+}
 
 /// A boxed future that can move between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,6 +104,11 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+
+    /// The values of each row, row after row.
+    pub fn iter(&self) -> std::slice::Chunks<'_, Value> {
+        self.values.chunks(self.width.max(1))
+    }
 }
 
 /// Rows for [`Connection::copy_in`], with the statements the dialect
@@ -59,8 +130,8 @@ pub trait Connection: Send + Debug {
     /// Runs a statement that returns rows. Parameters are `$1`, `$2`, ...
     fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>>;
 
-    /// Runs a statement that returns rows and hands each row's values to
-    /// `row` as they arrive, without collecting the result first.
+    /// Runs a statement that returns rows and hands each row to `row` as it
+    /// arrives, without collecting the result first.
     ///
     /// The default collects with [`query`](Connection::query); a driver
     /// overrides it to stream.
@@ -71,10 +142,9 @@ pub trait Connection: Send + Debug {
         row: &'a mut RowFn<'_>,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut rows = self.query(sql, params).await?;
-            let width = rows.width.max(1);
-            while !rows.values.is_empty() {
-                row(rows.values.drain(..width.min(rows.values.len())))?;
+            let rows = self.query(sql, params).await?;
+            for values in rows.iter() {
+                row(&mut ValueRow::new(values))?;
             }
             Ok(())
         })

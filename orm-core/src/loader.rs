@@ -7,12 +7,12 @@ use std::marker::PhantomData;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Result;
-use crate::executor::{BoxFuture, Rows};
+use crate::executor::BoxFuture;
 use crate::model::Model;
 use crate::relation::{Cardinality, Join, Relation};
 use crate::session::flush_links::Models;
 use crate::session::{Handle, Session};
-use crate::statement::{self, Expr, Name, OrderTerm, Source, Statement};
+use crate::statement::{self, Expr, Name, OrderTerm, Source, Sql, Statement};
 use crate::value::Value;
 
 /// How an eager option loads a relationship.
@@ -232,8 +232,8 @@ impl Session {
             Vec::new()
         } else {
             let select = select_related::<T>(meta, Value::Array(key_type, keys));
-            let rows = self.fetch_statement(Statement::Select(Box::new(select))).await?;
-            let mut loaded = self.merge_related::<T>(rows, meta, extra)?;
+            let sql = self.render(Statement::Select(Box::new(select)));
+            let mut loaded = self.fetch_related::<T>(&sql, meta, extra).await?;
             if let Some(order) = MemoryOrder::of(T::TABLE, meta) {
                 let key = |slot: u32| {
                     let object = self.object::<T>(Handle::new(slot, self.id));
@@ -264,11 +264,13 @@ impl Session {
         Ok(slots)
     }
 
-    /// Merges the rows of a relationship query; returns each target's slot
-    /// with the value that matches it to its owner.
-    fn merge_related<T: Model>(
+    /// Runs a relationship query and merges its rows as they arrive;
+    /// returns each target's slot with the value that matches it to its
+    /// owner (its column that refers to the owner, or for a many-to-many
+    /// the owner's key, the row's last column).
+    async fn fetch_related<T: Model>(
         &mut self,
-        rows: Rows,
+        sql: &Sql,
         meta: &crate::relation::RelationMeta,
         extra: bool,
     ) -> Result<Vec<(u32, Option<KeyValue>)>> {
@@ -276,21 +278,14 @@ impl Session {
             Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => remote,
             Join::Secondary { .. } => 0,
         };
-        let count = rows.len();
-        let group = self.new_group::<T>();
-        self.arena_mut::<T>().reserve(count);
-        let mut values = rows.values;
-        let mut reader = crate::model::RowReader::new(T::TABLE, values.drain(..));
-        let mut loaded = Vec::with_capacity(count);
-        for _ in 0..count {
-            let object = T::from_row(&mut reader)?;
-            let owner =
-                if extra { KeyValue::of(&reader.raw()) } else { KeyValue::of(&object.column_value(match_column)) };
-            reader.next_row();
-            let slot = self.merge_object::<T>(object, group);
-            loaded.push((slot, owner));
-        }
-        Ok(loaded)
+        let owner = |object: &T, row: &mut crate::model::RowReader<'_>| {
+            if extra {
+                KeyValue::of(&row.raw())
+            } else {
+                KeyValue::of(&object.column_value(match_column))
+            }
+        };
+        self.fetch_objects_and::<T, _>(sql, usize::from(extra), owner).await
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use crate::error::{Error, Result};
+use crate::executor::RawRow;
 use crate::metadata::TableMeta;
 use crate::relation::Links;
 use crate::value::{SqlValue, Value};
@@ -137,19 +138,32 @@ pub trait Hooks {
     }
 }
 
-/// Reads the values of one row, in column order, for [`Model::from_row`].
-#[derive(Debug)]
+/// Reads the columns of one model in a result row, in column order, for
+/// [`Model::from_row`].
 pub struct RowReader<'a> {
     table: &'static TableMeta,
+    /// The next column to read, counted from `offset`.
     column: usize,
-    values: std::vec::Drain<'a, Value>,
+    /// Where the model's columns start in the row.
+    offset: usize,
+    row: &'a mut dyn RawRow,
+}
+
+impl std::fmt::Debug for RowReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowReader").field("table", &self.table.name).field("column", &self.column).finish()
+    }
 }
 
 impl<'a> RowReader<'a> {
-    /// Reads `values` (one row, or several one after the other) as rows of
-    /// `table`.
-    pub(crate) fn new(table: &'static TableMeta, values: std::vec::Drain<'a, Value>) -> Self {
-        RowReader { table, column: 0, values }
+    /// Reads `row` as a row of `table`, from its first column.
+    pub(crate) fn new(table: &'static TableMeta, row: &'a mut dyn RawRow) -> Self {
+        Self::at(table, row, 0)
+    }
+
+    /// Reads the columns of `table` that start at column `offset` of `row`.
+    pub(crate) fn at(table: &'static TableMeta, row: &'a mut dyn RawRow, offset: usize) -> Self {
+        RowReader { table, column: 0, offset, row }
     }
 
     /// Decodes the next column into a field of type `T`.
@@ -164,41 +178,35 @@ impl<'a> RowReader<'a> {
     pub fn read<T: SqlValue>(&mut self) -> Result<T, Box<Error>> {
         let index = self.column;
         self.column += 1;
-        // Not `unwrap_or(Value::Null)`: that builds and drops a value per read.
-        let value = match self.values.next() {
-            Some(value) => value,
-            None => Value::Null,
-        };
-        T::from_value(value).map_err(|value| Box::new(decode_error::<T>(self.table, index, &value)))
-    }
-
-    /// Moves on to the next row.
-    pub(crate) fn next_row(&mut self) {
-        self.column = 0;
+        T::read(self.row, self.offset + index).map_err(|value| Box::new(decode_error::<T>(self.table, index, &value)))
     }
 
     /// Takes the next value as it is (a column that belongs to no model).
     pub(crate) fn raw(&mut self) -> Value {
         self.column += 1;
-        self.values.next().unwrap_or(Value::Null)
+        self.row.value(self.offset + self.column - 1)
     }
 
     /// Reads the next columns as those of `table` (a joined model).
     pub(crate) fn switch_table(&mut self, table: &'static TableMeta) {
         self.table = table;
+        self.offset += self.column;
         self.column = 0;
     }
 
-    /// The values not read yet.
-    pub(crate) fn upcoming(&self) -> &[Value] {
-        self.values.as_slice()
+    /// Whether the `n`th column not read yet is NULL.
+    pub(crate) fn upcoming_is_null(&self, n: usize) -> bool {
+        self.row.is_null(self.offset + self.column + n)
     }
 
-    /// Skips `n` values.
+    /// The value of the `n`th column not read yet, which stays to be read.
+    pub(crate) fn upcoming(&mut self, n: usize) -> Value {
+        self.row.value(self.offset + self.column + n)
+    }
+
+    /// Skips `n` columns.
     pub(crate) fn skip(&mut self, n: usize) {
-        for _ in 0..n {
-            self.values.next();
-        }
+        self.column += n;
     }
 }
 

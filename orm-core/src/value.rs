@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 #[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 
+use crate::executor::RawRow;
+
 /// The SQL type of a column, as the DDL and the driver see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
@@ -297,10 +299,30 @@ pub trait SqlValue: Sized + Send + Sync + 'static {
     fn to_value(&self) -> Value;
     /// Converts a SQL value back, handing the value back when it does not fit.
     fn from_value(value: Value) -> Result<Self, Value>;
+
+    /// Reads column `column` of a result row, as
+    /// `from_value(row.value(column))` does; the built-in types decode
+    /// straight from the driver's bytes.
+    #[doc(hidden)]
+    #[inline]
+    fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
+        Self::from_value(row.value(column))
+    }
+
+    /// Reads column `column` as an `Option<Self>` field does: `None` for
+    /// NULL.
+    #[doc(hidden)]
+    #[inline]
+    fn read_nullable(row: &mut dyn RawRow, column: usize) -> Result<Option<Self>, Value> {
+        if row.is_null(column) {
+            return Ok(None);
+        }
+        Self::read(row, column).map(Some)
+    }
 }
 
 macro_rules! builtin {
-    ($($ty:ty => $sql:ident, $variant:ident;)*) => {$(
+    ($($ty:ty => $sql:ident, $variant:ident $(, $read:ident)?;)*) => {$(
         impl SqlValue for $ty {
             const SQL_TYPE: SqlType = SqlType::$sql;
             #[inline]
@@ -314,18 +336,35 @@ macro_rules! builtin {
                     other => Err(other),
                 }
             }
+            $(
+                #[inline]
+                fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
+                    match row.$read(column) {
+                        Ok(Some(v)) => Ok(v),
+                        Ok(None) => Err(Value::Null),
+                        Err(other) => Self::from_value(other),
+                    }
+                }
+                #[inline]
+                fn read_nullable(row: &mut dyn RawRow, column: usize) -> Result<Option<Self>, Value> {
+                    match row.$read(column) {
+                        Ok(v) => Ok(v),
+                        Err(other) => <Option<Self>>::from_value(other),
+                    }
+                }
+            )?
         }
     )*};
 }
 
 builtin! {
-    bool => Bool, Bool;
-    i16 => SmallInt, I16;
-    i32 => Integer, I32;
-    i64 => BigInt, I64;
-    f32 => Real, F32;
-    f64 => Double, F64;
-    String => Text, Text;
+    bool => Bool, Bool, read_bool;
+    i16 => SmallInt, I16, read_i16;
+    i32 => Integer, I32, read_i32;
+    i64 => BigInt, I64, read_i64;
+    f32 => Real, F32, read_f32;
+    f64 => Double, F64, read_f64;
+    String => Text, Text, read_text;
     Vec<u8> => Bytea, Bytes;
     std::net::IpAddr => Inet, Inet;
 }
@@ -390,6 +429,10 @@ impl<T: SqlValue> SqlValue for Option<T> {
             Value::Null => Ok(None),
             other => T::from_value(other).map(Some),
         }
+    }
+    #[inline]
+    fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
+        T::read_nullable(row, column)
     }
 }
 

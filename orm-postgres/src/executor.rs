@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use futures_util::future::maybe_done;
 use futures_util::TryStreamExt;
-use orm_core::{BoxFuture, Connection, CopyRows, Error, Result, RowFn, Rows, Value};
+use orm_core::{BoxFuture, Connection, CopyRows, Error, RawRow, Result, RowFn, Rows, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
-use crate::types::{accepts, check_params, ColumnKind, Param, RawValue};
+use crate::row::PgRow;
+use crate::types::{accepts, check_params, ColumnKind, Param};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -68,14 +69,13 @@ impl PgConnection {
         from_pg(error)
     }
 
-    /// Runs a query, decoding each row and handing it to `each` as it
-    /// arrives. A statement whose cached plan a schema change broke is
+    /// Runs a query, handing each row to `each` as it arrives. A statement whose cached plan a schema change broke is
     /// prepared again and run once more (see [`retry_stale_plan`]).
     async fn run_query_each(
         &mut self,
         sql: &str,
         params: &[Value],
-        mut each: impl FnMut(&mut Vec<Value>) -> Result<()> + Send,
+        mut each: impl FnMut(&mut dyn RawRow) -> Result<()> + Send,
     ) -> Result<usize> {
         let started = self.engine.statement_started();
         let (mut result, sent) = self.query_each_once(sql, params, &mut each).await;
@@ -94,7 +94,7 @@ impl PgConnection {
         &mut self,
         sql: &str,
         params: &[Value],
-        each: &mut (impl FnMut(&mut Vec<Value>) -> Result<()> + Send),
+        each: &mut (impl FnMut(&mut dyn RawRow) -> Result<()> + Send),
     ) -> (Result<usize>, Sent) {
         let statement = match self.prepare(sql, params).await {
             Ok(statement) => statement,
@@ -108,13 +108,8 @@ impl PgConnection {
             let stream =
                 this.client().query_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e))?;
             futures_util::pin_mut!(stream);
-            let mut row_values = Vec::with_capacity(columns.len());
             while let Some(row) = stream.try_next().await.map_err(|e| this.error(e))? {
-                for (i, (kind, ty)) in columns.iter().enumerate() {
-                    let RawValue(raw) = row.try_get(i).map_err(|e| this.error(e))?;
-                    row_values.push(kind.decode_or_unreadable(ty, raw));
-                }
-                each(&mut row_values)?;
+                each(&mut PgRow::new(&row, &columns))?;
             }
             Ok(columns.len())
         };
@@ -376,8 +371,8 @@ impl Connection for PgConnection {
     fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<Rows>> {
         Box::pin(async move {
             let mut values = Vec::new();
-            let mut collect = |row: &mut Vec<Value>| {
-                values.append(row);
+            let mut collect = |row: &mut dyn RawRow| {
+                values.extend((0..row.width()).map(|column| row.value(column)));
                 Ok(())
             };
             let width = self.run_query_each(sql, params, &mut collect).await?;
@@ -392,7 +387,7 @@ impl Connection for PgConnection {
         row: &'a mut RowFn<'_>,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.run_query_each(sql, params, |values: &mut Vec<Value>| row(values.drain(..))).await?;
+            self.run_query_each(sql, params, row).await?;
             Ok(())
         })
     }

@@ -11,6 +11,7 @@ mod executor;
 pub mod migrations;
 mod pool;
 mod render;
+mod row;
 pub(crate) mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

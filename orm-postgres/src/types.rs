@@ -9,7 +9,7 @@ use orm_core::{SqlType, Value};
 use rust_decimal::Decimal;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
 
-type BoxError = Box<dyn StdError + Sync + Send>;
+pub(crate) type BoxError = Box<dyn StdError + Sync + Send>;
 
 /// A [`Value`] bound as a statement parameter.
 #[derive(Debug)]
@@ -221,7 +221,7 @@ impl ToSql for EnumLabel {
 
 /// How to decode one result column: chosen once per statement from the
 /// column's type, so the per-row work is one jump on a small enum.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ColumnKind {
     Bool,
     I16,
@@ -362,7 +362,7 @@ impl ColumnKind {
 }
 
 #[cold]
-fn unreadable(ty: &Type, raw: Option<&[u8]>, error: &(dyn StdError + Sync + Send)) -> Value {
+pub(crate) fn unreadable(ty: &Type, raw: Option<&[u8]>, error: &(dyn StdError + Sync + Send)) -> Value {
     let infinite = |raw: &[u8]| match (ty, raw.len()) {
         (&Type::DATE, 4) => match i32::from_be_bytes(raw.try_into().unwrap_or_default()) {
             i32::MAX => Some("infinity"),

@@ -392,3 +392,66 @@ async fn a_wide_numeric_reads_back_what_decimal_can_hold(db: TestDb) {
     let expected: Vec<Decimal> = amounts.iter().map(|a| a.parse().unwrap()).collect();
     assert_eq!(stored, expected);
 }
+
+/// Read from columns of the other text and number types a field takes.
+#[derive(Model, Debug)]
+#[orm(table = "wire_kinds")]
+pub(crate) struct WireKinds {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) label: String,
+    pub(crate) code: Option<String>,
+    pub(crate) small: i16,
+    pub(crate) big: Option<i64>,
+    pub(crate) ratio: f32,
+    pub(crate) exact: f64,
+    pub(crate) flag: bool,
+}
+
+#[tokio::test]
+async fn fields_decode_straight_from_each_wire_type_and_refuse_null_and_other_types() {
+    let db = TestDb::new().await.unwrap();
+    let mut s = db.engine().session();
+    s.execute(
+        "CREATE TABLE wire_kinds (id int PRIMARY KEY, label varchar(20), code char(3), small int2, big int8, \
+         ratio float4, exact float8, flag bool)",
+        (),
+    )
+    .await
+    .unwrap();
+    s.execute(
+        "INSERT INTO wire_kinds VALUES (1, 'café', 'ab', -7, 9000000000, 0.5, -2.25, true), \
+         (2, 'plain', NULL, 0, NULL, 1, 0, false), (3, NULL, NULL, 0, NULL, 1, 0, false)",
+        (),
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+    let first = s.get::<WireKinds>(1).await.unwrap().unwrap();
+    let first = &s[first];
+    assert_eq!((first.label.as_str(), first.code.as_deref()), ("café", Some("ab ")));
+    assert_eq!(
+        (first.small, first.big, first.ratio, first.exact, first.flag),
+        (-7, Some(9_000_000_000), 0.5, -2.25, true)
+    );
+    let second = s.get::<WireKinds>(2).await.unwrap().unwrap();
+    assert_eq!((s[second].code.as_deref(), s[second].big), (None, None));
+
+    // NULL in a column whose field cannot hold it.
+    let error = s.get::<WireKinds>(3).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot read `WireKinds.label`: the database sent NULL, the field is `alloc::string::String`"
+    );
+    // A column select and raw SQL read the same way.
+    let labels =
+        s.select(WireKinds::label).filter(WireKinds::id.le(2)).order_by(WireKinds::id.asc()).all().await.unwrap();
+    assert_eq!(labels, ["café", "plain"]);
+    let error = s.select(WireKinds::label).filter(WireKinds::id.eq(3)).all().await.unwrap_err();
+    assert!(matches!(&error, Error::DecodeColumn { position: 1, sql_type, .. } if sql_type == "NULL"), "{error:?}");
+    let rows: Vec<(String, i64)> = s.query_sql("SELECT label, big FROM wire_kinds WHERE id = 1", ()).await.unwrap();
+    assert_eq!(rows, [("café".to_owned(), 9_000_000_000)]);
+    // An integer is not widened or narrowed into a field of another size.
+    let error = s.query_sql::<(i64,)>("SELECT small FROM wire_kinds WHERE id = 1", ()).await.unwrap_err();
+    assert!(matches!(&error, Error::DecodeColumn { sql_type, .. } if sql_type == "smallint"), "{error:?}");
+}

@@ -5,6 +5,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Result;
+use crate::executor::RawRow;
 use crate::loader::{KeyValue, LoadNode, MemoryOrder, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
@@ -12,7 +13,6 @@ use crate::relation::RelationMeta;
 use crate::session::flush_links::Models;
 use crate::session::Session;
 use crate::statement::Statement;
-use crate::value::Value;
 
 /// One joined eager load, in the order its columns appear in a row.
 #[derive(Debug, Clone)]
@@ -74,8 +74,8 @@ impl Session {
     ) -> Result<Vec<u32>> {
         let sql = self.render(statement);
         let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
-        let mut read = |models: &mut Models<'_>, values: std::vec::Drain<'_, Value>| {
-            gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, values))
+        let mut read = |models: &mut Models<'_>, row: &mut dyn RawRow| {
+            gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, row))
         };
         self.stream_into_arenas(&sql, &mut read).await?;
         Ok(gathered.link(self, steps))
@@ -133,7 +133,7 @@ impl Gathered {
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
             // Read before decoding: the value as the database sorts it.
-            let key = step.order.map_or((false, 0), |o| o.key(row.upcoming().get(o.column).unwrap_or(&Value::Null)));
+            let key = step.order.map_or((false, 0), |o| o.key(&row.upcoming(o.column)));
             let child = (step.node.joined.decode)(models, row)?;
             let owner = match step.parent {
                 None => Some(root),
@@ -154,7 +154,7 @@ impl Gathered {
 
     /// Reads the root of a row; the slot of the root.
     fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
-        let key = self.root_key.and_then(|column| KeyValue::of(row.upcoming().get(column)?));
+        let key = self.root_key.and_then(|column| KeyValue::of(&row.upcoming(column)));
         if let Some(&slot) = key.as_ref().and_then(|k| self.root_slots.get(k)) {
             row.skip(T::TABLE.columns.len());
             return Ok(slot);

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use crate::error::{Error, Result};
+use crate::executor::{RawRow, ValueRow};
 use crate::model::{Model, RowReader};
 use crate::query::expr::{Column, Expr, Expression, Order};
 use crate::query::scope::{HasModel, InScope, Push, Rooted};
@@ -71,32 +72,27 @@ pub trait Selection {
 }
 
 /// The values of one result row, read left to right.
-#[derive(Debug)]
 pub struct ResultRow<'a> {
-    values: std::vec::Drain<'a, Value>,
+    row: &'a mut dyn RawRow,
+    /// The number of columns read.
     position: usize,
 }
 
-impl<'a> ResultRow<'a> {
-    pub(crate) fn new(values: std::vec::Drain<'a, Value>) -> Self {
-        ResultRow { values, position: 0 }
+impl std::fmt::Debug for ResultRow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultRow").field("position", &self.position).finish_non_exhaustive()
     }
+}
 
-    /// Starts the next row.
-    pub(crate) fn start(&mut self) -> &mut Self {
-        self.position = 0;
-        self
+impl<'a> ResultRow<'a> {
+    pub(crate) fn new(row: &'a mut dyn RawRow) -> Self {
+        ResultRow { row, position: 0 }
     }
 
     #[inline]
     pub(crate) fn next<T: SqlValue>(&mut self) -> Result<T, Box<Error>> {
         self.position += 1;
-        // Not `unwrap_or(Value::Null)`: that builds and drops a value per read.
-        let value = match self.values.next() {
-            Some(value) => value,
-            None => Value::Null,
-        };
-        T::from_value(value).map_err(|value| decode_column_error::<T>(self.position, &value))
+        T::read(self.row, self.position - 1).map_err(|value| decode_column_error::<T>(self.position, &value))
     }
 }
 
@@ -146,10 +142,8 @@ impl<M: Model> Selection for Entity<M> {
                 reason: "a whole model is read through a session".into(),
             }));
         };
-        let width = M::TABLE.columns.len();
-        row.position += width;
-        let mut values: Vec<Value> = row.values.by_ref().take(width).collect();
-        let object = M::from_row(&mut RowReader::new(M::TABLE, values.drain(..))).map_err(Box::new)?;
+        let object = M::from_row(&mut RowReader::at(M::TABLE, row.row, row.position)).map_err(Box::new)?;
+        row.position += M::TABLE.columns.len();
         let index = session.merge_object::<M>(object, 0);
         Ok(Handle::new(index, session.id))
     }
@@ -428,9 +422,9 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
             // Sized from the last run of the same statement: growing the
             // result row by row costs about 5 % of a large read.
             let mut out = Vec::with_capacity(session.rows_hint(&sql));
-            let mut read = |values: std::vec::Drain<'_, Value>| -> Result<()> {
-                check_width(width, values.len())?;
-                out.push(Sel::read(None, &mut ResultRow::new(values))?);
+            let mut read = |row: &mut dyn RawRow| -> Result<()> {
+                check_width(width, row.width())?;
+                out.push(Sel::read(None, &mut ResultRow::new(row))?);
                 Ok(())
             };
             session.stream_sql(&sql, &mut read).await?;
@@ -442,12 +436,9 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
         if !rows.is_empty() {
             check_width(width, rows.width)?;
         }
-        let count = rows.len();
-        let mut values = rows.values;
-        let mut row = ResultRow::new(values.drain(..));
-        out.reserve(count);
-        for _ in 0..count {
-            out.push(Sel::read(Some(&mut *session), row.start())?);
+        out.reserve(rows.len());
+        for values in rows.iter() {
+            out.push(Sel::read(Some(&mut *session), &mut ResultRow::new(&mut ValueRow::new(values)))?);
         }
         Ok(out)
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::executor::{Connection, Connector, RowFn, Rows};
+use crate::executor::{Connection, Connector, RawRow, RowFn, Rows, ValueRow};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::query::Query;
@@ -42,7 +42,7 @@ static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What [`Session::stream_into_arenas`] calls with the arenas and each
 /// row's values.
-pub(crate) type ArenaRowFn<'f> = dyn FnMut(&mut Models<'_>, std::vec::Drain<'_, Value>) -> Result<()> + Send + 'f;
+pub(crate) type ArenaRowFn<'f> = dyn FnMut(&mut Models<'_>, &mut dyn RawRow) -> Result<()> + Send + 'f;
 
 /// A unit of work: tracks new, changed and deleted objects and writes them in
 /// one transaction; one row is one object within a session.
@@ -760,7 +760,7 @@ impl Session {
     /// Runs rendered SQL after an autoflush and hands each row's values to
     /// `each` as they arrive, with no buffer of the whole result.
     pub(crate) async fn stream_sql(&mut self, sql: &Sql, each: &mut RowFn<'_>) -> Result<()> {
-        self.stream_into_arenas(sql, &mut |_, values| each(values)).await
+        self.stream_into_arenas(sql, &mut |_, row| each(row)).await
     }
 
     /// As [`stream_sql`](Session::stream_sql), handing `each` the arenas
@@ -771,7 +771,7 @@ impl Session {
         self.connection().await?;
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
-        let mut row = |values: std::vec::Drain<'_, Value>| each(&mut models, values);
+        let mut row = |row: &mut dyn RawRow| each(&mut models, row);
         let result = conn.query_each(&sql.text, &sql.params, &mut row).await;
         if result.as_ref().is_err_and(aborts_transaction) {
             self.fail().await;
@@ -781,6 +781,19 @@ impl Session {
 
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
     pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
+        let fetched = self.fetch_objects_and::<T, ()>(sql, 0, |_, _| ()).await?;
+        Ok(fetched.into_iter().map(|(slot, ())| slot).collect())
+    }
+
+    /// As [`fetch_objects_sql`](Session::fetch_objects_sql), for rows that
+    /// hold `extra` more columns after `T`'s: `after` reads them, or looks at
+    /// the object, and its answer comes back with the object's slot.
+    pub(crate) async fn fetch_objects_and<T: Model, X: Send>(
+        &mut self,
+        sql: &Sql,
+        extra: usize,
+        mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
+    ) -> Result<Vec<(u32, X)>> {
         self.autoflush().await?;
         self.recover_from_dropped_flush().await?;
         self.connection().await?;
@@ -790,20 +803,23 @@ impl Session {
         let group = arena.new_group();
         let hint = self.connector.rows_hint(&sql.text);
         arena.reserve(hint);
-        let mut slots = Vec::with_capacity(hint);
-        let mut merge = |values: std::vec::Drain<'_, Value>| -> Result<()> {
-            if values.len() != T::TABLE.columns.len() {
-                return Err(width_error::<T>(values.len()));
+        let mut fetched = Vec::with_capacity(hint);
+        let width = T::TABLE.columns.len() + extra;
+        let mut merge = |row: &mut dyn RawRow| -> Result<()> {
+            if row.width() != width {
+                return Err(width_error::<T>(row.width() - extra.min(row.width())));
             }
-            let object = T::from_row(&mut RowReader::new(T::TABLE, values))?;
-            slots.push(arena.merge_loaded(object, group));
+            let mut reader = RowReader::new(T::TABLE, row);
+            let object = T::from_row(&mut reader)?;
+            let answer = after(&object, &mut reader);
+            fetched.push((arena.merge_loaded(object, group), answer));
             Ok(())
         };
         let result = conn.query_each(&sql.text, &sql.params, &mut merge).await;
         match result {
             Ok(()) => {
-                self.connector.record_rows(&sql.text, slots.len());
-                Ok(slots)
+                self.connector.record_rows(&sql.text, fetched.len());
+                Ok(fetched)
             }
             Err(e) if !aborts_transaction(&e) => Err(e),
             Err(e) => {
@@ -943,15 +959,7 @@ fn width_error<T: Model>(width: usize) -> Error {
 /// Decodes rows holding every column of `T`, in column order.
 fn decode_rows<T: Model>(rows: Rows) -> Result<Vec<T>> {
     check_width::<T>(&rows)?;
-    let count = rows.len();
-    let mut values = rows.values;
-    let mut reader = RowReader::new(T::TABLE, values.drain(..));
-    let mut objects = Vec::with_capacity(count);
-    for _ in 0..count {
-        objects.push(T::from_row(&mut reader)?);
-        reader.next_row();
-    }
-    Ok(objects)
+    rows.iter().map(|values| T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))).collect()
 }
 
 /// A session with autoflush off, from [`Session::no_autoflush`]; use it as

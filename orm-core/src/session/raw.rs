@@ -145,10 +145,9 @@ impl Session {
                 returned: rows.width,
             });
         }
-        let count = rows.len();
-        let mut values = rows.values;
-        let mut row = ResultRow::new(values.drain(..));
-        (0..count).map(|_| R::from_row(row.start())).collect()
+        rows.iter()
+            .map(|values| R::from_row(&mut ResultRow::new(&mut crate::executor::ValueRow::new(values))))
+            .collect()
     }
 
     /// Runs a query written in SQL that returns every column of `T`, in

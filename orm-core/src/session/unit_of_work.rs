@@ -7,7 +7,7 @@ use std::any::{Any, TypeId};
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::executor::{BoxFuture, Connection, CopyRows, Rows};
+use crate::executor::{BoxFuture, Connection, CopyRows, Rows, ValueRow};
 use crate::loader::KeyValue;
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Hook, Model, RowReader};
@@ -203,12 +203,8 @@ impl<T: Model> Tracked for Arena<T> {
             .collect()
     }
     fn detach_rows(&mut self, rows: Rows) -> Result<()> {
-        let count = rows.len();
-        let mut values = rows.values;
-        let mut reader = RowReader::new(T::TABLE, values.drain(..));
-        for _ in 0..count {
-            let key = T::from_row(&mut reader)?.key();
-            reader.next_row();
+        for values in rows.iter() {
+            let key = T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))?.key();
             if let Some(index) = self.by_key.remove(&key) {
                 let slot = &mut self.slots[index as usize];
                 slot.state = ObjectState::Detached;
@@ -345,13 +341,9 @@ impl<T: Model> Arena<T> {
     }
 
     fn merge_rows(&mut self, rows: Rows, columns: &[usize], add_new: bool) -> Result<Vec<u32>> {
-        let count = rows.len();
-        let mut values = rows.values;
-        let mut reader = RowReader::new(T::TABLE, values.drain(..));
-        let mut slots = Vec::with_capacity(count);
-        for _ in 0..count {
-            let fresh = T::from_row(&mut reader)?;
-            reader.next_row();
+        let mut slots = Vec::with_capacity(rows.len());
+        for values in rows.iter() {
+            let fresh = T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))?;
             match self.find(&fresh.key()) {
                 Some(index) => {
                     for &column in columns {

@@ -1,0 +1,92 @@
+//! A result row as tokio-postgres received it, read column by column
+//! straight from its bytes ([`RawRow`]).
+
+use orm_core::{RawRow, Value};
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::Row;
+
+use crate::types::{unreadable, ColumnKind, RawValue};
+
+/// One row of a result, with the kind of each column, found once per
+/// statement.
+pub(crate) struct PgRow<'r> {
+    row: &'r Row,
+    columns: &'r [(ColumnKind, &'r Type)],
+}
+
+impl<'r> PgRow<'r> {
+    pub(crate) fn new(row: &'r Row, columns: &'r [(ColumnKind, &'r Type)]) -> Self {
+        PgRow { row, columns }
+    }
+
+    /// The bytes of column `column`; `None` for NULL.
+    fn raw(&self, column: usize) -> Option<&'r [u8]> {
+        // `RawValue` takes every type, so only a column past the last fails.
+        self.row.try_get::<_, RawValue<'r>>(column).ok().and_then(|RawValue(raw)| raw)
+    }
+
+    /// Decodes column `column` with `decode` when it is of `kind`; hands
+    /// back its [`Value`] when it is of another kind.
+    #[inline]
+    fn typed<T>(
+        &mut self,
+        column: usize,
+        kind: ColumnKind,
+        decode: impl FnOnce(&Type, &'r [u8]) -> Result<T, crate::types::BoxError>,
+    ) -> Result<Option<T>, Value> {
+        let Some(&(found, ty)) = self.columns.get(column) else { return Ok(None) };
+        if found != kind {
+            return Err(self.value(column));
+        }
+        match self.raw(column) {
+            None => Ok(None),
+            Some(raw) => decode(ty, raw).map(Some).map_err(|e| unreadable(ty, Some(raw), &*e)),
+        }
+    }
+}
+
+impl RawRow for PgRow<'_> {
+    fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    fn is_null(&self, column: usize) -> bool {
+        self.raw(column).is_none()
+    }
+
+    fn value(&mut self, column: usize) -> Value {
+        match self.columns.get(column) {
+            Some(&(kind, ty)) => kind.decode_or_unreadable(ty, self.raw(column)),
+            None => Value::Null,
+        }
+    }
+
+    fn read_bool(&mut self, column: usize) -> Result<Option<bool>, Value> {
+        self.typed(column, ColumnKind::Bool, bool::from_sql)
+    }
+
+    fn read_i16(&mut self, column: usize) -> Result<Option<i16>, Value> {
+        self.typed(column, ColumnKind::I16, i16::from_sql)
+    }
+
+    fn read_i32(&mut self, column: usize) -> Result<Option<i32>, Value> {
+        self.typed(column, ColumnKind::I32, i32::from_sql)
+    }
+
+    fn read_i64(&mut self, column: usize) -> Result<Option<i64>, Value> {
+        self.typed(column, ColumnKind::I64, i64::from_sql)
+    }
+
+    fn read_f32(&mut self, column: usize) -> Result<Option<f32>, Value> {
+        self.typed(column, ColumnKind::F32, f32::from_sql)
+    }
+
+    fn read_f64(&mut self, column: usize) -> Result<Option<f64>, Value> {
+        self.typed(column, ColumnKind::F64, f64::from_sql)
+    }
+
+    fn read_text(&mut self, column: usize) -> Result<Option<String>, Value> {
+        // The text kinds (text, varchar, char, name) are UTF-8 on the wire.
+        self.typed(column, ColumnKind::Text, |_, raw| Ok(std::str::from_utf8(raw)?.to_owned()))
+    }
+}
