@@ -360,7 +360,12 @@ impl MemoryOrder {
     /// the collection's order. As PostgreSQL sorts by default: NULL after
     /// every number, before them when descending.
     pub(crate) fn key(self, value: &Value) -> (bool, i64) {
-        let (null, n) = match KeyValue::of(value) {
+        self.key_of(KeyValue::of(value))
+    }
+
+    /// As [`key`](MemoryOrder::key), for the value read as a key.
+    pub(crate) fn key_of(self, value: Option<KeyValue>) -> (bool, i64) {
+        let (null, n) = match value {
             Some(KeyValue::Int(n)) => (false, n),
             _ => (true, 0),
         };

@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::executor::RawRow;
 use crate::metadata::TableMeta;
 use crate::relation::Links;
-use crate::value::{SqlValue, Value};
+use crate::loader::KeyValue;
+use crate::value::{SqlType, SqlValue, Value};
 
 /// A struct mapped to a table. Implement it with `#[derive(Model)]`, not by
 /// hand: the derive keeps the metadata, the column order and the row mapping
@@ -194,14 +195,26 @@ impl<'a> RowReader<'a> {
         self.column = 0;
     }
 
-    /// Whether the `n`th column not read yet is NULL.
-    pub(crate) fn upcoming_is_null(&self, n: usize) -> bool {
-        self.row.is_null(self.offset + self.column + n)
+    /// Whether column `index` of the table is NULL, read or not.
+    pub(crate) fn is_null(&self, index: usize) -> bool {
+        self.row.is_null(self.offset + index)
     }
 
-    /// The value of the `n`th column not read yet, which stays to be read.
-    pub(crate) fn upcoming(&mut self, n: usize) -> Value {
-        self.row.value(self.offset + self.column + n)
+    /// Column `index` of the table, read or not, as a key to match rows
+    /// by; an integer column is read as its type, without a `Value`.
+    pub(crate) fn key(&mut self, index: usize) -> Option<KeyValue> {
+        let at = self.offset + index;
+        let sql_type = self.table.columns.get(index).map(|c| c.sql_type);
+        let int = match sql_type {
+            Some(SqlType::SmallInt) => self.row.read_i16(at).map(|v| v.map(i64::from)),
+            Some(SqlType::Integer) => self.row.read_i32(at).map(|v| v.map(i64::from)),
+            Some(SqlType::BigInt) => self.row.read_i64(at),
+            _ => Err(self.row.value(at)),
+        };
+        match int {
+            Ok(int) => int.map(KeyValue::Int),
+            Err(value) => KeyValue::of(&value),
+        }
     }
 
     /// Skips `n` columns.

@@ -133,7 +133,7 @@ impl Gathered {
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
             // Read before decoding: the value as the database sorts it.
-            let key = step.order.map_or((false, 0), |o| o.key(&row.upcoming(o.column)));
+            let key = step.order.map_or((false, 0), |o| o.key_of(row.key(o.column)));
             let child = (step.node.joined.decode)(models, row)?;
             let owner = match step.parent {
                 None => Some(root),
@@ -154,7 +154,7 @@ impl Gathered {
 
     /// Reads the root of a row; the slot of the root.
     fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
-        let key = self.root_key.and_then(|column| KeyValue::of(&row.upcoming(column)));
+        let key = self.root_key.and_then(|column| row.key(column));
         if let Some(&slot) = key.as_ref().and_then(|k| self.root_slots.get(k)) {
             row.skip(T::TABLE.columns.len());
             return Ok(slot);

@@ -211,7 +211,7 @@ impl<T: Model> Arena<T> {
     /// [`merge_loaded`](Arena::merge_loaded) does, in no group; `None` (the
     /// values skipped) when the outer join matched nothing.
     pub(crate) fn merge_joined(&mut self, row: &mut RowReader<'_>) -> Result<Option<u32>> {
-        let unmatched = T::TABLE.primary_key().all(|(i, _)| row.upcoming_is_null(i));
+        let unmatched = T::TABLE.primary_key().all(|(i, _)| row.is_null(i));
         if unmatched {
             row.skip(T::TABLE.columns.len());
             return Ok(None);
