@@ -228,64 +228,69 @@ impl Session {
             }
         }
         let key_type = M::TABLE.columns[local].sql_type;
+        let order = MemoryOrder::of(T::TABLE, meta);
         let loaded = if keys.is_empty() {
             Vec::new()
         } else {
             let select = select_related::<T>(meta, Value::Array(key_type, keys));
             let sql = self.render(Statement::Select(Box::new(select)));
-            let mut loaded = self.fetch_related::<T>(&sql, meta, extra).await?;
-            if let Some(order) = MemoryOrder::of(T::TABLE, meta) {
-                let key = |slot: u32| {
-                    let object = self.object::<T>(Handle::new(slot, self.id));
-                    order.key(&object.map_or(Value::Null, |o| o.column_value(order.column)))
-                };
-                loaded.sort_by_cached_key(|(slot, _)| key(*slot));
-            }
-            loaded
+            self.fetch_related::<T>(&sql, meta, extra, order).await?
         };
-        // Match every target to its owner by the join value.
-        let mut by_owner: FxHashMap<KeyValue, Vec<u32>> =
+        // Match every target to its owner by the join value, in the order
+        // the rows came (the database's, when it sorted them).
+        let mut by_owner: FxHashMap<KeyValue, Vec<(SortKey, u32)>> =
             FxHashMap::with_capacity_and_hasher(owners.len(), Default::default());
-        for (slot, owner_key) in &loaded {
+        for &(slot, ref owner_key, sort_key) in &loaded {
             if let Some(k) = owner_key {
                 let list = by_owner.entry(k.clone()).or_default();
-                if !list.contains(slot) {
-                    list.push(*slot);
+                // Only a many-to-many can meet a target twice under one
+                // owner (a link row written twice).
+                if !(extra && list.iter().any(|&(_, s)| s == slot)) {
+                    list.push((sort_key, slot));
                 }
             }
         }
-        for (parent, key, _) in owners {
-            let targets = key.and_then(|k| by_owner.get(&k).cloned()).unwrap_or_default();
-            self.set_links::<M>(parent, relation, targets);
+        if order.is_some() {
+            // Stable: targets that tie keep the order they came in.
+            by_owner.values_mut().for_each(|list| list.sort_by_key(|&(key, _)| key));
         }
-        let mut slots: Vec<u32> = loaded.into_iter().map(|(slot, _)| slot).collect();
-        slots.sort_unstable();
-        slots.dedup();
+        for (parent, key, _) in owners {
+            let list = key.as_ref().and_then(|k| by_owner.get(k)).map_or(&[][..], Vec::as_slice);
+            self.set_links::<M>(parent, relation, list.iter().map(|&(_, slot)| slot).collect());
+        }
+        let mut slots: Vec<u32> = loaded.into_iter().map(|(slot, ..)| slot).collect();
+        if extra {
+            // A target linked to several owners came once per owner.
+            slots.sort_unstable();
+            slots.dedup();
+        }
         Ok(slots)
     }
 
     /// Runs a relationship query and merges its rows as they arrive;
-    /// returns each target's slot with the value that matches it to its
-    /// owner (its column that refers to the owner, or for a many-to-many
-    /// the owner's key, the row's last column).
+    /// returns each target's slot, the value that matches it to its owner
+    /// (its column that refers to the owner, or for a many-to-many the
+    /// owner's key, the row's last column), and its key in `order`.
     async fn fetch_related<T: Model>(
         &mut self,
         sql: &Sql,
         meta: &crate::relation::RelationMeta,
         extra: bool,
-    ) -> Result<Vec<(u32, Option<KeyValue>)>> {
+        order: Option<MemoryOrder>,
+    ) -> Result<Vec<(u32, Option<KeyValue>, SortKey)>> {
         let match_column = match meta.join {
             Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => remote,
             Join::Secondary { .. } => 0,
         };
-        let owner = |object: &T, row: &mut crate::model::RowReader<'_>| {
-            if extra {
-                KeyValue::of(&row.raw())
-            } else {
-                KeyValue::of(&object.column_value(match_column))
-            }
+        let read = |object: &T, row: &mut crate::model::RowReader<'_>| {
+            // From the object, as the owners' keys are: a field type that
+            // changes what it reads (a lowercased e-mail) matches the same.
+            let owner = if extra { KeyValue::of(&row.raw()) } else { KeyValue::of(&object.column_value(match_column)) };
+            let sort_key = order.map_or((false, 0), |o| o.key(&object.column_value(o.column)));
+            (owner, sort_key)
         };
-        self.fetch_objects_and::<T, _>(sql, usize::from(extra), owner).await
+        let fetched = self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await?;
+        Ok(fetched.into_iter().map(|(slot, (owner, sort_key))| (slot, owner, sort_key)).collect())
     }
 }
 
@@ -332,6 +337,9 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
     select
 }
 
+/// Where a target goes in its collection's [`MemoryOrder`], ascending.
+pub(crate) type SortKey = (bool, i64);
+
 /// The order of a collection when it is one integer column of the target
 /// (its single key, or a declared `order_by` of one column): the loaders
 /// then sort the loaded rows in memory, exactly as the database would, and
@@ -359,12 +367,12 @@ impl MemoryOrder {
     /// The sort key of a target whose column holds `value`, ascending in
     /// the collection's order. As PostgreSQL sorts by default: NULL after
     /// every number, before them when descending.
-    pub(crate) fn key(self, value: &Value) -> (bool, i64) {
+    pub(crate) fn key(self, value: &Value) -> SortKey {
         self.key_of(KeyValue::of(value))
     }
 
     /// As [`key`](MemoryOrder::key), for the value read as a key.
-    pub(crate) fn key_of(self, value: Option<KeyValue>) -> (bool, i64) {
+    pub(crate) fn key_of(self, value: Option<KeyValue>) -> SortKey {
         let (null, n) = match value {
             Some(KeyValue::Int(n)) => (false, n),
             _ => (true, 0),

@@ -5,9 +5,9 @@ use std::hash::Hash;
 
 use crate::error::{Error, Result};
 use crate::executor::RawRow;
+use crate::loader::KeyValue;
 use crate::metadata::TableMeta;
 use crate::relation::Links;
-use crate::loader::KeyValue;
 use crate::value::{SqlType, SqlValue, Value};
 
 /// A struct mapped to a table. Implement it with `#[derive(Model)]`, not by

@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{KeyValue, LoadNode, MemoryOrder, Strategy};
+use crate::loader::{KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
@@ -109,7 +109,7 @@ struct StepRows {
     owners: Vec<u32>,
     /// (sort key, owner, child); the key is only read for a step the loader
     /// sorts (`JoinedStep::order`).
-    children: Vec<((bool, i64), u32, u32)>,
+    children: Vec<(SortKey, u32, u32)>,
 }
 
 impl Gathered {
