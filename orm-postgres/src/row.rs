@@ -45,6 +45,15 @@ impl<'r> PgRow<'r> {
     }
 }
 
+/// The typed reads that the driver's own decoder does.
+macro_rules! typed_reads {
+    ($($method:ident: $ty:ty => $kind:ident;)*) => {$(
+        fn $method(&mut self, column: usize) -> Result<Option<$ty>, Value> {
+            self.typed(column, ColumnKind::$kind, <$ty>::from_sql)
+        }
+    )*};
+}
+
 impl RawRow for PgRow<'_> {
     fn width(&self) -> usize {
         self.columns.len()
@@ -61,28 +70,13 @@ impl RawRow for PgRow<'_> {
         }
     }
 
-    fn read_bool(&mut self, column: usize) -> Result<Option<bool>, Value> {
-        self.typed(column, ColumnKind::Bool, bool::from_sql)
-    }
-
-    fn read_i16(&mut self, column: usize) -> Result<Option<i16>, Value> {
-        self.typed(column, ColumnKind::I16, i16::from_sql)
-    }
-
-    fn read_i32(&mut self, column: usize) -> Result<Option<i32>, Value> {
-        self.typed(column, ColumnKind::I32, i32::from_sql)
-    }
-
-    fn read_i64(&mut self, column: usize) -> Result<Option<i64>, Value> {
-        self.typed(column, ColumnKind::I64, i64::from_sql)
-    }
-
-    fn read_f32(&mut self, column: usize) -> Result<Option<f32>, Value> {
-        self.typed(column, ColumnKind::F32, f32::from_sql)
-    }
-
-    fn read_f64(&mut self, column: usize) -> Result<Option<f64>, Value> {
-        self.typed(column, ColumnKind::F64, f64::from_sql)
+    typed_reads! {
+        read_bool: bool => Bool;
+        read_i16: i16 => I16;
+        read_i32: i32 => I32;
+        read_i64: i64 => I64;
+        read_f32: f32 => F32;
+        read_f64: f64 => F64;
     }
 
     fn read_text(&mut self, column: usize) -> Result<Option<String>, Value> {
