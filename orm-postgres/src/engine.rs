@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
 use orm_core::metadata::{sort_by_dependency, TableMeta};
 use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session};
 use rustc_hash::FxHashMap;
@@ -13,7 +12,7 @@ use rustc_hash::FxHashMap;
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
 use crate::executor::PgConnection;
-use crate::pool::{self, Invalidation, PoolOptions, Target};
+use crate::pool::{self, Invalidation, Pool, PoolOptions, Target};
 use crate::tls::RootCert;
 
 /// A pool of PostgreSQL connections and the factory of [`Session`]s.

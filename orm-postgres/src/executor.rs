@@ -1,6 +1,6 @@
-//! A pooled connection: prepares each statement once per connection (the
-//! pool's statement cache), logs it through `tracing`, and decodes rows into
-//! [`Value`]s.
+//! A pooled connection: prepares each statement once per connection (its
+//! own statement cache, [`PooledClient::statements`]), logs it through
+//! `tracing`, and decodes rows into [`Value`]s.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,11 +16,12 @@ use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
+use crate::pool::PooledClient;
 use crate::types::{accepts, check_params, ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
-    client: Option<deadpool_postgres::Object>,
+    client: Option<deadpool::managed::Object<crate::pool::PgManager>>,
     engine: Arc<EngineState>,
     /// What goes out with the next statement.
     pending: Pending,
@@ -51,12 +52,16 @@ impl std::fmt::Debug for PgConnection {
 }
 
 impl PgConnection {
-    pub(crate) fn new(client: deadpool_postgres::Object, engine: Arc<EngineState>) -> Self {
+    pub(crate) fn new(client: deadpool::managed::Object<crate::pool::PgManager>, engine: Arc<EngineState>) -> Self {
         PgConnection { client: Some(client), engine, pending: Pending::default() }
     }
 
-    fn client(&self) -> &deadpool_postgres::Object {
-        self.client.as_ref().expect("the client is present until drop")
+    fn pooled(&mut self) -> &mut PooledClient {
+        self.client.as_mut().expect("the client is present until drop")
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        &self.client.as_ref().expect("the client is present until drop").client
     }
 
     /// Converts a driver error; a lost connection also invalidates the
@@ -148,9 +153,23 @@ impl PgConnection {
 
     /// Prepares `sql` (once per connection) and checks the parameters
     /// against the types the server expects.
-    async fn prepare(&self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
-        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
+    async fn prepare(&mut self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
+        let statement = self.prepared(sql).await?;
         check_params(statement.params(), params)?;
+        Ok(statement)
+    }
+
+    /// The statement of `sql`, prepared on this connection, the first time
+    /// only.
+    async fn prepared(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
+        if let Some(statement) = self.pooled().statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        // Boxed: the driver's preparation is a large future, and every
+        // statement's future would otherwise carry it, and move it.
+        let prepared = Box::pin(self.client().prepare(sql)).await;
+        let statement = prepared.map_err(|e| self.error(e))?;
+        self.pooled().statements.insert(sql.into(), statement.clone());
         Ok(statement)
     }
 
@@ -214,7 +233,7 @@ impl PgConnection {
         if !is_stale_plan(&first) {
             return Err(first);
         }
-        self.client().statement_cache.clear();
+        self.pooled().statements.clear();
         if sent.commit {
             if !sent.begin {
                 return Err(schema_changed(first));
@@ -234,7 +253,7 @@ impl PgConnection {
         if result.is_err() {
             // The types may be what failed it (the column changed since they
             // were learned): the next COPY learns them afresh.
-            self.client().statement_cache.remove(copy.columns, &[]);
+            self.pooled().statements.remove(copy.columns);
         }
         self.log_sent(copy.sql, &[], started, &result, sent);
         result.map(|_| true)
@@ -247,7 +266,7 @@ impl PgConnection {
     /// cast: a value of another type (an `i32` for a `bigint` column)
     /// leaves the rows to an INSERT.
     async fn copy_types(&mut self, copy: &CopyRows<'_>) -> Result<Option<Vec<Type>>> {
-        let described = self.client().prepare_cached(copy.columns).await.map_err(|e| self.error(e))?;
+        let described = self.prepared(copy.columns).await?;
         let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
         let fits = types.len() == copy.rows.width
             && copy
@@ -257,7 +276,7 @@ impl PgConnection {
                 .all(|row| row.iter().zip(&types).all(|(v, t)| accepts(v, t)));
         if !fits {
             // Perhaps learned before the table changed: afresh next time.
-            self.client().statement_cache.remove(copy.columns, &[]);
+            self.pooled().statements.remove(copy.columns);
             return Ok(None);
         }
         Ok(Some(types))
@@ -267,9 +286,9 @@ impl PgConnection {
     /// waits for the database to take them; returns their number, and what
     /// went out with it.
     async fn copy_once(&mut self, sql: &str, types: &[Type], rows: &Rows) -> (Result<u64>, Sent) {
-        let statement = match self.client().prepare_cached(sql).await {
+        let statement = match self.prepared(sql).await {
             Ok(statement) => statement,
-            Err(e) => return (Err(self.error(e)), Sent::default()),
+            Err(e) => return (Err(e), Sent::default()),
         };
         let this = &*self;
         let copy = async {
@@ -425,7 +444,7 @@ impl Connection for PgConnection {
 
     fn close(mut self: Box<Self>) {
         if let Some(client) = self.client.take() {
-            drop(deadpool_postgres::Object::take(client));
+            drop(deadpool::managed::Object::take(client));
         }
     }
 
@@ -436,8 +455,8 @@ impl Connection for PgConnection {
             Ok(runtime) => {
                 let engine = self.engine.clone();
                 runtime.spawn(async move {
-                    if client.batch_execute("ROLLBACK").await.is_err() {
-                        drop(deadpool_postgres::Object::take(client));
+                    if client.client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(deadpool::managed::Object::take(client));
                     } else {
                         drop(client);
                         engine.close_overflow();
@@ -446,7 +465,7 @@ impl Connection for PgConnection {
             }
             // No runtime to roll back on: close the connection, which ends
             // the transaction on the server.
-            Err(_) => drop(deadpool_postgres::Object::take(client)),
+            Err(_) => drop(deadpool::managed::Object::take(client)),
         }
     }
 }

@@ -105,10 +105,13 @@ async fn pre_ping_replaces_a_connection_that_went_stale() {
 async fn statements_are_prepared_once_per_connection() {
     let db = TestDb::new().await.unwrap();
     let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
-    let mut conn = engine.connect().await.unwrap();
+    // Each checkout finds the statements prepared by the ones before it on
+    // the same connection.
     for i in 0..3 {
+        let mut conn = engine.connect().await.unwrap();
         conn.query("SELECT $1::int + 1", &[Value::I32(i)]).await.unwrap();
     }
+    let mut conn = engine.connect().await.unwrap();
     let rows = conn
         .query(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
