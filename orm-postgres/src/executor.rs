@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use futures_util::future::maybe_done;
+use futures_util::future::{maybe_done, Either};
+use futures_util::FutureExt;
 use futures_util::TryStreamExt;
 use orm_core::{BoxFuture, Connection, CopyRows, Error, Result, RowFn, Rows, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -173,6 +174,22 @@ impl PgConnection {
         Ok(statement)
     }
 
+    /// Runs `statement`, with the pending `BEGIN` and `COMMIT` if there are
+    /// any ([`pipeline`](Self::pipeline)); returns what went out with it.
+    fn pipelined<'a, T: Send + 'a>(
+        &'a self,
+        statement: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = (Result<T>, Sent)> + Send + 'a {
+        if !self.pending.begin.load(Ordering::Relaxed) && !self.pending.commit.load(Ordering::Relaxed) {
+            // A read, or a statement inside a transaction: the statement alone.
+            Either::Left(statement.map(|result| (result, Sent::default())))
+        } else {
+            // Boxed: the three futures take several times the room of the
+            // statement's alone, which every statement's future would carry.
+            Either::Right(Box::pin(self.pipeline(statement)))
+        }
+    }
+
     /// Runs `statement` with the pending `BEGIN` before it and the pending
     /// `COMMIT` after it, all sent before any answer is awaited:
     /// tokio-postgres sends a request when its future is first polled. The
@@ -181,7 +198,7 @@ impl PgConnection {
     /// that does not encode) leaves `COMMIT` pending: committing without it
     /// would commit the rest of the transaction. Returns what went out with
     /// the statement.
-    async fn pipelined<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
+    async fn pipeline<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
         let client = self.client();
         let begin = self.pending.begin.swap(false, Ordering::Relaxed);
         // A transaction that is this one statement goes without BEGIN and
