@@ -17,12 +17,12 @@ use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
-use crate::pool::PooledClient;
+use crate::pool::{Pooled, PooledClient};
 use crate::types::{accepts, check_params, ColumnKind, Param, RawValue};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
-    client: Option<deadpool::managed::Object<crate::pool::PgManager>>,
+    client: Option<Pooled>,
     engine: Arc<EngineState>,
     /// What goes out with the next statement.
     pending: Pending,
@@ -53,7 +53,7 @@ impl std::fmt::Debug for PgConnection {
 }
 
 impl PgConnection {
-    pub(crate) fn new(client: deadpool::managed::Object<crate::pool::PgManager>, engine: Arc<EngineState>) -> Self {
+    pub(crate) fn new(client: Pooled, engine: Arc<EngineState>) -> Self {
         PgConnection { client: Some(client), engine, pending: Pending::default() }
     }
 
@@ -461,7 +461,7 @@ impl Connection for PgConnection {
 
     fn close(mut self: Box<Self>) {
         if let Some(client) = self.client.take() {
-            drop(deadpool::managed::Object::take(client));
+            drop(Pooled::take(client));
         }
     }
 
@@ -473,7 +473,7 @@ impl Connection for PgConnection {
                 let engine = self.engine.clone();
                 runtime.spawn(async move {
                     if client.client.batch_execute("ROLLBACK").await.is_err() {
-                        drop(deadpool::managed::Object::take(client));
+                        drop(Pooled::take(client));
                     } else {
                         drop(client);
                         engine.close_overflow();
@@ -482,7 +482,7 @@ impl Connection for PgConnection {
             }
             // No runtime to roll back on: close the connection, which ends
             // the transaction on the server.
-            Err(_) => drop(deadpool::managed::Object::take(client)),
+            Err(_) => drop(Pooled::take(client)),
         }
     }
 }

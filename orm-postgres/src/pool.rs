@@ -98,6 +98,9 @@ impl Invalidation {
 /// The engine's pool.
 pub(crate) type Pool = managed::Pool<PgManager>;
 
+/// A connection checked out of the pool.
+pub(crate) type Pooled = managed::Object<PgManager>;
+
 /// A pooled connection: deadpool-postgres's client and the statements
 /// prepared on it, by their text. Only the holder of the connection reaches
 /// them, so finding one takes no lock, and the text is hashed with FxHash:
