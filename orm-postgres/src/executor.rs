@@ -427,10 +427,8 @@ impl Connection for PgConnection {
         params: &'a [Value],
         row: &'a mut RowFn<'_>,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            self.run_query_each(sql, params, |values: &mut Vec<Value>| row(values.drain(..))).await?;
-            Ok(())
-        })
+        let each = |values: &mut Vec<Value>| row(values.drain(..));
+        Box::pin(self.run_query_each(sql, params, each).map(|width| width.map(drop)))
     }
 
     fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>> {
