@@ -1,6 +1,6 @@
-//! A pooled connection: prepares each statement once per connection (the
-//! pool's statement cache), logs it through `tracing`, and decodes rows into
-//! [`Value`]s.
+//! A pooled connection: prepares each statement once per connection (its
+//! own statement cache, [`PooledClient::statements`]), logs it through
+//! `tracing`, and decodes rows into [`Value`]s.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-use futures_util::future::maybe_done;
+use futures_util::future::{maybe_done, Either};
+use futures_util::FutureExt;
 use futures_util::TryStreamExt;
 use orm_core::{BoxFuture, Connection, CopyRows, Error, RawRow, Result, RowFn, Rows, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -16,12 +17,13 @@ use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
+use crate::pool::{Pooled, PooledClient};
 use crate::row::PgRow;
 use crate::types::{accepts, check_params, ColumnKind, Param};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
-    client: Option<deadpool_postgres::Object>,
+    client: Option<Pooled>,
     engine: Arc<EngineState>,
     /// What goes out with the next statement.
     pending: Pending,
@@ -52,12 +54,16 @@ impl std::fmt::Debug for PgConnection {
 }
 
 impl PgConnection {
-    pub(crate) fn new(client: deadpool_postgres::Object, engine: Arc<EngineState>) -> Self {
+    pub(crate) fn new(client: Pooled, engine: Arc<EngineState>) -> Self {
         PgConnection { client: Some(client), engine, pending: Pending::default() }
     }
 
-    fn client(&self) -> &deadpool_postgres::Object {
-        self.client.as_ref().expect("the client is present until drop")
+    fn pooled(&mut self) -> &mut PooledClient {
+        self.client.as_mut().expect("the client is present until drop")
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        &self.client.as_ref().expect("the client is present until drop").client
     }
 
     /// Converts a driver error; a lost connection also invalidates the
@@ -69,8 +75,9 @@ impl PgConnection {
         from_pg(error)
     }
 
-    /// Runs a query, handing each row to `each` as it arrives. A statement whose cached plan a schema change broke is
-    /// prepared again and run once more (see [`retry_stale_plan`]).
+    /// Runs a query, handing each row to `each` as it arrives. A statement
+    /// whose cached plan a schema change broke is prepared again and run
+    /// once more (see [`retry_stale_plan`]).
     async fn run_query_each(
         &mut self,
         sql: &str,
@@ -143,10 +150,40 @@ impl PgConnection {
 
     /// Prepares `sql` (once per connection) and checks the parameters
     /// against the types the server expects.
-    async fn prepare(&self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
-        let statement = self.client().prepare_cached(sql).await.map_err(|e| self.error(e))?;
+    async fn prepare(&mut self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
+        let statement = self.prepared(sql).await?;
         check_params(statement.params(), params)?;
         Ok(statement)
+    }
+
+    /// The statement of `sql`, prepared on this connection, the first time
+    /// only.
+    async fn prepared(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
+        if let Some(statement) = self.pooled().statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        // Boxed: the driver's preparation is a large future, and every
+        // statement's future would otherwise carry it, and move it.
+        let prepared = Box::pin(self.client().prepare(sql)).await;
+        let statement = prepared.map_err(|e| self.error(e))?;
+        self.pooled().statements.insert(sql.into(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Runs `statement`, with the pending `BEGIN` and `COMMIT` if there are
+    /// any ([`pipeline`](Self::pipeline)); returns what went out with it.
+    fn pipelined<'a, T: Send + 'a>(
+        &'a self,
+        statement: impl Future<Output = Result<T>> + Send + 'a,
+    ) -> impl Future<Output = (Result<T>, Sent)> + Send + 'a {
+        if !self.pending.begin.load(Ordering::Relaxed) && !self.pending.commit.load(Ordering::Relaxed) {
+            // A read, or a statement inside a transaction: the statement alone.
+            Either::Left(statement.map(|result| (result, Sent::default())))
+        } else {
+            // Boxed: the three futures take several times the room of the
+            // statement's alone, which every statement's future would carry.
+            Either::Right(Box::pin(self.pipeline(statement)))
+        }
     }
 
     /// Runs `statement` with the pending `BEGIN` before it and the pending
@@ -157,7 +194,7 @@ impl PgConnection {
     /// that does not encode) leaves `COMMIT` pending: committing without it
     /// would commit the rest of the transaction. Returns what went out with
     /// the statement.
-    async fn pipelined<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
+    async fn pipeline<T>(&self, statement: impl Future<Output = Result<T>>) -> (Result<T>, Sent) {
         let client = self.client();
         let begin = self.pending.begin.swap(false, Ordering::Relaxed);
         // A transaction that is this one statement goes without BEGIN and
@@ -209,7 +246,7 @@ impl PgConnection {
         if !is_stale_plan(&first) {
             return Err(first);
         }
-        self.client().statement_cache.clear();
+        self.pooled().statements.clear();
         if sent.commit {
             if !sent.begin {
                 return Err(schema_changed(first));
@@ -229,7 +266,7 @@ impl PgConnection {
         if result.is_err() {
             // The types may be what failed it (the column changed since they
             // were learned): the next COPY learns them afresh.
-            self.client().statement_cache.remove(copy.columns, &[]);
+            self.pooled().statements.remove(copy.columns);
         }
         self.log_sent(copy.sql, &[], started, &result, sent);
         result.map(|_| true)
@@ -242,7 +279,7 @@ impl PgConnection {
     /// cast: a value of another type (an `i32` for a `bigint` column)
     /// leaves the rows to an INSERT.
     async fn copy_types(&mut self, copy: &CopyRows<'_>) -> Result<Option<Vec<Type>>> {
-        let described = self.client().prepare_cached(copy.columns).await.map_err(|e| self.error(e))?;
+        let described = self.prepared(copy.columns).await?;
         let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
         let fits = types.len() == copy.rows.width
             && copy
@@ -252,7 +289,7 @@ impl PgConnection {
                 .all(|row| row.iter().zip(&types).all(|(v, t)| accepts(v, t)));
         if !fits {
             // Perhaps learned before the table changed: afresh next time.
-            self.client().statement_cache.remove(copy.columns, &[]);
+            self.pooled().statements.remove(copy.columns);
             return Ok(None);
         }
         Ok(Some(types))
@@ -262,9 +299,9 @@ impl PgConnection {
     /// waits for the database to take them; returns their number, and what
     /// went out with it.
     async fn copy_once(&mut self, sql: &str, types: &[Type], rows: &Rows) -> (Result<u64>, Sent) {
-        let statement = match self.client().prepare_cached(sql).await {
+        let statement = match self.prepared(sql).await {
             Ok(statement) => statement,
-            Err(e) => return (Err(self.error(e)), Sent::default()),
+            Err(e) => return (Err(e), Sent::default()),
         };
         let this = &*self;
         let copy = async {
@@ -386,10 +423,7 @@ impl Connection for PgConnection {
         params: &'a [Value],
         row: &'a mut RowFn<'_>,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            self.run_query_each(sql, params, row).await?;
-            Ok(())
-        })
+        Box::pin(self.run_query_each(sql, params, row).map(|width| width.map(drop)))
     }
 
     fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Value]) -> BoxFuture<'a, Result<u64>> {
@@ -420,7 +454,7 @@ impl Connection for PgConnection {
 
     fn close(mut self: Box<Self>) {
         if let Some(client) = self.client.take() {
-            drop(deadpool_postgres::Object::take(client));
+            drop(Pooled::take(client));
         }
     }
 
@@ -431,8 +465,8 @@ impl Connection for PgConnection {
             Ok(runtime) => {
                 let engine = self.engine.clone();
                 runtime.spawn(async move {
-                    if client.batch_execute("ROLLBACK").await.is_err() {
-                        drop(deadpool_postgres::Object::take(client));
+                    if client.client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Pooled::take(client));
                     } else {
                         drop(client);
                         engine.close_overflow();
@@ -441,7 +475,7 @@ impl Connection for PgConnection {
             }
             // No runtime to roll back on: close the connection, which ends
             // the transaction on the server.
-            Err(_) => drop(deadpool_postgres::Object::take(client)),
+            Err(_) => drop(Pooled::take(client)),
         }
     }
 }

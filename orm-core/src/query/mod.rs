@@ -244,7 +244,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// an object comes once, is sorted by its joined rows, and is counted
     /// once by `limit`. `sort_columns` also selects the sort values (for the
     /// outer query of a joined eager load).
-    fn parent_select(&self, limit: Option<i64>, sort_columns: bool) -> Result<statement::Select> {
+    fn parent_select(&mut self, limit: Option<i64>, sort_columns: bool) -> Result<statement::Select> {
         let table = T::TABLE;
         let name = Name::Borrowed(table.name);
         let mut select = statement::Select {
@@ -256,8 +256,9 @@ impl<'s, T: Model, F> Query<'s, T, F> {
             ..Default::default()
         };
         if self.joins.is_empty() {
-            select.filter = statement::Expr::all(self.filters.clone());
-            select.order_by = self.order.clone();
+            // Taken, not cloned: `run` consumes the query.
+            select.filter = statement::Expr::all(std::mem::take(&mut self.filters));
+            select.order_by = std::mem::take(&mut self.order);
             return Ok(select);
         }
         if self.order.len() > SORT_ALIASES.len() {
@@ -303,7 +304,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// order it cannot reproduce in memory
     /// ([`MemoryOrder`](crate::loader::MemoryOrder)). The loader does not
     /// need a parent's rows next to each other.
-    fn select(&self, limit: Option<i64>, joined: &[JoinedStep]) -> Result<statement::Select> {
+    fn select(&mut self, limit: Option<i64>, joined: &[JoinedStep]) -> Result<statement::Select> {
         if joined.is_empty() {
             return self.parent_select(limit, false);
         }
@@ -336,7 +337,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let mut select = statement::Select { items, joins, order_by, ..Default::default() };
         if limit.is_none() && self.offset.is_none() && self.lock.is_none() && self.joins.is_empty() {
             select.from = Some(Source::table(table));
-            select.filter = statement::Expr::all(self.filters.clone());
+            select.filter = statement::Expr::all(std::mem::take(&mut self.filters));
         } else {
             let parents = self.parent_select(limit, true)?;
             select.from = Some(Source::Subquery { query: Box::new(parents), alias: name });
@@ -344,7 +345,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         Ok(select)
     }
 
-    async fn run(self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
+    async fn run(mut self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
         let joined = joined_plan(T::TABLE, &self.loads);
         let select = self.select(limit, &joined)?;
         if self.lock.is_some() {

@@ -183,9 +183,18 @@ impl<T: Model> Default for Arena<T> {
             deleted: Vec::new(),
             upserts: Default::default(),
             journal: Vec::new(),
-            groups: vec![Members::default()],
+            groups: first_groups(),
         }
     }
+}
+
+/// Group 0 (unused), with room for the groups of the next queries:
+/// grown from one, the list was reallocated by the first query of every
+/// session.
+fn first_groups() -> Vec<Members> {
+    let mut groups = Vec::with_capacity(4);
+    groups.push(Members::default());
+    groups
 }
 
 impl<T: Model> Arena<T> {

@@ -157,10 +157,18 @@ impl Session {
     /// from the autoflush, so that a query's error is not taken for the
     /// query's own.
     async fn autoflush(&mut self) -> Result<()> {
-        if !self.autoflush {
+        // Checked here, not left to the flush: most queries have nothing to
+        // flush, and the flush's future costs more than the check.
+        if !self.autoflush || !self.flush_needed() {
             return Ok(());
         }
         self.flush().await.map_err(|e| Error::Autoflush(Box::new(e)))
+    }
+
+    /// Whether a flush has work: changes to write, or a dropped flush or
+    /// commit to settle first.
+    fn flush_needed(&self) -> bool {
+        self.flushing || self.committing || self.has_changes()
     }
 
     /// Whether a transaction is open: something was flushed and not yet
