@@ -280,8 +280,13 @@ pub struct Insert {
     pub source: InsertSource,
     /// What to do with a row that violates a unique constraint.
     pub on_conflict: Option<OnConflict>,
-    /// Columns to send back.
+    /// Columns to send back (columns of the table, [`Expr::Bare`], when
+    /// `returning_arrays`).
     pub returning: Vec<Expr>,
+    /// The returned rows come back as one row holding an array of each
+    /// returned column, row `i`'s value at position `i` of every array:
+    /// one result row to read instead of one per inserted row.
+    pub returning_arrays: bool,
 }
 
 /// The rows of an INSERT.
@@ -445,8 +450,8 @@ pub enum Expr {
     },
     /// A bound parameter.
     Value(Value),
-    /// A bound parameter cast to a type, for a database that cannot infer it
-    /// (an array of the element type, for an array value).
+    /// A bound parameter cast to a type, whatever its value (a `NULL`
+    /// included): the text does not depend on the value.
     TypedValue(Value, SqlType),
     /// SQL written by the model's author (a server default); never user input.
     Verbatim(&'static str),

@@ -15,8 +15,6 @@ use orm_core::statement::{
 };
 use orm_core::{SqlType, Value};
 
-use crate::types::array_literals;
-
 /// Renders one statement.
 pub(crate) fn render(statement: Statement) -> Sql {
     let mut w = Writer { sql: Sql { text: String::with_capacity(160), params: Vec::new() } };
@@ -285,8 +283,9 @@ impl Writer {
         }
         self.push("unnest(");
         self.list(arrays, |w, (array, ty)| match ty {
+            // Bound as the text of each array (`types::array_literals`).
             SqlType::Array(_) => {
-                w.param(array_literals(array)).push("::text[]");
+                w.param(array).push("::text[]");
             }
             _ => {
                 w.param(array).push("::").push(&type_name(ty)).push("[]");
@@ -370,7 +369,25 @@ impl Writer {
         });
     }
 
-    fn insert(&mut self, insert: Insert) {
+    /// An INSERT; with `returning_arrays`, inside `WITH "orm_inserted" AS
+    /// (INSERT .. RETURNING "a", "b") SELECT array_agg("a"), array_agg("b")
+    /// FROM "orm_inserted"`. One aggregate reads the returned rows once, in
+    /// the order `RETURNING` gave them, so every array has row `i` at the
+    /// same position.
+    fn insert(&mut self, mut insert: Insert) {
+        if insert.returning_arrays && !insert.returning.is_empty() {
+            const INSERTED: &str = "orm_inserted";
+            insert.returning_arrays = false;
+            let returned = insert.returning.clone();
+            self.push("WITH ").ident(INSERTED).push(" AS (");
+            self.insert(insert);
+            self.push(") SELECT ");
+            self.list(returned, |w, column| {
+                w.push("array_agg(").expr(column).push(")");
+            });
+            self.push(" FROM ").ident(INSERTED);
+            return;
+        }
         self.push("INSERT INTO ").ident(insert.table);
         match insert.source {
             InsertSource::DefaultValues => {
@@ -467,11 +484,7 @@ impl Writer {
             }
             Expr::Value(v) => self.typed_param(v),
             Expr::TypedValue(v, ty) => {
-                let array = matches!(v, Value::Array(..));
                 self.param(v).push("::").push(&type_name(ty));
-                if array {
-                    self.push("[]");
-                }
             }
             Expr::Verbatim(sql) => {
                 self.push(sql);
@@ -697,13 +710,33 @@ mod tests {
             source: InsertSource::Select(Box::new(rows)),
             on_conflict: None,
             returning: vec![Expr::Bare("id")],
+            returning_arrays: false,
         };
-        let sql = render(Statement::Insert(Box::new(insert)));
+        let sql = render(Statement::Insert(Box::new(insert.clone())));
         assert_eq!(
             sql.text,
             r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
+
+        let returning = vec![Expr::Bare("id"), Expr::Bare("added")];
+        let arrays = render(Statement::Insert(Box::new(Insert { returning, returning_arrays: true, ..insert })));
+        assert_eq!(
+            arrays.text,
+            r#"WITH "orm_inserted" AS (INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id", "added") SELECT array_agg("id"), array_agg("added") FROM "orm_inserted""#
+        );
+        assert_eq!(arrays.params.len(), 2);
+    }
+
+    #[test]
+    fn a_typed_parameter_is_cast_whatever_its_value() {
+        const TEXT_ARRAY: SqlType = SqlType::Array(&SqlType::Text);
+        let items = vec![
+            Expr::TypedValue(Value::Null, SqlType::Integer),
+            Expr::TypedValue(Value::Array(SqlType::Text, Vec::new()), TEXT_ARRAY),
+        ];
+        let sql = render(Statement::Select(Box::new(select_of(items))));
+        assert_eq!(sql.text, "SELECT $1::integer, $2::text[]");
     }
 
     #[test]
@@ -721,7 +754,7 @@ mod tests {
                         Value::Array(SqlType::Text, vec![Value::Text("a".into()), Value::Text("b".into())]),
                         SqlType::Text,
                     ),
-                    (tags, INTEGER_ARRAY),
+                    (tags.clone(), INTEGER_ARRAY),
                 ],
                 alias: Name::Borrowed("u"),
                 columns: vec!["name", "tags"],
@@ -734,8 +767,8 @@ mod tests {
             sql.text,
             r#"SELECT "u"."name", "u"."tags" FROM (SELECT "u"."name", "u"."tags"::integer[] AS "tags", "u"."n" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS "u" ("name", "tags", "n")) AS "u""#
         );
-        let literals = Value::Array(SqlType::Text, vec![Value::Text(r#"{"1",NULL}"#.into()), Value::Null]);
-        assert_eq!(sql.params[1], literals);
+        // Bound as text by `types::array_literals`.
+        assert_eq!(sql.params[1], tags);
     }
 
     fn select_of(items: Vec<Expr>) -> Select {

@@ -12,6 +12,7 @@ pub mod raw;
 mod recording;
 mod relations;
 mod savepoint;
+mod texts;
 mod unit_of_work;
 
 use std::any::TypeId;
@@ -33,8 +34,9 @@ use flush_links::Models;
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
-pub(crate) use unit_of_work::insert_statement;
+pub use texts::StatementTexts;
 use unit_of_work::Tracked;
+pub(crate) use unit_of_work::{insert_statement, insert_values, InsertShape};
 
 /// Session ids never repeat within a process: a handle of a dropped session
 /// can never be taken for one of a later session.
@@ -420,7 +422,8 @@ impl Session {
         self.flushing = true;
         self.committing = with_commit;
         self.inserted_with_commit = one_insert.filter(|_| with_commit).map(|m| (m, models.arenas[m].slot_count()));
-        let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
+        let texts = self.connector.statement_texts();
+        let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect, texts).await;
         self.committing = false;
         self.flushing = false;
         // A COMMIT still waiting did not go out: no statement was sent after

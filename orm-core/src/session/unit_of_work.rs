@@ -4,6 +4,7 @@
 //! See `docs/design/session.md` for why a flush journals what it did.
 
 use std::any::{Any, TypeId};
+use std::sync::Arc;
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
@@ -14,12 +15,13 @@ use crate::model::{Hook, Model, RowReader};
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
 use crate::session::identity_map::{Arena, ObjectState, Undo};
 use crate::session::relations::PendingLinks;
+use crate::session::texts::StatementTexts;
 use crate::statement::{self, Expr, Source, Statement};
 use crate::value::SqlType;
 use crate::value::Value;
 
 /// A column with its position in the model's columns.
-type IndexedColumn = (usize, &'static ColumnMeta);
+pub(crate) type IndexedColumn = (usize, &'static ColumnMeta);
 
 /// The fewest new objects of one table that a flush writes with COPY
 /// instead of an INSERT. Below it the round trip that reserves their keys
@@ -57,6 +59,7 @@ pub(crate) trait Tracked: Send + Sync {
         &'a mut self,
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &'a StatementTexts,
     ) -> BoxFuture<'a, Result<()>>;
     fn flush_updates<'a>(
         &'a mut self,
@@ -118,8 +121,9 @@ impl<T: Model> Tracked for Arena<T> {
         &'a mut self,
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &'a StatementTexts,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.insert_pending(conn, dialect))
+        Box::pin(self.insert_pending(conn, dialect, texts))
     }
     fn flush_updates<'a>(
         &'a mut self,
@@ -240,6 +244,7 @@ pub(crate) async fn flush(
     links: &mut PendingLinks,
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
+    texts: &StatementTexts,
 ) -> Result<()> {
     let children: Vec<TypeId> = links.foreign_keys.iter().map(|f| f.child.model).collect();
     let tables: Vec<&'static TableMeta> = models
@@ -256,7 +261,7 @@ pub(crate) async fn flush(
     for &i in &order {
         let model = models.ids[i];
         resolve_foreign_keys(models, links, model)?;
-        models.arenas[i].flush_inserts(conn, dialect).await?;
+        models.arenas[i].flush_inserts(conn, dialect, texts).await?;
         resolve_foreign_keys(models, links, model)?;
         models.arenas[i].flush_updates(conn, dialect).await?;
     }
@@ -375,11 +380,16 @@ impl<T: Model> Arena<T> {
         self.slots[index as usize].object.as_ref().expect("work list slot holds an object")
     }
 
-    async fn insert_pending(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
+    async fn insert_pending(
+        &mut self,
+        conn: &mut dyn Connection,
+        dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
+    ) -> Result<()> {
         let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
         let (upserts, inserts): (Vec<u32>, Vec<u32>) = work.into_iter().partition(|i| self.upserts.contains(i));
-        self.insert_rows(&inserts, false, conn, dialect).await?;
-        self.insert_rows(&upserts, true, conn, dialect).await?;
+        self.insert_rows(&inserts, false, conn, dialect, texts).await?;
+        self.insert_rows(&upserts, true, conn, dialect, texts).await?;
         self.pending.clear();
         Ok(())
     }
@@ -394,6 +404,7 @@ impl<T: Model> Arena<T> {
         upsert: bool,
         conn: &mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
     ) -> Result<()> {
         if work.is_empty() {
             return Ok(());
@@ -425,14 +436,14 @@ impl<T: Model> Arena<T> {
             }
             for (unset, group) in groups {
                 let sent: Vec<IndexedColumn> = inserted.iter().copied().filter(|(c, _)| !unset.contains(c)).collect();
-                let on_conflict = upsert_on_key(table, &unset);
-                self.insert_chunks(&group, &sent, &returned, matching, Some(on_conflict), conn, dialect).await?;
+                let on_conflict = Some(upsert_on_key(table, &unset));
+                self.insert_chunks(&group, &sent, &returned, matching, on_conflict, conn, dialect, texts).await?;
             }
         } else {
             let copied = copies(table, work.len())
                 && self.copy_rows(work, conn, dialect).await.map_err(|e| e.with_model(table.model))?;
             if !copied {
-                self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect).await?;
+                self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect, texts).await?;
             }
         }
         self.run_hooks(work, Hook::AfterInsert);
@@ -451,7 +462,9 @@ impl<T: Model> Arena<T> {
 
     /// INSERTs the objects of `work` with the columns `inserted`: all rows
     /// in one statement; a table with nothing to send inserts `DEFAULT
-    /// VALUES`, one row at a time.
+    /// VALUES`, one row at a time. A plain INSERT's text comes from
+    /// `texts`, rendered once per model and shape; an upsert's is rendered
+    /// each time (its columns depend on the objects).
     #[allow(clippy::too_many_arguments)]
     async fn insert_chunks(
         &mut self,
@@ -462,18 +475,27 @@ impl<T: Model> Arena<T> {
         on_conflict: Option<statement::OnConflict>,
         conn: &mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
     ) -> Result<()> {
         let table = T::TABLE;
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
-        let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
         for chunk in work.chunks(rows_per_statement) {
+            let shape = InsertShape::of(chunk.len(), returned);
             let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
-            let insert = insert_statement(&objects, inserted, &returning, on_conflict.clone());
-            let sql = dialect.render(insert);
-            let result = if returning.is_empty() {
-                conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
+            let values = insert_values(&objects, inserted, shape);
+            let statement = |values| insert_statement(table, inserted, values, returned, on_conflict.clone(), shape);
+            let (text, params): (Arc<str>, Vec<Value>) = if on_conflict.is_some() {
+                let sql = dialect.render(statement(values));
+                (sql.text.into(), sql.params)
             } else {
-                conn.query(&sql.text, &sql.params).await
+                // Rendered with placeholders: the text does not depend on the values.
+                let render = || dialect.render(statement(vec![Value::Null; inserted.len()])).text;
+                (texts.insert(TypeId::of::<T>(), shape, render), values)
+            };
+            let result = if returned.is_empty() {
+                conn.execute(&text, &params).await.map(|_| Rows::default())
+            } else {
+                conn.query(&text, &params).await.map(|rows| shape.returned_rows(rows))
             };
             result
                 .and_then(|rows| self.apply_inserted(chunk, returned, matching, rows))
@@ -900,41 +922,121 @@ pub(crate) fn key_text(values: &[Value]) -> String {
     }
 }
 
-/// The INSERT of `objects` as one statement with one array parameter per
-/// column of `columns`, whatever the number of rows (rendered by PostgreSQL
-/// as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
-/// server default takes it where the array holds NULL (the object left it
-/// `None`). With no columns to send, one row of defaults.
-pub(crate) fn insert_statement<T: Model>(
-    objects: &[&T],
-    columns: &[IndexedColumn],
-    returning: &[&ColumnMeta],
-    on_conflict: Option<statement::OnConflict>,
-) -> Statement {
-    let arrays = columns
-        .iter()
-        .map(|&(column, meta)| Value::Array(meta.sql_type, objects.iter().map(|o| o.column_value(column)).collect()))
+/// How an INSERT gives its rows and sends back what it returns. With the
+/// model (the columns sent and returned), it decides the statement's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum InsertShape {
+    /// One row, a parameter per column, as a one-row INSERT by hand: no
+    /// arrays to build, and a plan without `unnest`.
+    OneRow,
+    /// Any number of rows, one array parameter per column (rendered by
+    /// PostgreSQL as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`):
+    /// one statement text whatever the number of rows, and no parameter
+    /// limit. With `returning_arrays` the returned rows come back as one row
+    /// of arrays ([`statement::Insert::returning_arrays`]): reading a result
+    /// row cost more than the rest of the flush's work for the object.
+    Arrays { returning_arrays: bool },
+}
+
+impl InsertShape {
+    /// The shape of an INSERT of `rows` rows that returns the columns
+    /// `returned`.
+    pub(crate) fn of(rows: usize, returned: &[IndexedColumn]) -> InsertShape {
+        if rows == 1 {
+            return InsertShape::OneRow;
+        }
+        // Arrays of different lengths cannot be gathered into one array:
+        // a returned column of arrays comes back row by row.
+        let gathered = returned.iter().all(|(_, c)| !matches!(c.sql_type, SqlType::Array(_)));
+        InsertShape::Arrays { returning_arrays: gathered && !returned.is_empty() }
+    }
+
+    /// What the INSERT returned, as rows: one per inserted row, with the
+    /// returned columns in order.
+    fn returned_rows(self, returned: Rows) -> Rows {
+        match self {
+            InsertShape::Arrays { returning_arrays: true } => rows_from_arrays(returned),
+            InsertShape::OneRow | InsertShape::Arrays { .. } => returned,
+        }
+    }
+}
+
+/// One row holding an array per column as rows: row `i` takes element `i`
+/// of each array. As many rows as the shortest array has elements; a NULL
+/// (`array_agg` of no rows) has none.
+fn rows_from_arrays(row: Rows) -> Rows {
+    let width = row.values.len();
+    let mut columns: Vec<std::vec::IntoIter<Value>> = row
+        .values
+        .into_iter()
+        .map(|array| match array {
+            Value::Array(_, values) => values.into_iter(),
+            _ => Vec::new().into_iter(),
+        })
         .collect();
-    let columns: Vec<&ColumnMeta> = columns.iter().map(|(_, c)| *c).collect();
+    let count = columns.iter().map(ExactSizeIterator::len).min().unwrap_or(0);
+    let mut values = Vec::with_capacity(count * width);
+    for _ in 0..count {
+        values.extend(columns.iter_mut().filter_map(Iterator::next));
+    }
+    Rows { width, values }
+}
+
+/// The parameters of the INSERT of `objects` in `shape`, one per column of
+/// `columns`: the value of the one object, or the array of every object's.
+pub(crate) fn insert_values<T: Model>(objects: &[&T], columns: &[IndexedColumn], shape: InsertShape) -> Vec<Value> {
+    columns
+        .iter()
+        .map(|&(column, meta)| {
+            let mut values = objects.iter().map(|o| o.column_value(column));
+            match shape {
+                InsertShape::OneRow => values.next().unwrap_or(Value::Null),
+                InsertShape::Arrays { .. } => Value::Array(meta.sql_type, values.collect()),
+            }
+        })
+        .collect()
+}
+
+/// The INSERT into `table` of the rows that `values` give (see
+/// [`insert_values`]), one per column of `columns`, returning `returned`.
+/// A column with a server default takes it where the row holds NULL (the
+/// object left it `None` or `Unset`). With no columns, one row of defaults.
+pub(crate) fn insert_statement(
+    table: &'static TableMeta,
+    columns: &[IndexedColumn],
+    values: Vec<Value>,
+    returned: &[IndexedColumn],
+    on_conflict: Option<statement::OnConflict>,
+    shape: InsertShape,
+) -> Statement {
     let source = if columns.is_empty() {
         statement::InsertSource::DefaultValues
     } else {
-        let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
-        // In array order, so that generated keys follow it (see `RowMatch`).
-        let mut rows = statement::rows_of_arrays_in_order(&typed, arrays);
-        // A NULL sent for a column with a server default (`None` or `Unset`) takes the default.
-        for (item, column) in rows.items.iter_mut().zip(&columns) {
+        let mut rows = match shape {
+            InsertShape::OneRow => statement::Select {
+                items: values.into_iter().zip(columns).map(|(v, (_, c))| Expr::TypedValue(v, c.sql_type)).collect(),
+                ..statement::Select::default()
+            },
+            // In array order, so that generated keys follow it (see `RowMatch`).
+            InsertShape::Arrays { .. } => {
+                let typed: Vec<(&'static str, SqlType)> = columns.iter().map(|(_, c)| (c.name, c.sql_type)).collect();
+                statement::rows_of_arrays_in_order(&typed, values)
+            }
+        };
+        // A NULL sent for a column with a server default takes the default.
+        for (item, (_, column)) in rows.items.iter_mut().zip(columns) {
             let sent = std::mem::replace(item, Expr::Bare(column.name));
             *item = statement::or_default(sent, column);
         }
         statement::InsertSource::Select(Box::new(rows))
     };
     Statement::Insert(Box::new(statement::Insert {
-        table: T::TABLE.name,
-        columns: columns.iter().map(|c| c.name).collect(),
+        table: table.name,
+        columns: columns.iter().map(|(_, c)| c.name).collect(),
         source,
         on_conflict,
-        returning: returning.iter().map(|c| Expr::Bare(c.name)).collect(),
+        returning: returned.iter().map(|(_, c)| Expr::Bare(c.name)).collect(),
+        returning_arrays: matches!(shape, InsertShape::Arrays { returning_arrays: true }),
     }))
 }
 
