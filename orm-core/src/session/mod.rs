@@ -210,17 +210,19 @@ impl Session {
     }
 
     /// Adds a new object; it is inserted at the next flush. Returns its handle.
-    pub fn add<T: Model>(&mut self, mut object: T) -> Handle<T> {
-        // Whatever it was linked to in another session is not here.
-        reset_links(&mut object, Links::empty(), self.id);
-        let index = self.arena_mut::<T>().add(object);
-        self.handle(index)
+    pub fn add<T: Model>(&mut self, object: T) -> Handle<T> {
+        let session = self.id;
+        add_new(self.arena_mut::<T>(), object, session)
     }
 
     /// Adds many new objects, as [`add`](Session::add) does each; they are
     /// inserted at the next flush, one statement per model.
     pub fn add_all<T: Model>(&mut self, objects: impl IntoIterator<Item = T>) -> Vec<Handle<T>> {
-        objects.into_iter().map(|object| self.add(object)).collect()
+        let session = self.id;
+        let arena = self.arena_mut::<T>();
+        let objects = objects.into_iter();
+        arena.reserve_new(objects.size_hint().0);
+        objects.map(|object| add_new(arena, object, session)).collect()
     }
 
     /// Returns the object behind `handle`, or `None` if the handle belongs to
@@ -906,6 +908,13 @@ pub(crate) fn copy_columns<T: Model>(source: &T, target: &mut T) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adds a new object to `arena`, of session `session`.
+fn add_new<T: Model>(arena: &mut Arena<T>, mut object: T, session: u64) -> Handle<T> {
+    // Whatever it was linked to in another session is not here.
+    reset_links(&mut object, Links::empty(), session);
+    Handle::new(arena.add(object), session)
 }
 
 /// Sets every relationship of `object` to `links`, as seen from `session`.

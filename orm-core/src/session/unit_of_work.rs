@@ -143,20 +143,19 @@ impl<T: Model> Tracked for Arena<T> {
         let table = T::TABLE;
         // A table with nothing to send inserts one row at a time.
         let sends_columns = table.columns.iter().any(|c| !TableMeta::is_server_filled(c));
-        let new_objects = self
-            .pending
-            .iter()
-            .filter(|&&i| {
-                let slot = &self.slots[i as usize];
-                slot.state == ObjectState::Pending && slot.object.is_some()
-            })
-            .count();
+        let is_new = |&i: &u32| {
+            let slot = &self.slots[i as usize];
+            slot.state == ObjectState::Pending && slot.object.is_some()
+        };
+        // Counted only where there may be enough of them for a COPY.
+        let copied =
+            self.pending.len() >= COPY_MIN_ROWS && copies(table, self.pending.iter().filter(|i| is_new(i)).count());
         self.dirty.is_empty()
             && self.deleted.is_empty()
             && self.upserts.is_empty()
             && sends_columns
-            && new_objects > 0
-            && !copies(table, new_objects)
+            && self.pending.iter().any(is_new)
+            && !copied
     }
     fn forget_unchanged(&mut self) {
         Arena::forget_unchanged(self)
@@ -387,7 +386,11 @@ impl<T: Model> Arena<T> {
         texts: &StatementTexts,
     ) -> Result<()> {
         let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
-        let (upserts, inserts): (Vec<u32>, Vec<u32>) = work.into_iter().partition(|i| self.upserts.contains(i));
+        let (upserts, inserts): (Vec<u32>, Vec<u32>) = if self.upserts.is_empty() {
+            (Vec::new(), work)
+        } else {
+            work.into_iter().partition(|i| self.upserts.contains(i))
+        };
         self.insert_rows(&inserts, false, conn, dialect, texts).await?;
         self.insert_rows(&upserts, true, conn, dialect, texts).await?;
         self.pending.clear();
@@ -578,15 +581,19 @@ impl<T: Model> Arena<T> {
             RowMatch::ByKey => chunk.iter().map(|&i| T::key_values(&self.object_at(i).key())).collect(),
             RowMatch::ByGeneratedKey(_) | RowMatch::Nothing | RowMatch::InArrayOrder => Vec::new(),
         };
-        let order = matching.row_order(chunk.len(), &rows, returned, &keys)?;
-        let width = returned.len();
-        let mut values: Vec<Option<Value>> = rows.values.into_iter().map(Some).collect();
-        for (&index, row) in chunk.iter().zip(order) {
+        let values = match matching.row_order(&rows, returned, &keys)? {
+            None => rows.values,
+            Some(order) => reordered(rows.values, returned.len(), &order),
+        };
+        let mut values = values.into_iter();
+        // Room made once, not grown (and rehashed) object by object.
+        self.by_key.reserve(chunk.len());
+        self.journal.reserve(chunk.len());
+        for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
-            for (offset, (column, _)) in returned.iter().enumerate() {
-                let value = values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null);
-                object.set_column_value(*column, value)?;
+            for &(column, _) in returned {
+                object.set_column_value(column, values.next().unwrap_or(Value::Null))?;
             }
             slot.state = ObjectState::Persistent;
             self.by_key.insert(object.key(), index);
@@ -961,6 +968,19 @@ impl InsertShape {
     }
 }
 
+/// The rows of `values` (`width` values each) in `order`: row `order[i]`
+/// first.
+fn reordered(values: Vec<Value>, width: usize, order: &[usize]) -> Vec<Value> {
+    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+    let mut rows = Vec::with_capacity(values.len());
+    for &row in order {
+        for offset in 0..width {
+            rows.push(values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null));
+        }
+    }
+    rows
+}
+
 /// One row holding an array per column as rows: row `i` takes element `i`
 /// of each array. As many rows as the shortest array has elements; a NULL
 /// (`array_agg` of no rows) has none.
@@ -1076,23 +1096,23 @@ impl RowMatch {
         }
     }
 
-    /// For each of the `objects`, in order, the index of its returned row.
-    /// `keys` are the objects' keys, for [`RowMatch::ByKey`].
-    fn row_order(
-        self,
-        objects: usize,
-        rows: &Rows,
-        returned: &[IndexedColumn],
-        keys: &[Vec<Value>],
-    ) -> Result<Vec<usize>> {
+    /// For each of the objects sent, in order, the index of its returned
+    /// row; `None` when row `i` is object `i`'s. `keys` are the objects'
+    /// keys, for [`RowMatch::ByKey`].
+    fn row_order(self, rows: &Rows, returned: &[IndexedColumn], keys: &[Vec<Value>]) -> Result<Option<Vec<usize>>> {
         let count = rows.len();
         let width = rows.width.max(1);
         match self {
-            RowMatch::Nothing | RowMatch::InArrayOrder => Ok((0..objects).collect()),
+            RowMatch::Nothing | RowMatch::InArrayOrder => Ok(None),
             RowMatch::ByGeneratedKey(position) => {
+                let key = |&row: &usize| integer_key(&rows.values[row * width + position]);
+                // They usually come back in order already.
+                if (0..count).is_sorted_by_key(|row| key(&row)) {
+                    return Ok(None);
+                }
                 let mut order: Vec<usize> = (0..count).collect();
-                order.sort_by_key(|&row| integer_key(&rows.values[row * width + position]));
-                Ok(order)
+                order.sort_by_key(key);
+                Ok(Some(order))
             }
             RowMatch::ByKey => {
                 let key_positions: Vec<usize> =
@@ -1111,7 +1131,8 @@ impl RowMatch {
                             returned: row_of.len(),
                         })
                     })
-                    .collect()
+                    .collect::<Result<_>>()
+                    .map(Some)
             }
         }
     }
@@ -1178,7 +1199,14 @@ mod tests {
             values: vec![Value::I32(12), Value::I32(3), Value::I32(10), Value::I32(1), Value::I32(11), Value::I32(2)],
         };
         // Objects 0, 1, 2 were inserted first to last: they got 10, 11, 12.
-        assert_eq!(matching.row_order(3, &rows, &returned, &[]).unwrap(), [1, 2, 0]);
+        assert_eq!(matching.row_order(&rows, &returned, &[]).unwrap(), Some(vec![1, 2, 0]));
+    }
+
+    #[test]
+    fn returned_rows_are_put_in_the_order_of_the_objects() {
+        let values = [1, 10, 2, 20, 3, 30].map(Value::I32).to_vec();
+        let rows = reordered(values, 2, &[2, 0, 1]);
+        assert_eq!(rows, [3, 30, 1, 10, 2, 20].map(Value::I32));
     }
 
     #[test]
@@ -1209,6 +1237,6 @@ mod tests {
             values: vec![Value::I32(7), Value::Text("b".into()), Value::I32(8), Value::Text("a".into())],
         };
         let keys = [vec![Value::Text("a".into())], vec![Value::Text("b".into())]];
-        assert_eq!(matching.row_order(2, &rows, &returned, &keys).unwrap(), [1, 0]);
+        assert_eq!(matching.row_order(&rows, &returned, &keys).unwrap(), Some(vec![1, 0]));
     }
 }
