@@ -297,6 +297,18 @@ pub trait SqlValue: Sized + Send + Sync + 'static {
     fn to_value(&self) -> Value;
     /// Converts a SQL value back, handing the value back when it does not fit.
     fn from_value(value: Value) -> Result<Self, Value>;
+    /// Moves the value out for the parameters of a statement, to be given
+    /// back through [`take_back`](SqlValue::take_back) once the statement
+    /// has run: a flush sends new objects' values without copying them.
+    /// Until then `self` may hold anything. Copies by default (what
+    /// `take_back` then ignores); types that own heap memory move it.
+    fn lend(&mut self) -> Value {
+        self.to_value()
+    }
+    /// Takes back the value [`lend`](SqlValue::lend) moved out.
+    fn take_back(&mut self, value: Value) {
+        let _ = value;
+    }
 }
 
 macro_rules! builtin {
@@ -325,9 +337,43 @@ builtin! {
     i64 => BigInt, I64;
     f32 => Real, F32;
     f64 => Double, F64;
+    std::net::IpAddr => Inet, Inet;
+}
+
+/// As `builtin!`, for types that own heap memory: lent to a statement by
+/// moving it (a copy cost an allocation and a free).
+macro_rules! builtin_lent {
+    ($($ty:ty => $sql:ident, $variant:ident;)*) => {$(
+        impl SqlValue for $ty {
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            #[inline]
+            fn to_value(&self) -> Value {
+                Value::$variant(self.clone())
+            }
+            #[inline]
+            fn from_value(value: Value) -> Result<Self, Value> {
+                match value {
+                    Value::$variant(v) => Ok(v),
+                    other => Err(other),
+                }
+            }
+            #[inline]
+            fn lend(&mut self) -> Value {
+                Value::$variant(std::mem::take(self))
+            }
+            #[inline]
+            fn take_back(&mut self, value: Value) {
+                if let Value::$variant(v) = value {
+                    *self = v;
+                }
+            }
+        }
+    )*};
+}
+
+builtin_lent! {
     String => Text, Text;
     Vec<u8> => Bytea, Bytes;
-    std::net::IpAddr => Inet, Inet;
 }
 
 #[cfg(feature = "rust_decimal")]
@@ -375,6 +421,16 @@ impl<T: SqlValue> SqlValue for Vec<T> {
             other => Err(other),
         }
     }
+
+    fn lend(&mut self) -> Value {
+        Value::Array(T::SQL_TYPE, self.iter_mut().map(T::lend).collect())
+    }
+
+    fn take_back(&mut self, value: Value) {
+        if let Value::Array(_, values) = value {
+            self.iter_mut().zip(values).for_each(|(element, value)| element.take_back(value));
+        }
+    }
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {
@@ -389,6 +445,16 @@ impl<T: SqlValue> SqlValue for Option<T> {
         match value {
             Value::Null => Ok(None),
             other => T::from_value(other).map(Some),
+        }
+    }
+    #[inline]
+    fn lend(&mut self) -> Value {
+        self.as_mut().map_or(Value::Null, T::lend)
+    }
+    #[inline]
+    fn take_back(&mut self, value: Value) {
+        if let Some(inner) = self {
+            inner.take_back(value);
         }
     }
 }
@@ -511,6 +577,19 @@ impl<T: SqlValue> SqlValue for Defaulted<T> {
         match value {
             Value::Null => Ok(Defaulted::Unset),
             other => T::from_value(other).map(Defaulted::Set),
+        }
+    }
+    #[inline]
+    fn lend(&mut self) -> Value {
+        match self {
+            Defaulted::Set(inner) => inner.lend(),
+            Defaulted::Unset => Value::Null,
+        }
+    }
+    #[inline]
+    fn take_back(&mut self, value: Value) {
+        if let Defaulted::Set(inner) = self {
+            inner.take_back(value);
         }
     }
 }
