@@ -55,6 +55,11 @@ pub(crate) trait Tracked: Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn table(&self) -> &'static TableMeta;
     fn has_changes(&self) -> bool;
+    /// Whether each work list holds anything: a flush calls only the
+    /// `flush_*` that have work, as each boxes a future.
+    fn has_new(&self) -> bool;
+    fn has_dirty(&self) -> bool;
+    fn has_deleted(&self) -> bool;
     fn flush_inserts<'a>(
         &'a mut self,
         conn: &'a mut dyn Connection,
@@ -116,6 +121,15 @@ impl<T: Model> Tracked for Arena<T> {
     }
     fn has_changes(&self) -> bool {
         Arena::has_changes(self)
+    }
+    fn has_new(&self) -> bool {
+        !self.pending.is_empty()
+    }
+    fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+    fn has_deleted(&self) -> bool {
+        !self.deleted.is_empty()
     }
     fn flush_inserts<'a>(
         &'a mut self,
@@ -260,9 +274,13 @@ pub(crate) async fn flush(
     for &i in &order {
         let model = models.ids[i];
         resolve_foreign_keys(models, links, model)?;
-        models.arenas[i].flush_inserts(conn, dialect, texts).await?;
+        if models.arenas[i].has_new() {
+            models.arenas[i].flush_inserts(conn, dialect, texts).await?;
+        }
         resolve_foreign_keys(models, links, model)?;
-        models.arenas[i].flush_updates(conn, dialect).await?;
+        if models.arenas[i].has_dirty() {
+            models.arenas[i].flush_updates(conn, dialect).await?;
+        }
     }
     // A cycle across tables (A references B, B references A): the keys of
     // tables written first are known only now; post-update them.
@@ -270,11 +288,16 @@ pub(crate) async fn flush(
         let model = models.ids[i];
         if links.foreign_keys.iter().any(|f| f.child.model == model) {
             resolve_foreign_keys(models, links, model)?;
-            models.arenas[i].flush_updates(conn, dialect).await?;
+            if models.arenas[i].has_dirty() {
+                models.arenas[i].flush_updates(conn, dialect).await?;
+            }
         }
     }
     write_memberships(models, links, conn, dialect).await?;
     for &i in order.iter().rev() {
+        if !models.arenas[i].has_deleted() {
+            continue;
+        }
         let table = models.arenas[i].table();
         let deleted: Vec<Vec<Value>> = (0..table.columns.len()).map(|c| models.arenas[i].deleted_values(c)).collect();
         if !table.relations.is_empty() && deleted.first().is_some_and(|d| !d.is_empty()) {
