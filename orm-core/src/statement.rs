@@ -280,13 +280,8 @@ pub struct Insert {
     pub source: InsertSource,
     /// What to do with a row that violates a unique constraint.
     pub on_conflict: Option<OnConflict>,
-    /// Columns to send back (columns of the table, [`Expr::Bare`], when
-    /// `returning_arrays`).
+    /// Columns to send back.
     pub returning: Vec<Expr>,
-    /// The returned rows come back as one row holding an array of each
-    /// returned column, row `i`'s value at position `i` of every array:
-    /// one result row to read instead of one per inserted row.
-    pub returning_arrays: bool,
 }
 
 /// The rows of an INSERT.

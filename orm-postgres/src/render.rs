@@ -369,25 +369,7 @@ impl Writer {
         });
     }
 
-    /// An INSERT; with `returning_arrays`, inside `WITH "orm_inserted" AS
-    /// (INSERT .. RETURNING "a", "b") SELECT array_agg("a"), array_agg("b")
-    /// FROM "orm_inserted"`. One aggregate reads the returned rows once, in
-    /// the order `RETURNING` gave them, so every array has row `i` at the
-    /// same position.
-    fn insert(&mut self, mut insert: Insert) {
-        if insert.returning_arrays && !insert.returning.is_empty() {
-            const INSERTED: &str = "orm_inserted";
-            insert.returning_arrays = false;
-            let returned = insert.returning.clone();
-            self.push("WITH ").ident(INSERTED).push(" AS (");
-            self.insert(insert);
-            self.push(") SELECT ");
-            self.list(returned, |w, column| {
-                w.push("array_agg(").expr(column).push(")");
-            });
-            self.push(" FROM ").ident(INSERTED);
-            return;
-        }
+    fn insert(&mut self, insert: Insert) {
         self.push("INSERT INTO ").ident(insert.table);
         match insert.source {
             InsertSource::DefaultValues => {
@@ -710,22 +692,13 @@ mod tests {
             source: InsertSource::Select(Box::new(rows)),
             on_conflict: None,
             returning: vec![Expr::Bare("id")],
-            returning_arrays: false,
         };
-        let sql = render(Statement::Insert(Box::new(insert.clone())));
+        let sql = render(Statement::Insert(Box::new(insert)));
         assert_eq!(
             sql.text,
             r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
-
-        let returning = vec![Expr::Bare("id"), Expr::Bare("added")];
-        let arrays = render(Statement::Insert(Box::new(Insert { returning, returning_arrays: true, ..insert })));
-        assert_eq!(
-            arrays.text,
-            r#"WITH "orm_inserted" AS (INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id", "added") SELECT array_agg("id"), array_agg("added") FROM "orm_inserted""#
-        );
-        assert_eq!(arrays.params.len(), 2);
     }
 
     #[test]

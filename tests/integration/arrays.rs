@@ -133,8 +133,6 @@ struct Playlist {
 
 #[orm::test(Playlist)]
 async fn new_objects_read_back_a_defaulted_array_column_of_any_length(db: TestDb) {
-    // The keys of many new rows come back as one array each column; arrays
-    // of different lengths cannot, and come back row by row.
     let mut s = db.engine().session();
     let unset = s.add(Playlist::new("unset"));
     let mut longer = Playlist::new("longer");

@@ -86,8 +86,7 @@ impl<T: Model> InsertMany<'_, T> {
             table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
         let objects: Vec<&T> = self.objects.iter().collect();
         let every_column: Vec<(usize, &ColumnMeta)> = table.columns.iter().enumerate().collect();
-        // Every returned row is merged as it is (`merge_written`).
-        let shape = InsertShape::Arrays { returning_arrays: false };
+        let shape = InsertShape::Arrays;
         let values = insert_values(&objects, &sent, shape);
         let insert = insert_statement(table, &sent, values, &every_column, self.on_conflict, shape);
         let session = self.session;

@@ -507,7 +507,7 @@ impl<T: Model> Arena<T> {
         let table = T::TABLE;
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
         for chunk in work.chunks(rows_per_statement) {
-            let shape = InsertShape::of(chunk.len(), returned);
+            let shape = InsertShape::of(chunk.len());
             let statement =
                 |values, on_conflict| insert_statement(table, inserted, values, returned, on_conflict, shape);
             let result = match &on_conflict {
@@ -526,7 +526,6 @@ impl<T: Model> Arena<T> {
                 }
             };
             result
-                .map(|rows| shape.returned_rows(rows))
                 .and_then(|rows| self.apply_inserted(chunk, returned, matching, rows))
                 .map_err(|e| e.with_model(table.model))?;
         }
@@ -965,31 +964,17 @@ pub(crate) enum InsertShape {
     /// Any number of rows, one array parameter per column (rendered by
     /// PostgreSQL as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`):
     /// one statement text whatever the number of rows, and no parameter
-    /// limit. With `returning_arrays` the returned rows come back as one row
-    /// of arrays ([`statement::Insert::returning_arrays`]): reading a result
-    /// row cost more than the rest of the flush's work for the object.
-    Arrays { returning_arrays: bool },
+    /// limit.
+    Arrays,
 }
 
 impl InsertShape {
-    /// The shape of an INSERT of `rows` rows that returns the columns
-    /// `returned`.
-    pub(crate) fn of(rows: usize, returned: &[IndexedColumn]) -> InsertShape {
+    /// The shape of an INSERT of `rows` rows.
+    pub(crate) fn of(rows: usize) -> InsertShape {
         if rows == 1 {
-            return InsertShape::OneRow;
-        }
-        // Arrays of different lengths cannot be gathered into one array:
-        // a returned column of arrays comes back row by row.
-        let gathered = returned.iter().all(|(_, c)| !matches!(c.sql_type, SqlType::Array(_)));
-        InsertShape::Arrays { returning_arrays: gathered && !returned.is_empty() }
-    }
-
-    /// What the INSERT returned, as rows: one per inserted row, with the
-    /// returned columns in order.
-    fn returned_rows(self, returned: Rows) -> Rows {
-        match self {
-            InsertShape::Arrays { returning_arrays: true } => rows_from_arrays(returned),
-            InsertShape::OneRow | InsertShape::Arrays { .. } => returned,
+            InsertShape::OneRow
+        } else {
+            InsertShape::Arrays
         }
     }
 }
@@ -1005,27 +990,6 @@ fn reordered(values: Vec<Value>, width: usize, order: &[usize]) -> Vec<Value> {
         }
     }
     rows
-}
-
-/// One row holding an array per column as rows: row `i` takes element `i`
-/// of each array. As many rows as the shortest array has elements; a NULL
-/// (`array_agg` of no rows) has none.
-fn rows_from_arrays(row: Rows) -> Rows {
-    let width = row.values.len();
-    let mut columns: Vec<std::vec::IntoIter<Value>> = row
-        .values
-        .into_iter()
-        .map(|array| match array {
-            Value::Array(_, values) => values.into_iter(),
-            _ => Vec::new().into_iter(),
-        })
-        .collect();
-    let count = columns.iter().map(ExactSizeIterator::len).min().unwrap_or(0);
-    let mut values = Vec::with_capacity(count * width);
-    for _ in 0..count {
-        values.extend(columns.iter_mut().filter_map(Iterator::next));
-    }
-    Rows { width, values }
 }
 
 /// Runs an INSERT with its parameters: a query when it returns `returned`.
@@ -1066,7 +1030,7 @@ impl<'a, T: Model> LentValues<'a, T> {
                 .map(|&i| slots[i as usize].object.as_mut().map_or(Value::Null, |o| o.lend_column_value(column)));
             values.push(match shape {
                 InsertShape::OneRow => lent.next().unwrap_or(Value::Null),
-                InsertShape::Arrays { .. } => Value::Array(meta.sql_type, lent.collect()),
+                InsertShape::Arrays => Value::Array(meta.sql_type, lent.collect()),
             });
         }
         LentValues { slots, work, columns, shape, values }
@@ -1087,7 +1051,7 @@ impl<T: Model> Drop for LentValues<'_, T> {
         let columns = self.columns;
         for (&(column, _), value) in columns.iter().zip(std::mem::take(&mut self.values)) {
             match (self.shape, value) {
-                (InsertShape::Arrays { .. }, Value::Array(_, values)) => self.give_back(column, values),
+                (InsertShape::Arrays, Value::Array(_, values)) => self.give_back(column, values),
                 (_, value) => self.give_back(column, [value]),
             }
         }
@@ -1103,7 +1067,7 @@ pub(crate) fn insert_values<T: Model>(objects: &[&T], columns: &[IndexedColumn],
             let mut values = objects.iter().map(|o| o.column_value(column));
             match shape {
                 InsertShape::OneRow => values.next().unwrap_or(Value::Null),
-                InsertShape::Arrays { .. } => Value::Array(meta.sql_type, values.collect()),
+                InsertShape::Arrays => Value::Array(meta.sql_type, values.collect()),
             }
         })
         .collect()
@@ -1130,7 +1094,7 @@ pub(crate) fn insert_statement(
                 ..statement::Select::default()
             },
             // In array order, so that generated keys follow it (see `RowMatch`).
-            InsertShape::Arrays { .. } => {
+            InsertShape::Arrays => {
                 let typed: Vec<(&'static str, SqlType)> = columns.iter().map(|(_, c)| (c.name, c.sql_type)).collect();
                 statement::rows_of_arrays_in_order(&typed, values)
             }
@@ -1148,7 +1112,6 @@ pub(crate) fn insert_statement(
         source,
         on_conflict,
         returning: returned.iter().map(|(_, c)| Expr::Bare(c.name)).collect(),
-        returning_arrays: matches!(shape, InsertShape::Arrays { returning_arrays: true }),
     }))
 }
 
