@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 use crate::dialect::Dialect;
 use crate::error::Result;
+use crate::session::StatementTexts;
 use crate::value::Value;
 
 /// What [`Connection::query_each`] calls with each row.
@@ -231,4 +232,8 @@ pub trait Connector: Send + Sync + Debug {
     fn record_rows(&self, sql: &str, rows: usize) {
         let _ = (sql, rows);
     }
+
+    /// The statement texts the sessions of this connector render once and
+    /// then reuse (a flush's INSERT of each model).
+    fn statement_texts(&self) -> &StatementTexts;
 }

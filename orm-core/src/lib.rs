@@ -32,7 +32,7 @@ pub use query::{Assignment, Locking, Page, Query};
 pub use relation::{Cardinality, Join, Many, One, Relation, RelationKind, RelationMeta, ToMany, ToOne};
 pub use schema::{SchemaDifference, SchemaReport};
 pub use session::raw::{FromRow, Param, Params};
-pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session};
+pub use session::{Handle, NoAutoflush, ObjectState, Savepoint, Session, StatementTexts};
 #[cfg(feature = "json")]
 pub use value::Json;
 pub use value::{Bind, Defaulted, EnumType, ForeignKeyType, SqlType, SqlValue, TakesDefault, Unreadable, Value};

@@ -67,6 +67,19 @@ pub trait Model: Sized + Send + Sync + 'static {
         None
     }
 
+    /// Moves the value of column `index` out for a statement's parameters
+    /// (see [`SqlValue::lend`]); [`take_back_column_value`](Model::take_back_column_value)
+    /// gives it back. Copies by default.
+    fn lend_column_value(&mut self, index: usize) -> Value {
+        self.column_value(index)
+    }
+
+    /// Takes back the value of column `index` that
+    /// [`lend_column_value`](Model::lend_column_value) moved out.
+    fn take_back_column_value(&mut self, index: usize, value: Value) {
+        let _ = (index, value);
+    }
+
     /// Returns the values of all columns, in column order.
     fn column_values(&self) -> Vec<Value> {
         (0..Self::TABLE.columns.len()).map(|i| self.column_value(i)).collect()

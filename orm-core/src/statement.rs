@@ -445,8 +445,8 @@ pub enum Expr {
     },
     /// A bound parameter.
     Value(Value),
-    /// A bound parameter cast to a type, for a database that cannot infer it
-    /// (an array of the element type, for an array value).
+    /// A bound parameter cast to a type, whatever its value (a `NULL`
+    /// included): the text does not depend on the value.
     TypedValue(Value, SqlType),
     /// SQL written by the model's author (a server default); never user input.
     Verbatim(&'static str),

@@ -319,6 +319,41 @@ pub trait SqlValue: Sized + Send + Sync + 'static {
         }
         Self::read(row, column).map(Some)
     }
+
+    /// Moves the value out for the parameters of a statement, to be given
+    /// back through [`take_back`](SqlValue::take_back) once the statement
+    /// has run: a flush sends new objects' values without copying them.
+    /// Until then `self` may hold anything. Copies by default (what
+    /// `take_back` then ignores); types that own heap memory move it.
+    fn lend(&mut self) -> Value {
+        self.to_value()
+    }
+    /// Takes back the value [`lend`](SqlValue::lend) moved out.
+    fn take_back(&mut self, value: Value) {
+        let _ = value;
+    }
+}
+
+/// The `read` and `read_nullable` of a built-in type that a [`RawRow`]
+/// decodes itself, with `$read`.
+macro_rules! typed_read {
+    ($read:ident) => {
+        #[inline]
+        fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
+            match row.$read(column) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(Value::Null),
+                Err(other) => Self::from_value(other),
+            }
+        }
+        #[inline]
+        fn read_nullable(row: &mut dyn RawRow, column: usize) -> Result<Option<Self>, Value> {
+            match row.$read(column) {
+                Ok(v) => Ok(v),
+                Err(other) => <Option<Self>>::from_value(other),
+            }
+        }
+    };
 }
 
 macro_rules! builtin {
@@ -336,23 +371,7 @@ macro_rules! builtin {
                     other => Err(other),
                 }
             }
-            $(
-                #[inline]
-                fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
-                    match row.$read(column) {
-                        Ok(Some(v)) => Ok(v),
-                        Ok(None) => Err(Value::Null),
-                        Err(other) => Self::from_value(other),
-                    }
-                }
-                #[inline]
-                fn read_nullable(row: &mut dyn RawRow, column: usize) -> Result<Option<Self>, Value> {
-                    match row.$read(column) {
-                        Ok(v) => Ok(v),
-                        Err(other) => <Option<Self>>::from_value(other),
-                    }
-                }
-            )?
+            $(typed_read!($read);)?
         }
     )*};
 }
@@ -364,9 +383,44 @@ builtin! {
     i64 => BigInt, I64, read_i64;
     f32 => Real, F32, read_f32;
     f64 => Double, F64, read_f64;
+    std::net::IpAddr => Inet, Inet;
+}
+
+/// As `builtin!`, for types that own heap memory: lent to a statement by
+/// moving it (a copy cost an allocation and a free).
+macro_rules! builtin_lent {
+    ($($ty:ty => $sql:ident, $variant:ident $(, $read:ident)?;)*) => {$(
+        impl SqlValue for $ty {
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            #[inline]
+            fn to_value(&self) -> Value {
+                Value::$variant(self.clone())
+            }
+            #[inline]
+            fn from_value(value: Value) -> Result<Self, Value> {
+                match value {
+                    Value::$variant(v) => Ok(v),
+                    other => Err(other),
+                }
+            }
+            #[inline]
+            fn lend(&mut self) -> Value {
+                Value::$variant(std::mem::take(self))
+            }
+            #[inline]
+            fn take_back(&mut self, value: Value) {
+                if let Value::$variant(v) = value {
+                    *self = v;
+                }
+            }
+            $(typed_read!($read);)?
+        }
+    )*};
+}
+
+builtin_lent! {
     String => Text, Text, read_text;
     Vec<u8> => Bytea, Bytes;
-    std::net::IpAddr => Inet, Inet;
 }
 
 #[cfg(feature = "rust_decimal")]
@@ -414,6 +468,16 @@ impl<T: SqlValue> SqlValue for Vec<T> {
             other => Err(other),
         }
     }
+
+    fn lend(&mut self) -> Value {
+        Value::Array(T::SQL_TYPE, self.iter_mut().map(T::lend).collect())
+    }
+
+    fn take_back(&mut self, value: Value) {
+        if let Value::Array(_, values) = value {
+            self.iter_mut().zip(values).for_each(|(element, value)| element.take_back(value));
+        }
+    }
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {
@@ -433,6 +497,16 @@ impl<T: SqlValue> SqlValue for Option<T> {
     #[inline]
     fn read(row: &mut dyn RawRow, column: usize) -> Result<Self, Value> {
         T::read_nullable(row, column)
+    }
+    #[inline]
+    fn lend(&mut self) -> Value {
+        self.as_mut().map_or(Value::Null, T::lend)
+    }
+    #[inline]
+    fn take_back(&mut self, value: Value) {
+        if let Some(inner) = self {
+            inner.take_back(value);
+        }
     }
 }
 
@@ -554,6 +628,19 @@ impl<T: SqlValue> SqlValue for Defaulted<T> {
         match value {
             Value::Null => Ok(Defaulted::Unset),
             other => T::from_value(other).map(Defaulted::Set),
+        }
+    }
+    #[inline]
+    fn lend(&mut self) -> Value {
+        match self {
+            Defaulted::Set(inner) => inner.lend(),
+            Defaulted::Unset => Value::Null,
+        }
+    }
+    #[inline]
+    fn take_back(&mut self, value: Value) {
+        if let Defaulted::Set(inner) = self {
+            inner.take_back(value);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{PoolError, TimeoutType, Timeouts};
 use orm_core::metadata::{sort_by_dependency, TableMeta};
-use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session};
+use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session, StatementTexts};
 use rustc_hash::FxHashMap;
 
 use crate::dialect::{self, POSTGRES};
@@ -50,6 +50,7 @@ pub(crate) struct EngineState {
     statements: AtomicU64,
     /// The last row count of statements that returned many rows.
     row_counts: Mutex<FxHashMap<String, usize>>,
+    texts: StatementTexts,
 }
 
 /// Row counts below this are not worth remembering.
@@ -117,6 +118,10 @@ impl Connector for EngineState {
         } else if !counts.is_empty() {
             counts.remove(sql);
         }
+    }
+
+    fn statement_texts(&self) -> &StatementTexts {
+        &self.texts
     }
 
     fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>> {
@@ -279,6 +284,7 @@ impl EngineBuilder {
             invalidation,
             target,
             statements: AtomicU64::new(0),
+            texts: StatementTexts::default(),
         });
         Ok(Engine { state })
     }

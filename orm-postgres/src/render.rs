@@ -15,8 +15,6 @@ use orm_core::statement::{
 };
 use orm_core::{SqlType, Value};
 
-use crate::types::array_literals;
-
 /// Renders one statement.
 pub(crate) fn render(statement: Statement) -> Sql {
     let mut w = Writer { sql: Sql { text: String::with_capacity(160), params: Vec::new() } };
@@ -294,8 +292,9 @@ impl Writer {
         }
         self.push("unnest(");
         self.list(arrays, |w, (array, ty)| match ty {
+            // Bound as the text of each array (`types::array_literals`).
             SqlType::Array(_) => {
-                w.param(array_literals(array)).push("::text[]");
+                w.param(array).push("::text[]");
             }
             _ => {
                 w.param(array).push("::").push(&type_name(ty)).push("[]");
@@ -476,11 +475,7 @@ impl Writer {
             }
             Expr::Value(v) => self.typed_param(v),
             Expr::TypedValue(v, ty) => {
-                let array = matches!(v, Value::Array(..));
                 self.param(v).push("::").push(&type_name(ty));
-                if array {
-                    self.push("[]");
-                }
             }
             Expr::Verbatim(sql) => {
                 self.push(sql);
@@ -725,6 +720,17 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_parameter_is_cast_whatever_its_value() {
+        const TEXT_ARRAY: SqlType = SqlType::Array(&SqlType::Text);
+        let items = vec![
+            Expr::TypedValue(Value::Null, SqlType::Integer),
+            Expr::TypedValue(Value::Array(SqlType::Text, Vec::new()), TEXT_ARRAY),
+        ];
+        let sql = render(Statement::Select(Box::new(select_of(items))));
+        assert_eq!(sql.text, "SELECT $1::integer, $2::text[]");
+    }
+
+    #[test]
     fn a_column_of_arrays_travels_as_text_and_is_cast_back() {
         const INTEGER_ARRAY: SqlType = SqlType::Array(&SqlType::Integer);
         let tags = Value::Array(
@@ -739,7 +745,7 @@ mod tests {
                         Value::Array(SqlType::Text, vec![Value::Text("a".into()), Value::Text("b".into())]),
                         SqlType::Text,
                     ),
-                    (tags, INTEGER_ARRAY),
+                    (tags.clone(), INTEGER_ARRAY),
                 ],
                 alias: Name::Borrowed("u"),
                 columns: vec!["name", "tags"],
@@ -752,8 +758,8 @@ mod tests {
             sql.text,
             r#"SELECT "u"."name", "u"."tags" FROM (SELECT "u"."name", "u"."tags"::integer[] AS "tags", "u"."n" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS "u" ("name", "tags", "n")) AS "u""#
         );
-        let literals = Value::Array(SqlType::Text, vec![Value::Text(r#"{"1",NULL}"#.into()), Value::Null]);
-        assert_eq!(sql.params[1], literals);
+        // Bound as text by `types::array_literals`.
+        assert_eq!(sql.params[1], tags);
     }
 
     fn select_of(items: Vec<Expr>) -> Select {

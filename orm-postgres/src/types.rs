@@ -110,27 +110,25 @@ fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::
             _ => None,
         })?
         .to_sql_checked(ty, out),
-        // `rows_of_arrays` sends these as text; nothing else binds them.
-        SqlType::Array(_) => Err("an array of arrays cannot be bound as one parameter".into()),
+        // A column of arrays in `unnest`'s rows (`render::rows_of_arrays`),
+        // which would flatten an array of arrays: the text of each array,
+        // cast back by the statement.
+        SqlType::Array(_) => array_literals(values).to_sql_checked(ty, out),
         // A type whose crate feature is off has no values to send.
         #[allow(unreachable_patterns)]
         other => Err(format!("{} values need a crate feature that is off", other.name()).into()),
     }
 }
 
-/// An array of arrays (a column of array type in `unnest`'s rows) as an
-/// array of each one's text form, which PostgreSQL casts back:
-/// `{"1","2",NULL}`.
-pub(crate) fn array_literals(value: Value) -> Value {
-    let Value::Array(_, rows) = value else { return value };
-    let literals = rows
-        .iter()
+/// The arrays of a column of arrays as the text form of each, which
+/// PostgreSQL casts back: `{"1","2",NULL}`.
+fn array_literals(rows: &[Value]) -> Vec<Option<String>> {
+    rows.iter()
         .map(|row| match row {
-            Value::Array(_, elements) => Value::Text(array_literal(elements)),
-            _ => Value::Null,
+            Value::Array(_, elements) => Some(array_literal(elements)),
+            _ => None,
         })
-        .collect();
-    Value::Array(SqlType::Text, literals)
+        .collect()
 }
 
 /// `{"a","b \"c\"",NULL}`: every element quoted, `"` and `\` escaped.
@@ -557,7 +555,8 @@ pub(crate) fn accepts(value: &Value, ty: &Type) -> bool {
             SqlType::Uuid => array::<uuid::Uuid>(ty),
             SqlType::Inet => array::<std::net::IpAddr>(ty),
             SqlType::Enum(_) => array::<EnumLabel>(ty),
-            SqlType::Array(_) => false,
+            // Sent as the text of each array (`array_literals`).
+            SqlType::Array(_) => array::<String>(ty),
             #[allow(unreachable_patterns)]
             _ => false,
         },
@@ -631,5 +630,20 @@ mod tests {
             assert_eq!(pg_datetime(date(10000, 1, 2), None, ""), "10000-01-02");
             assert_eq!(pg_datetime(date(2024, 2, 29), noon, ""), "2024-02-29 12:00:00");
         }
+    }
+
+    #[test]
+    fn a_column_of_arrays_is_bound_as_the_text_of_each_array() {
+        const INTEGER_ARRAY: SqlType = SqlType::Array(&SqlType::Integer);
+        let column = Value::Array(
+            INTEGER_ARRAY,
+            vec![Value::Array(SqlType::Integer, vec![Value::I32(1), Value::Null]), Value::Null],
+        );
+        assert!(accepts(&column, &Type::TEXT_ARRAY));
+        assert!(!accepts(&column, &Type::INT4_ARRAY), "only as text");
+        let (mut sent, mut literals) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+        Param(&column).to_sql(&Type::TEXT_ARRAY, &mut sent).unwrap();
+        vec![Some(r#"{"1",NULL}"#), None].to_sql(&Type::TEXT_ARRAY, &mut literals).unwrap();
+        assert_eq!(sent, literals);
     }
 }

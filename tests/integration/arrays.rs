@@ -104,3 +104,43 @@ async fn arrays_of_every_element_type_round_trip_through_batched_writes(db: Test
         .unwrap();
     assert_eq!(with_null, [(1,)], "the string \"NULL\" and a NULL element stay apart");
 }
+
+#[orm::test(Article)]
+async fn one_new_object_binds_its_arrays_as_they_are(db: TestDb) {
+    // One row is sent as a parameter per column, not through `unnest`: each
+    // array is bound in its own type, not as text.
+    let engine = db.engine();
+    for article in [hostile(), empty()] {
+        let mut s = engine.session();
+        let written = s.add(article);
+        s.commit().await.unwrap();
+        let mut fresh = engine.session();
+        let loaded = fresh.get::<Article>(s[written].id).await.unwrap().expect("the row was written");
+        assert_eq!(fresh[loaded], s[written]);
+    }
+}
+
+/// An array column the database fills when the object leaves it unset.
+#[derive(Model, Debug)]
+#[orm(table = "playlists")]
+struct Playlist {
+    #[orm(primary_key)]
+    id: i32,
+    name: String,
+    #[orm(default = "'{7}'")]
+    tracks: Defaulted<Vec<i32>>,
+}
+
+#[orm::test(Playlist)]
+async fn new_objects_read_back_a_defaulted_array_column_of_any_length(db: TestDb) {
+    let mut s = db.engine().session();
+    let unset = s.add(Playlist::new("unset"));
+    let mut longer = Playlist::new("longer");
+    longer.tracks = vec![1, 2].into();
+    let longer = s.add(longer);
+    s.commit().await.unwrap();
+    assert_eq!(s[unset].tracks, Defaulted::Set(vec![7]), "the default, read back");
+    assert_eq!(s[longer].tracks, Defaulted::Set(vec![1, 2]));
+    assert!(s[unset].id > 0 && s[longer].id > s[unset].id, "keys in the order the objects were added");
+    assert_eq!(s.get::<Playlist>(s[longer].id).await.unwrap(), Some(longer));
+}

@@ -103,6 +103,16 @@ async fn many_new_rows_of_one_table_are_one_insert() {
     assert_eq!(trips, 1, "one INSERT .. RETURNING, BEGIN and COMMIT sent with it");
     let ids: Vec<i32> = handles.iter().map(|&h| session[h].id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "keys come back in insertion order");
+    let (trips, found) = statements_during(engine, async {
+        let mut found = Vec::new();
+        for &id in &ids {
+            found.push(session.get::<Person>(id).await.unwrap());
+        }
+        found
+    })
+    .await;
+    assert_eq!(trips, 0, "every new key is in the identity map");
+    assert_eq!(found, handles.into_iter().map(Some).collect::<Vec<_>>());
     assert_eq!(session.query::<Person>().count().await.unwrap(), 250);
 }
 

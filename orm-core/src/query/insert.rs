@@ -6,7 +6,7 @@ use crate::metadata::{ColumnMeta, TableMeta};
 use crate::model::Model;
 use crate::query::expr::{Column, Expr};
 use crate::query::Assignment;
-use crate::session::{Handle, ObjectState, Session};
+use crate::session::{insert_statement, insert_values, Handle, InsertShape, ObjectState, Session};
 use crate::statement::{self, OnConflict};
 
 /// The columns of a unique constraint of `M`, for `on_conflict`: a column,
@@ -85,8 +85,10 @@ impl<T: Model> InsertMany<'_, T> {
         let sent: Vec<(usize, &ColumnMeta)> =
             table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
         let objects: Vec<&T> = self.objects.iter().collect();
-        let every_column: Vec<&ColumnMeta> = table.columns.iter().collect();
-        let insert = crate::session::insert_statement(&objects, &sent, &every_column, self.on_conflict);
+        let every_column: Vec<(usize, &ColumnMeta)> = table.columns.iter().enumerate().collect();
+        let shape = InsertShape::Arrays;
+        let values = insert_values(&objects, &sent, shape);
+        let insert = insert_statement(table, &sent, values, &every_column, self.on_conflict, shape);
         let session = self.session;
         let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
         let every: Vec<usize> = (0..table.columns.len()).collect();

@@ -80,6 +80,20 @@ impl<E> Chunked<E> {
         }
     }
 
+    /// Makes room for `additional` more elements in the first chunk, while
+    /// it is the only one and smaller than a chunk: adding many elements
+    /// then grows it once instead of doubling it again and again.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        match self.chunks.as_mut_slice() {
+            [] => self.chunks.push(Vec::with_capacity(additional.max(FIRST).min(Self::PER_CHUNK))),
+            [first] => {
+                let wanted = (first.len() + additional).min(Self::PER_CHUNK);
+                first.reserve_exact(wanted.saturating_sub(first.len()));
+            }
+            _ => {}
+        }
+    }
+
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&E> {
         self.chunks.get(index >> Self::SHIFT)?.get(index & (Self::PER_CHUNK - 1))
@@ -153,6 +167,20 @@ mod tests {
             list.push(i);
         }
         assert_eq!(capacity(&list), 4);
+    }
+
+    #[test]
+    fn room_made_for_many_grows_the_first_chunk_once() {
+        let mut list = Chunked::default();
+        list.reserve(1_000);
+        let room = capacity(&list);
+        for i in 0..1_000u64 {
+            list.push(i);
+        }
+        assert_eq!((room, capacity(&list)), (1_000, 1_000));
+        list.reserve(100 * Chunked::<u64>::PER_CHUNK);
+        assert_eq!(capacity(&list), Chunked::<u64>::PER_CHUNK, "never beyond a chunk");
+        assert!((0..1_000).all(|i| list[i] == i as u64));
     }
 
     #[test]

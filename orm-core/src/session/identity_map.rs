@@ -210,6 +210,12 @@ impl<T: Model> Arena<T> {
         index
     }
 
+    /// Makes room for `additional` objects about to be added.
+    pub(crate) fn reserve_new(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.pending.reserve(additional);
+    }
+
     /// Starts a group of siblings: the objects of one query result.
     pub(crate) fn new_group(&mut self) -> u32 {
         self.groups.push(Members::default());

@@ -12,6 +12,7 @@ pub mod raw;
 mod recording;
 mod relations;
 mod savepoint;
+mod texts;
 mod unit_of_work;
 
 use std::any::TypeId;
@@ -33,8 +34,9 @@ use flush_links::Models;
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
-pub(crate) use unit_of_work::insert_statement;
+pub use texts::StatementTexts;
 use unit_of_work::Tracked;
+pub(crate) use unit_of_work::{insert_statement, insert_values, InsertShape};
 
 /// Session ids never repeat within a process: a handle of a dropped session
 /// can never be taken for one of a later session.
@@ -216,17 +218,19 @@ impl Session {
     }
 
     /// Adds a new object; it is inserted at the next flush. Returns its handle.
-    pub fn add<T: Model>(&mut self, mut object: T) -> Handle<T> {
-        // Whatever it was linked to in another session is not here.
-        reset_links(&mut object, Links::empty(), self.id);
-        let index = self.arena_mut::<T>().add(object);
-        self.handle(index)
+    pub fn add<T: Model>(&mut self, object: T) -> Handle<T> {
+        let session = self.id;
+        add_new(self.arena_mut::<T>(), object, session)
     }
 
     /// Adds many new objects, as [`add`](Session::add) does each; they are
     /// inserted at the next flush, one statement per model.
     pub fn add_all<T: Model>(&mut self, objects: impl IntoIterator<Item = T>) -> Vec<Handle<T>> {
-        objects.into_iter().map(|object| self.add(object)).collect()
+        let session = self.id;
+        let arena = self.arena_mut::<T>();
+        let objects = objects.into_iter();
+        arena.reserve_new(objects.size_hint().0);
+        objects.map(|object| add_new(arena, object, session)).collect()
     }
 
     /// Returns the object behind `handle`, or `None` if the handle belongs to
@@ -428,7 +432,8 @@ impl Session {
         self.flushing = true;
         self.committing = with_commit;
         self.inserted_with_commit = one_insert.filter(|_| with_commit).map(|m| (m, models.arenas[m].slot_count()));
-        let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect).await;
+        let texts = self.connector.statement_texts();
+        let result = unit_of_work::flush(&mut models, &mut self.links, conn, dialect, texts).await;
         self.committing = false;
         self.flushing = false;
         // A COMMIT still waiting did not go out: no statement was sent after
@@ -927,6 +932,13 @@ pub(crate) fn copy_columns<T: Model>(source: &T, target: &mut T) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adds a new object to `arena`, of session `session`.
+fn add_new<T: Model>(arena: &mut Arena<T>, mut object: T, session: u64) -> Handle<T> {
+    // Whatever it was linked to in another session is not here.
+    reset_links(&mut object, Links::empty(), session);
+    Handle::new(arena.add(object), session)
 }
 
 /// Sets every relationship of `object` to `links`, as seen from `session`.

@@ -11,15 +11,17 @@ use crate::executor::{BoxFuture, Connection, CopyRows, Rows, ValueRow};
 use crate::loader::KeyValue;
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Hook, Model, RowReader};
+use crate::session::chunked::Chunked;
 use crate::session::flush_links::{before_delete, resolve_foreign_keys, write_memberships, Models};
-use crate::session::identity_map::{Arena, ObjectState, Undo};
+use crate::session::identity_map::{Arena, ObjectState, Slot, Undo};
 use crate::session::relations::PendingLinks;
+use crate::session::texts::StatementTexts;
 use crate::statement::{self, Expr, Source, Statement};
 use crate::value::SqlType;
 use crate::value::Value;
 
 /// A column with its position in the model's columns.
-type IndexedColumn = (usize, &'static ColumnMeta);
+pub(crate) type IndexedColumn = (usize, &'static ColumnMeta);
 
 /// The fewest new objects of one table that a flush writes with COPY
 /// instead of an INSERT. Below it the round trip that reserves their keys
@@ -53,10 +55,16 @@ pub(crate) trait Tracked: Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn table(&self) -> &'static TableMeta;
     fn has_changes(&self) -> bool;
+    /// Whether each work list holds anything: a flush calls only the
+    /// `flush_*` that have work, as each boxes a future.
+    fn has_new(&self) -> bool;
+    fn has_dirty(&self) -> bool;
+    fn has_deleted(&self) -> bool;
     fn flush_inserts<'a>(
         &'a mut self,
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &'a StatementTexts,
     ) -> BoxFuture<'a, Result<()>>;
     fn flush_updates<'a>(
         &'a mut self,
@@ -114,12 +122,22 @@ impl<T: Model> Tracked for Arena<T> {
     fn has_changes(&self) -> bool {
         Arena::has_changes(self)
     }
+    fn has_new(&self) -> bool {
+        !self.pending.is_empty()
+    }
+    fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+    fn has_deleted(&self) -> bool {
+        !self.deleted.is_empty()
+    }
     fn flush_inserts<'a>(
         &'a mut self,
         conn: &'a mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &'a StatementTexts,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.insert_pending(conn, dialect))
+        Box::pin(self.insert_pending(conn, dialect, texts))
     }
     fn flush_updates<'a>(
         &'a mut self,
@@ -139,20 +157,19 @@ impl<T: Model> Tracked for Arena<T> {
         let table = T::TABLE;
         // A table with nothing to send inserts one row at a time.
         let sends_columns = table.columns.iter().any(|c| !TableMeta::is_server_filled(c));
-        let new_objects = self
-            .pending
-            .iter()
-            .filter(|&&i| {
-                let slot = &self.slots[i as usize];
-                slot.state == ObjectState::Pending && slot.object.is_some()
-            })
-            .count();
+        let is_new = |&i: &u32| {
+            let slot = &self.slots[i as usize];
+            slot.state == ObjectState::Pending && slot.object.is_some()
+        };
+        // Counted only where there may be enough of them for a COPY.
+        let copied =
+            self.pending.len() >= COPY_MIN_ROWS && copies(table, self.pending.iter().filter(|i| is_new(i)).count());
         self.dirty.is_empty()
             && self.deleted.is_empty()
             && self.upserts.is_empty()
             && sends_columns
-            && new_objects > 0
-            && !copies(table, new_objects)
+            && self.pending.iter().any(is_new)
+            && !copied
     }
     fn forget_unchanged(&mut self) {
         Arena::forget_unchanged(self)
@@ -236,6 +253,7 @@ pub(crate) async fn flush(
     links: &mut PendingLinks,
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
+    texts: &StatementTexts,
 ) -> Result<()> {
     let children: Vec<TypeId> = links.foreign_keys.iter().map(|f| f.child.model).collect();
     let tables: Vec<&'static TableMeta> = models
@@ -252,9 +270,13 @@ pub(crate) async fn flush(
     for &i in &order {
         let model = models.ids[i];
         resolve_foreign_keys(models, links, model)?;
-        models.arenas[i].flush_inserts(conn, dialect).await?;
+        if models.arenas[i].has_new() {
+            models.arenas[i].flush_inserts(conn, dialect, texts).await?;
+        }
         resolve_foreign_keys(models, links, model)?;
-        models.arenas[i].flush_updates(conn, dialect).await?;
+        if models.arenas[i].has_dirty() {
+            models.arenas[i].flush_updates(conn, dialect).await?;
+        }
     }
     // A cycle across tables (A references B, B references A): the keys of
     // tables written first are known only now; post-update them.
@@ -262,11 +284,16 @@ pub(crate) async fn flush(
         let model = models.ids[i];
         if links.foreign_keys.iter().any(|f| f.child.model == model) {
             resolve_foreign_keys(models, links, model)?;
-            models.arenas[i].flush_updates(conn, dialect).await?;
+            if models.arenas[i].has_dirty() {
+                models.arenas[i].flush_updates(conn, dialect).await?;
+            }
         }
     }
     write_memberships(models, links, conn, dialect).await?;
     for &i in order.iter().rev() {
+        if !models.arenas[i].has_deleted() {
+            continue;
+        }
         let table = models.arenas[i].table();
         let deleted: Vec<Vec<Value>> = (0..table.columns.len()).map(|c| models.arenas[i].deleted_values(c)).collect();
         if !table.relations.is_empty() && deleted.first().is_some_and(|d| !d.is_empty()) {
@@ -367,11 +394,20 @@ impl<T: Model> Arena<T> {
         self.slots[index as usize].object.as_ref().expect("work list slot holds an object")
     }
 
-    async fn insert_pending(&mut self, conn: &mut dyn Connection, dialect: &'static dyn Dialect) -> Result<()> {
+    async fn insert_pending(
+        &mut self,
+        conn: &mut dyn Connection,
+        dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
+    ) -> Result<()> {
         let work = work_of(&mut self.pending, &self.slots, ObjectState::Pending);
-        let (upserts, inserts): (Vec<u32>, Vec<u32>) = work.into_iter().partition(|i| self.upserts.contains(i));
-        self.insert_rows(&inserts, false, conn, dialect).await?;
-        self.insert_rows(&upserts, true, conn, dialect).await?;
+        let (upserts, inserts): (Vec<u32>, Vec<u32>) = if self.upserts.is_empty() {
+            (Vec::new(), work)
+        } else {
+            work.into_iter().partition(|i| self.upserts.contains(i))
+        };
+        self.insert_rows(&inserts, false, conn, dialect, texts).await?;
+        self.insert_rows(&upserts, true, conn, dialect, texts).await?;
         self.pending.clear();
         Ok(())
     }
@@ -386,6 +422,7 @@ impl<T: Model> Arena<T> {
         upsert: bool,
         conn: &mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
     ) -> Result<()> {
         if work.is_empty() {
             return Ok(());
@@ -417,14 +454,14 @@ impl<T: Model> Arena<T> {
             }
             for (unset, group) in groups {
                 let sent: Vec<IndexedColumn> = inserted.iter().copied().filter(|(c, _)| !unset.contains(c)).collect();
-                let on_conflict = upsert_on_key(table, &unset);
-                self.insert_chunks(&group, &sent, &returned, matching, Some(on_conflict), conn, dialect).await?;
+                let on_conflict = Some(upsert_on_key(table, &unset));
+                self.insert_chunks(&group, &sent, &returned, matching, on_conflict, conn, dialect, texts).await?;
             }
         } else {
             let copied = copies(table, work.len())
                 && self.copy_rows(work, conn, dialect).await.map_err(|e| e.with_model(table.model))?;
             if !copied {
-                self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect).await?;
+                self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect, texts).await?;
             }
         }
         self.run_hooks(work, Hook::AfterInsert);
@@ -443,7 +480,10 @@ impl<T: Model> Arena<T> {
 
     /// INSERTs the objects of `work` with the columns `inserted`: all rows
     /// in one statement; a table with nothing to send inserts `DEFAULT
-    /// VALUES`, one row at a time.
+    /// VALUES`, one row at a time. A plain INSERT's text comes from
+    /// `texts`, rendered once per model and shape, and the objects lend it
+    /// their values ([`LentValues`]); an upsert's is rendered each time
+    /// (its columns depend on the objects).
     #[allow(clippy::too_many_arguments)]
     async fn insert_chunks(
         &mut self,
@@ -454,18 +494,28 @@ impl<T: Model> Arena<T> {
         on_conflict: Option<statement::OnConflict>,
         conn: &mut dyn Connection,
         dialect: &'static dyn Dialect,
+        texts: &StatementTexts,
     ) -> Result<()> {
         let table = T::TABLE;
         let rows_per_statement = if inserted.is_empty() { 1 } else { work.len() };
-        let returning: Vec<&ColumnMeta> = returned.iter().map(|(_, c)| *c).collect();
         for chunk in work.chunks(rows_per_statement) {
-            let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
-            let insert = insert_statement(&objects, inserted, &returning, on_conflict.clone());
-            let sql = dialect.render(insert);
-            let result = if returning.is_empty() {
-                conn.execute(&sql.text, &sql.params).await.map(|_| Rows::default())
-            } else {
-                conn.query(&sql.text, &sql.params).await
+            let shape = InsertShape::of(chunk.len());
+            let statement =
+                |values, on_conflict| insert_statement(table, inserted, values, returned, on_conflict, shape);
+            let result = match &on_conflict {
+                Some(on_conflict) => {
+                    let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
+                    let values = insert_values(&objects, inserted, shape);
+                    let sql = dialect.render(statement(values, Some(on_conflict.clone())));
+                    run_insert(conn, &sql.text, &sql.params, returned).await
+                }
+                None => {
+                    // Rendered with placeholders: the text does not depend on the values.
+                    let render = || dialect.render(statement(vec![Value::Null; inserted.len()], None)).text;
+                    let text = texts.insert(TypeId::of::<T>(), shape, render);
+                    let lent = LentValues::new(&mut self.slots, chunk, inserted, shape);
+                    run_insert(conn, &text, &lent.values, returned).await
+                }
             };
             result
                 .and_then(|rows| self.apply_inserted(chunk, returned, matching, rows))
@@ -548,15 +598,19 @@ impl<T: Model> Arena<T> {
             RowMatch::ByKey => chunk.iter().map(|&i| T::key_values(&self.object_at(i).key())).collect(),
             RowMatch::ByGeneratedKey(_) | RowMatch::Nothing | RowMatch::InArrayOrder => Vec::new(),
         };
-        let order = matching.row_order(chunk.len(), &rows, returned, &keys)?;
-        let width = returned.len();
-        let mut values: Vec<Option<Value>> = rows.values.into_iter().map(Some).collect();
-        for (&index, row) in chunk.iter().zip(order) {
+        let values = match matching.row_order(&rows, returned, &keys)? {
+            None => rows.values,
+            Some(order) => reordered(rows.values, returned.len(), &order),
+        };
+        let mut values = values.into_iter();
+        // Room made once, not grown (and rehashed) object by object.
+        self.by_key.reserve(chunk.len());
+        self.journal.reserve(chunk.len());
+        for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
-            for (offset, (column, _)) in returned.iter().enumerate() {
-                let value = values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null);
-                object.set_column_value(*column, value)?;
+            for &(column, _) in returned {
+                object.set_column_value(column, values.next().unwrap_or(Value::Null))?;
             }
             slot.state = ObjectState::Persistent;
             self.by_key.insert(object.key(), index);
@@ -892,41 +946,164 @@ pub(crate) fn key_text(values: &[Value]) -> String {
     }
 }
 
-/// The INSERT of `objects` as one statement with one array parameter per
-/// column of `columns`, whatever the number of rows (rendered by PostgreSQL
-/// as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`). A column with a
-/// server default takes it where the array holds NULL (the object left it
-/// `None`). With no columns to send, one row of defaults.
-pub(crate) fn insert_statement<T: Model>(
-    objects: &[&T],
-    columns: &[IndexedColumn],
-    returning: &[&ColumnMeta],
-    on_conflict: Option<statement::OnConflict>,
-) -> Statement {
-    let arrays = columns
+/// How an INSERT gives its rows and sends back what it returns. With the
+/// model (the columns sent and returned), it decides the statement's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum InsertShape {
+    /// One row, a parameter per column, as a one-row INSERT by hand: no
+    /// arrays to build, and a plan without `unnest`.
+    OneRow,
+    /// Any number of rows, one array parameter per column (rendered by
+    /// PostgreSQL as `INSERT .. SELECT .. FROM unnest($1::text[], ..)`):
+    /// one statement text whatever the number of rows, and no parameter
+    /// limit.
+    Arrays,
+}
+
+impl InsertShape {
+    /// The shape of an INSERT of `rows` rows.
+    pub(crate) fn of(rows: usize) -> InsertShape {
+        if rows == 1 {
+            InsertShape::OneRow
+        } else {
+            InsertShape::Arrays
+        }
+    }
+}
+
+/// The rows of `values` (`width` values each) in `order`: row `order[i]`
+/// first.
+fn reordered(values: Vec<Value>, width: usize, order: &[usize]) -> Vec<Value> {
+    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+    let mut rows = Vec::with_capacity(values.len());
+    for &row in order {
+        for offset in 0..width {
+            rows.push(values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null));
+        }
+    }
+    rows
+}
+
+/// Runs an INSERT with its parameters: a query when it returns `returned`.
+async fn run_insert(
+    conn: &mut dyn Connection,
+    text: &str,
+    params: &[Value],
+    returned: &[IndexedColumn],
+) -> Result<Rows> {
+    if returned.is_empty() {
+        conn.execute(text, params).await.map(|_| Rows::default())
+    } else {
+        conn.query(text, params).await
+    }
+}
+
+/// The parameters of the INSERT of the objects at `work`, lent by the
+/// objects ([`Model::lend_column_value`]): copying them cost an allocation
+/// and a free per text, a sixth of `add` + `commit` of a new user. The values go
+/// back to the objects when this is dropped, so that an INSERT that fails,
+/// or whose future is dropped half way, leaves them as they were.
+struct LentValues<'a, T: Model> {
+    slots: &'a mut Chunked<Slot<T>>,
+    work: &'a [u32],
+    columns: &'a [IndexedColumn],
+    shape: InsertShape,
+    /// As [`insert_values`] makes them.
+    values: Vec<Value>,
+}
+
+impl<'a, T: Model> LentValues<'a, T> {
+    fn new(slots: &'a mut Chunked<Slot<T>>, work: &'a [u32], columns: &'a [IndexedColumn], shape: InsertShape) -> Self {
+        let mut values = Vec::with_capacity(columns.len());
+        for &(column, meta) in columns {
+            // Work lists only keep slots that hold an object (`work_of`).
+            let mut lent = work
+                .iter()
+                .map(|&i| slots[i as usize].object.as_mut().map_or(Value::Null, |o| o.lend_column_value(column)));
+            values.push(match shape {
+                InsertShape::OneRow => lent.next().unwrap_or(Value::Null),
+                InsertShape::Arrays => Value::Array(meta.sql_type, lent.collect()),
+            });
+        }
+        LentValues { slots, work, columns, shape, values }
+    }
+
+    /// Gives the objects, in order, their values of `column` back.
+    fn give_back(&mut self, column: usize, values: impl IntoIterator<Item = Value>) {
+        for (&index, value) in self.work.iter().zip(values) {
+            if let Some(object) = self.slots[index as usize].object.as_mut() {
+                object.take_back_column_value(column, value);
+            }
+        }
+    }
+}
+
+impl<T: Model> Drop for LentValues<'_, T> {
+    fn drop(&mut self) {
+        let columns = self.columns;
+        for (&(column, _), value) in columns.iter().zip(std::mem::take(&mut self.values)) {
+            match (self.shape, value) {
+                (InsertShape::Arrays, Value::Array(_, values)) => self.give_back(column, values),
+                (_, value) => self.give_back(column, [value]),
+            }
+        }
+    }
+}
+
+/// The parameters of the INSERT of `objects` in `shape`, one per column of
+/// `columns`: the value of the one object, or the array of every object's.
+pub(crate) fn insert_values<T: Model>(objects: &[&T], columns: &[IndexedColumn], shape: InsertShape) -> Vec<Value> {
+    columns
         .iter()
-        .map(|&(column, meta)| Value::Array(meta.sql_type, objects.iter().map(|o| o.column_value(column)).collect()))
-        .collect();
-    let columns: Vec<&ColumnMeta> = columns.iter().map(|(_, c)| *c).collect();
+        .map(|&(column, meta)| {
+            let mut values = objects.iter().map(|o| o.column_value(column));
+            match shape {
+                InsertShape::OneRow => values.next().unwrap_or(Value::Null),
+                InsertShape::Arrays => Value::Array(meta.sql_type, values.collect()),
+            }
+        })
+        .collect()
+}
+
+/// The INSERT into `table` of the rows that `values` give (see
+/// [`insert_values`]), one per column of `columns`, returning `returned`.
+/// A column with a server default takes it where the row holds NULL (the
+/// object left it `None` or `Unset`). With no columns, one row of defaults.
+pub(crate) fn insert_statement(
+    table: &'static TableMeta,
+    columns: &[IndexedColumn],
+    values: Vec<Value>,
+    returned: &[IndexedColumn],
+    on_conflict: Option<statement::OnConflict>,
+    shape: InsertShape,
+) -> Statement {
     let source = if columns.is_empty() {
         statement::InsertSource::DefaultValues
     } else {
-        let typed: Vec<(&'static str, crate::value::SqlType)> = columns.iter().map(|c| (c.name, c.sql_type)).collect();
-        // In array order, so that generated keys follow it (see `RowMatch`).
-        let mut rows = statement::rows_of_arrays_in_order(&typed, arrays);
-        // A NULL sent for a column with a server default (`None` or `Unset`) takes the default.
-        for (item, column) in rows.items.iter_mut().zip(&columns) {
+        let mut rows = match shape {
+            InsertShape::OneRow => statement::Select {
+                items: values.into_iter().zip(columns).map(|(v, (_, c))| Expr::TypedValue(v, c.sql_type)).collect(),
+                ..statement::Select::default()
+            },
+            // In array order, so that generated keys follow it (see `RowMatch`).
+            InsertShape::Arrays => {
+                let typed: Vec<(&'static str, SqlType)> = columns.iter().map(|(_, c)| (c.name, c.sql_type)).collect();
+                statement::rows_of_arrays_in_order(&typed, values)
+            }
+        };
+        // A NULL sent for a column with a server default takes the default.
+        for (item, (_, column)) in rows.items.iter_mut().zip(columns) {
             let sent = std::mem::replace(item, Expr::Bare(column.name));
             *item = statement::or_default(sent, column);
         }
         statement::InsertSource::Select(Box::new(rows))
     };
     Statement::Insert(Box::new(statement::Insert {
-        table: T::TABLE.name,
-        columns: columns.iter().map(|c| c.name).collect(),
+        table: table.name,
+        columns: columns.iter().map(|(_, c)| c.name).collect(),
         source,
         on_conflict,
-        returning: returning.iter().map(|c| Expr::Bare(c.name)).collect(),
+        returning: returned.iter().map(|(_, c)| Expr::Bare(c.name)).collect(),
     }))
 }
 
@@ -966,23 +1143,23 @@ impl RowMatch {
         }
     }
 
-    /// For each of the `objects`, in order, the index of its returned row.
-    /// `keys` are the objects' keys, for [`RowMatch::ByKey`].
-    fn row_order(
-        self,
-        objects: usize,
-        rows: &Rows,
-        returned: &[IndexedColumn],
-        keys: &[Vec<Value>],
-    ) -> Result<Vec<usize>> {
+    /// For each of the objects sent, in order, the index of its returned
+    /// row; `None` when row `i` is object `i`'s. `keys` are the objects'
+    /// keys, for [`RowMatch::ByKey`].
+    fn row_order(self, rows: &Rows, returned: &[IndexedColumn], keys: &[Vec<Value>]) -> Result<Option<Vec<usize>>> {
         let count = rows.len();
         let width = rows.width.max(1);
         match self {
-            RowMatch::Nothing | RowMatch::InArrayOrder => Ok((0..objects).collect()),
+            RowMatch::Nothing | RowMatch::InArrayOrder => Ok(None),
             RowMatch::ByGeneratedKey(position) => {
+                let key = |&row: &usize| integer_key(&rows.values[row * width + position]);
+                // They usually come back in order already.
+                if (0..count).is_sorted_by_key(|row| key(&row)) {
+                    return Ok(None);
+                }
                 let mut order: Vec<usize> = (0..count).collect();
-                order.sort_by_key(|&row| integer_key(&rows.values[row * width + position]));
-                Ok(order)
+                order.sort_by_key(key);
+                Ok(Some(order))
             }
             RowMatch::ByKey => {
                 let key_positions: Vec<usize> =
@@ -1001,7 +1178,8 @@ impl RowMatch {
                             returned: row_of.len(),
                         })
                     })
-                    .collect()
+                    .collect::<Result<_>>()
+                    .map(Some)
             }
         }
     }
@@ -1068,7 +1246,14 @@ mod tests {
             values: vec![Value::I32(12), Value::I32(3), Value::I32(10), Value::I32(1), Value::I32(11), Value::I32(2)],
         };
         // Objects 0, 1, 2 were inserted first to last: they got 10, 11, 12.
-        assert_eq!(matching.row_order(3, &rows, &returned, &[]).unwrap(), [1, 2, 0]);
+        assert_eq!(matching.row_order(&rows, &returned, &[]).unwrap(), Some(vec![1, 2, 0]));
+    }
+
+    #[test]
+    fn returned_rows_are_put_in_the_order_of_the_objects() {
+        let values = [1, 10, 2, 20, 3, 30].map(Value::I32).to_vec();
+        let rows = reordered(values, 2, &[2, 0, 1]);
+        assert_eq!(rows, [3, 30, 1, 10, 2, 20].map(Value::I32));
     }
 
     #[test]
@@ -1099,6 +1284,6 @@ mod tests {
             values: vec![Value::I32(7), Value::Text("b".into()), Value::I32(8), Value::Text("a".into())],
         };
         let keys = [vec![Value::Text("a".into())], vec![Value::Text("b".into())]];
-        assert_eq!(matching.row_order(2, &rows, &returned, &keys).unwrap(), [1, 0]);
+        assert_eq!(matching.row_order(&rows, &returned, &keys).unwrap(), Some(vec![1, 0]));
     }
 }

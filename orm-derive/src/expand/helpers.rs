@@ -40,6 +40,8 @@ fn column_helper(p: &TokenStream) -> TokenStream {
             read: fn(&mut #p::RowReader<'_>) -> ::core::result::Result<T, #p::ReadError>,
             decode: fn(&'static #p::TableMeta, usize, #p::Value) -> #p::Result<T>,
             to_value: fn(&T) -> #p::Value,
+            lend: fn(&mut T) -> #p::Value,
+            take_back: fn(&mut T, #p::Value),
         }
 
         const fn __orm_column<T: #p::SqlValue>() -> __OrmColumn<T> {
@@ -65,6 +67,8 @@ fn column_helper(p: &TokenStream) -> TokenStream {
                 read: #p::read_column::<T>,
                 decode: #p::decode::<T>,
                 to_value: <T as #p::SqlValue>::to_value,
+                lend: <T as #p::SqlValue>::lend,
+                take_back: <T as #p::SqlValue>::take_back,
             }
         }
     }

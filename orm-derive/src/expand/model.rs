@@ -25,6 +25,14 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
         let (member, column) = (field.ident, column(field.ty));
         quote!(#index => self.#member = (#column.decode)(<Self as #p::Model>::TABLE, #index, value)?)
     });
+    let lend_arms = columns.iter().enumerate().map(|(index, field)| {
+        let (member, column) = (field.ident, column(field.ty));
+        quote!(#index => (#column.lend)(&mut self.#member))
+    });
+    let take_back_arms = columns.iter().enumerate().map(|(index, field)| {
+        let (member, column) = (field.ident, column(field.ty));
+        quote!(#index => (#column.take_back)(&mut self.#member, value))
+    });
     // Spanned at `hooks`, so that a missing `impl Hooks` points there.
     let hooks = cont.attrs.hooks.as_ref().map(|hooks| {
         quote_spanned! {super::first_last_spans(&hooks.tokens).0=>
@@ -67,6 +75,20 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
                     _ => {}
                 }
                 ::core::result::Result::Ok(())
+            }
+
+            fn lend_column_value(&mut self, index: usize) -> #p::Value {
+                match index {
+                    #(#lend_arms,)*
+                    _ => #p::Value::Null,
+                }
+            }
+
+            fn take_back_column_value(&mut self, index: usize, value: #p::Value) {
+                match index {
+                    #(#take_back_arms,)*
+                    _ => {}
+                }
             }
 
             #links

@@ -1,0 +1,32 @@
+//! Statement texts rendered once per connector.
+
+use std::any::TypeId;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rustc_hash::FxHashMap;
+
+use crate::session::unit_of_work::InsertShape;
+
+/// The texts of statements that every session sends again and again,
+/// rendered once and kept by a [`Connector`](crate::Connector) for its life
+/// (SQLAlchemy's compiled cache): the INSERT of a model's new objects, whose
+/// text depends only on the model and on the shape of its rows. Rendering
+/// it cost more than the rest of the session's work for one new object.
+#[derive(Debug, Default)]
+pub struct StatementTexts {
+    inserts: RwLock<FxHashMap<(TypeId, InsertShape), Arc<str>>>,
+}
+
+impl StatementTexts {
+    /// The text of the INSERT of new objects of `model` in `shape`,
+    /// rendered by `render` the first time it is asked for.
+    pub(crate) fn insert(&self, model: TypeId, shape: InsertShape, render: impl FnOnce() -> String) -> Arc<str> {
+        let key = (model, shape);
+        // The map is whole whenever its lock is released, even by a panic.
+        if let Some(text) = self.inserts.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return text.clone();
+        }
+        let text: Arc<str> = render().into();
+        self.inserts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(text).clone()
+    }
+}
