@@ -334,6 +334,25 @@ pub trait SqlValue: Sized + Send + Sync + 'static {
     }
 }
 
+/// The SQL type and the conversions of a built-in type held by
+/// `Value::$variant`.
+macro_rules! conversions {
+    ($sql:ident, $variant:ident) => {
+        const SQL_TYPE: SqlType = SqlType::$sql;
+        #[inline]
+        fn to_value(&self) -> Value {
+            Value::$variant(self.clone())
+        }
+        #[inline]
+        fn from_value(value: Value) -> Result<Self, Value> {
+            match value {
+                Value::$variant(v) => Ok(v),
+                other => Err(other),
+            }
+        }
+    };
+}
+
 /// The `read` and `read_nullable` of a built-in type that a [`RawRow`]
 /// decodes itself, with `$read`.
 macro_rules! typed_read {
@@ -359,18 +378,7 @@ macro_rules! typed_read {
 macro_rules! builtin {
     ($($ty:ty => $sql:ident, $variant:ident $(, $read:ident)?;)*) => {$(
         impl SqlValue for $ty {
-            const SQL_TYPE: SqlType = SqlType::$sql;
-            #[inline]
-            fn to_value(&self) -> Value {
-                Value::$variant(self.clone())
-            }
-            #[inline]
-            fn from_value(value: Value) -> Result<Self, Value> {
-                match value {
-                    Value::$variant(v) => Ok(v),
-                    other => Err(other),
-                }
-            }
+            conversions!($sql, $variant);
             $(typed_read!($read);)?
         }
     )*};
@@ -391,18 +399,7 @@ builtin! {
 macro_rules! builtin_lent {
     ($($ty:ty => $sql:ident, $variant:ident $(, $read:ident)?;)*) => {$(
         impl SqlValue for $ty {
-            const SQL_TYPE: SqlType = SqlType::$sql;
-            #[inline]
-            fn to_value(&self) -> Value {
-                Value::$variant(self.clone())
-            }
-            #[inline]
-            fn from_value(value: Value) -> Result<Self, Value> {
-                match value {
-                    Value::$variant(v) => Ok(v),
-                    other => Err(other),
-                }
-            }
+            conversions!($sql, $variant);
             #[inline]
             fn lend(&mut self) -> Value {
                 Value::$variant(std::mem::take(self))

@@ -33,6 +33,19 @@ async fn people_behind_a_proxy() -> (TestDb, Proxy, Engine) {
     (db, proxy, engine)
 }
 
+/// A session that flushed one person and whose commit was dropped while
+/// COMMIT was on its way (the proxy holds COMMIT back).
+async fn a_commit_cancelled_while_commit_is_on_its_way() -> (TestDb, Proxy, Session) {
+    let (db, proxy, engine) = people_behind_a_proxy().await;
+    let mut s = engine.session();
+    s.add(person("Ada", None));
+    s.flush().await.unwrap();
+    proxy.on_commit(OnCommit::Delay(Duration::from_millis(500)));
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), s.commit()).await;
+    assert!(cancelled.is_err(), "the commit was still waiting for its answer");
+    (db, proxy, s)
+}
+
 #[tokio::test]
 async fn a_backend_the_server_terminates_is_a_retryable_connection_error() {
     let db = TestDb::new().await.unwrap();
@@ -131,13 +144,7 @@ async fn a_transaction_of_one_insert_runs_alone_without_begin_or_commit_messages
 
 #[tokio::test]
 async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_next_call() {
-    let (_db, proxy, engine) = people_behind_a_proxy().await;
-    let mut s = engine.session();
-    s.add(person("Ada", None));
-    s.flush().await.unwrap();
-    proxy.on_commit(OnCommit::Delay(Duration::from_millis(500)));
-    let cancelled = tokio::time::timeout(Duration::from_millis(100), s.commit()).await;
-    assert!(cancelled.is_err(), "the commit was still waiting for its answer");
+    let (_db, _proxy, mut s) = a_commit_cancelled_while_commit_is_on_its_way().await;
     let error = s.rollback().await.unwrap_err();
     assert!(matches!(error, Error::CommitOutcomeUnknown { .. }), "rollback must not claim it rolled back: {error:?}");
     assert!(s.rollback().await.is_ok(), "reported once");
@@ -147,13 +154,7 @@ async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_next_c
 /// autoflush settles the dropped commit first.
 #[tokio::test]
 async fn a_commit_cancelled_while_commit_is_on_its_way_is_reported_by_the_autoflush_of_the_next_query() {
-    let (_db, proxy, engine) = people_behind_a_proxy().await;
-    let mut s = engine.session();
-    s.add(person("Ada", None));
-    s.flush().await.unwrap();
-    proxy.on_commit(OnCommit::Delay(Duration::from_millis(500)));
-    let cancelled = tokio::time::timeout(Duration::from_millis(100), s.commit()).await;
-    assert!(cancelled.is_err(), "the commit was still waiting for its answer");
+    let (_db, _proxy, mut s) = a_commit_cancelled_while_commit_is_on_its_way().await;
     assert!(!s.has_changes());
     let error = s.query::<Person>().all().await.unwrap_err();
     let unknown = matches!(&error, Error::Autoflush(cause) if matches!(**cause, Error::CommitOutcomeUnknown { .. }));
