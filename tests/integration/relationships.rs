@@ -680,3 +680,50 @@ async fn selectin_collections_come_in_key_order_whatever_order_the_rows_arrive_i
     let ids: Vec<i32> = fresh.related(boss, Employee::reports).unwrap().iter().map(|&e| fresh[e].id).collect();
     assert_eq!(ids, sorted);
 }
+
+/// An owner whose children's table does not enforce the key the model
+/// declares (a view, or a table whose primary key is not the model's).
+#[derive(Model, Debug)]
+#[orm(table = "shelves")]
+pub(crate) struct Shelf {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    #[relationship(one_to_many, back_populates = shelf)]
+    pub(crate) slots: Many<ShelfSlot>,
+}
+
+#[derive(Model, Debug)]
+#[orm(table = "shelf_slots")]
+pub(crate) struct ShelfSlot {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    #[orm(foreign_key = Shelf::id)]
+    pub(crate) shelf_id: i32,
+    #[relationship(many_to_one, back_populates = slots)]
+    pub(crate) shelf: One<Shelf>,
+}
+
+#[orm::test(Shelf, ShelfSlot)]
+async fn selectin_and_lazy_collections_hold_a_target_once_when_two_rows_share_its_key(db: TestDb) {
+    let engine = db.engine();
+    let mut s = engine.session();
+    s.execute("ALTER TABLE shelf_slots DROP CONSTRAINT shelf_slots_pkey", ()).await.unwrap();
+    s.execute("INSERT INTO shelves (id) VALUES (1)", ()).await.unwrap();
+    // Two rows with key 5: one object in the identity map.
+    s.execute("INSERT INTO shelf_slots (id, shelf_id) VALUES (5, 1), (5, 1), (6, 1)", ()).await.unwrap();
+    s.commit().await.unwrap();
+
+    let mut j = engine.session();
+    let shelves = j.query::<Shelf>().load(Shelf::slots.joined()).all().await.unwrap();
+    let joined: Vec<i32> = j.related(shelves[0], Shelf::slots).unwrap().iter().map(|&t| j[t].id).collect();
+    assert_eq!(joined, [5, 6], "a joined load lists each object once");
+
+    let mut f = engine.session();
+    let shelves = f.query::<Shelf>().load(Shelf::slots.selectin()).all().await.unwrap();
+    let selectin: Vec<i32> = f.related(shelves[0], Shelf::slots).unwrap().iter().map(|&t| f[t].id).collect();
+
+    let mut l = engine.session();
+    let shelves = l.query::<Shelf>().all().await.unwrap();
+    let lazy: Vec<i32> = l.load(shelves[0], Shelf::slots).await.unwrap().iter().map(|&t| l[t].id).collect();
+    assert_eq!((selectin, lazy), (vec![5, 6], vec![5, 6]), "selectin and lazy loads list each object once too");
+}
