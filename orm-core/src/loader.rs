@@ -237,28 +237,35 @@ impl Session {
             self.fetch_related::<T>(&sql, meta, extra, order).await?
         };
         // Match every target to its owner by the join value, in the order
-        // the rows came (the database's, when it sorted them).
-        let mut by_owner: FxHashMap<KeyValue, Vec<(SortKey, u32)>> =
+        // the rows came (the database's, when it sorted them). A target
+        // met twice under one owner (a link row written twice, two rows
+        // sharing the model's key) is listed once: the (owner, target)
+        // pairs met are kept, owners by their position in `lists`.
+        let mut owner_lists: FxHashMap<KeyValue, usize> =
             FxHashMap::with_capacity_and_hasher(owners.len(), Default::default());
+        let mut lists: Vec<Vec<(SortKey, u32)>> = Vec::with_capacity(owners.len());
+        let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
+        met.reserve(loaded.len());
+        let mut slots = Vec::with_capacity(loaded.len());
         for &(slot, ref owner_key, sort_key) in &loaded {
-            if let Some(k) = owner_key {
-                let list = by_owner.entry(k.clone()).or_default();
-                // Only a many-to-many can meet a target twice under one
-                // owner (a link row written twice).
-                if !(extra && list.iter().any(|&(_, s)| s == slot)) {
-                    list.push((sort_key, slot));
-                }
+            let Some(k) = owner_key else { continue };
+            let list = *owner_lists.entry(k.clone()).or_insert_with(|| {
+                lists.push(Vec::new());
+                lists.len() - 1
+            });
+            if met.insert((list, slot)) {
+                lists[list].push((sort_key, slot));
+                slots.push(slot);
             }
         }
         if order.is_some() {
             // Stable: targets that tie keep the order they came in.
-            by_owner.values_mut().for_each(|list| list.sort_by_key(|&(key, _)| key));
+            lists.iter_mut().for_each(|list| list.sort_by_key(|&(key, _)| key));
         }
         for (parent, key, _) in owners {
-            let list = key.as_ref().and_then(|k| by_owner.get(k)).map_or(&[][..], Vec::as_slice);
+            let list = key.as_ref().and_then(|k| owner_lists.get(k)).map_or(&[][..], |&i| lists[i].as_slice());
             self.set_links::<M>(parent, relation, list.iter().map(|&(_, slot)| slot).collect());
         }
-        let mut slots: Vec<u32> = loaded.into_iter().map(|(slot, ..)| slot).collect();
         if extra {
             // A target linked to several owners came once per owner.
             slots.sort_unstable();
