@@ -247,7 +247,7 @@ impl Session {
         let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
         met.reserve(loaded.len());
         let mut slots = Vec::with_capacity(loaded.len());
-        for &(slot, ref owner_key, sort_key) in &loaded {
+        for &(slot, (ref owner_key, sort_key)) in &loaded {
             let Some(k) = owner_key else { continue };
             let list = *owner_lists.entry(k.clone()).or_insert_with(|| {
                 lists.push(Vec::new());
@@ -284,7 +284,7 @@ impl Session {
         meta: &crate::relation::RelationMeta,
         extra: bool,
         order: Option<MemoryOrder>,
-    ) -> Result<Vec<(u32, Option<KeyValue>, SortKey)>> {
+    ) -> Result<Vec<(u32, (Option<KeyValue>, SortKey))>> {
         let match_column = match meta.join {
             Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => remote,
             Join::Secondary { .. } => 0,
@@ -296,8 +296,7 @@ impl Session {
             let sort_key = order.map_or((false, 0), |o| o.key(&object.column_value(o.column)));
             (owner, sort_key)
         };
-        let fetched = self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await?;
-        Ok(fetched.into_iter().map(|(slot, (owner, sort_key))| (slot, owner, sort_key)).collect())
+        self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await
     }
 }
 

@@ -74,10 +74,10 @@ impl Session {
     ) -> Result<Vec<u32>> {
         let sql = self.render(statement);
         let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
-        let mut read = |models: &mut Models<'_>, row: &mut dyn RawRow| {
+        let read = |models: &mut Models<'_>, row: &mut dyn RawRow| {
             gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, row))
         };
-        self.stream_into_arenas(&sql, &mut read).await?;
+        self.stream_into_arenas(&sql, read).await?;
         Ok(gathered.link(self, steps))
     }
 }

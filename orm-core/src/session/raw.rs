@@ -124,10 +124,7 @@ impl Session {
         let (sql, types) = bind(sql, params);
         self.prepare_write().await?;
         let result = self.connection().await?.execute(&sql.text, &sql.params).await;
-        if result.as_ref().is_err_and(super::aborts_transaction) {
-            self.fail().await;
-        }
-        result.map_err(|e| name_parameter(e, &types))
+        self.settle(result).await.map_err(|e| name_parameter(e, &types))
     }
 
     /// Runs a query written in SQL, as [`execute`](Session::execute), and
