@@ -472,11 +472,26 @@ fn pg_datetime(date: NaiveDate, time: Option<NaiveTime>, zone: &str) -> String {
 fn decode_array(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     let Kind::Array(member) = ty.kind() else { return Err(format!("`{ty}` is not an array type").into()) };
     let kind = ColumnKind::of(member);
+    // The keys reserved for a COPY come as one integer array: read
+    // straight, not through a list of raw values first.
+    let integers = match kind {
+        ColumnKind::I32 => Some(integers(ty, raw, Value::I32)?),
+        ColumnKind::I64 => Some(integers(ty, raw, Value::I64)?),
+        _ => None,
+    };
+    if let Some(elements) = integers {
+        return Ok(Value::Array(kind.sql_type(), elements));
+    }
     let elements = Vec::<RawValue<'_>>::from_sql(ty, raw)?
         .into_iter()
         .map(|element| kind.decode(member, element.0))
         .collect::<Result<Vec<Value>, BoxError>>()?;
     Ok(Value::Array(kind.sql_type(), elements))
+}
+
+/// The elements of an integer array, NULL ones as [`Value::Null`].
+fn integers<'a, N: FromSql<'a>>(ty: &Type, raw: &'a [u8], value: fn(N) -> Value) -> Result<Vec<Value>, BoxError> {
+    Ok(Vec::<Option<N>>::from_sql(ty, raw)?.into_iter().map(|n| n.map_or(Value::Null, value)).collect())
 }
 
 /// The raw bytes of a column value, whatever its type; decoded afterwards by

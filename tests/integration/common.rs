@@ -89,3 +89,26 @@ pub(crate) async fn within_polls<F: std::future::Future>(future: F, polls: u32) 
     })
     .await
 }
+
+/// Adds `count` people, drops their flush after one poll, then two, ..,
+/// until one finishes, and checks after each that the objects still hold
+/// their values (a flush lends them to its statement), then that the
+/// database holds them once committed.
+pub(crate) async fn flush_dropped_at_every_poll(count: i32) {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let people: Vec<_> = (0..count).map(|i| session.add(person(&format!("p{i}"), Some(i)))).collect();
+    let names = |s: &orm::Session| people.iter().map(|&h| s[h].name.clone()).collect::<Vec<_>>();
+    let expected = names(&session);
+    let mut polls = 1;
+    while within_polls(session.flush(), polls).await.is_none() {
+        assert_eq!(names(&session), expected, "dropped after {polls} polls");
+        polls += 1;
+        assert!(polls < 1_000, "the flush never finished");
+    }
+    session.commit().await.unwrap();
+    assert_eq!(names(&session), expected);
+    let stored: Vec<String> =
+        db.engine().session().select(Person::name).order_by(Person::id.asc()).all().await.unwrap();
+    assert_eq!(stored, expected);
+}

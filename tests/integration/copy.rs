@@ -9,7 +9,7 @@ use orm::testing::TestDb;
 use orm::{Connection, Many, ObjectState, One, Value};
 use rust_decimal::Decimal;
 
-use crate::common::{person, setup, Person};
+use crate::common::{flush_dropped_at_every_poll, person, setup, Person};
 use crate::enums::{Format, Genre};
 
 /// The fewest new objects a flush copies.
@@ -156,9 +156,10 @@ async fn a_violation_in_a_copy_fails_the_flush_and_leaves_every_object_pending()
     let mut other = engine.session();
     assert_eq!(other.query::<Person>().count().await.unwrap(), 1, "nothing of the COPY was written");
     assert!(!session.in_transaction());
-    for &h in &handles {
+    for (i, &h) in handles.iter().enumerate().take(THRESHOLD) {
         assert_eq!(session.state(h), Some(ObjectState::Pending));
         assert_eq!(session[h].id, 0, "no reserved key is left on a pending object");
+        assert_eq!(session[h].name, format!("p{i}"), "the COPY gave its values back");
     }
 
     session[dup].name = "Ada II".into();
@@ -247,6 +248,11 @@ struct Reading {
 
 /// Creates the table with `ddl`, writes `THRESHOLD` readings, checks the
 /// rows, and returns the statements sent.
+#[tokio::test]
+async fn a_copy_dropped_at_any_point_gives_the_objects_their_values_back() {
+    flush_dropped_at_every_poll(THRESHOLD as i32).await;
+}
+
 async fn write_readings(db: &TestDb, ddl: &str) -> Vec<String> {
     let mut conn = db.engine().connect().await.unwrap();
     conn.batch_execute(ddl).await.unwrap();

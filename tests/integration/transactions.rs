@@ -5,7 +5,7 @@ use std::time::Duration;
 use orm::prelude::*;
 use orm::{Connection, ObjectState};
 
-use crate::common::{person, setup, statements_during, within_polls, Address, Membership, Person};
+use crate::common::{flush_dropped_at_every_poll, person, setup, statements_during, Address, Membership, Person};
 
 #[tokio::test]
 async fn a_failing_commit_writes_nothing_and_names_model_and_constraint() {
@@ -315,23 +315,7 @@ async fn a_flush_dropped_half_way_loses_nothing() {
 
 #[tokio::test]
 async fn an_insert_dropped_at_any_point_gives_the_objects_their_values_back() {
-    let db = setup().await;
-    let mut session = db.engine().session();
-    let people: Vec<_> = (0..100).map(|i| session.add(person(&format!("p{i}"), Some(i)))).collect();
-    let names = |s: &Session| people.iter().map(|&h| s[h].name.clone()).collect::<Vec<_>>();
-    let expected = names(&session);
-    // The flush is dropped after one poll, then two, .., until one finishes.
-    let mut polls = 1;
-    while within_polls(session.flush(), polls).await.is_none() {
-        assert_eq!(names(&session), expected, "dropped after {polls} polls");
-        polls += 1;
-        assert!(polls < 1_000, "the flush never finished");
-    }
-    session.commit().await.unwrap();
-    assert_eq!(names(&session), expected);
-    let stored: Vec<String> =
-        db.engine().session().select(Person::name).order_by(Person::id.asc()).all().await.unwrap();
-    assert_eq!(stored, expected);
+    flush_dropped_at_every_poll(100).await;
 }
 
 #[tokio::test]
