@@ -3,6 +3,7 @@
 //! identity map. See `docs/design/loading.md`.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -145,6 +146,24 @@ pub(crate) enum KeyValue {
 }
 
 impl KeyValue {
+    /// As [`of`](KeyValue::of), taking the value: a text is moved, not
+    /// copied, and an integer is not dropped. Dropping a `Value` is a call
+    /// whatever its variant, and a selectin load made two per row.
+    #[inline]
+    pub(crate) fn from_value(value: Value) -> Option<KeyValue> {
+        let value = ManuallyDrop::new(value);
+        match *value {
+            // An integer owns nothing: forgetting it frees nothing.
+            Value::I16(v) => Some(KeyValue::Int(i64::from(v))),
+            Value::I32(v) => Some(KeyValue::Int(i64::from(v))),
+            Value::I64(v) => Some(KeyValue::Int(v)),
+            _ => match ManuallyDrop::into_inner(value) {
+                Value::Text(v) => Some(KeyValue::Text(v)),
+                value => KeyValue::of(&value),
+            },
+        }
+    }
+
     pub(crate) fn of(value: &Value) -> Option<KeyValue> {
         Some(match value {
             Value::Null => return None,
@@ -239,29 +258,36 @@ impl Session {
         // Match every target to its owner by the join value, in the order
         // the rows came (the database's, when it sorted them). A target
         // met twice under one owner (a link row written twice, two rows
-        // sharing the model's key) is listed once: the (owner, target)
-        // pairs met are kept, owners by their position in `lists`.
+        // sharing the model's key) is listed once.
         let mut owner_lists: FxHashMap<KeyValue, usize> =
             FxHashMap::with_capacity_and_hasher(owners.len(), Default::default());
         let mut lists: Vec<Vec<(SortKey, u32)>> = Vec::with_capacity(owners.len());
+        // In the database's order, the (owner, target) pairs met are kept
+        // (owners by their position in `lists`); sorted in memory, a
+        // target's repeats end up next to it instead (`drop_repeats`).
         let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
-        met.reserve(loaded.len());
-        let mut slots = Vec::with_capacity(loaded.len());
+        if order.is_none() {
+            met.reserve(loaded.len());
+        }
         for &(slot, (ref owner_key, sort_key)) in &loaded {
             let Some(k) = owner_key else { continue };
             let list = *owner_lists.entry(k.clone()).or_insert_with(|| {
                 lists.push(Vec::new());
                 lists.len() - 1
             });
-            if met.insert((list, slot)) {
+            if order.is_some() || met.insert((list, slot)) {
                 lists[list].push((sort_key, slot));
-                slots.push(slot);
             }
         }
         if order.is_some() {
             // Stable: targets that tie keep the order they came in.
-            lists.iter_mut().for_each(|list| list.sort_by_key(|&(key, _)| key));
+            for list in &mut lists {
+                list.sort_by_key(|&(key, _)| key);
+                drop_repeats(list);
+            }
         }
+        let mut slots = Vec::with_capacity(loaded.len());
+        slots.extend(lists.iter().flatten().map(|&(_, slot)| slot));
         for (parent, key, _) in owners {
             let list = key.as_ref().and_then(|k| owner_lists.get(k)).map_or(&[][..], |&i| lists[i].as_slice());
             self.set_links::<M>(parent, relation, list.iter().map(|&(_, slot)| slot).collect());
@@ -292,12 +318,29 @@ impl Session {
         let read = |object: &T, row: &mut crate::model::RowReader<'_>| {
             // From the object, as the owners' keys are: a field type that
             // changes what it reads (a lowercased e-mail) matches the same.
-            let owner = if extra { KeyValue::of(&row.raw()) } else { KeyValue::of(&object.column_value(match_column)) };
-            let sort_key = order.map_or((false, 0), |o| o.key(&object.column_value(o.column)));
+            let owner = KeyValue::from_value(if extra { row.raw() } else { object.column_value(match_column) });
+            let sort_key = order.map_or((false, 0), |o| o.key(object.column_value(o.column)));
             (owner, sort_key)
         };
         self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await
     }
+}
+
+/// Keeps the first entry of each target in a collection sorted by key: a
+/// target's repeats share its key, so they sit among the entries of equal
+/// key just before it (a hash set of the pairs met cost as much as the
+/// sort, measured).
+fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
+    let mut kept = 0;
+    for i in 0..list.len() {
+        let (key, slot) = list[i];
+        let repeat = list[..kept].iter().rev().take_while(|&&(k, _)| k == key).any(|&(_, s)| s == slot);
+        if !repeat {
+            list[kept] = (key, slot);
+            kept += 1;
+        }
+    }
+    list.truncate(kept);
 }
 
 /// The SELECT of the targets of `meta` owned by the keys in `keys`, with
@@ -373,8 +416,8 @@ impl MemoryOrder {
     /// The sort key of a target whose column holds `value`, ascending in
     /// the collection's order. As PostgreSQL sorts by default: NULL after
     /// every number, before them when descending.
-    pub(crate) fn key(self, value: &Value) -> SortKey {
-        self.key_of(KeyValue::of(value))
+    pub(crate) fn key(self, value: Value) -> SortKey {
+        self.key_of(KeyValue::from_value(value))
     }
 
     /// As [`key`](MemoryOrder::key), for the value read as a key.
@@ -414,8 +457,16 @@ pub(crate) fn collection_order(
 
 #[cfg(test)]
 mod tests {
-    use super::MemoryOrder;
+    use super::{drop_repeats, MemoryOrder};
     use crate::value::Value;
+
+    #[test]
+    fn a_sorted_collection_keeps_one_entry_per_target_and_ties_in_order() {
+        let k = |n: i64| (false, n);
+        let mut list = vec![(k(1), 7), (k(1), 7), (k(2), 3), (k(2), 9), (k(2), 3), (k(2), 9), (k(5), 4), (k(5), 4)];
+        drop_repeats(&mut list);
+        assert_eq!(list, [(k(1), 7), (k(2), 3), (k(2), 9), (k(5), 4)]);
+    }
 
     #[test]
     fn memory_order_sorts_as_postgresql_with_nulls_last_ascending_and_first_descending() {
@@ -423,7 +474,7 @@ mod tests {
         let sorted = |descending: bool| {
             let order = MemoryOrder { column: 0, descending };
             let mut values = values.to_vec();
-            values.sort_by_key(|v| order.key(v));
+            values.sort_by_key(|v| order.key(v.clone()));
             values
         };
         let ascending = [Value::I64(i64::MIN), Value::I16(-1), Value::I32(2), Value::I64(i64::MAX), Value::Null];

@@ -226,7 +226,7 @@ impl<'a> RowReader<'a> {
         };
         match int {
             Ok(int) => int.map(KeyValue::Int),
-            Err(value) => KeyValue::of(&value),
+            Err(value) => KeyValue::from_value(value),
         }
     }
 
