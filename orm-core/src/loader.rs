@@ -255,37 +255,7 @@ impl Session {
             let sql = self.render(Statement::Select(Box::new(select)));
             self.fetch_related::<T>(&sql, meta, extra, order).await?
         };
-        // Match every target to its owner by the join value, in the order
-        // the rows came (the database's, when it sorted them). A target
-        // met twice under one owner (a link row written twice, two rows
-        // sharing the model's key) is listed once.
-        let mut owner_lists: FxHashMap<KeyValue, usize> =
-            FxHashMap::with_capacity_and_hasher(owners.len(), Default::default());
-        let mut lists: Vec<Vec<(SortKey, u32)>> = Vec::with_capacity(owners.len());
-        // In the database's order, the (owner, target) pairs met are kept
-        // (owners by their position in `lists`); sorted in memory, a
-        // target's repeats end up next to it instead (`drop_repeats`).
-        let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
-        if order.is_none() {
-            met.reserve(loaded.len());
-        }
-        for &(slot, (ref owner_key, sort_key)) in &loaded {
-            let Some(k) = owner_key else { continue };
-            let list = *owner_lists.entry(k.clone()).or_insert_with(|| {
-                lists.push(Vec::new());
-                lists.len() - 1
-            });
-            if order.is_some() || met.insert((list, slot)) {
-                lists[list].push((sort_key, slot));
-            }
-        }
-        if order.is_some() {
-            // Stable: targets that tie keep the order they came in.
-            for list in &mut lists {
-                list.sort_by_key(|&(key, _)| key);
-                drop_repeats(list);
-            }
-        }
+        let (owner_lists, lists) = group_by_owner(&loaded, owners.len(), order);
         let mut slots = Vec::with_capacity(loaded.len());
         slots.extend(lists.iter().flatten().map(|&(_, slot)| slot));
         for (parent, key, _) in owners {
@@ -324,6 +294,63 @@ impl Session {
         };
         self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await
     }
+}
+
+/// One owner's targets as they are gathered: each one's sort key and slot.
+type Collection = Vec<(SortKey, u32)>;
+
+/// The targets of each owner, matched by the join value (`loaded` as
+/// [`Session::fetch_related`] returns it): each owner's key -> its list in
+/// `lists`. A list is in the order the rows came (the database's, when it
+/// sorted them), or sorted by `order`. A target met twice under one owner
+/// (a link row written twice, two rows sharing the model's key) is listed
+/// once.
+fn group_by_owner(
+    loaded: &[(u32, (Option<KeyValue>, SortKey))],
+    owners: usize,
+    order: Option<MemoryOrder>,
+) -> (FxHashMap<KeyValue, usize>, Vec<Collection>) {
+    let mut positions: FxHashMap<KeyValue, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
+    // The lists are counted first and allocated once each: growing them
+    // row by row was 4 % of a three-level load.
+    let mut sizes: Vec<usize> = Vec::with_capacity(owners);
+    let list_of: Vec<Option<usize>> = loaded
+        .iter()
+        .map(|(_, (owner, _))| {
+            let key = owner.as_ref()?;
+            let list = match positions.get(key) {
+                Some(&list) => list,
+                None => {
+                    positions.insert(key.clone(), sizes.len());
+                    sizes.push(0);
+                    sizes.len() - 1
+                }
+            };
+            sizes[list] += 1;
+            Some(list)
+        })
+        .collect();
+    let mut lists: Vec<Collection> = sizes.into_iter().map(Vec::with_capacity).collect();
+    // In the database's order, the (owner, target) pairs met are kept;
+    // sorted in memory, a target's repeats end up next to it instead.
+    let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
+    if order.is_none() {
+        met.reserve(loaded.len());
+    }
+    for (&(slot, (_, sort_key)), list) in loaded.iter().zip(list_of) {
+        let Some(list) = list else { continue };
+        if order.is_some() || met.insert((list, slot)) {
+            lists[list].push((sort_key, slot));
+        }
+    }
+    if order.is_some() {
+        // Stable: targets that tie keep the order they came in.
+        for list in &mut lists {
+            list.sort_by_key(|&(key, _)| key);
+            drop_repeats(list);
+        }
+    }
+    (positions, lists)
 }
 
 /// Keeps the first entry of each target in a collection sorted by key: a
