@@ -2,6 +2,7 @@
 //! of one query result) and eager (`selectin`, `joined`), all through the
 //! identity map. See `docs/design/loading.md`.
 
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
@@ -45,10 +46,8 @@ pub(crate) struct JoinedFns {
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
     /// Reads the target's columns of one row; `None` if the join matched nothing.
     pub(crate) decode: fn(&mut Models<'_>, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
-    /// Marks the relationship of a parent loaded and empty (first sight in a result).
-    pub(crate) reset: fn(&mut Session, u32, usize),
-    /// Adds a child to a parent's relationship.
-    pub(crate) attach: fn(&mut Session, u32, usize, u32),
+    /// Sets the children of a parent's relationship and marks it loaded.
+    pub(crate) set: fn(&mut Session, u32, usize, Vec<u32>),
     /// The children linked from some parents.
     pub(crate) linked: fn(&Session, &[u32], usize) -> Vec<u32>,
 }
@@ -80,8 +79,7 @@ impl<M: Model, T: Model, C> Relation<M, T, C> {
                 joined: JoinedFns {
                     target: table_of::<T>,
                     decode: decode_joined::<T>,
-                    reset: reset_links::<M>,
-                    attach: attach_link::<M>,
+                    set: Session::set_links::<M>,
                     linked: linked_slots::<M>,
                 },
                 nested: Vec::new(),
@@ -116,14 +114,6 @@ fn select_in<M: Model, T: Model>(
 
 fn decode_joined<T: Model>(models: &mut Models<'_>, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
     models.arena_mut::<T>().merge_joined(row)
-}
-
-fn reset_links<M: Model>(session: &mut Session, parent: u32, relation: usize) {
-    session.set_links::<M>(parent, relation, Vec::new());
-}
-
-fn attach_link<M: Model>(session: &mut Session, parent: u32, relation: usize, child: u32) {
-    session.insert_link::<M>(parent, relation, child);
 }
 
 fn linked_slots<M: Model>(session: &Session, parents: &[u32], relation: usize) -> Vec<u32> {
@@ -255,7 +245,8 @@ impl Session {
             let sql = self.render(Statement::Select(Box::new(select)));
             self.fetch_related::<T>(&sql, meta, extra, order).await?
         };
-        let (owner_lists, lists) = group_by_owner(&loaded, owners.len(), order);
+        let targets = loaded.iter().map(|(slot, (owner, key))| (owner.as_ref(), *key, *slot));
+        let (owner_lists, lists) = group_by_owner(targets, owners.len(), order);
         let mut slots = Vec::with_capacity(loaded.len());
         slots.extend(lists.iter().flatten().map(|&(_, slot)| slot));
         for (parent, key, _) in owners {
@@ -297,31 +288,31 @@ impl Session {
 }
 
 /// One owner's targets as they are gathered: each one's sort key and slot.
-type Collection = Vec<(SortKey, u32)>;
+pub(crate) type Collection = Vec<(SortKey, u32)>;
 
-/// The targets of each owner, matched by the join value (`loaded` as
-/// [`Session::fetch_related`] returns it): each owner's key -> its list in
-/// `lists`. A list is in the order the rows came (the database's, when it
-/// sorted them), or sorted by `order`. A target met twice under one owner
-/// (a link row written twice, two rows sharing the model's key) is listed
-/// once.
-fn group_by_owner(
-    loaded: &[(u32, (Option<KeyValue>, SortKey))],
+/// The targets of each owner, matched by the owner (its key, or its slot
+/// in a joined load): each owner -> its list in the lists returned. A list
+/// is in the order the targets came (the database's, when it sorted them),
+/// or sorted by `order`. A target met twice under one owner (a link row
+/// written twice, two rows sharing the model's key, a joined load's
+/// product of two collections) is listed once.
+pub(crate) fn group_by_owner<'a, K: Hash + Eq + Clone + 'a>(
+    targets: impl Iterator<Item = (Option<&'a K>, SortKey, u32)> + Clone,
     owners: usize,
     order: Option<MemoryOrder>,
-) -> (FxHashMap<KeyValue, usize>, Vec<Collection>) {
-    let mut positions: FxHashMap<KeyValue, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
+) -> (FxHashMap<K, usize>, Vec<Collection>) {
+    let mut positions: FxHashMap<K, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
     // The lists are counted first and allocated once each: growing them
-    // row by row was 4 % of a three-level load.
+    // target by target was 4 % of a three-level load.
     let mut sizes: Vec<usize> = Vec::with_capacity(owners);
-    let list_of: Vec<Option<usize>> = loaded
-        .iter()
-        .map(|(_, (owner, _))| {
-            let key = owner.as_ref()?;
-            let list = match positions.get(key) {
+    let list_of: Vec<Option<usize>> = targets
+        .clone()
+        .map(|(owner, _, _)| {
+            let owner = owner?;
+            let list = match positions.get(owner) {
                 Some(&list) => list,
                 None => {
-                    positions.insert(key.clone(), sizes.len());
+                    positions.insert(owner.clone(), sizes.len());
                     sizes.push(0);
                     sizes.len() - 1
                 }
@@ -335,9 +326,9 @@ fn group_by_owner(
     // sorted in memory, a target's repeats end up next to it instead.
     let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
     if order.is_none() {
-        met.reserve(loaded.len());
+        met.reserve(list_of.len());
     }
-    for (&(slot, (_, sort_key)), list) in loaded.iter().zip(list_of) {
+    for ((_, sort_key, slot), list) in targets.zip(list_of) {
         let Some(list) = list else { continue };
         if order.is_some() || met.insert((list, slot)) {
             lists[list].push((sort_key, slot));

@@ -270,3 +270,16 @@ async fn limit_offset_first_one_and_locks_with_a_joined_load_count_users_not_row
 fn posts_of(s: &Session, users: &[Handle<User>]) -> Vec<Vec<i32>> {
     users.iter().map(|&u| ids(s, &s.related(u, User::posts).unwrap(), |p| p.id)).collect()
 }
+
+#[orm::test(User, Post, Comment)]
+async fn a_nested_joined_owner_without_children_is_loaded_and_empty(db: TestDb) {
+    users_and_scrambled_posts(&db, 1, 2).await;
+    let mut s = db.engine().session();
+    let users = s.query::<User>().load(User::posts.joined().then(Post::comments.joined())).all().await.unwrap();
+    let posts = s.related(users[0], User::posts).unwrap();
+    assert_eq!(posts.len(), 2);
+    for post in posts {
+        let comments = s.related(post, Post::comments).expect("loaded by the joined load, though no row had one");
+        assert!(comments.is_empty());
+    }
+}

@@ -2,11 +2,11 @@
 //! steps (one per joined relationship, in the order of their columns), and
 //! the decoding of the rows that links each related object to its owner.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_owner, Collection, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
@@ -96,20 +96,12 @@ struct Gathered {
     /// The slot of each root met, by key: a root's later rows (one per
     /// related object) skip its columns instead of decoding them again.
     root_slots: FxHashMap<KeyValue, u32>,
-    steps: Vec<StepRows>,
-    /// The (step, owner) pairs met, so that each owner is listed once.
-    met: FxHashSet<(usize, u32)>,
+    /// For each step, the (sort key, owner, child) of every row whose
+    /// owner it joined to something; the key is only read for a step the
+    /// loader sorts (`JoinedStep::order`).
+    children: Vec<Vec<(SortKey, u32, u32)>>,
     /// The object of each step in the current row (`None`: no match).
     objects: Vec<Option<u32>>,
-}
-
-/// The owners (first seen first) and children one step met.
-#[derive(Default)]
-struct StepRows {
-    owners: Vec<u32>,
-    /// (sort key, owner, child); the key is only read for a step the loader
-    /// sorts (`JoinedStep::order`).
-    children: Vec<(SortKey, u32, u32)>,
 }
 
 impl Gathered {
@@ -119,8 +111,7 @@ impl Gathered {
             roots: Vec::new(),
             root_key: root.single_key(),
             root_slots: FxHashMap::default(),
-            steps: (0..steps).map(|_| StepRows::default()).collect(),
-            met: FxHashSet::default(),
+            children: (0..steps).map(|_| Vec::new()).collect(),
             objects: Vec::with_capacity(steps),
         }
     }
@@ -139,13 +130,8 @@ impl Gathered {
                 None => Some(root),
                 Some(p) => self.objects[p],
             };
-            if let Some(owner) = owner {
-                if self.met.insert((i, owner)) {
-                    self.steps[i].owners.push(owner);
-                }
-                if let Some(child) = child {
-                    self.steps[i].children.push((key, owner, child));
-                }
+            if let (Some(owner), Some(child)) = (owner, child) {
+                self.children[i].push((key, owner, child));
             }
             self.objects.push(child);
         }
@@ -171,20 +157,33 @@ impl Gathered {
     /// Sets the loaded relationships of every owner met: its children in
     /// the collection's order (sorted here when the database did not), each
     /// once. Returns the roots.
+    ///
+    /// The owners of a step are every root, or every child of its parent
+    /// step: an object is only in a row with its owner, the rows being
+    /// LEFT JOINs down from the root.
     fn link(self, session: &mut Session, steps: &[JoinedStep]) -> Vec<u32> {
-        for (step, mut rows) in steps.iter().zip(self.steps) {
-            let (relation, joined) = (step.node.relation, step.node.joined);
-            for &owner in &rows.owners {
-                (joined.reset)(session, owner, relation);
+        let mut children_of_steps: Vec<Vec<u32>> = Vec::with_capacity(steps.len());
+        for (i, (step, children)) in steps.iter().zip(self.children).enumerate() {
+            let owners = step.parent.map_or(&self.roots, |p| &children_of_steps[p]);
+            let targets = children.iter().map(|(key, owner, child)| (Some(owner), *key, *child));
+            let (positions, lists) = group_by_owner(targets, owners.len(), step.order);
+            for &owner in owners {
+                let list = positions.get(&owner).map_or(&[][..], |&i| lists[i].as_slice());
+                let children = list.iter().map(|&(_, child)| child).collect();
+                (step.node.joined.set)(session, owner, step.node.relation, children);
             }
-            if step.order.is_some() {
-                // Stable: children that tie keep the order they came in.
-                rows.children.sort_by_key(|&(key, ..)| key);
-            }
-            for (_, owner, child) in rows.children {
-                (joined.attach)(session, owner, relation, child);
-            }
+            let owns_a_step = steps.iter().any(|s| s.parent == Some(i));
+            children_of_steps.push(if owns_a_step { distinct_children(&lists) } else { Vec::new() });
         }
         self.roots
     }
+}
+
+/// The children of a step's collections, each once (a child of several
+/// owners, many-to-many, is in several).
+fn distinct_children(lists: &[Collection]) -> Vec<u32> {
+    let mut children: Vec<u32> = lists.iter().flatten().map(|&(_, child)| child).collect();
+    children.sort_unstable();
+    children.dedup();
+    children
 }

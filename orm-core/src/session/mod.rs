@@ -885,14 +885,6 @@ impl Session {
             links.set(targets);
         }
     }
-
-    /// Adds one target to the links of a relationship.
-    pub(crate) fn insert_link<T: Model>(&mut self, index: u32, relation: usize, target: u32) {
-        let session = self.id;
-        if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
-            links.insert(target);
-        }
-    }
 }
 
 /// The SELECT of the rows of `table` with these keys (each the values of
