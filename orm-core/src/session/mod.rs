@@ -85,9 +85,11 @@ pub struct Session {
     expire_on_commit: bool,
     /// Where the statements go while recording (`record_statements`).
     recording: Option<recording::StatementLog>,
-    /// The text of each model's SELECT by key, rendered once: a lookup
-    /// then costs no statement building.
-    key_selects: rustc_hash::FxHashMap<TypeId, String>,
+    /// The text of each model's SELECT by key, from the connector's
+    /// [`StatementTexts`]: a lookup then costs no statement building, and
+    /// no lock on the connector's texts after the first. Shared, not
+    /// copied: a copy per lookup cost an allocation and a free.
+    key_selects: rustc_hash::FxHashMap<TypeId, Arc<str>>,
 }
 
 impl fmt::Debug for Session {
@@ -265,8 +267,8 @@ impl Session {
         if let Some(index) = self.loaded::<T>(&key) {
             return Ok(Some(self.handle(index)));
         }
-        let sql = self.select_by_key::<T>(&key);
-        let slots = self.fetch_objects_sql::<T>(&sql).await?;
+        let (text, params) = self.select_by_key::<T>(&key);
+        let slots = self.fetch_objects_sql::<T>(&text, &params).await?;
         Ok(slots.into_iter().next().map(|i| self.handle(i)))
     }
 
@@ -288,7 +290,7 @@ impl Session {
         if !missing.is_empty() {
             let select = select_by_keys(T::TABLE, missing.iter().map(|k| T::key_values(k)).collect());
             let sql = self.render(Statement::Select(Box::new(select)));
-            fetched.extend(self.fetch_objects_sql::<T>(&sql).await?);
+            fetched.extend(self.fetch_objects_sql::<T>(&sql.text, &sql.params).await?);
         }
         Ok(keys
             .iter()
@@ -305,17 +307,21 @@ impl Session {
         self.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)))
     }
 
-    /// The SELECT of the row of `T` with this key.
-    fn select_by_key<T: Model>(&mut self, key: &T::Key) -> Sql {
+    /// The SELECT of the row of `T` with this key: its text and its
+    /// parameters. The text does not depend on the key's values.
+    fn select_by_key<T: Model>(&mut self, key: &T::Key) -> (Arc<str>, Vec<Value>) {
         let params = T::key_values(key);
         if let Some(text) = self.key_selects.get(&TypeId::of::<T>()) {
-            return Sql { text: text.clone(), params };
+            return (text.clone(), params);
         }
-        let mut select = statement::select_table(T::TABLE);
-        select.filter = statement::key_filter(T::TABLE, params);
-        let sql = self.render(Statement::Select(Box::new(select)));
-        self.key_selects.insert(TypeId::of::<T>(), sql.text.clone());
-        sql
+        let render = || {
+            let mut select = statement::select_table(T::TABLE);
+            select.filter = statement::key_filter(T::TABLE, params.clone());
+            self.render(Statement::Select(Box::new(select))).text
+        };
+        let text = self.connector.statement_texts().key_select(TypeId::of::<T>(), render);
+        self.key_selects.insert(TypeId::of::<T>(), text.clone());
+        (text, params)
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -350,8 +356,8 @@ impl Session {
     pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
         let key = self.object(handle).ok_or_else(|| self.handle_error(handle))?.key();
         // No autoflush: the pending changes of this object are to be dropped.
-        let sql = self.select_by_key::<T>(&key);
-        let rows = self.run_sql(&sql).await?;
+        let (text, params) = self.select_by_key::<T>(&key);
+        let rows = self.run_sql(&text, &params).await?;
         let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
         self.arena_mut::<T>().replace(handle.index, fresh);
         Ok(())
@@ -732,14 +738,14 @@ impl Session {
     /// one is open).
     async fn query_statement(&mut self, statement: Statement) -> Result<Rows> {
         let sql = self.render(statement);
-        self.run_sql(&sql).await
+        self.run_sql(&sql.text, &sql.params).await
     }
 
-    /// Runs rendered SQL on the session's connection; a failure rolls the
-    /// transaction back.
-    pub(crate) async fn run_sql(&mut self, sql: &Sql) -> Result<Rows> {
+    /// Runs rendered SQL (its text and parameters) on the session's
+    /// connection; a failure rolls the transaction back.
+    pub(crate) async fn run_sql(&mut self, text: &str, params: &[Value]) -> Result<Rows> {
         self.recover_from_dropped_flush().await?;
-        let result = self.connection().await?.query(&sql.text, &sql.params).await;
+        let result = self.connection().await?.query(text, params).await;
         self.settle(result).await
     }
 
@@ -749,7 +755,7 @@ impl Session {
     /// order; they form one group of siblings.
     pub(crate) async fn fetch_objects<T: Model>(&mut self, statement: Statement) -> Result<Vec<u32>> {
         let sql = &self.render(statement);
-        self.fetch_objects_sql::<T>(sql).await
+        self.fetch_objects_sql::<T>(&sql.text, &sql.params).await
     }
 
     /// How many rows `sql` returned when it last returned many (0: unknown),
@@ -802,9 +808,10 @@ impl Session {
         result
     }
 
-    /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
-    pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
-        let fetched = self.fetch_objects_and::<T, ()>(sql, 0, |_, _| ()).await?;
+    /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL (its
+    /// text and parameters, borrowed: a cached text is not copied).
+    pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, text: &str, params: &[Value]) -> Result<Vec<u32>> {
+        let fetched = self.fetch_objects_and::<T, ()>(text, params, 0, |_, _| ()).await?;
         Ok(fetched.into_iter().map(|(slot, ())| slot).collect())
     }
 
@@ -813,7 +820,8 @@ impl Session {
     /// the object, and its answer comes back with the object's slot.
     pub(crate) async fn fetch_objects_and<T: Model, X: Send>(
         &mut self,
-        sql: &Sql,
+        text: &str,
+        params: &[Value],
         extra: usize,
         mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
     ) -> Result<Vec<(u32, X)>> {
@@ -822,7 +830,7 @@ impl Session {
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        let hint = self.connector.rows_hint(&sql.text);
+        let hint = self.connector.rows_hint(text);
         arena.reserve(hint);
         let mut fetched = Vec::with_capacity(hint);
         let width = T::TABLE.columns.len() + extra;
@@ -838,9 +846,9 @@ impl Session {
             fetched.push((arena.merge_loaded(object, group), answer));
             Ok(())
         };
-        let result = conn.query_each(&sql.text, &sql.params, &mut merge).await;
+        let result = conn.query_each(text, params, &mut merge).await;
         self.settle(result).await?;
-        self.connector.record_rows(&sql.text, fetched.len());
+        self.connector.record_rows(text, fetched.len());
         Ok(fetched)
     }
 
