@@ -1,7 +1,7 @@
 //! The Engine: a connection pool plus the dialect, as SQLAlchemy's `Engine`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,10 @@ pub(crate) struct EngineState {
     statements: AtomicU64,
     /// The last row count of statements that returned many rows.
     row_counts: Mutex<FxHashMap<String, usize>>,
+    /// Whether `row_counts` may hold a count: while it holds none, as
+    /// with only small results, a query takes neither its lock nor a hash
+    /// of its text (about 90 instructions). Set under the lock.
+    any_row_counts: AtomicBool,
     texts: StatementTexts,
 }
 
@@ -108,16 +112,24 @@ impl Connector for EngineState {
     }
 
     fn rows_hint(&self, sql: &str) -> usize {
+        // A count missed in a race with its recording only loses a hint.
+        if !self.any_row_counts.load(Ordering::Relaxed) {
+            return 0;
+        }
         self.row_counts.lock().map_or(0, |counts| counts.get(sql).copied().unwrap_or(0))
     }
 
     fn record_rows(&self, sql: &str, rows: usize) {
+        if rows < MANY_ROWS && !self.any_row_counts.load(Ordering::Relaxed) {
+            return;
+        }
         let Ok(mut counts) = self.row_counts.lock() else { return };
         if rows >= MANY_ROWS {
             counts.insert(sql.to_owned(), rows);
-        } else if !counts.is_empty() {
+        } else {
             counts.remove(sql);
         }
+        self.any_row_counts.store(!counts.is_empty(), Ordering::Relaxed);
     }
 
     fn statement_texts(&self) -> &StatementTexts {
@@ -279,6 +291,7 @@ impl EngineBuilder {
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
             row_counts: Mutex::new(FxHashMap::default()),
+            any_row_counts: AtomicBool::new(false),
             pool,
             options: self.options,
             invalidation,

@@ -268,8 +268,11 @@ impl Session {
             return Ok(Some(self.handle(index)));
         }
         let (text, params) = self.select_by_key::<T>(&key);
-        let slots = self.fetch_objects_sql::<T>(&text, &params).await?;
-        Ok(slots.into_iter().next().map(|i| self.handle(i)))
+        // At most one row: no row-count hint to ask for or record, and no
+        // `Vec` of slots (its allocation and free were 3 % of a lookup).
+        let mut found = None;
+        self.fetch_objects_into::<T, ()>(&text, &params, 0, 0, |_, _| (), |slot, ()| found = Some(slot)).await?;
+        Ok(found.map(|i| self.handle(i)))
     }
 
     /// Looks up many objects by key at once: each key loaded in this session
@@ -793,6 +796,15 @@ impl Session {
     /// Before a query whose rows are read as they arrive: the autoflush,
     /// the recovery from a dropped flush, and the connection.
     async fn ready_to_read(&mut self) -> Result<()> {
+        // Mostly there is nothing to flush and no dropped flush or commit
+        // to settle: checked here, the futures below (about 200
+        // instructions a query) are skipped.
+        if !(self.flushing || self.committing || (self.autoflush && self.has_changes())) {
+            if self.conn.is_none() {
+                self.connection().await?;
+            }
+            return Ok(());
+        }
         self.autoflush().await?;
         self.recover_from_dropped_flush().await?;
         self.connection().await?;
@@ -811,8 +823,11 @@ impl Session {
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL (its
     /// text and parameters, borrowed: a cached text is not copied).
     pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, text: &str, params: &[Value]) -> Result<Vec<u32>> {
-        let fetched = self.fetch_objects_and::<T, ()>(text, params, 0, |_, _| ()).await?;
-        Ok(fetched.into_iter().map(|(slot, ())| slot).collect())
+        let hint = self.connector.rows_hint(text);
+        let mut fetched = Vec::with_capacity(hint);
+        self.fetch_objects_into::<T, ()>(text, params, 0, hint, |_, _| (), |slot, ()| fetched.push(slot)).await?;
+        self.connector.record_rows(text, fetched.len());
+        Ok(fetched)
     }
 
     /// As [`fetch_objects_sql`](Session::fetch_objects_sql), for rows that
@@ -823,16 +838,34 @@ impl Session {
         text: &str,
         params: &[Value],
         extra: usize,
-        mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
+        after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
     ) -> Result<Vec<(u32, X)>> {
+        let hint = self.connector.rows_hint(text);
+        let mut fetched = Vec::with_capacity(hint);
+        let sink = |slot, answer| fetched.push((slot, answer));
+        self.fetch_objects_into::<T, X>(text, params, extra, hint, after, sink).await?;
+        self.connector.record_rows(text, fetched.len());
+        Ok(fetched)
+    }
+
+    /// As [`fetch_objects_and`](Session::fetch_objects_and), handing each
+    /// object's slot and `after`'s answer to `sink`, in row order, with
+    /// room made for `hint` rows.
+    async fn fetch_objects_into<T: Model, X: Send>(
+        &mut self,
+        text: &str,
+        params: &[Value],
+        extra: usize,
+        hint: usize,
+        mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
+        mut sink: impl FnMut(u32, X) + Send,
+    ) -> Result<()> {
         self.ready_to_read().await?;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        let hint = self.connector.rows_hint(text);
         arena.reserve(hint);
-        let mut fetched = Vec::with_capacity(hint);
         let width = T::TABLE.columns.len() + extra;
         // Merges into the arena it holds, not through `stream_into_arenas`:
         // finding the arena per row there cost 1.7 % of a large load.
@@ -843,13 +876,14 @@ impl Session {
             let mut reader = RowReader::new(T::TABLE, row);
             let object = T::from_row(&mut reader)?;
             let answer = after(&object, &mut reader);
-            fetched.push((arena.merge_loaded(object, group), answer));
+            sink(arena.merge_loaded(object, group), answer);
             Ok(())
         };
         let result = conn.query_each(text, params, &mut merge).await;
-        self.settle(result).await?;
-        self.connector.record_rows(text, fetched.len());
-        Ok(fetched)
+        if result.is_err() {
+            self.settle(result).await?;
+        }
+        Ok(())
     }
 
     /// Copies the assigned columns of a bulk UPDATE's returned rows into the
