@@ -1,14 +1,13 @@
 //! The Engine: a connection pool plus the dialect, as SQLAlchemy's `Engine`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{PoolError, TimeoutType, Timeouts};
 use orm_core::metadata::{sort_by_dependency, TableMeta};
 use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session, StatementTexts};
-use rustc_hash::FxHashMap;
 
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
@@ -48,17 +47,8 @@ pub(crate) struct EngineState {
     /// What checkout errors name.
     target: Target,
     statements: AtomicU64,
-    /// The last row count of statements that returned many rows.
-    row_counts: Mutex<FxHashMap<String, usize>>,
-    /// Whether `row_counts` may hold a count: while it holds none, as
-    /// with only small results, a query takes neither its lock nor a hash
-    /// of its text (about 90 instructions). Set under the lock.
-    any_row_counts: AtomicBool,
     texts: StatementTexts,
 }
-
-/// Row counts below this are not worth remembering.
-const MANY_ROWS: usize = 256;
 
 impl EngineState {
     /// Counts a statement and starts its clock, if anything will read it:
@@ -109,27 +99,6 @@ impl EngineState {
 impl Connector for EngineState {
     fn dialect(&self) -> &'static dyn Dialect {
         &POSTGRES
-    }
-
-    fn rows_hint(&self, sql: &str) -> usize {
-        // A count missed in a race with its recording only loses a hint.
-        if !self.any_row_counts.load(Ordering::Relaxed) {
-            return 0;
-        }
-        self.row_counts.lock().map_or(0, |counts| counts.get(sql).copied().unwrap_or(0))
-    }
-
-    fn record_rows(&self, sql: &str, rows: usize) {
-        if rows < MANY_ROWS && !self.any_row_counts.load(Ordering::Relaxed) {
-            return;
-        }
-        let Ok(mut counts) = self.row_counts.lock() else { return };
-        if rows >= MANY_ROWS {
-            counts.insert(sql.to_owned(), rows);
-        } else {
-            counts.remove(sql);
-        }
-        self.any_row_counts.store(!counts.is_empty(), Ordering::Relaxed);
     }
 
     fn statement_texts(&self) -> &StatementTexts {
@@ -290,8 +259,6 @@ impl EngineBuilder {
         let (pool, target) = pool::build(&self.url, &self.options, invalidation.clone())?;
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
-            row_counts: Mutex::new(FxHashMap::default()),
-            any_row_counts: AtomicBool::new(false),
             pool,
             options: self.options,
             invalidation,

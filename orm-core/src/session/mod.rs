@@ -268,11 +268,11 @@ impl Session {
             return Ok(Some(self.handle(index)));
         }
         let (text, params) = self.select_by_key::<T>(&key);
-        // At most one row: no row-count hint to ask for or record, and no
-        // `Vec` of slots (its allocation and free were 3 % of a lookup).
-        let mut found = None;
-        self.fetch_objects_into::<T, ()>(&text, &params, 0, 0, |_, _| (), |slot, ()| found = Some(slot)).await?;
-        Ok(found.map(|i| self.handle(i)))
+        // At most one row: no `Vec` of slots (its allocation and free were
+        // 3 % of a lookup).
+        let mut found = First(None);
+        self.fetch_objects_into::<T, ()>(&text, &params, 0, |_, _| (), &mut found).await?;
+        Ok(found.0.map(|i| self.handle(i)))
     }
 
     /// Looks up many objects by key at once: each key loaded in this session
@@ -761,17 +761,6 @@ impl Session {
         self.fetch_objects_sql::<T>(&sql.text, &sql.params).await
     }
 
-    /// How many rows `sql` returned when it last returned many (0: unknown),
-    /// to size a result before reading it.
-    pub(crate) fn rows_hint(&self, sql: &Sql) -> usize {
-        self.connector.rows_hint(&sql.text)
-    }
-
-    /// Records how many rows `sql` returned, for [`rows_hint`](Session::rows_hint).
-    pub(crate) fn record_rows(&self, sql: &Sql, rows: usize) {
-        self.connector.record_rows(&sql.text, rows);
-    }
-
     /// Runs rendered SQL after an autoflush and hands each row's values to
     /// `each` as they arrive, with no buffer of the whole result.
     pub(crate) async fn stream_sql(&mut self, sql: &Sql, each: &mut RowFn<'_>) -> Result<()> {
@@ -823,11 +812,9 @@ impl Session {
     /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL (its
     /// text and parameters, borrowed: a cached text is not copied).
     pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, text: &str, params: &[Value]) -> Result<Vec<u32>> {
-        let hint = self.connector.rows_hint(text);
-        let mut fetched = Vec::with_capacity(hint);
-        self.fetch_objects_into::<T, ()>(text, params, 0, hint, |_, _| (), |slot, ()| fetched.push(slot)).await?;
-        self.connector.record_rows(text, fetched.len());
-        Ok(fetched)
+        let mut fetched = Slots(Vec::new());
+        self.fetch_objects_into::<T, ()>(text, params, 0, |_, _| (), &mut fetched).await?;
+        Ok(fetched.0)
     }
 
     /// As [`fetch_objects_sql`](Session::fetch_objects_sql), for rows that
@@ -840,32 +827,27 @@ impl Session {
         extra: usize,
         after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
     ) -> Result<Vec<(u32, X)>> {
-        let hint = self.connector.rows_hint(text);
-        let mut fetched = Vec::with_capacity(hint);
-        let sink = |slot, answer| fetched.push((slot, answer));
-        self.fetch_objects_into::<T, X>(text, params, extra, hint, after, sink).await?;
-        self.connector.record_rows(text, fetched.len());
+        let mut fetched = Vec::new();
+        self.fetch_objects_into::<T, X>(text, params, extra, after, &mut fetched).await?;
         Ok(fetched)
     }
 
     /// As [`fetch_objects_and`](Session::fetch_objects_and), handing each
-    /// object's slot and `after`'s answer to `sink`, in row order, with
-    /// room made for `hint` rows.
+    /// object's slot and `after`'s answer to `fetched`, in row order.
     async fn fetch_objects_into<T: Model, X: Send>(
         &mut self,
         text: &str,
         params: &[Value],
         extra: usize,
-        hint: usize,
         mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
-        mut sink: impl FnMut(u32, X) + Send,
+        fetched: &mut (impl Fetched<X> + Send),
     ) -> Result<()> {
         self.ready_to_read().await?;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        arena.reserve(hint);
+        let mut first = true;
         let width = T::TABLE.columns.len() + extra;
         // Merges into the arena it holds, not through `stream_into_arenas`:
         // finding the arena per row there cost 1.7 % of a large load.
@@ -873,10 +855,17 @@ impl Session {
             if row.width() != width {
                 return Err(width_error::<T>(row.width().saturating_sub(extra)));
             }
+            if std::mem::take(&mut first) {
+                // The rows the statement returned last time: room for them
+                // now, instead of growing as they come.
+                let hint = row.rows_hint();
+                arena.reserve(hint);
+                fetched.reserve(hint);
+            }
             let mut reader = RowReader::new(T::TABLE, row);
             let object = T::from_row(&mut reader)?;
             let answer = after(&object, &mut reader);
-            sink(arena.merge_loaded(object, group), answer);
+            fetched.push(arena.merge_loaded(object, group), answer);
             Ok(())
         };
         let result = conn.query_each(text, params, &mut merge).await;
@@ -934,6 +923,49 @@ impl Session {
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
             links.insert(target);
         }
+    }
+}
+
+/// Where [`Session::fetch_objects_into`] puts the slot of each object it
+/// loads, with the answer of its `after`.
+trait Fetched<X> {
+    /// Makes room for `rows` more.
+    fn reserve(&mut self, rows: usize);
+
+    fn push(&mut self, slot: u32, answer: X);
+}
+
+impl<X> Fetched<X> for Vec<(u32, X)> {
+    fn reserve(&mut self, rows: usize) {
+        Vec::reserve(self, rows);
+    }
+
+    fn push(&mut self, slot: u32, answer: X) {
+        Vec::push(self, (slot, answer));
+    }
+}
+
+/// The slots alone.
+struct Slots(Vec<u32>);
+
+impl Fetched<()> for Slots {
+    fn reserve(&mut self, rows: usize) {
+        self.0.reserve(rows);
+    }
+
+    fn push(&mut self, slot: u32, (): ()) {
+        self.0.push(slot);
+    }
+}
+
+/// The first slot alone, of a statement that returns at most one row.
+struct First(Option<u32>);
+
+impl Fetched<()> for First {
+    fn reserve(&mut self, _: usize) {}
+
+    fn push(&mut self, slot: u32, (): ()) {
+        self.0.get_or_insert(slot);
     }
 }
 
