@@ -38,6 +38,14 @@ pub trait RawRow {
     /// The number of columns.
     fn width(&self) -> usize;
 
+    /// How many rows the statement returned when it last ran (0: unknown),
+    /// so that a reader can make room for them at the first row: growing
+    /// the identity map and a result row by row cost about a third of a
+    /// large load, and 4 % of a load of 100 rows.
+    fn rows_hint(&self) -> usize {
+        0
+    }
+
     /// Whether column `column` is NULL (or past the last column).
     fn is_null(&self, column: usize) -> bool;
 
@@ -219,19 +227,6 @@ pub trait Connector: Send + Sync + Debug {
 
     /// Checks a connection out of the pool, connecting if needed.
     fn connect(&self) -> BoxFuture<'_, Result<Box<dyn Connection>>>;
-
-    /// How many rows `sql` returned when it last returned many, so that a
-    /// session can make room before loading them (0: unknown). Growing the
-    /// identity map row by row costs about a third of a large load.
-    fn rows_hint(&self, sql: &str) -> usize {
-        let _ = sql;
-        0
-    }
-
-    /// Records how many rows `sql` returned, for [`rows_hint`](Connector::rows_hint).
-    fn record_rows(&self, sql: &str, rows: usize) {
-        let _ = (sql, rows);
-    }
 
     /// The statement texts the sessions of this connector render once and
     /// then reuse (a flush's INSERT of each model).

@@ -283,7 +283,7 @@ impl Session {
             let sort_key = order.map_or((false, 0), |o| o.key(object.column_value(o.column)));
             (owner, sort_key)
         };
-        self.fetch_objects_and::<T, _>(sql, usize::from(extra), read).await
+        self.fetch_objects_and::<T, _>(&sql.text, &sql.params, usize::from(extra), read).await
     }
 }
 

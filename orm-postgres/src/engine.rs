@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{PoolError, TimeoutType, Timeouts};
 use orm_core::metadata::{sort_by_dependency, TableMeta};
 use orm_core::{BoxFuture, Connection, Connector, Dialect, Result, SchemaReport, Session, StatementTexts};
-use rustc_hash::FxHashMap;
 
 use crate::dialect::{self, POSTGRES};
 use crate::error::from_pool;
@@ -48,13 +47,8 @@ pub(crate) struct EngineState {
     /// What checkout errors name.
     target: Target,
     statements: AtomicU64,
-    /// The last row count of statements that returned many rows.
-    row_counts: Mutex<FxHashMap<String, usize>>,
     texts: StatementTexts,
 }
-
-/// Row counts below this are not worth remembering.
-const MANY_ROWS: usize = 256;
 
 impl EngineState {
     /// Counts a statement and starts its clock, if anything will read it:
@@ -105,19 +99,6 @@ impl EngineState {
 impl Connector for EngineState {
     fn dialect(&self) -> &'static dyn Dialect {
         &POSTGRES
-    }
-
-    fn rows_hint(&self, sql: &str) -> usize {
-        self.row_counts.lock().map_or(0, |counts| counts.get(sql).copied().unwrap_or(0))
-    }
-
-    fn record_rows(&self, sql: &str, rows: usize) {
-        let Ok(mut counts) = self.row_counts.lock() else { return };
-        if rows >= MANY_ROWS {
-            counts.insert(sql.to_owned(), rows);
-        } else if !counts.is_empty() {
-            counts.remove(sql);
-        }
     }
 
     fn statement_texts(&self) -> &StatementTexts {
@@ -278,7 +259,6 @@ impl EngineBuilder {
         let (pool, target) = pool::build(&self.url, &self.options, invalidation.clone())?;
         let state = Arc::new_cyclic(|me| EngineState {
             me: me.clone(),
-            row_counts: Mutex::new(FxHashMap::default()),
             pool,
             options: self.options,
             invalidation,

@@ -17,9 +17,9 @@ use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
-use crate::pool::{Pooled, PooledClient};
+use crate::pool::{Pooled, PooledClient, Prepared};
 use crate::row::PgRow;
-use crate::types::{accepts, check_params, ColumnKind, Param};
+use crate::types::{accepts, check_params, Param};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -103,22 +103,24 @@ impl PgConnection {
         params: &[Value],
         each: &mut (impl FnMut(&mut dyn RawRow) -> Result<()> + Send),
     ) -> (Result<usize>, Sent) {
-        let statement = match self.prepare(sql, params).await {
-            Ok(statement) => statement,
+        let prepared = match self.prepare(sql, params).await {
+            Ok(prepared) => prepared,
             Err(e) => return (Err(e), Sent::default()),
         };
-        // Column types are looked at once per statement, not once per value.
-        let columns: Vec<(ColumnKind, &Type)> =
-            statement.columns().iter().map(|c| (ColumnKind::of(c.type_()), c.type_())).collect();
         let this = &*self;
         let rows = async {
+            let statement = &prepared.statement;
             let stream =
-                this.client().query_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e))?;
+                this.client().query_raw(statement, params.iter().map(Param)).await.map_err(|e| this.error(e))?;
             futures_util::pin_mut!(stream);
+            let rows_hint = prepared.rows.load(Ordering::Relaxed);
+            let mut count = 0;
             while let Some(row) = stream.try_next().await.map_err(|e| this.error(e))? {
-                each(&mut PgRow::new(&row, &columns))?;
+                each(&mut PgRow::new(&row, &prepared.columns, rows_hint))?;
+                count += 1;
             }
-            Ok(columns.len())
+            prepared.rows.store(count, Ordering::Relaxed);
+            Ok(prepared.columns.len())
         };
         this.pipelined(rows).await
     }
@@ -138,36 +140,42 @@ impl PgConnection {
 
     /// Runs a statement once; returns what went out with it.
     async fn execute_once(&mut self, sql: &str, params: &[Value]) -> (Result<u64>, Sent) {
-        let statement = match self.prepare(sql, params).await {
-            Ok(statement) => statement,
+        let prepared = match self.prepare(sql, params).await {
+            Ok(prepared) => prepared,
             Err(e) => return (Err(e), Sent::default()),
         };
         let this = &*self;
+        let statement = &prepared.statement;
         let count =
-            async { this.client().execute_raw(&statement, params.iter().map(Param)).await.map_err(|e| this.error(e)) };
+            async { this.client().execute_raw(statement, params.iter().map(Param)).await.map_err(|e| this.error(e)) };
         this.pipelined(count).await
     }
 
     /// Prepares `sql` (once per connection) and checks the parameters
     /// against the types the server expects.
-    async fn prepare(&mut self, sql: &str, params: &[Value]) -> Result<tokio_postgres::Statement> {
-        let statement = self.prepared(sql).await?;
-        check_params(statement.params(), params)?;
-        Ok(statement)
+    async fn prepare(&mut self, sql: &str, params: &[Value]) -> Result<Arc<Prepared>> {
+        let prepared = self.prepared_entry(sql).await?;
+        check_params(prepared.statement.params(), params)?;
+        Ok(prepared)
     }
 
     /// The statement of `sql`, prepared on this connection, the first time
     /// only.
     async fn prepared(&mut self, sql: &str) -> Result<tokio_postgres::Statement> {
-        if let Some(statement) = self.pooled().statements.get(sql) {
-            return Ok(statement.clone());
+        Ok(self.prepared_entry(sql).await?.statement.clone())
+    }
+
+    /// As [`prepared`](Self::prepared), with what each run of it needs.
+    async fn prepared_entry(&mut self, sql: &str) -> Result<Arc<Prepared>> {
+        if let Some(prepared) = self.pooled().statements.get(sql) {
+            return Ok(prepared.clone());
         }
         // Boxed: the driver's preparation is a large future, and every
         // statement's future would otherwise carry it, and move it.
         let prepared = Box::pin(self.client().prepare(sql)).await;
-        let statement = prepared.map_err(|e| self.error(e))?;
-        self.pooled().statements.insert(sql.into(), statement.clone());
-        Ok(statement)
+        let prepared = Arc::new(Prepared::new(prepared.map_err(|e| self.error(e))?));
+        self.pooled().statements.insert(sql.into(), prepared.clone());
+        Ok(prepared)
     }
 
     /// Runs `statement`, with the pending `BEGIN` and `COMMIT` if there are

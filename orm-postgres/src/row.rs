@@ -11,12 +11,14 @@ use crate::types::{unreadable, ColumnKind, RawValue};
 /// statement.
 pub(crate) struct PgRow<'r> {
     row: &'r Row,
-    columns: &'r [(ColumnKind, &'r Type)],
+    columns: &'r [(ColumnKind, Type)],
+    /// How many rows the statement returned the last time (0: unknown).
+    rows_hint: usize,
 }
 
 impl<'r> PgRow<'r> {
-    pub(crate) fn new(row: &'r Row, columns: &'r [(ColumnKind, &'r Type)]) -> Self {
-        PgRow { row, columns }
+    pub(crate) fn new(row: &'r Row, columns: &'r [(ColumnKind, Type)], rows_hint: usize) -> Self {
+        PgRow { row, columns, rows_hint }
     }
 
     /// The bytes of column `column`; `None` for NULL.
@@ -34,7 +36,8 @@ impl<'r> PgRow<'r> {
         kind: ColumnKind,
         decode: impl FnOnce(&Type, &'r [u8]) -> Result<T, crate::types::BoxError>,
     ) -> Result<Option<T>, Value> {
-        let Some(&(found, ty)) = self.columns.get(column) else { return Ok(None) };
+        let Some((found, ty)) = self.columns.get(column) else { return Ok(None) };
+        let found = *found;
         if found != kind {
             return Err(self.value(column));
         }
@@ -59,13 +62,17 @@ impl RawRow for PgRow<'_> {
         self.columns.len()
     }
 
+    fn rows_hint(&self) -> usize {
+        self.rows_hint
+    }
+
     fn is_null(&self, column: usize) -> bool {
         self.raw(column).is_none()
     }
 
     fn value(&mut self, column: usize) -> Value {
         match self.columns.get(column) {
-            Some(&(kind, ty)) => kind.decode_or_unreadable(ty, self.raw(column)),
+            Some((kind, ty)) => kind.decode_or_unreadable(ty, self.raw(column)),
             None => Value::Null,
         }
     }

@@ -419,16 +419,18 @@ impl<Sel: Selection, F> Select<Sel, F, &mut Session> {
         let statement = statement::Statement::Select(Box::new(self.select));
         if !Sel::NEEDS_SESSION {
             let sql = session.render(statement);
-            // Sized from the last run of the same statement: growing the
-            // result row by row costs about 5 % of a large read.
-            let mut out = Vec::with_capacity(session.rows_hint(&sql));
+            let mut out = Vec::new();
             let mut read = |row: &mut dyn RawRow| -> Result<()> {
                 check_width(width, row.width())?;
+                if out.is_empty() {
+                    // Sized from the last run of the same statement: growing
+                    // the result row by row costs about 5 % of a large read.
+                    out.reserve(row.rows_hint());
+                }
                 out.push(Sel::read(None, &mut ResultRow::new(row))?);
                 Ok(())
             };
             session.stream_sql(&sql, &mut read).await?;
-            session.record_rows(&sql, out.len());
             return Ok(out);
         }
         let mut out = Vec::new();

@@ -88,7 +88,12 @@ impl<E> Chunked<E> {
             [] => self.chunks.push(Vec::with_capacity(additional.max(FIRST).min(Self::PER_CHUNK))),
             [first] => {
                 let wanted = (first.len() + additional).min(Self::PER_CHUNK);
-                first.reserve_exact(wanted.saturating_sub(first.len()));
+                if wanted > first.capacity() {
+                    // At least doubled, as `push` grows it: room made for a
+                    // row or two at a time must not copy the chunk each time.
+                    let grown = wanted.max(2 * first.capacity()).min(Self::PER_CHUNK);
+                    first.reserve_exact(grown - first.len());
+                }
             }
             _ => {}
         }
@@ -181,6 +186,19 @@ mod tests {
         list.reserve(100 * Chunked::<u64>::PER_CHUNK);
         assert_eq!(capacity(&list), Chunked::<u64>::PER_CHUNK, "never beyond a chunk");
         assert!((0..1_000).all(|i| list[i] == i as u64));
+    }
+
+    #[test]
+    fn room_made_a_little_at_a_time_still_doubles() {
+        let mut list = Chunked::default();
+        let mut grown = 0;
+        for i in 0..1_000u64 {
+            let room = capacity(&list);
+            list.reserve(1);
+            grown += usize::from(capacity(&list) != room);
+            list.push(i);
+        }
+        assert!(grown <= 10, "grown {grown} times for 1,000 elements");
     }
 
     #[test]

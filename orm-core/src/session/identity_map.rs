@@ -287,11 +287,13 @@ impl<T: Model> Arena<T> {
             .collect()
     }
 
-    /// Makes room for `additional` more keys in the identity map, which
-    /// would otherwise be rehashed as it grows. The slots need no room made:
-    /// their chunks never move.
+    /// Makes room for `additional` more objects about to be loaded: keys
+    /// in the identity map, which would otherwise be rehashed as it grows,
+    /// and slots in the first chunk, which would otherwise double (later
+    /// chunks never move).
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.by_key.reserve(additional);
+        self.slots.reserve(additional);
     }
 
     pub(crate) fn find(&self, key: &T::Key) -> Option<u32> {

@@ -85,9 +85,11 @@ pub struct Session {
     expire_on_commit: bool,
     /// Where the statements go while recording (`record_statements`).
     recording: Option<recording::StatementLog>,
-    /// The text of each model's SELECT by key, rendered once: a lookup
-    /// then costs no statement building.
-    key_selects: rustc_hash::FxHashMap<TypeId, String>,
+    /// The text of each model's SELECT by key, from the connector's
+    /// [`StatementTexts`]: a lookup then costs no statement building, and
+    /// no lock on the connector's texts after the first. Shared, not
+    /// copied: a copy per lookup cost an allocation and a free.
+    key_selects: rustc_hash::FxHashMap<TypeId, Arc<str>>,
 }
 
 impl fmt::Debug for Session {
@@ -265,9 +267,12 @@ impl Session {
         if let Some(index) = self.loaded::<T>(&key) {
             return Ok(Some(self.handle(index)));
         }
-        let sql = self.select_by_key::<T>(&key);
-        let slots = self.fetch_objects_sql::<T>(&sql).await?;
-        Ok(slots.into_iter().next().map(|i| self.handle(i)))
+        let (text, params) = self.select_by_key::<T>(&key);
+        // At most one row: no `Vec` of slots (its allocation and free were
+        // 3 % of a lookup).
+        let mut found = First(None);
+        self.fetch_objects_into::<T, ()>(&text, &params, 0, |_, _| (), &mut found).await?;
+        Ok(found.0.map(|i| self.handle(i)))
     }
 
     /// Looks up many objects by key at once: each key loaded in this session
@@ -288,7 +293,7 @@ impl Session {
         if !missing.is_empty() {
             let select = select_by_keys(T::TABLE, missing.iter().map(|k| T::key_values(k)).collect());
             let sql = self.render(Statement::Select(Box::new(select)));
-            fetched.extend(self.fetch_objects_sql::<T>(&sql).await?);
+            fetched.extend(self.fetch_objects_sql::<T>(&sql.text, &sql.params).await?);
         }
         Ok(keys
             .iter()
@@ -305,17 +310,21 @@ impl Session {
         self.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)))
     }
 
-    /// The SELECT of the row of `T` with this key.
-    fn select_by_key<T: Model>(&mut self, key: &T::Key) -> Sql {
+    /// The SELECT of the row of `T` with this key: its text and its
+    /// parameters. The text does not depend on the key's values.
+    fn select_by_key<T: Model>(&mut self, key: &T::Key) -> (Arc<str>, Vec<Value>) {
         let params = T::key_values(key);
         if let Some(text) = self.key_selects.get(&TypeId::of::<T>()) {
-            return Sql { text: text.clone(), params };
+            return (text.clone(), params);
         }
-        let mut select = statement::select_table(T::TABLE);
-        select.filter = statement::key_filter(T::TABLE, params);
-        let sql = self.render(Statement::Select(Box::new(select)));
-        self.key_selects.insert(TypeId::of::<T>(), sql.text.clone());
-        sql
+        let render = || {
+            let mut select = statement::select_table(T::TABLE);
+            select.filter = statement::key_filter(T::TABLE, params.clone());
+            self.render(Statement::Select(Box::new(select))).text
+        };
+        let text = self.connector.statement_texts().key_select(TypeId::of::<T>(), render);
+        self.key_selects.insert(TypeId::of::<T>(), text.clone());
+        (text, params)
     }
 
     /// Marks an object for deletion at the next flush. A pending object is
@@ -350,8 +359,8 @@ impl Session {
     pub async fn refresh<T: Model>(&mut self, handle: Handle<T>) -> Result<()> {
         let key = self.object(handle).ok_or_else(|| self.handle_error(handle))?.key();
         // No autoflush: the pending changes of this object are to be dropped.
-        let sql = self.select_by_key::<T>(&key);
-        let rows = self.run_sql(&sql).await?;
+        let (text, params) = self.select_by_key::<T>(&key);
+        let rows = self.run_sql(&text, &params).await?;
         let fresh = decode_rows::<T>(rows)?.pop().ok_or(Error::NotFound { model: T::TABLE.model })?;
         self.arena_mut::<T>().replace(handle.index, fresh);
         Ok(())
@@ -732,14 +741,14 @@ impl Session {
     /// one is open).
     async fn query_statement(&mut self, statement: Statement) -> Result<Rows> {
         let sql = self.render(statement);
-        self.run_sql(&sql).await
+        self.run_sql(&sql.text, &sql.params).await
     }
 
-    /// Runs rendered SQL on the session's connection; a failure rolls the
-    /// transaction back.
-    pub(crate) async fn run_sql(&mut self, sql: &Sql) -> Result<Rows> {
+    /// Runs rendered SQL (its text and parameters) on the session's
+    /// connection; a failure rolls the transaction back.
+    pub(crate) async fn run_sql(&mut self, text: &str, params: &[Value]) -> Result<Rows> {
         self.recover_from_dropped_flush().await?;
-        let result = self.connection().await?.query(&sql.text, &sql.params).await;
+        let result = self.connection().await?.query(text, params).await;
         self.settle(result).await
     }
 
@@ -749,18 +758,7 @@ impl Session {
     /// order; they form one group of siblings.
     pub(crate) async fn fetch_objects<T: Model>(&mut self, statement: Statement) -> Result<Vec<u32>> {
         let sql = &self.render(statement);
-        self.fetch_objects_sql::<T>(sql).await
-    }
-
-    /// How many rows `sql` returned when it last returned many (0: unknown),
-    /// to size a result before reading it.
-    pub(crate) fn rows_hint(&self, sql: &Sql) -> usize {
-        self.connector.rows_hint(&sql.text)
-    }
-
-    /// Records how many rows `sql` returned, for [`rows_hint`](Session::rows_hint).
-    pub(crate) fn record_rows(&self, sql: &Sql, rows: usize) {
-        self.connector.record_rows(&sql.text, rows);
+        self.fetch_objects_sql::<T>(&sql.text, &sql.params).await
     }
 
     /// Runs rendered SQL after an autoflush and hands each row's values to
@@ -787,6 +785,15 @@ impl Session {
     /// Before a query whose rows are read as they arrive: the autoflush,
     /// the recovery from a dropped flush, and the connection.
     async fn ready_to_read(&mut self) -> Result<()> {
+        // Mostly there is nothing to flush and no dropped flush or commit
+        // to settle: checked here, the futures below (about 200
+        // instructions a query) are skipped.
+        if !(self.flushing || self.committing || (self.autoflush && self.has_changes())) {
+            if self.conn.is_none() {
+                self.connection().await?;
+            }
+            return Ok(());
+        }
         self.autoflush().await?;
         self.recover_from_dropped_flush().await?;
         self.connection().await?;
@@ -802,10 +809,12 @@ impl Session {
         result
     }
 
-    /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL.
-    pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, sql: &Sql) -> Result<Vec<u32>> {
-        let fetched = self.fetch_objects_and::<T, ()>(sql, 0, |_, _| ()).await?;
-        Ok(fetched.into_iter().map(|(slot, ())| slot).collect())
+    /// As [`fetch_objects`](Session::fetch_objects), for rendered SQL (its
+    /// text and parameters, borrowed: a cached text is not copied).
+    pub(crate) async fn fetch_objects_sql<T: Model>(&mut self, text: &str, params: &[Value]) -> Result<Vec<u32>> {
+        let mut fetched = Slots(Vec::new());
+        self.fetch_objects_into::<T, ()>(text, params, 0, |_, _| (), &mut fetched).await?;
+        Ok(fetched.0)
     }
 
     /// As [`fetch_objects_sql`](Session::fetch_objects_sql), for rows that
@@ -813,18 +822,32 @@ impl Session {
     /// the object, and its answer comes back with the object's slot.
     pub(crate) async fn fetch_objects_and<T: Model, X: Send>(
         &mut self,
-        sql: &Sql,
+        text: &str,
+        params: &[Value],
+        extra: usize,
+        after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
+    ) -> Result<Vec<(u32, X)>> {
+        let mut fetched = Vec::new();
+        self.fetch_objects_into::<T, X>(text, params, extra, after, &mut fetched).await?;
+        Ok(fetched)
+    }
+
+    /// As [`fetch_objects_and`](Session::fetch_objects_and), handing each
+    /// object's slot and `after`'s answer to `fetched`, in row order.
+    async fn fetch_objects_into<T: Model, X: Send>(
+        &mut self,
+        text: &str,
+        params: &[Value],
         extra: usize,
         mut after: impl FnMut(&T, &mut RowReader<'_>) -> X + Send,
-    ) -> Result<Vec<(u32, X)>> {
+        fetched: &mut (impl Fetched<X> + Send),
+    ) -> Result<()> {
         self.ready_to_read().await?;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        let hint = self.connector.rows_hint(&sql.text);
-        arena.reserve(hint);
-        let mut fetched = Vec::with_capacity(hint);
+        let mut first = true;
         let width = T::TABLE.columns.len() + extra;
         // Merges into the arena it holds, not through `stream_into_arenas`:
         // finding the arena per row there cost 1.7 % of a large load.
@@ -832,16 +855,24 @@ impl Session {
             if row.width() != width {
                 return Err(width_error::<T>(row.width().saturating_sub(extra)));
             }
+            if std::mem::take(&mut first) {
+                // The rows the statement returned last time: room for them
+                // now, instead of growing as they come.
+                let hint = row.rows_hint();
+                arena.reserve(hint);
+                fetched.reserve(hint);
+            }
             let mut reader = RowReader::new(T::TABLE, row);
             let object = T::from_row(&mut reader)?;
             let answer = after(&object, &mut reader);
-            fetched.push((arena.merge_loaded(object, group), answer));
+            fetched.push(arena.merge_loaded(object, group), answer);
             Ok(())
         };
-        let result = conn.query_each(&sql.text, &sql.params, &mut merge).await;
-        self.settle(result).await?;
-        self.connector.record_rows(&sql.text, fetched.len());
-        Ok(fetched)
+        let result = conn.query_each(text, params, &mut merge).await;
+        if result.is_err() {
+            self.settle(result).await?;
+        }
+        Ok(())
     }
 
     /// Copies the assigned columns of a bulk UPDATE's returned rows into the
@@ -884,6 +915,49 @@ impl Session {
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
             links.set(targets);
         }
+    }
+}
+
+/// Where [`Session::fetch_objects_into`] puts the slot of each object it
+/// loads, with the answer of its `after`.
+trait Fetched<X> {
+    /// Makes room for `rows` more.
+    fn reserve(&mut self, rows: usize);
+
+    fn push(&mut self, slot: u32, answer: X);
+}
+
+impl<X> Fetched<X> for Vec<(u32, X)> {
+    fn reserve(&mut self, rows: usize) {
+        Vec::reserve(self, rows);
+    }
+
+    fn push(&mut self, slot: u32, answer: X) {
+        Vec::push(self, (slot, answer));
+    }
+}
+
+/// The slots alone.
+struct Slots(Vec<u32>);
+
+impl Fetched<()> for Slots {
+    fn reserve(&mut self, rows: usize) {
+        self.0.reserve(rows);
+    }
+
+    fn push(&mut self, slot: u32, (): ()) {
+        self.0.push(slot);
+    }
+}
+
+/// The first slot alone, of a statement that returns at most one row.
+struct First(Option<u32>);
+
+impl Fetched<()> for First {
+    fn reserve(&mut self, _: usize) {}
+
+    fn push(&mut self, slot: u32, (): ()) {
+        self.0.get_or_insert(slot);
     }
 }
 

@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::query::select::ResultRow;
 use crate::session::{Handle, Session};
-use crate::statement::Sql;
 use crate::value::{SqlValue, Value};
 
 /// The parameters of a raw statement: `()`, or a tuple of values of column
@@ -90,9 +89,8 @@ tuples!(A B C D E G H);
 tuples!(A B C D E G H J);
 
 /// Binds parameters, keeping their Rust type names for error messages.
-fn bind(sql: &str, params: impl Params) -> (Sql, Vec<&'static str>) {
-    let (params, types): (Vec<Value>, Vec<&'static str>) = params.into_params().into_iter().unzip();
-    (Sql { text: sql.to_owned(), params }, types)
+fn bind(params: impl Params) -> (Vec<Value>, Vec<&'static str>) {
+    params.into_params().into_iter().unzip()
 }
 
 /// Names the Rust type of a parameter the database refused.
@@ -121,9 +119,9 @@ impl Session {
     /// A database error; [`Error::ParameterType`] naming the parameter's
     /// position, the SQL type expected and the Rust type given.
     pub async fn execute(&mut self, sql: &str, params: impl Params) -> Result<u64> {
-        let (sql, types) = bind(sql, params);
+        let (params, types) = bind(params);
         self.prepare_write().await?;
-        let result = self.connection().await?.execute(&sql.text, &sql.params).await;
+        let result = self.connection().await?.execute(sql, &params).await;
         self.settle(result).await.map_err(|e| name_parameter(e, &types))
     }
 
@@ -155,15 +153,15 @@ impl Session {
     /// As [`execute`](Session::execute); [`Error::Decode`] when a value does
     /// not fit its field.
     pub async fn from_statement<T: Model>(&mut self, sql: &str, params: impl Params) -> Result<Vec<Handle<T>>> {
-        let (sql, types) = bind(sql, params);
+        let (params, types) = bind(params);
         self.prepare_write().await?;
-        let slots = self.fetch_objects_sql::<T>(&sql).await.map_err(|e| name_parameter(e, &types))?;
+        let slots = self.fetch_objects_sql::<T>(sql, &params).await.map_err(|e| name_parameter(e, &types))?;
         Ok(slots.into_iter().map(|i| self.handle(i)).collect())
     }
 
     async fn raw_rows(&mut self, sql: &str, params: impl Params) -> Result<crate::executor::Rows> {
-        let (sql, types) = bind(sql, params);
+        let (params, types) = bind(params);
         self.prepare_write().await?;
-        self.run_sql(&sql).await.map_err(|e| name_parameter(e, &types))
+        self.run_sql(sql, &params).await.map_err(|e| name_parameter(e, &types))
     }
 }

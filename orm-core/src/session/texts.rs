@@ -10,11 +10,13 @@ use crate::session::unit_of_work::InsertShape;
 /// The texts of statements that every session sends again and again,
 /// rendered once and kept by a [`Connector`](crate::Connector) for its life
 /// (SQLAlchemy's compiled cache): the INSERT of a model's new objects, whose
-/// text depends only on the model and on the shape of its rows. Rendering
-/// it cost more than the rest of the session's work for one new object.
+/// text depends only on the model and on the shape of its rows, and the
+/// SELECT of a model's row by key. Rendering either cost more than the rest
+/// of the session's work for one new object, or one `get`.
 #[derive(Debug, Default)]
 pub struct StatementTexts {
     inserts: RwLock<FxHashMap<(TypeId, InsertShape), Arc<str>>>,
+    key_selects: RwLock<FxHashMap<TypeId, Arc<str>>>,
 }
 
 impl StatementTexts {
@@ -28,5 +30,15 @@ impl StatementTexts {
         }
         let text: Arc<str> = render().into();
         self.inserts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(text).clone()
+    }
+
+    /// The text of the SELECT of the row of `model` with a given key,
+    /// rendered by `render` the first time it is asked for.
+    pub(crate) fn key_select(&self, model: TypeId, render: impl FnOnce() -> String) -> Arc<str> {
+        if let Some(text) = self.key_selects.read().unwrap_or_else(PoisonError::into_inner).get(&model) {
+            return text.clone();
+        }
+        let text: Arc<str> = render().into();
+        self.key_selects.write().unwrap_or_else(PoisonError::into_inner).entry(model).or_insert(text).clone()
     }
 }
