@@ -130,13 +130,26 @@ fn post(row: &Row, at: usize) -> RawPost {
     RawPost { id: row.get(at), user_id: row.get(at + 1), title: row.get(at + 2), body: row.get(at + 3) }
 }
 
-async fn rows(client: &Client, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Vec<Row> {
+/// Runs a prepared statement and reads each row as it arrives into what
+/// the caller keeps, as diesel_bench's tokio-postgres side does
+/// (`query_raw` + `map` + `collect::<Vec<_>>`).
+async fn read<T>(
+    client: &Client,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+    mut each: impl FnMut(&Row) -> T,
+) -> Vec<T> {
     let stream = client.query_raw(statement, params.iter().copied()).await.unwrap();
     pin_mut!(stream);
-    stream.try_collect().await.unwrap()
+    let mut read = Vec::new();
+    while let Some(row) = stream.try_next().await.unwrap() {
+        read.push(each(&row));
+    }
+    read
 }
 
-/// The raw side: one connection, every statement prepared once.
+/// The raw side: one connection, every statement prepared once, rows read
+/// as they arrive into structs that are kept (as diesel_bench does).
 struct Raw {
     client: Client,
     users: Statement,
@@ -183,18 +196,19 @@ impl Raw {
     }
 
     async fn select_users(&self, n: i32) -> usize {
-        rows(&self.client, &self.users, &[&n]).await.iter().map(user).count()
+        read(&self.client, &self.users, &[&n], user).await.len()
     }
 
     /// Each user with its posts, as a user of the driver would assemble them.
     async fn users_with_posts(&self, n: i32) -> usize {
         let mut by_user: HashMap<i32, (RawUser, Vec<RawPost>)> = HashMap::new();
-        for row in rows(&self.client, &self.join, &[&n]).await {
-            let entry = by_user.entry(row.get(0)).or_insert_with(|| (user(&row), Vec::new()));
+        read(&self.client, &self.join, &[&n], |row| {
+            let entry = by_user.entry(row.get(0)).or_insert_with(|| (user(row), Vec::new()));
             if row.get::<_, Option<i32>>(3).is_some() {
-                entry.1.push(post(&row, 3));
+                entry.1.push(post(row, 3));
             }
-        }
+        })
+        .await;
         by_user.len()
     }
 
@@ -212,20 +226,22 @@ impl Raw {
     /// Users 1..=100, their posts and the posts' comments: three queries,
     /// grouped in memory.
     async fn users_posts_comments(&self) -> usize {
-        let users: Vec<RawUser> = rows(&self.client, &self.users, &[&100]).await.iter().map(user).collect();
+        let users: Vec<RawUser> = read(&self.client, &self.users, &[&100], user).await;
         let ids: Vec<i32> = users.iter().map(|u| u.id).collect();
         let mut posts: HashMap<i32, Vec<RawPost>> = HashMap::new();
         let mut post_ids = Vec::new();
-        for row in rows(&self.client, &self.posts_of, &[&ids]).await {
-            let post = post(&row, 0);
+        read(&self.client, &self.posts_of, &[&ids], |row| {
+            let post = post(row, 0);
             post_ids.push(post.id);
             posts.entry(post.user_id).or_default().push(post);
-        }
+        })
+        .await;
         let mut comments: HashMap<i32, Vec<RawComment>> = HashMap::new();
-        for row in rows(&self.client, &self.comments_of, &[&post_ids]).await {
+        read(&self.client, &self.comments_of, &[&post_ids], |row| {
             let comment = RawComment { id: row.get(0), post_id: row.get(1), text: row.get(2) };
             comments.entry(comment.post_id).or_default().push(comment);
-        }
+        })
+        .await;
         std::hint::black_box((&users, &posts));
         comments.values().map(Vec::len).sum()
     }
@@ -276,11 +292,11 @@ async fn orm_get_many(engine: &Engine) {
 /// of the same structs read by the driver.
 async fn memory(engine: &Engine, raw: &Raw) -> (isize, isize) {
     let before = LIVE_BYTES.load(Ordering::Relaxed);
-    let users: Vec<User> = rows(&raw.client, &raw.users, &[&USERS])
-        .await
-        .iter()
-        .map(|row| User { id: row.get(0), name: row.get(1), hair_color: row.get(2), posts: Many::default() })
-        .collect();
+    let read_user =
+        |row: &Row| User { id: row.get(0), name: row.get(1), hair_color: row.get(2), posts: Many::default() };
+    let mut users: Vec<User> = read(&raw.client, &raw.users, &[&USERS], read_user).await;
+    // The Vec at its length, not at the capacity its growth left.
+    users.shrink_to_fit();
     let plain = LIVE_BYTES.load(Ordering::Relaxed) - before;
     drop(users);
     let before = LIVE_BYTES.load(Ordering::Relaxed);
