@@ -67,6 +67,7 @@ struct LiveConstraint {
     columns: Vec<String>,
     referenced_table: Option<String>,
     referenced_columns: Vec<String>,
+    #[cfg_attr(not(feature = "json"), allow(dead_code, reason = "read by the migrations' snapshot, a json feature"))]
     detail: Option<String>,
 }
 
