@@ -246,19 +246,12 @@ impl Session {
             self.fetch_related::<T>(&sql, meta, extra, order).await?
         };
         let targets = loaded.iter().map(|(slot, (owner, key))| (owner.as_ref(), *key, *slot));
-        let (owner_lists, lists) = group_by_owner(targets, owners.len(), order);
-        let mut slots = Vec::with_capacity(loaded.len());
-        slots.extend(lists.iter().flatten().map(|&(_, slot)| slot));
+        let collections = group_by_owner(targets, owners.len(), order);
         for (parent, key, _) in owners {
-            let list = key.as_ref().and_then(|k| owner_lists.get(k)).map_or(&[][..], |&i| lists[i].as_slice());
-            self.set_links::<M>(parent, relation, list.iter().map(|&(_, slot)| slot).collect());
+            let targets = key.as_ref().map_or_else(Vec::new, |k| collections.of(k));
+            self.set_links::<M>(parent, relation, targets);
         }
-        if extra {
-            // A target linked to several owners came once per owner.
-            slots.sort_unstable();
-            slots.dedup();
-        }
-        Ok(slots)
+        Ok(collections.distinct_targets())
     }
 
     /// Runs a relationship query and merges its rows as they arrive;
@@ -288,19 +281,44 @@ impl Session {
 }
 
 /// One owner's targets as they are gathered: each one's sort key and slot.
-pub(crate) type Collection = Vec<(SortKey, u32)>;
+type Collection = Vec<(SortKey, u32)>;
 
-/// The targets of each owner, matched by the owner (its key, or its slot
-/// in a joined load): each owner -> its list in the lists returned. A list
-/// is in the order the targets came (the database's, when it sorted them),
-/// or sorted by `order`. A target met twice under one owner (a link row
-/// written twice, two rows sharing the model's key, a joined load's
-/// product of two collections) is listed once.
+/// The collections of a relationship load, by owner (its key, or its slot
+/// in a joined load), from [`group_by_owner`].
+pub(crate) struct Collections<K> {
+    /// Each owner's position in `lists`.
+    positions: FxHashMap<K, usize>,
+    lists: Vec<Collection>,
+}
+
+impl<K: Hash + Eq> Collections<K> {
+    /// The targets of `owner`, in its collection's order (none for an owner
+    /// no target matched).
+    pub(crate) fn of(&self, owner: &K) -> Vec<u32> {
+        let list = self.positions.get(owner).map_or(&[][..], |&i| self.lists[i].as_slice());
+        list.iter().map(|&(_, slot)| slot).collect()
+    }
+
+    /// Every target, each once (a target of several owners, many-to-many,
+    /// is in several collections).
+    pub(crate) fn distinct_targets(&self) -> Vec<u32> {
+        let mut targets: Vec<u32> = self.lists.iter().flatten().map(|&(_, slot)| slot).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        targets
+    }
+}
+
+/// The targets of each owner, matched by the owner. A collection is in the
+/// order the targets came (the database's, when it sorted them), or sorted
+/// by `order`. A target met twice under one owner (a link row written
+/// twice, two rows sharing the model's key, a joined load's product of two
+/// collections) is listed once.
 pub(crate) fn group_by_owner<'a, K: Hash + Eq + Clone + 'a>(
     targets: impl Iterator<Item = (Option<&'a K>, SortKey, u32)> + Clone,
     owners: usize,
     order: Option<MemoryOrder>,
-) -> (FxHashMap<K, usize>, Vec<Collection>) {
+) -> Collections<K> {
     let mut positions: FxHashMap<K, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
     // The lists are counted first and allocated once each: growing them
     // target by target was 4 % of a three-level load.
@@ -341,7 +359,7 @@ pub(crate) fn group_by_owner<'a, K: Hash + Eq + Clone + 'a>(
             drop_repeats(list);
         }
     }
-    (positions, lists)
+    Collections { positions, lists }
 }
 
 /// Keeps the first entry of each target in a collection sorted by key: a

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{group_by_owner, Collection, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_owner, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::RelationMeta;
@@ -166,24 +166,13 @@ impl Gathered {
         for (i, (step, children)) in steps.iter().zip(self.children).enumerate() {
             let owners = step.parent.map_or(&self.roots, |p| &children_of_steps[p]);
             let targets = children.iter().map(|(key, owner, child)| (Some(owner), *key, *child));
-            let (positions, lists) = group_by_owner(targets, owners.len(), step.order);
+            let collections = group_by_owner(targets, owners.len(), step.order);
             for &owner in owners {
-                let list = positions.get(&owner).map_or(&[][..], |&i| lists[i].as_slice());
-                let children = list.iter().map(|&(_, child)| child).collect();
-                (step.node.joined.set)(session, owner, step.node.relation, children);
+                (step.node.joined.set)(session, owner, step.node.relation, collections.of(&owner));
             }
             let owns_a_step = steps.iter().any(|s| s.parent == Some(i));
-            children_of_steps.push(if owns_a_step { distinct_children(&lists) } else { Vec::new() });
+            children_of_steps.push(if owns_a_step { collections.distinct_targets() } else { Vec::new() });
         }
         self.roots
     }
-}
-
-/// The children of a step's collections, each once (a child of several
-/// owners, many-to-many, is in several).
-fn distinct_children(lists: &[Collection]) -> Vec<u32> {
-    let mut children: Vec<u32> = lists.iter().flatten().map(|&(_, child)| child).collect();
-    children.sort_unstable();
-    children.dedup();
-    children
 }
