@@ -962,6 +962,15 @@ impl InsertShape {
             InsertShape::Arrays
         }
     }
+
+    /// The parameter of one column, given the objects' values of it in
+    /// order: the one object's value, or the array of all of them.
+    fn parameter(self, column: &ColumnMeta, mut values: impl Iterator<Item = Value>) -> Value {
+        match self {
+            InsertShape::OneRow => values.next().unwrap_or(Value::Null),
+            InsertShape::Arrays => Value::Array(column.sql_type, values.collect()),
+        }
+    }
 }
 
 /// The rows of `values` (`width` values each) in `order`: row `order[i]`
@@ -1010,13 +1019,10 @@ impl<'a, T: Model> LentValues<'a, T> {
         let mut values = Vec::with_capacity(columns.len());
         for &(column, meta) in columns {
             // Work lists only keep slots that hold an object (`work_of`).
-            let mut lent = work
+            let lent = work
                 .iter()
                 .map(|&i| slots[i as usize].object.as_mut().map_or(Value::Null, |o| o.lend_column_value(column)));
-            values.push(match shape {
-                InsertShape::OneRow => lent.next().unwrap_or(Value::Null),
-                InsertShape::Arrays => Value::Array(meta.sql_type, lent.collect()),
-            });
+            values.push(shape.parameter(meta, lent));
         }
         LentValues { slots, work, columns, shape, values }
     }
@@ -1062,8 +1068,9 @@ impl<'a, T: Model> LentRows<'a, T> {
         for (i, &index) in work.iter().enumerate() {
             // Work lists only keep slots that hold an object (`work_of`).
             let Some(object) = slots[index as usize].object.as_mut() else { continue };
-            values.extend((0..width).map(|column| match keys.get(i) {
-                Some(reserved) if key == Some(column) => reserved.clone(),
+            // The key column is never lent: `drop` gives it nothing back.
+            values.extend((0..width).map(|column| match key {
+                Some(k) if k == column => keys.get(i).cloned().unwrap_or(Value::Null),
                 _ => object.lend_column_value(column),
             }));
         }
@@ -1091,13 +1098,7 @@ impl<T: Model> Drop for LentRows<'_, T> {
 pub(crate) fn insert_values<T: Model>(objects: &[&T], columns: &[IndexedColumn], shape: InsertShape) -> Vec<Value> {
     columns
         .iter()
-        .map(|&(column, meta)| {
-            let mut values = objects.iter().map(|o| o.column_value(column));
-            match shape {
-                InsertShape::OneRow => values.next().unwrap_or(Value::Null),
-                InsertShape::Arrays => Value::Array(meta.sql_type, values.collect()),
-            }
-        })
+        .map(|&(column, meta)| shape.parameter(meta, objects.iter().map(|o| o.column_value(column))))
         .collect()
 }
 
