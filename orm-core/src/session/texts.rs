@@ -1,6 +1,7 @@
 //! Statement texts rendered once per connector.
 
 use std::any::TypeId;
+use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rustc_hash::FxHashMap;
@@ -23,22 +24,23 @@ impl StatementTexts {
     /// The text of the INSERT of new objects of `model` in `shape`,
     /// rendered by `render` the first time it is asked for.
     pub(crate) fn insert(&self, model: TypeId, shape: InsertShape, render: impl FnOnce() -> String) -> Arc<str> {
-        let key = (model, shape);
-        // The map is whole whenever its lock is released, even by a panic.
-        if let Some(text) = self.inserts.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
-            return text.clone();
-        }
-        let text: Arc<str> = render().into();
-        self.inserts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(text).clone()
+        cached(&self.inserts, (model, shape), render)
     }
 
     /// The text of the SELECT of the row of `model` with a given key,
     /// rendered by `render` the first time it is asked for.
     pub(crate) fn key_select(&self, model: TypeId, render: impl FnOnce() -> String) -> Arc<str> {
-        if let Some(text) = self.key_selects.read().unwrap_or_else(PoisonError::into_inner).get(&model) {
-            return text.clone();
-        }
-        let text: Arc<str> = render().into();
-        self.key_selects.write().unwrap_or_else(PoisonError::into_inner).entry(model).or_insert(text).clone()
+        cached(&self.key_selects, model, render)
     }
+}
+
+/// The text of `key` in `texts`, rendered by `render` and kept the first
+/// time it is asked for.
+fn cached<K: Hash + Eq>(texts: &RwLock<FxHashMap<K, Arc<str>>>, key: K, render: impl FnOnce() -> String) -> Arc<str> {
+    // The map is whole whenever its lock is released, even by a panic.
+    if let Some(text) = texts.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return text.clone();
+    }
+    let text: Arc<str> = render().into();
+    texts.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(text).clone()
 }
