@@ -350,10 +350,7 @@ async fn deleting_an_object_whose_key_was_edited_is_refused() {
 async fn a_failure_inside_a_savepoint_rolls_back_to_it_and_the_outer_work_survives() {
     let db = setup().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    session.add(person("Ada", None));
-    session.commit().await.unwrap();
-
+    let mut session = with_ada_committed(engine).await;
     let bob = session.add(person("Bob", None));
     session.flush().await.unwrap();
     let savepoint = session.begin_nested().await.unwrap();
@@ -370,8 +367,7 @@ async fn a_failure_inside_a_savepoint_rolls_back_to_it_and_the_outer_work_surviv
     session[twin].name = "Dee".into();
     session.release(savepoint).await.unwrap();
     session.commit().await.unwrap();
-    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
-    names.sort();
+    let names = stored_names(engine).await;
     assert_eq!(names, ["Ada", "Bob", "Cy", "Dee"]);
 }
 
@@ -379,10 +375,7 @@ async fn a_failure_inside_a_savepoint_rolls_back_to_it_and_the_outer_work_surviv
 async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
     let db = setup().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    session.add(person("Ada", None));
-    session.commit().await.unwrap();
-
+    let mut session = with_ada_committed(engine).await;
     session.add(person("Bob", None));
     let savepoint = session.begin_nested().await.unwrap();
     let twin = session.add(person("Ada", None));
@@ -390,8 +383,7 @@ async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
     session.rollback_to(savepoint).await.unwrap();
     assert_eq!(session.state(twin), None, "gone with the savepoint");
     session.commit().await.unwrap();
-    let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
-    names.sort();
+    let names = stored_names(engine).await;
     assert_eq!(names, ["Ada", "Bob"]);
 }
 
@@ -403,10 +395,7 @@ async fn after_a_failure_inside_a_savepoint_rollback_to_drops_only_its_work() {
 async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_only() {
     let db = setup().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    session.add(person("Ada", None));
-    session.commit().await.unwrap();
-
+    let mut session = with_ada_committed(engine).await;
     let bob = session.add(person("Bob", None));
     session.flush().await.unwrap();
     let savepoint = session.begin_nested().await.unwrap();
@@ -418,7 +407,22 @@ async fn a_commit_whose_one_insert_fails_inside_a_savepoint_rolls_back_to_it_onl
     assert_eq!(session.state(twin), Some(ObjectState::Pending));
     session.rollback_to(savepoint).await.expect("the savepoint is still open");
     session.commit().await.unwrap();
+    let names = stored_names(engine).await;
+    assert_eq!(names, ["Ada", "Bob"]);
+}
+
+/// A session of `engine` after Ada's row was committed: adding another
+/// "Ada" then breaks the unique name.
+async fn with_ada_committed(engine: &Engine) -> Session {
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    session
+}
+
+/// The names `engine`'s database holds, sorted.
+async fn stored_names(engine: &Engine) -> Vec<String> {
     let mut names: Vec<String> = engine.session().select(Person::name).all().await.unwrap();
     names.sort();
-    assert_eq!(names, ["Ada", "Bob"]);
+    names
 }
