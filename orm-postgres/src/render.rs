@@ -379,6 +379,11 @@ impl Writer {
     }
 
     fn insert(&mut self, insert: Insert) {
+        const INSERTED: &str = "orm_inserted";
+        let aggregated = insert.returning_as_arrays.then(|| insert.returning.clone());
+        if aggregated.is_some() {
+            self.push("WITH ").ident(INSERTED).push(" AS (");
+        }
         self.push("INSERT INTO ").ident(insert.table);
         match insert.source {
             InsertSource::DefaultValues => {
@@ -396,6 +401,13 @@ impl Writer {
             self.on_conflict(on_conflict);
         }
         self.returning(insert.returning);
+        if let Some(returned) = aggregated {
+            self.push(") SELECT ").list(returned, |w, column| {
+                w.push("array_agg(").expr(column);
+                w.push(")");
+            });
+            self.push(" FROM ").ident(INSERTED);
+        }
     }
 
     fn on_conflict(&mut self, on_conflict: OnConflict) {
@@ -710,13 +722,21 @@ mod tests {
             source: InsertSource::Select(Box::new(rows)),
             on_conflict: None,
             returning: vec![Expr::Bare("id")],
+            returning_as_arrays: false,
         };
-        let sql = render(Statement::Insert(Box::new(insert)));
+        let sql = render(Statement::Insert(Box::new(insert.clone())));
         assert_eq!(
             sql.text,
             r#"INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id""#
         );
         assert_eq!(sql.params.len(), 2);
+
+        let aggregated =
+            Insert { returning: vec![Expr::Bare("id"), Expr::Bare("year")], returning_as_arrays: true, ..insert };
+        assert_eq!(
+            render(Statement::Insert(Box::new(aggregated))).text,
+            r#"WITH "orm_inserted" AS (INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id", "year") SELECT array_agg("id"), array_agg("year") FROM "orm_inserted""#
+        );
     }
 
     #[test]

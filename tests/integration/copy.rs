@@ -129,7 +129,8 @@ async fn one_object_fewer_than_the_threshold_is_one_insert() {
     session.commit().await.unwrap();
     let sent = session.recorded_statements();
     assert_eq!(sent.len(), 3, "BEGIN, one INSERT .. RETURNING, COMMIT: {sent:#?}");
-    assert!(sent[1].starts_with(r#"INSERT INTO "people""#) && sent[1].contains("RETURNING"), "{}", sent[1]);
+    assert!(sent[1].contains(r#"INSERT INTO "people""#) && sent[1].contains("RETURNING"), "{}", sent[1]);
+    assert!(sent[1].ends_with(r#"SELECT array_agg("id") FROM "orm_inserted""#), "keys read back as one array");
     let ids: Vec<i32> = handles.iter().map(|&h| session[h].id).collect();
     assert!(ids[0] > 0 && ids.windows(2).all(|w| w[0] < w[1]));
 }
@@ -229,7 +230,7 @@ async fn children_take_the_reserved_keys_of_their_parents(db: TestDb) {
     session.record_statements();
     session.commit().await.unwrap();
     let sent = session.recorded_statements();
-    assert!(sent[1].starts_with(r#"INSERT INTO "copy_parents""#), "{sent:#?}");
+    assert!(sent[1].contains(r#"INSERT INTO "copy_parents""#), "{sent:#?}");
     assert!(sent[3].starts_with(r#"COPY "copy_children""#), "{sent:#?}");
     assert_eq!(children_of_the_right_parent(engine).await, 2 * THRESHOLD as i64);
     let children = session.related(few[1], Parent::children).unwrap();
@@ -277,7 +278,7 @@ async fn a_column_of_another_type_than_the_field_s_is_inserted_not_copied() {
     let sent = write_readings(&db, table).await;
     assert_eq!(sent.len(), 4, "{sent:#?}");
     assert!(sent[1].starts_with("SELECT") && sent[1].contains("nextval("), "{sent:#?}");
-    assert!(sent[2].starts_with(r#"INSERT INTO "copy_readings""#), "{sent:#?}");
+    assert!(sent[2].contains(r#"INSERT INTO "copy_readings""#), "{sent:#?}");
 }
 
 #[tokio::test]
@@ -289,7 +290,7 @@ async fn a_key_without_a_sequence_of_its_own_is_inserted_not_copied() {
                  CREATE TABLE copy_readings (id int PRIMARY KEY DEFAULT nextval('reading_ids'), value int)";
     let sent = write_readings(&db, table).await;
     assert_eq!(sent.len(), 4, "{sent:#?}");
-    assert!(sent[2].starts_with(r#"INSERT INTO "copy_readings""#), "{sent:#?}");
+    assert!(sent[2].contains(r#"INSERT INTO "copy_readings""#), "{sent:#?}");
 }
 
 /// A key the application gives: nothing to reserve.

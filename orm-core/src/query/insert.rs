@@ -91,6 +91,7 @@ impl<T: Model> InsertMany<'_, T> {
         let insert = insert_statement(table, &sent, values, &every_column, self.on_conflict, shape);
         let session = self.session;
         let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
+        let rows = shape.returned_rows(rows, &every_column)?;
         let every: Vec<usize> = (0..table.columns.len()).collect();
         let slots = session.merge_written::<T>(rows, &every)?;
         Ok(slots.into_iter().map(|i| Handle::new(i, session.id)).collect())

@@ -507,14 +507,14 @@ impl<T: Model> Arena<T> {
                     let objects: Vec<&T> = chunk.iter().map(|&i| self.object_at(i)).collect();
                     let values = insert_values(&objects, inserted, shape);
                     let sql = dialect.render(statement(values, Some(on_conflict.clone())));
-                    run_insert(conn, &sql.text, &sql.params, returned).await
+                    run_insert(conn, &sql.text, &sql.params, returned, shape).await
                 }
                 None => {
                     // Rendered with placeholders: the text does not depend on the values.
                     let render = || dialect.render(statement(vec![Value::Null; inserted.len()], None)).text;
                     let text = texts.insert(TypeId::of::<T>(), shape, render);
                     let lent = LentValues::new(&mut self.slots, chunk, inserted, shape);
-                    run_insert(conn, &text, &lent.values, returned).await
+                    run_insert(conn, &text, &lent.values, returned, shape).await
                 }
             };
             result
@@ -888,16 +888,10 @@ async fn reserve_keys(
         count: i64::try_from(count).unwrap_or(i64::MAX),
     };
     let sql = dialect.render(Statement::ReserveKeys(reserve));
-    let mut keys = match conn.query(&sql.text, &sql.params).await?.values.pop() {
-        Some(Value::Array(_, keys)) => keys,
-        _ => Vec::new(),
-    };
+    let what = || format!("the keys reserved for new `{}` objects", table.model);
+    let mut keys = rows_of_arrays(conn.query(&sql.text, &sql.params).await?, &what())?.values;
     if keys.len() != count {
-        return Err(Error::ResultShape {
-            what: format!("the keys reserved for new `{}` objects", table.model),
-            expected: count,
-            returned: keys.len(),
-        });
+        return Err(Error::ResultShape { what: what(), expected: count, returned: keys.len() });
     }
     if keys.iter().any(|key| matches!(key, Value::Null)) {
         return Ok(None);
@@ -963,6 +957,27 @@ impl InsertShape {
         }
     }
 
+    /// Whether an INSERT in this shape sends the columns `returned` back as
+    /// one row of arrays ([`statement::Insert::returning_as_arrays`]): a
+    /// `Row` per key cost the driver more than the INSERT's own work on the
+    /// client. Not for a column that is an array already: `array_agg` of
+    /// arrays makes a two-dimensional array, which needs them all the same
+    /// length.
+    fn returns_arrays(self, returned: &[IndexedColumn]) -> bool {
+        self == InsertShape::Arrays
+            && !returned.is_empty()
+            && returned.iter().all(|(_, c)| !matches!(c.sql_type, SqlType::Array(_)))
+    }
+
+    /// The rows an INSERT in this shape returned, one per row inserted.
+    pub(crate) fn returned_rows(self, rows: Rows, returned: &[IndexedColumn]) -> Result<Rows> {
+        if self.returns_arrays(returned) {
+            rows_of_arrays(rows, "the values an INSERT returned")
+        } else {
+            Ok(rows)
+        }
+    }
+
     /// The parameter of one column, given the objects' values of it in
     /// order: the one object's value, or the array of all of them.
     fn parameter(self, column: &ColumnMeta, mut values: impl Iterator<Item = Value>) -> Value {
@@ -971,6 +986,39 @@ impl InsertShape {
             InsertShape::Arrays => Value::Array(column.sql_type, values.collect()),
         }
     }
+}
+
+/// The rows that one row of arrays, one per column, holds: row `i` of the
+/// result is element `i` of each array. An aggregate of no rows is NULL:
+/// no rows. `what` names the result in an error.
+fn rows_of_arrays(rows: Rows, what: &str) -> Result<Rows> {
+    let width = rows.width;
+    let shape_error =
+        |expected: usize, returned: usize| Error::ResultShape { what: what.to_owned(), expected, returned };
+    if rows.values.len() != width {
+        return Err(shape_error(1, rows.len()));
+    }
+    let mut columns = Vec::with_capacity(width);
+    for value in rows.values {
+        match value {
+            Value::Array(_, elements) => columns.push(elements),
+            Value::Null => columns.push(Vec::new()),
+            _ => return Err(shape_error(width, columns.len())),
+        }
+    }
+    let count = columns.first().map_or(0, Vec::len);
+    if let Some(other) = columns.iter().find(|c| c.len() != count) {
+        return Err(shape_error(count, other.len()));
+    }
+    if width == 1 {
+        return Ok(Rows { width, values: columns.pop().unwrap_or_default() });
+    }
+    let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
+    let mut values = Vec::with_capacity(count * width);
+    for _ in 0..count {
+        values.extend(columns.iter_mut().map(|c| c.next().unwrap_or(Value::Null)));
+    }
+    Ok(Rows { width, values })
 }
 
 /// The rows of `values` (`width` values each) in `order`: row `order[i]`
@@ -986,17 +1034,19 @@ fn reordered(values: Vec<Value>, width: usize, order: &[usize]) -> Vec<Value> {
     rows
 }
 
-/// Runs an INSERT with its parameters: a query when it returns `returned`.
+/// Runs an INSERT in `shape` with its parameters: a query when it returns
+/// `returned`, whose rows come back one per row inserted.
 async fn run_insert(
     conn: &mut dyn Connection,
     text: &str,
     params: &[Value],
     returned: &[IndexedColumn],
+    shape: InsertShape,
 ) -> Result<Rows> {
     if returned.is_empty() {
         conn.execute(text, params).await.map(|_| Rows::default())
     } else {
-        conn.query(text, params).await
+        shape.returned_rows(conn.query(text, params).await?, returned)
     }
 }
 
@@ -1141,6 +1191,7 @@ pub(crate) fn insert_statement(
         source,
         on_conflict,
         returning: returned.iter().map(|(_, c)| Expr::Bare(c.name)).collect(),
+        returning_as_arrays: shape.returns_arrays(returned),
     }))
 }
 
@@ -1291,6 +1342,27 @@ mod tests {
         let values = [1, 10, 2, 20, 3, 30].map(Value::I32).to_vec();
         let rows = reordered(values, 2, &[2, 0, 1]);
         assert_eq!(rows, [3, 30, 1, 10, 2, 20].map(Value::I32));
+    }
+
+    #[test]
+    fn a_row_of_arrays_becomes_a_row_per_element() {
+        let array = |values: [i32; 3]| Value::Array(SqlType::Integer, values.map(Value::I32).to_vec());
+        let rows = Rows { width: 2, values: vec![array([10, 11, 12]), array([1, 2, 3])] };
+        let rows = rows_of_arrays(rows, "test").unwrap();
+        assert_eq!((rows.width, rows.values), (2, [10, 1, 11, 2, 12, 3].map(Value::I32).to_vec()));
+        let none = rows_of_arrays(Rows { width: 1, values: vec![Value::Null] }, "test").unwrap();
+        assert!(none.is_empty(), "an aggregate of no rows is NULL");
+        let ragged = Rows { width: 2, values: vec![array([1, 2, 3]), Value::Array(SqlType::Integer, Vec::new())] };
+        assert!(matches!(rows_of_arrays(ragged, "test"), Err(Error::ResultShape { expected: 3, returned: 0, .. })));
+    }
+
+    #[test]
+    fn many_rows_read_back_scalar_columns_as_arrays() {
+        const TAGS: ColumnMeta = ColumnMeta::new("tags", SqlType::Array(&SqlType::Integer));
+        assert!(InsertShape::Arrays.returns_arrays(&[(0, &ID), (1, &CREATED)]));
+        assert!(!InsertShape::OneRow.returns_arrays(&[(0, &ID)]), "one row is read as it is");
+        assert!(!InsertShape::Arrays.returns_arrays(&[]), "nothing to read back");
+        assert!(!InsertShape::Arrays.returns_arrays(&[(0, &ID), (1, &TAGS)]), "arrays of arrays need one length");
     }
 
     #[test]
