@@ -46,6 +46,8 @@ pub(crate) struct JoinedFns {
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
     /// Reads the target's columns of one row; `None` if the join matched nothing.
     pub(crate) decode: fn(&mut Models<'_>, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
+    /// Makes room in the target's identity map for as many objects.
+    pub(crate) reserve: fn(&mut Models<'_>, usize),
     /// Sets the children of a parent's relationship and marks it loaded.
     pub(crate) set: fn(&mut Session, u32, usize, Vec<u32>),
     /// The children linked from some parents.
@@ -79,6 +81,7 @@ impl<M: Model, T: Model, C> Relation<M, T, C> {
                 joined: JoinedFns {
                     target: table_of::<T>,
                     decode: decode_joined::<T>,
+                    reserve: reserve_joined::<T>,
                     set: Session::set_links::<M>,
                     linked: linked_slots::<M>,
                 },
@@ -114,6 +117,10 @@ fn select_in<M: Model, T: Model>(
 
 fn decode_joined<T: Model>(models: &mut Models<'_>, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
     models.arena_mut::<T>().merge_joined(row)
+}
+
+fn reserve_joined<T: Model>(models: &mut Models<'_>, objects: usize) {
+    models.arena_mut::<T>().reserve(objects);
 }
 
 fn linked_slots<M: Model>(session: &Session, parents: &[u32], relation: usize) -> Vec<u32> {

@@ -9,7 +9,7 @@ use crate::executor::RawRow;
 use crate::loader::{group_by_owner, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
-use crate::relation::RelationMeta;
+use crate::relation::{RelationKind, RelationMeta};
 use crate::session::flush_links::Models;
 use crate::session::Session;
 use crate::statement::Statement;
@@ -74,7 +74,11 @@ impl Session {
     ) -> Result<Vec<u32>> {
         let sql = self.render(statement);
         let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
+        let mut first = true;
         let read = |models: &mut Models<'_>, row: &mut dyn RawRow| {
+            if std::mem::take(&mut first) {
+                gathered.reserve(models, steps, row.rows_hint());
+            }
             gathered.read::<T>(models, steps, &mut RowReader::new(T::TABLE, row))
         };
         self.stream_into_arenas(&sql, read).await?;
@@ -113,6 +117,23 @@ impl Gathered {
             root_slots: FxHashMap::default(),
             children: (0..steps).map(|_| Vec::new()).collect(),
             objects: Vec::with_capacity(steps),
+        }
+    }
+
+    /// Makes room for `rows` rows (the count the statement returned last
+    /// time): each step notes a child per row, and when the steps are one
+    /// chain ending in a one-to-many relationship, its last step's objects
+    /// are one per row too, so its identity map gets room for them instead
+    /// of being rehashed each time its size doubles. Other steps' objects
+    /// repeat across rows, and room for a row each would be held for
+    /// nothing.
+    fn reserve(&mut self, models: &mut Models<'_>, steps: &[JoinedStep], rows: usize) {
+        for children in &mut self.children {
+            children.reserve(rows);
+        }
+        let shape: Vec<(Option<usize>, RelationKind)> = steps.iter().map(|s| (s.parent, s.relation.kind)).collect();
+        if let Some(last) = one_object_per_row(&shape) {
+            (steps[last].node.joined.reserve)(models, rows);
         }
     }
 
@@ -174,5 +195,34 @@ impl Gathered {
             children_of_steps.push(if owns_a_step { collections.distinct_targets() } else { Vec::new() });
         }
         self.roots
+    }
+}
+
+/// The step whose objects come one per row, given each step's parent and
+/// relationship: the last of a chain of steps (one leaf) when it is
+/// one-to-many. With two leaves the rows are their product; a many-to-one
+/// or many-to-many target repeats across owners.
+fn one_object_per_row(steps: &[(Option<usize>, RelationKind)]) -> Option<usize> {
+    let is_leaf = |i: usize| steps.iter().all(|&(parent, _)| parent != Some(i));
+    let mut leaves = (0..steps.len()).filter(|&i| is_leaf(i));
+    match (leaves.next(), leaves.next()) {
+        (Some(leaf), None) if steps[leaf].1 == RelationKind::OneToMany => Some(leaf),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RelationKind::{ManyToMany, ManyToOne, OneToMany};
+
+    #[test]
+    fn only_the_end_of_a_one_to_many_chain_has_an_object_per_row() {
+        assert_eq!(one_object_per_row(&[(None, OneToMany)]), Some(0), "users LEFT JOIN posts");
+        assert_eq!(one_object_per_row(&[(None, OneToMany), (Some(0), OneToMany)]), Some(1), "and their comments");
+        assert_eq!(one_object_per_row(&[(None, OneToMany), (Some(0), ManyToOne)]), None, "the posts' authors repeat");
+        assert_eq!(one_object_per_row(&[(None, ManyToMany)]), None, "an actor is in many movies");
+        assert_eq!(one_object_per_row(&[(None, OneToMany), (None, OneToMany)]), None, "two collections: their product");
+        assert_eq!(one_object_per_row(&[]), None);
     }
 }
