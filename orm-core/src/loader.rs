@@ -39,13 +39,19 @@ pub struct LoadNode {
     pub(crate) nested: Vec<LoadNode>,
 }
 
+/// Reads a joined target's columns ([`JoinedFns::decode`]).
+pub(crate) type JoinedDecode =
+    fn(&mut Models<'_>, &mut crate::model::RowReader<'_>, Option<usize>) -> Result<Option<(u32, Value)>>;
+
 /// The typed steps of joined loading, for one relationship `M -> T`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JoinedFns {
     /// The target's table.
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
-    /// Reads the target's columns of one row; `None` if the join matched nothing.
-    pub(crate) decode: fn(&mut Models<'_>, &mut crate::model::RowReader<'_>) -> Result<Option<u32>>,
+    /// Reads the target's columns of one row: its slot and its value of
+    /// the column given (the collection's sort column); `None` if the join
+    /// matched nothing.
+    pub(crate) decode: JoinedDecode,
     /// Makes room in the target's identity map for as many objects.
     pub(crate) reserve: fn(&mut Models<'_>, usize),
     /// Sets the children of a parent's relationship and marks it loaded.
@@ -115,8 +121,12 @@ fn select_in<M: Model, T: Model>(
     Box::pin(async move { session.load_relation::<M, T>(&parents, relation).await })
 }
 
-fn decode_joined<T: Model>(models: &mut Models<'_>, row: &mut crate::model::RowReader<'_>) -> Result<Option<u32>> {
-    models.arena_mut::<T>().merge_joined(row)
+fn decode_joined<T: Model>(
+    models: &mut Models<'_>,
+    row: &mut crate::model::RowReader<'_>,
+    sort_column: Option<usize>,
+) -> Result<Option<(u32, Value)>> {
+    models.arena_mut::<T>().merge_joined(row, sort_column)
 }
 
 fn reserve_joined<T: Model>(models: &mut Models<'_>, objects: usize) {
@@ -468,12 +478,7 @@ impl MemoryOrder {
     /// the collection's order. As PostgreSQL sorts by default: NULL after
     /// every number, before them when descending.
     pub(crate) fn key(self, value: Value) -> SortKey {
-        self.key_of(KeyValue::from_value(value))
-    }
-
-    /// As [`key`](MemoryOrder::key), for the value read as a key.
-    pub(crate) fn key_of(self, value: Option<KeyValue>) -> SortKey {
-        let (null, n) = match value {
+        let (null, n) = match KeyValue::from_value(value) {
             Some(KeyValue::Int(n)) => (false, n),
             _ => (true, 0),
         };

@@ -144,9 +144,11 @@ impl Gathered {
         self.objects.clear();
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
-            // Read before decoding: the value as the database sorts it.
-            let key = step.order.map_or((false, 0), |o| o.key_of(row.key(o.column)));
-            let child = (step.node.joined.decode)(models, row)?;
+            let decoded = (step.node.joined.decode)(models, row, step.order.map(|o| o.column))?;
+            let (child, key) = match decoded {
+                Some((child, sorted_by)) => (Some(child), step.order.map_or((false, 0), |o| o.key(sorted_by))),
+                None => (None, (false, 0)),
+            };
             let owner = match step.parent {
                 None => Some(root),
                 Some(p) => self.objects[p],
