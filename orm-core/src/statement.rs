@@ -283,9 +283,9 @@ pub struct Insert {
     /// Columns to send back.
     pub returning: Vec<Expr>,
     /// Sends the `returning` columns back as one row of arrays, one per
-    /// column, each in the order of the rows inserted (`WITH inserted AS
-    /// (INSERT ..) SELECT array_agg(..) FROM inserted`): one row to read
-    /// instead of one per row inserted.
+    /// column, each in the order of the rows inserted (`WITH orm_inserted
+    /// AS (INSERT ..) SELECT array_agg(..) FROM orm_inserted`): one row to
+    /// read instead of one per row inserted.
     pub returning_as_arrays: bool,
 }
 
