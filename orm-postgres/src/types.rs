@@ -472,8 +472,9 @@ fn pg_datetime(date: NaiveDate, time: Option<NaiveTime>, zone: &str) -> String {
 fn decode_array(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     let Kind::Array(member) = ty.kind() else { return Err(format!("`{ty}` is not an array type").into()) };
     let kind = ColumnKind::of(member);
-    // The keys reserved for a COPY come as one integer array: read
-    // straight, not through a list of raw values first.
+    // Generated keys come as one integer array (reserved for a COPY, or
+    // returned by an INSERT of many rows): read straight, not through a
+    // list of raw values first.
     let integers = match kind {
         ColumnKind::I32 => Some(integers(ty, raw, Value::I32)?),
         ColumnKind::I64 => Some(integers(ty, raw, Value::I64)?),
