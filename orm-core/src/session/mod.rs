@@ -168,7 +168,13 @@ impl Session {
     /// Whether a flush has work: changes to write, or a dropped flush or
     /// commit to settle first.
     fn flush_needed(&self) -> bool {
-        self.flushing || self.committing || self.has_changes()
+        self.interrupted() || self.has_changes()
+    }
+
+    /// Whether a flush or commit was dropped half way and is still to be
+    /// settled.
+    fn interrupted(&self) -> bool {
+        self.flushing || self.committing
     }
 
     /// Whether a transaction is open: something was flushed and not yet
@@ -788,7 +794,7 @@ impl Session {
         // Mostly there is nothing to flush and no dropped flush or commit
         // to settle: checked here, the futures below (about 200
         // instructions a query) are skipped.
-        if !(self.flushing || self.committing || (self.autoflush && self.has_changes())) {
+        if !(self.interrupted() || (self.autoflush && self.has_changes())) {
             if self.conn.is_none() {
                 self.connection().await?;
             }
