@@ -193,11 +193,16 @@ impl Gathered {
             for &owner in owners {
                 (step.node.joined.set)(session, owner, step.node.relation, collections.of(&owner));
             }
-            let owns_a_step = steps.iter().any(|s| s.parent == Some(i));
-            children_of_steps.push(if owns_a_step { collections.distinct_targets() } else { Vec::new() });
+            let parents = steps.iter().map(|s| s.parent);
+            children_of_steps.push(if owns_a_step(parents, i) { collections.distinct_targets() } else { Vec::new() });
         }
         self.roots
     }
+}
+
+/// Whether step `i` owns another step, given each step's parent.
+fn owns_a_step(parents: impl IntoIterator<Item = Option<usize>>, i: usize) -> bool {
+    parents.into_iter().any(|parent| parent == Some(i))
 }
 
 /// The step whose objects come one per row, given each step's parent and
@@ -205,7 +210,7 @@ impl Gathered {
 /// one-to-many. With two leaves the rows are their product; a many-to-one
 /// or many-to-many target repeats across owners.
 fn one_object_per_row(steps: &[(Option<usize>, RelationKind)]) -> Option<usize> {
-    let is_leaf = |i: usize| steps.iter().all(|&(parent, _)| parent != Some(i));
+    let is_leaf = |i: usize| !owns_a_step(steps.iter().map(|&(parent, _)| parent), i);
     let mut leaves = (0..steps.len()).filter(|&i| is_leaf(i));
     match (leaves.next(), leaves.next()) {
         (Some(leaf), None) if steps[leaf].1 == RelationKind::OneToMany => Some(leaf),

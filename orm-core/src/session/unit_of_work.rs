@@ -889,7 +889,7 @@ async fn reserve_keys(
     };
     let sql = dialect.render(Statement::ReserveKeys(reserve));
     let what = || format!("the keys reserved for new `{}` objects", table.model);
-    let mut keys = unnest_arrays(conn.query(&sql.text, &sql.params).await?, &what())?.values;
+    let mut keys = unnest_arrays(conn.query(&sql.text, &sql.params).await?, what)?.values;
     if keys.len() != count {
         return Err(Error::ResultShape { what: what(), expected: count, returned: keys.len() });
     }
@@ -972,7 +972,7 @@ impl InsertShape {
     /// The rows an INSERT in this shape returned, one per row inserted.
     pub(crate) fn returned_rows(self, rows: Rows, returned: &[IndexedColumn]) -> Result<Rows> {
         if self.returns_arrays(returned) {
-            unnest_arrays(rows, "the values an INSERT returned")
+            unnest_arrays(rows, || "the values an INSERT returned".to_owned())
         } else {
             Ok(rows)
         }
@@ -991,12 +991,12 @@ impl InsertShape {
 /// The rows that one row of arrays, one per column, holds, as SQL's
 /// `unnest` would give them: row `i` of the result is element `i` of each
 /// array (the opposite of [`statement::rows_of_arrays`]). An aggregate of no rows is NULL:
-/// no rows. `what` names the result in an error: a count of rows, of
-/// arrays, or of elements that is not the one expected.
-fn unnest_arrays(rows: Rows, what: &str) -> Result<Rows> {
+/// no rows. `what` names the result in an error (a count of rows, of
+/// arrays, or of elements that is not the one expected), and is only
+/// called for one.
+fn unnest_arrays(rows: Rows, what: impl Fn() -> String) -> Result<Rows> {
     let width = rows.width;
-    let shape_error =
-        |expected: usize, returned: usize| Error::ResultShape { what: what.to_owned(), expected, returned };
+    let shape_error = |expected: usize, returned: usize| Error::ResultShape { what: what(), expected, returned };
     if rows.values.len() != width {
         return Err(shape_error(1, rows.len()));
     }
@@ -1354,14 +1354,14 @@ mod tests {
     fn a_row_of_arrays_becomes_a_row_per_element() {
         let array = |values: [i32; 3]| Value::Array(SqlType::Integer, values.map(Value::I32).to_vec());
         let rows = Rows { width: 2, values: vec![array([10, 11, 12]), array([1, 2, 3])] };
-        let rows = unnest_arrays(rows, "test").unwrap();
+        let rows = unnest_arrays(rows, String::new).unwrap();
         assert_eq!((rows.width, rows.values), (2, [10, 1, 11, 2, 12, 3].map(Value::I32).to_vec()));
-        let none = unnest_arrays(Rows { width: 1, values: vec![Value::Null] }, "test").unwrap();
+        let none = unnest_arrays(Rows { width: 1, values: vec![Value::Null] }, String::new).unwrap();
         assert!(none.is_empty(), "an aggregate of no rows is NULL");
         let ragged = Rows { width: 2, values: vec![array([1, 2, 3]), Value::Array(SqlType::Integer, Vec::new())] };
-        assert!(matches!(unnest_arrays(ragged, "test"), Err(Error::ResultShape { expected: 3, returned: 0, .. })));
+        assert!(matches!(unnest_arrays(ragged, String::new), Err(Error::ResultShape { expected: 3, returned: 0, .. })));
         let scalar = Rows { width: 2, values: vec![array([1, 2, 3]), Value::I32(4)] };
-        assert!(matches!(unnest_arrays(scalar, "test"), Err(Error::ResultShape { expected: 2, returned: 1, .. })));
+        assert!(matches!(unnest_arrays(scalar, String::new), Err(Error::ResultShape { expected: 2, returned: 1, .. })));
     }
 
     #[test]
