@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{group_by_owner, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_ordinal, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::{RelationKind, RelationMeta};
@@ -66,14 +66,14 @@ impl Session {
     /// Runs `statement` (rows of `T`'s columns followed by each joined
     /// step's columns), merging the objects of each row as it arrives, then
     /// links every related object to its owner in the same row. Returns the
-    /// roots in the order first met.
+    /// roots, each once, in the order first met.
     pub(crate) async fn load_joined<T: Model>(
         &mut self,
         statement: Statement,
         steps: &[JoinedStep],
     ) -> Result<Vec<u32>> {
         let sql = self.render(statement);
-        let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps.len());
+        let mut gathered = Gathered::new(T::TABLE, self.new_group::<T>(), steps);
         let mut first = true;
         let read = |models: &mut Models<'_>, row: &mut dyn RawRow| {
             if std::mem::take(&mut first) {
@@ -87,36 +87,60 @@ impl Session {
 }
 
 /// What the rows of a joined load hold, gathered before any object is
-/// linked: the roots, and for each step the owners met and the
-/// children met under them. The rows may come in any order: an owner is
-/// known by its slot, not by its rows being next to each other.
+/// linked: the roots, and for each step the children met under each owner.
+/// The rows may come in any order: an owner is known by its ordinal (the
+/// order it was first met in), not by its rows being next to each other.
 struct Gathered {
     group: u32,
-    /// The roots in the order first met (a root whose key is several
-    /// columns: once per row).
-    roots: Vec<u32>,
+    roots: Met,
     /// The root's key column, when it is one column.
     root_key: Option<usize>,
-    /// The slot of each root met, by key: a root's later rows (one per
+    /// The ordinal of each root met, by key: a root's later rows (one per
     /// related object) skip its columns instead of decoding them again.
-    root_slots: FxHashMap<KeyValue, u32>,
-    /// For each step, the (sort key, owner, child) of every row whose
-    /// owner it joined to something; the key is only read for a step the
-    /// loader sorts (`JoinedStep::order`).
+    root_by_key: FxHashMap<KeyValue, u32>,
+    /// For each step, the (sort key, owner's ordinal, child) of every row
+    /// whose owner it joined to something; the key is only read for a step
+    /// the loader sorts (`JoinedStep::order`).
     children: Vec<Vec<(SortKey, u32, u32)>>,
-    /// The object of each step in the current row (`None`: no match).
+    /// For each step, whether it owns another step, and if so its objects
+    /// met, which are that step's owners.
+    owners: Vec<Option<Met>>,
+    /// For each step that owns another, the ordinal of its object in the
+    /// current row (`None`: no match, or a step that owns none).
     objects: Vec<Option<u32>>,
 }
 
+/// The distinct objects of a joined load's step (or its roots), in the
+/// order first met: an object's ordinal is its position in `slots`.
+#[derive(Default)]
+struct Met {
+    slots: Vec<u32>,
+    ordinals: FxHashMap<u32, u32>,
+}
+
+impl Met {
+    /// The ordinal of the object at `slot`; a new object gets the next one.
+    fn ordinal(&mut self, slot: u32) -> u32 {
+        let next = self.slots.len() as u32;
+        let ordinal = *self.ordinals.entry(slot).or_insert(next);
+        if ordinal == next {
+            self.slots.push(slot);
+        }
+        ordinal
+    }
+}
+
 impl Gathered {
-    fn new(root: &TableMeta, group: u32, steps: usize) -> Self {
+    fn new(root: &TableMeta, group: u32, steps: &[JoinedStep]) -> Self {
+        let owning = |i| owns_a_step(steps.iter().map(|s| s.parent), i);
         Gathered {
             group,
-            roots: Vec::new(),
+            roots: Met::default(),
             root_key: root.single_key(),
-            root_slots: FxHashMap::default(),
-            children: (0..steps).map(|_| Vec::new()).collect(),
-            objects: Vec::with_capacity(steps),
+            root_by_key: FxHashMap::default(),
+            children: steps.iter().map(|_| Vec::new()).collect(),
+            owners: (0..steps.len()).map(|i| owning(i).then(Met::default)).collect(),
+            objects: Vec::with_capacity(steps.len()),
         }
     }
 
@@ -145,58 +169,60 @@ impl Gathered {
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
             let decoded = (step.node.joined.decode)(models, row, step.order.map(|o| o.column))?;
-            let (child, key) = match decoded {
-                Some((child, sorted_by)) => (Some(child), step.order.map_or((false, 0), |o| o.key(sorted_by))),
-                None => (None, (false, 0)),
-            };
             let owner = match step.parent {
                 None => Some(root),
                 Some(p) => self.objects[p],
             };
-            if let (Some(owner), Some(child)) = (owner, child) {
-                self.children[i].push((key, owner, child));
+            let mut object = None;
+            if let Some((child, sorted_by)) = decoded {
+                if let Some(owner) = owner {
+                    let key = step.order.map_or((false, 0), |o| o.key(sorted_by));
+                    self.children[i].push((key, owner, child));
+                }
+                object = self.owners[i].as_mut().map(|met| met.ordinal(child));
             }
-            self.objects.push(child);
+            self.objects.push(object);
         }
         Ok(())
     }
 
-    /// Reads the root of a row; the slot of the root.
+    /// Reads the root of a row; the root's ordinal.
     fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
         let key = self.root_key.and_then(|column| row.key(column));
-        if let Some(&slot) = key.as_ref().and_then(|k| self.root_slots.get(k)) {
+        if let Some(&ordinal) = key.as_ref().and_then(|k| self.root_by_key.get(k)) {
             row.skip(T::TABLE.columns.len());
-            return Ok(slot);
+            return Ok(ordinal);
         }
         let root = T::from_row(row)?;
         let slot = models.arena_mut::<T>().merge_loaded(root, self.group);
+        let ordinal = self.roots.ordinal(slot);
         if let Some(key) = key {
-            self.root_slots.insert(key, slot);
+            self.root_by_key.insert(key, ordinal);
         }
-        self.roots.push(slot);
-        Ok(slot)
+        Ok(ordinal)
     }
 
     /// Sets the loaded relationships of every owner met: its children in
     /// the collection's order (sorted here when the database did not), each
-    /// once. Returns the roots.
+    /// once. Returns the roots, each once, in the order first met.
     ///
-    /// The owners of a step are every root, or every child of its parent
+    /// The owners of a step are every root, or every object of its parent
     /// step: an object is only in a row with its owner, the rows being
     /// LEFT JOINs down from the root.
     fn link(self, session: &mut Session, steps: &[JoinedStep]) -> Vec<u32> {
-        let mut children_of_steps: Vec<Vec<u32>> = Vec::with_capacity(steps.len());
-        for (i, (step, children)) in steps.iter().zip(self.children).enumerate() {
-            let owners = step.parent.map_or(&self.roots, |p| &children_of_steps[p]);
-            let targets = children.iter().map(|(key, owner, child)| (Some(owner), *key, *child));
-            let collections = group_by_owner(targets, owners.len(), step.order);
-            for &owner in owners {
-                (step.node.joined.set)(session, owner, step.node.relation, collections.of(&owner));
+        for (step, children) in steps.iter().zip(self.children) {
+            let owners = match step.parent {
+                None => &self.roots.slots,
+                Some(p) => self.owners[p].as_ref().map_or(&[][..], |met| &met.slots),
+            };
+            let targets = children.iter().map(|&(key, owner, child)| (owner as usize, key, child));
+            let collections = group_by_ordinal(targets, owners.len(), step.order);
+            for (&owner, collection) in owners.iter().zip(collections) {
+                let targets = collection.into_iter().map(|(_, child)| child).collect();
+                (step.node.joined.set)(session, owner, step.node.relation, targets);
             }
-            let parents = steps.iter().map(|s| s.parent);
-            children_of_steps.push(if owns_a_step(parents, i) { collections.distinct_targets() } else { Vec::new() });
         }
-        self.roots
+        self.roots.slots
     }
 }
 

@@ -354,11 +354,11 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let statement = Statement::Select(Box::new(select));
         // Rows of one table are distinct by key (joins without eager loading
         // select the keys grouped); joined loads repeat a root per related
-        // row, and only single-column keys are told apart as they arrive.
+        // row, and return each root once.
         let slots = if joined.is_empty() {
             self.session.fetch_objects::<T>(statement).await?
         } else {
-            dedupe(self.session.load_joined::<T>(statement, &joined).await?)
+            self.session.load_joined::<T>(statement, &joined).await?
         };
         self.session.run_selectin(&slots, &self.loads).await?;
         Ok(slots.into_iter().map(|i| Handle::new(i, self.session.id)).collect())
@@ -650,12 +650,6 @@ fn key_tuple(table: &'static TableMeta, alias: &'static str) -> statement::Expr 
     } else {
         statement::Expr::Tuple(columns)
     }
-}
-
-fn dedupe(slots: Vec<u32>) -> Vec<u32> {
-    let mut seen = rustc_hash::FxHashSet::default();
-    seen.reserve(slots.len());
-    slots.into_iter().filter(|s| seen.insert(*s)).collect()
 }
 
 /// The joins of one relationship from `owner` (known as `owner_alias`),
