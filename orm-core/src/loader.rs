@@ -39,18 +39,21 @@ pub struct LoadNode {
     pub(crate) nested: Vec<LoadNode>,
 }
 
-/// Reads a joined target's columns ([`JoinedFns::decode`]).
+/// Reads a joined target's columns into its arena, at the position given
+/// ([`JoinedFns::decode`]).
 pub(crate) type JoinedDecode =
-    fn(&mut Models<'_>, &mut crate::model::RowReader<'_>, Option<usize>) -> Result<Option<(u32, Value)>>;
+    fn(&mut Models<'_>, usize, &mut crate::model::RowReader<'_>, Option<usize>) -> Result<Option<(u32, Value)>>;
 
 /// The typed steps of joined loading, for one relationship `M -> T`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JoinedFns {
     /// The target's table.
     pub(crate) target: fn() -> &'static crate::metadata::TableMeta,
-    /// Reads the target's columns of one row: its slot and its value of
-    /// the column given (the collection's sort column); `None` if the join
-    /// matched nothing.
+    /// The position of the target's arena, made if it does not exist yet.
+    pub(crate) arena: fn(&mut Models<'_>) -> usize,
+    /// Reads the target's columns of one row into the arena at the
+    /// position given: its slot and its value of the column given (the
+    /// collection's sort column); `None` if the join matched nothing.
     pub(crate) decode: JoinedDecode,
     /// Makes room in the target's identity map for as many objects.
     pub(crate) reserve: fn(&mut Models<'_>, usize),
@@ -86,6 +89,7 @@ impl<M: Model, T: Model, C> Relation<M, T, C> {
                 select_in: select_in::<M, T>,
                 joined: JoinedFns {
                     target: table_of::<T>,
+                    arena: arena_joined::<T>,
                     decode: decode_joined::<T>,
                     reserve: reserve_joined::<T>,
                     set: Session::set_links::<M>,
@@ -123,10 +127,15 @@ fn select_in<M: Model, T: Model>(
 
 fn decode_joined<T: Model>(
     models: &mut Models<'_>,
+    arena: usize,
     row: &mut crate::model::RowReader<'_>,
     sort_column: Option<usize>,
 ) -> Result<Option<(u32, Value)>> {
-    models.arena_mut::<T>().merge_joined(row, sort_column)
+    models.arena_at::<T>(arena).merge_joined(row, sort_column)
+}
+
+fn arena_joined<T: Model>(models: &mut Models<'_>) -> usize {
+    models.arena_position::<T>()
 }
 
 fn reserve_joined<T: Model>(models: &mut Models<'_>, objects: usize) {

@@ -44,7 +44,12 @@ impl Models<'_> {
     /// The arena of `T`, made if it does not exist yet.
     pub(crate) fn arena_mut<T: Model>(&mut self) -> &mut Arena<T> {
         let i = self.arena_position::<T>();
-        self.arenas[i].as_any_mut().downcast_mut().expect("arena matches its TypeId")
+        self.arena_at(i)
+    }
+
+    /// The arena of `T` at `position` (from [`arena_position`](Models::arena_position)).
+    pub(crate) fn arena_at<T: Model>(&mut self, position: usize) -> &mut Arena<T> {
+        self.arenas[position].as_any_mut().downcast_mut().expect("arena matches its TypeId")
     }
 
     fn by_table(&mut self, table: &TableMeta) -> Option<&mut Box<dyn Tracked>> {
