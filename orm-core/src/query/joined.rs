@@ -92,6 +92,7 @@ impl Session {
 /// order it was first met in), not by its rows being next to each other.
 struct Gathered {
     group: u32,
+    /// The roots, each once, in the order first met.
     roots: Met,
     /// The root's key column, when it is one column.
     root_key: Option<usize>,
