@@ -105,10 +105,12 @@ impl SqlType {
 ///
 /// Two values are equal when they hold the same data: floats compare by
 /// their bits, so that an unchanged `NaN` equals itself and `-0.0` differs
-/// from `0.0` (the session's change detection relies on it).
-#[derive(Debug, Clone)]
+/// from `0.0` (the session's change detection relies on it). The default
+/// is `Null`.
+#[derive(Debug, Clone, Default)]
 pub enum Value {
     /// SQL `NULL`.
+    #[default]
     Null,
     /// `boolean`
     Bool(bool),

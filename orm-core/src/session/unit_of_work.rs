@@ -603,7 +603,7 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
             for &(column, _) in returned {
-                object.set_column_value(column, values.next().unwrap_or(Value::Null))?;
+                object.set_column_value(column, values.next().unwrap_or_default())?;
             }
             slot.state = ObjectState::Persistent;
             self.by_key.insert(object.key(), index);
@@ -982,7 +982,7 @@ impl InsertShape {
     /// order: the one object's value, or the array of all of them.
     fn parameter(self, column: &ColumnMeta, mut values: impl Iterator<Item = Value>) -> Value {
         match self {
-            InsertShape::OneRow => values.next().unwrap_or(Value::Null),
+            InsertShape::OneRow => values.next().unwrap_or_default(),
             InsertShape::Arrays => Value::Array(column.sql_type, values.collect()),
         }
     }
@@ -1022,7 +1022,7 @@ fn unnest_arrays(rows: Rows, what: impl Fn() -> String) -> Result<Rows> {
     let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
     let mut values = Vec::with_capacity(count * width);
     for _ in 0..count {
-        values.extend(columns.iter_mut().map(|c| c.next().unwrap_or(Value::Null)));
+        values.extend(columns.iter_mut().map(|c| c.next().unwrap_or_default()));
     }
     Ok(Rows { width, values })
 }
@@ -1034,7 +1034,7 @@ fn reordered(values: Vec<Value>, width: usize, order: &[usize]) -> Vec<Value> {
     let mut rows = Vec::with_capacity(values.len());
     for &row in order {
         for offset in 0..width {
-            rows.push(values.get_mut(row * width + offset).and_then(Option::take).unwrap_or(Value::Null));
+            rows.push(values.get_mut(row * width + offset).and_then(Option::take).unwrap_or_default());
         }
     }
     rows
@@ -1126,7 +1126,7 @@ impl<'a, T: Model> LentRows<'a, T> {
             let Some(object) = slots[index as usize].object.as_mut() else { continue };
             // The key column is never lent: `drop` gives it nothing back.
             values.extend((0..width).map(|column| match key {
-                Some(k) if k == column => keys.get(i).cloned().unwrap_or(Value::Null),
+                Some(k) if k == column => keys.get(i).cloned().unwrap_or_default(),
                 _ => object.lend_column_value(column),
             }));
         }
