@@ -2,7 +2,6 @@
 //! of one query result) and eager (`selectin`, `joined`), all through the
 //! identity map. See `docs/design/loading.md`.
 
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
@@ -312,16 +311,16 @@ pub(crate) type Collection = Vec<(SortKey, u32)>;
 
 /// The collections of a relationship load, by the owner's key, from
 /// [`group_by_owner`].
-pub(crate) struct Collections<K> {
+pub(crate) struct Collections {
     /// Each owner's position in `lists`.
-    positions: FxHashMap<K, usize>,
+    positions: FxHashMap<KeyValue, usize>,
     lists: Vec<Collection>,
 }
 
-impl<K: Hash + Eq> Collections<K> {
+impl Collections {
     /// The targets of `owner`, in its collection's order (none for an owner
     /// no target matched).
-    pub(crate) fn of(&self, owner: &K) -> Vec<u32> {
+    pub(crate) fn of(&self, owner: &KeyValue) -> Vec<u32> {
         let list = self.positions.get(owner).map_or(&[][..], |&i| self.lists[i].as_slice());
         list.iter().map(|&(_, slot)| slot).collect()
     }
@@ -346,12 +345,12 @@ impl<K: Hash + Eq> Collections<K> {
 /// The targets of each owner, matched by the owner's key. A collection is
 /// in the order the targets came (the database's, when it sorted them), or
 /// sorted by `order` (see [`group_by_ordinal`]).
-pub(crate) fn group_by_owner<'a, K: Hash + Eq + Clone + 'a>(
-    targets: impl Iterator<Item = (Option<&'a K>, SortKey, u32)> + Clone,
+pub(crate) fn group_by_owner<'a>(
+    targets: impl Iterator<Item = (Option<&'a KeyValue>, SortKey, u32)> + Clone,
     owners: usize,
     order: Option<MemoryOrder>,
-) -> Collections<K> {
-    let mut positions: FxHashMap<K, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
+) -> Collections {
+    let mut positions: FxHashMap<KeyValue, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
     let position_of: Vec<Option<u32>> = targets
         .clone()
         .map(|(owner, _, _)| {
