@@ -41,7 +41,7 @@ pub struct LoadNode {
 /// Reads a joined target's columns into its arena, at the position given
 /// ([`JoinedFns::decode`]).
 pub(crate) type JoinedDecode =
-    fn(&mut Models<'_>, usize, &mut crate::model::RowReader<'_>, Option<usize>) -> Result<Option<(u32, Value)>>;
+    fn(&mut Models<'_>, usize, &mut crate::model::RowReader<'_>, Option<MemoryOrder>) -> Result<Option<(u32, SortKey)>>;
 
 /// The typed steps of joined loading, for one relationship `M -> T`.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +51,8 @@ pub(crate) struct JoinedFns {
     /// The position of the target's arena, made if it does not exist yet.
     pub(crate) arena: fn(&mut Models<'_>) -> usize,
     /// Reads the target's columns of one row into the arena at the
-    /// position given: its slot and its value of the column given (the
-    /// collection's sort column); `None` if the join matched nothing.
+    /// position given: its slot and its key in the collection's order
+    /// ([`sort_key_of`]); `None` if the join matched nothing.
     pub(crate) decode: JoinedDecode,
     /// Makes room in the target's identity map for as many objects.
     pub(crate) reserve: fn(&mut Models<'_>, usize),
@@ -128,9 +128,9 @@ fn decode_joined<T: Model>(
     models: &mut Models<'_>,
     arena: usize,
     row: &mut crate::model::RowReader<'_>,
-    sort_column: Option<usize>,
-) -> Result<Option<(u32, Value)>> {
-    models.arena_at::<T>(arena).merge_joined(row, sort_column)
+    order: Option<MemoryOrder>,
+) -> Result<Option<(u32, SortKey)>> {
+    models.arena_at::<T>(arena).merge_joined(row, order)
 }
 
 fn arena_joined<T: Model>(models: &mut Models<'_>) -> usize {
@@ -299,8 +299,7 @@ impl Session {
             // From the object, as the owners' keys are: a field type that
             // changes what it reads (a lowercased e-mail) matches the same.
             let owner = KeyValue::from_value(if extra { row.raw() } else { object.column_value(match_column) });
-            let sort_key = order.map_or((false, 0), |o| o.key(object.column_value(o.column)));
-            (owner, sort_key)
+            (owner, sort_key_of(order, object))
         };
         self.fetch_objects_and::<T, _>(&sql.text, &sql.params, usize::from(extra), read).await
     }
@@ -483,6 +482,12 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
 
 /// Where a target goes in its collection's [`MemoryOrder`], ascending.
 pub(crate) type SortKey = (bool, i64);
+
+/// The key of `object` in a collection sorted in memory by `order`; with
+/// no order, every object ties.
+pub(crate) fn sort_key_of<T: Model>(order: Option<MemoryOrder>, object: &T) -> SortKey {
+    order.map_or((false, 0), |o| o.key(object.column_value(o.column)))
+}
 
 /// The order of a collection when it is one integer column of the target
 /// (its single key, or a declared `order_by` of one column): the loaders

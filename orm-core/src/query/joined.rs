@@ -175,15 +175,14 @@ impl Gathered {
         self.objects.clear();
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
-            let decoded = (step.node.joined.decode)(models, self.arenas[i], row, step.order.map(|o| o.column))?;
+            let decoded = (step.node.joined.decode)(models, self.arenas[i], row, step.order)?;
             let owner = match step.parent {
                 None => Some(root),
                 Some(p) => self.objects[p],
             };
             let mut object = None;
-            if let Some((child, sorted_by)) = decoded {
+            if let Some((child, key)) = decoded {
                 if let Some(owner) = owner {
-                    let key = step.order.map_or((false, 0), |o| o.key(sorted_by));
                     self.children[i].push((key, owner, child));
                 }
                 object = self.owners[i].as_mut().map(|met| met.ordinal(child));

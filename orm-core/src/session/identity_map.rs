@@ -9,6 +9,7 @@ use std::ops::Range;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
+use crate::loader::{sort_key_of, MemoryOrder, SortKey};
 use crate::model::{Model, RowReader};
 use crate::relation::Links;
 use crate::session::chunked::Chunked;
@@ -225,14 +226,13 @@ impl<T: Model> Arena<T> {
     /// Reads the columns of a joined `T` and merges them as
     /// [`merge_loaded`](Arena::merge_loaded) does, in no group; `None` (the
     /// values skipped) when the outer join matched nothing. With the slot
-    /// comes the row's value of `sort_column` (NULL without one): the
-    /// value the database holds, which an object the map keeps with a
-    /// change of its own may not.
+    /// comes the row's key in `order`: from the values the database holds,
+    /// which an object the map keeps with a change of its own may not.
     pub(crate) fn merge_joined(
         &mut self,
         row: &mut RowReader<'_>,
-        sort_column: Option<usize>,
-    ) -> Result<Option<(u32, Value)>> {
+        order: Option<MemoryOrder>,
+    ) -> Result<Option<(u32, SortKey)>> {
         let unmatched = T::TABLE.primary_key().all(|(i, _)| row.is_null(i));
         if unmatched {
             row.skip(T::TABLE.columns.len());
@@ -240,8 +240,8 @@ impl<T: Model> Arena<T> {
         }
         let object = T::from_row(row)?;
         // Taken from the row's object, not the one the map may keep.
-        let sorted_by = sort_column.map_or(Value::Null, |column| object.column_value(column));
-        Ok(Some((self.merge_loaded(object, 0), sorted_by)))
+        let key = sort_key_of(order, &object);
+        Ok(Some((self.merge_loaded(object, 0), key)))
     }
 
     /// Returns the slot of a loaded row, adding it if the key is new, and
