@@ -86,7 +86,7 @@ impl RawRow for ValueRow<'_> {
     }
 
     fn value(&mut self, column: usize) -> Value {
-        self.values.get(column).cloned().unwrap_or(Value::Null)
+        self.values.get(column).cloned().unwrap_or_default()
     }
 }
 

@@ -492,7 +492,7 @@ fn decode_array(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
 
 /// The elements of an integer array, NULL ones as [`Value::Null`].
 fn integers<'a, N: FromSql<'a>>(ty: &Type, raw: &'a [u8], value: fn(N) -> Value) -> Result<Vec<Value>, BoxError> {
-    Ok(Vec::<Option<N>>::from_sql(ty, raw)?.into_iter().map(|n| n.map_or(Value::Null, value)).collect())
+    Ok(Vec::<Option<N>>::from_sql(ty, raw)?.into_iter().map(|n| n.map(value).unwrap_or_default()).collect())
 }
 
 /// The raw bytes of a column value, whatever its type; decoded afterwards by

@@ -735,7 +735,7 @@ impl Session {
     /// Runs a query returning one value, after an autoflush.
     pub(crate) async fn scalar<V: SqlValue>(&mut self, statement: Statement) -> Result<V> {
         let rows = self.fetch_statement(statement).await?;
-        let value = rows.values.into_iter().next().unwrap_or(Value::Null);
+        let value = rows.values.into_iter().next().unwrap_or_default();
         V::from_value(value).map_err(|v| Error::DecodeColumn {
             position: 1,
             sql_type: v.sent(),

@@ -1077,7 +1077,7 @@ impl<'a, T: Model> LentValues<'a, T> {
             // Work lists only keep slots that hold an object (`work_of`).
             let lent = work
                 .iter()
-                .map(|&i| slots[i as usize].object.as_mut().map_or(Value::Null, |o| o.lend_column_value(column)));
+                .map(|&i| slots[i as usize].object.as_mut().map(|o| o.lend_column_value(column)).unwrap_or_default());
             values.push(shape.parameter(meta, lent));
         }
         LentValues { slots, work, columns, shape, values }
