@@ -247,50 +247,59 @@ impl Session {
             Join::ForeignKeyHere { local, .. } | Join::ForeignKeyThere { local, .. } => (local, false),
             Join::Secondary { local, .. } => (local, true),
         };
-        let owners: Vec<(u32, Option<KeyValue>, Value)> = parents
+        // Each distinct key of the owners is numbered in the order met and
+        // sent once; a target's row finds its owner's collection by it.
+        let mut ordinals: FxHashMap<KeyValue, u32> =
+            FxHashMap::with_capacity_and_hasher(parents.len(), Default::default());
+        let mut keys: Vec<Value> = Vec::with_capacity(parents.len());
+        let owners: Vec<(u32, Option<u32>)> = parents
             .iter()
             .filter_map(|&p| {
                 let value = self.object::<M>(Handle::new(p, self.id))?.column_value(local);
-                Some((p, KeyValue::of(&value), value))
+                let ordinal = KeyValue::of(&value).map(|key| {
+                    *ordinals.entry(key).or_insert_with(|| {
+                        keys.push(value);
+                        keys.len() as u32 - 1
+                    })
+                });
+                Some((p, ordinal))
             })
             .collect();
-        let mut keys: Vec<Value> = Vec::with_capacity(owners.len());
-        let mut seen = FxHashSet::default();
-        for (_, key, value) in &owners {
-            if key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
-                keys.push(value.clone());
-            }
-        }
         let key_type = M::TABLE.columns[local].sql_type;
         let order = MemoryOrder::of(T::TABLE, meta);
+        let distinct_owners = keys.len();
         let loaded = if keys.is_empty() {
             Vec::new()
         } else {
             let select = select_related::<T>(meta, Value::Array(key_type, keys));
             let sql = self.render(Statement::Select(Box::new(select)));
-            self.fetch_related::<T>(&sql, meta, extra, order).await?
+            self.fetch_related::<T>(&sql, meta, extra, order, &ordinals).await?
         };
-        let targets = loaded.iter().map(|(slot, (owner, key))| (owner.as_ref(), *key, *slot));
-        let collections = group_by_owner(targets, owners.len(), order);
-        for (parent, key, _) in owners {
-            let targets = key.as_ref().map_or_else(Vec::new, |k| collections.of(k));
+        let targets = loaded.iter().filter_map(|&(slot, (owner, key))| Some((owner? as usize, key, slot)));
+        let collections = group_by_ordinal(targets, distinct_owners, order);
+        let loaded: Vec<u32> = collections.iter().flatten().map(|&(_, slot)| slot).collect();
+        for (parent, ordinal) in owners {
+            let targets = ordinal.map_or_else(Vec::new, |i| slots_of(&collections[i as usize]));
             self.set_links::<M>(parent, relation, targets);
         }
-        // Many-to-many: a target linked to several owners came once per owner.
-        Ok(if extra { collections.distinct_targets() } else { collections.targets() })
+        // Many-to-many: a target linked to several owners came once per
+        // owner. Sorting them was 4 % of a three-level selectin load: only
+        // here, where an owner's targets are not its own.
+        Ok(if extra { distinct(loaded) } else { loaded })
     }
 
     /// Runs a relationship query and merges its rows as they arrive;
-    /// returns each target's slot, the value that matches it to its owner
-    /// (its column that refers to the owner, or for a many-to-many the
-    /// owner's key, the row's last column), and its key in `order`.
+    /// returns each target's slot, the ordinal of its owner's key in
+    /// `ordinals` (the key being its column that refers to the owner, or
+    /// for a many-to-many the row's last column), and its key in `order`.
     async fn fetch_related<T: Model>(
         &mut self,
         sql: &Sql,
         meta: &crate::relation::RelationMeta,
         extra: bool,
         order: Option<MemoryOrder>,
-    ) -> Result<Vec<(u32, (Option<KeyValue>, SortKey))>> {
+        ordinals: &FxHashMap<KeyValue, u32>,
+    ) -> Result<Vec<(u32, (Option<u32>, SortKey))>> {
         let match_column = match meta.join {
             Join::ForeignKeyHere { remote, .. } | Join::ForeignKeyThere { remote, .. } => remote,
             Join::Secondary { .. } => 0,
@@ -299,7 +308,7 @@ impl Session {
             // From the object, as the owners' keys are: a field type that
             // changes what it reads (a lowercased e-mail) matches the same.
             let owner = KeyValue::from_value(if extra { row.raw() } else { object.column_value(match_column) });
-            (owner, sort_key_of(order, object))
+            (owner.and_then(|key| ordinals.get(&key).copied()), sort_key_of(order, object))
         };
         self.fetch_objects_and::<T, _>(&sql.text, &sql.params, usize::from(extra), read).await
     }
@@ -308,68 +317,16 @@ impl Session {
 /// One owner's targets as they are gathered: each one's sort key and slot.
 pub(crate) type Collection = Vec<(SortKey, u32)>;
 
-/// The collections of a relationship load, by the owner's key, from
-/// [`group_by_owner`].
-pub(crate) struct Collections {
-    /// Each owner's position in `lists`.
-    positions: FxHashMap<KeyValue, usize>,
-    lists: Vec<Collection>,
+/// The slots of a collection, in its order.
+fn slots_of(collection: &Collection) -> Vec<u32> {
+    collection.iter().map(|&(_, slot)| slot).collect()
 }
 
-impl Collections {
-    /// The targets of `owner`, in its collection's order (none for an owner
-    /// no target matched).
-    pub(crate) fn of(&self, owner: &KeyValue) -> Vec<u32> {
-        let list = self.positions.get(owner).map_or(&[][..], |&i| self.lists[i].as_slice());
-        list.iter().map(|&(_, slot)| slot).collect()
-    }
-
-    /// Every target, collection after collection.
-    pub(crate) fn targets(&self) -> Vec<u32> {
-        self.lists.iter().flatten().map(|&(_, slot)| slot).collect()
-    }
-
-    /// Every target, each once (a target of several owners, many-to-many,
-    /// is in several collections). Sorting them was 4 % of a three-level
-    /// selectin load: [`targets`](Collections::targets) where an owner's
-    /// targets are its own.
-    pub(crate) fn distinct_targets(&self) -> Vec<u32> {
-        let mut targets = self.targets();
-        targets.sort_unstable();
-        targets.dedup();
-        targets
-    }
-}
-
-/// The targets of each owner, matched by the owner's key. A collection is
-/// in the order the targets came (the database's, when it sorted them), or
-/// sorted by `order` (see [`group_by_ordinal`]).
-pub(crate) fn group_by_owner<'a>(
-    targets: impl Iterator<Item = (Option<&'a KeyValue>, SortKey, u32)> + Clone,
-    owners: usize,
-    order: Option<MemoryOrder>,
-) -> Collections {
-    let mut positions: FxHashMap<KeyValue, usize> = FxHashMap::with_capacity_and_hasher(owners, Default::default());
-    let position_of: Vec<Option<u32>> = targets
-        .clone()
-        .map(|(owner, _, _)| {
-            let owner = owner?;
-            let position = match positions.get(owner) {
-                Some(&position) => position,
-                None => {
-                    let position = positions.len();
-                    positions.insert(owner.clone(), position);
-                    position
-                }
-            };
-            Some(position as u32)
-        })
-        .collect();
-    let numbered = targets
-        .zip(&position_of)
-        .filter_map(|((_, sort_key, slot), position)| Some(((*position)? as usize, sort_key, slot)));
-    let lists = group_by_ordinal(numbered, positions.len(), order);
-    Collections { positions, lists }
+/// `slots`, each once.
+fn distinct(mut slots: Vec<u32>) -> Vec<u32> {
+    slots.sort_unstable();
+    slots.dedup();
+    slots
 }
 
 /// The targets of each owner, the owner known by its ordinal (below
