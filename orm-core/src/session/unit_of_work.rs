@@ -161,9 +161,10 @@ impl<T: Model> Tracked for Arena<T> {
             let slot = &self.slots[i as usize];
             slot.state == ObjectState::Pending && slot.object.is_some()
         };
-        // Counted only where there may be enough of them for a COPY.
-        let copied =
-            self.pending.len() >= COPY_MIN_ROWS && copies(table, self.pending.iter().filter(|i| is_new(i)).count());
+        // Counted only where there may be enough of them for a COPY, and
+        // only as far as enough.
+        let copied = self.pending.len() >= COPY_MIN_ROWS
+            && copies(table, self.pending.iter().filter(|i| is_new(i)).take(COPY_MIN_ROWS).count());
         self.dirty.is_empty()
             && self.deleted.is_empty()
             && self.upserts.is_empty()
