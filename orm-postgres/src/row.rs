@@ -5,7 +5,7 @@ use orm_core::{RawRow, Value};
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-use crate::types::{unreadable, BoxError, ColumnKind, RawValue};
+use crate::types::{fixed, unreadable, BoxError, ColumnKind, RawValue};
 
 /// One row of a result, with the kind of each column, found once per
 /// statement.
@@ -59,12 +59,6 @@ macro_rules! number_reads {
             self.typed(column, ColumnKind::$kind, |raw| Ok(<$ty>::from_be_bytes(fixed(raw)?)))
         }
     )*};
-}
-
-/// The `N` bytes of a fixed-width value.
-#[inline]
-fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], BoxError> {
-    raw.try_into().map_err(|_| "invalid buffer size".into())
 }
 
 impl RawRow for PgRow<'_> {
