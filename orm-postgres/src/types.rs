@@ -522,6 +522,7 @@ fn integers<const N: usize>(raw: &[u8], value: impl Fn([u8; N]) -> Value) -> Res
 }
 
 /// The `N` bytes of a fixed-width value.
+#[inline]
 pub(crate) fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], BoxError> {
     raw.try_into().map_err(|_| "invalid buffer size".into())
 }

@@ -259,6 +259,10 @@ impl<T: Model> Arena<T> {
                     slot.object = Some(object);
                 }
                 slot.expired = false;
+                // Group 0 (a joined load) does not take an object out of its group.
+                if group != 0 {
+                    slot.group = group;
+                }
                 index
             }
             Entry::Vacant(vacant) => {
@@ -268,9 +272,7 @@ impl<T: Model> Arena<T> {
                 next
             }
         };
-        // Group 0 (a joined load) does not take an object out of its group.
         if group != 0 {
-            self.slots[index as usize].group = group;
             if let Some(members) = self.groups.get_mut(group as usize) {
                 members.push(index);
             }
