@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{group_by_ordinal, KeyValue, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_ordinal, KeyMap, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::{RelationKind, RelationMeta};
@@ -98,7 +98,7 @@ struct Gathered {
     root_key: Option<usize>,
     /// The ordinal of each root met, by key: a root's later rows (one per
     /// related object) skip its columns instead of decoding them again.
-    root_by_key: FxHashMap<KeyValue, u32>,
+    root_by_key: KeyMap,
     /// For each step, the (sort key, owner's ordinal, child) of every row
     /// whose owner it joined to something; the key is only read for a step
     /// the loader sorts (`JoinedStep::order`).
@@ -142,7 +142,7 @@ impl Gathered {
             group,
             roots: Met::default(),
             root_key: root.single_key(),
-            root_by_key: FxHashMap::default(),
+            root_by_key: KeyMap::default(),
             children: steps.iter().map(|_| Vec::new()).collect(),
             owners: (0..steps.len()).map(|i| owning(i).then(Met::default)).collect(),
             objects: Vec::with_capacity(steps.len()),
@@ -195,7 +195,7 @@ impl Gathered {
     /// Reads the root of a row; the root's ordinal.
     fn read_root<T: Model>(&mut self, models: &mut Models<'_>, row: &mut RowReader<'_>) -> Result<u32> {
         let key = self.root_key.and_then(|column| row.key(column));
-        if let Some(&ordinal) = key.as_ref().and_then(|k| self.root_by_key.get(k)) {
+        if let Some(ordinal) = key.as_ref().and_then(|k| self.root_by_key.get(k)) {
             row.skip(T::TABLE.columns.len());
             return Ok(ordinal);
         }
