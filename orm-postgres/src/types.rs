@@ -56,6 +56,78 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
+/// Writes `values` in PostgreSQL's binary format when `ty` is an array of
+/// text or integers of exactly their type: the arrays a flush sends a
+/// column in, and a loader its keys. Through the driver, as a
+/// `Vec<Option<&T>>` whose every element's encoder looks at the type's
+/// name, an element cost about 150 instructions. `None` leaves any other
+/// array to the driver.
+fn write_plain_array(
+    element: SqlType,
+    values: &[Value],
+    ty: &Type,
+    out: &mut bytes::BytesMut,
+) -> Option<Result<IsNull, BoxError>> {
+    use bytes::BufMut;
+    let Kind::Array(member) = ty.kind() else { return None };
+    // Each writes one element's length and bytes; `false` for a value of
+    // another variant.
+    let write: fn(&Value, &mut bytes::BytesMut) -> bool = match (element, member) {
+        (SqlType::Text, &Type::TEXT | &Type::VARCHAR) => |value, out| match value {
+            Value::Text(text) => match i32::try_from(text.len()) {
+                Ok(len) => {
+                    out.put_i32(len);
+                    out.put_slice(text.as_bytes());
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        },
+        (SqlType::Integer, &Type::INT4) => |value, out| match value {
+            Value::I32(n) => {
+                out.put_i32(4);
+                out.put_i32(*n);
+                true
+            }
+            _ => false,
+        },
+        (SqlType::BigInt, &Type::INT8) => |value, out| match value {
+            Value::I64(n) => {
+                out.put_i32(8);
+                out.put_i64(*n);
+                true
+            }
+            _ => false,
+        },
+        _ => return None,
+    };
+    let len = i32::try_from(values.len()).ok()?;
+    // The header: one dimension, whether there are NULLs (set at the end),
+    // the element type, the dimension's length and its lower bound.
+    out.put_i32(1);
+    let nulls_at = out.len();
+    out.put_i32(0);
+    out.put_u32(member.oid());
+    out.put_i32(len);
+    out.put_i32(1);
+    let mut nulls = false;
+    for value in values {
+        if matches!(value, Value::Null) {
+            out.put_i32(-1);
+            nulls = true;
+        } else if !write(value, out) {
+            let problem = match value {
+                Value::Text(_) if element == SqlType::Text => "value too large to transmit".to_owned(),
+                other => format!("{} in an array of another type", other.describe()),
+            };
+            return Some(Err(problem.into()));
+        }
+    }
+    out[nulls_at..nulls_at + 4].copy_from_slice(&i32::from(nulls).to_be_bytes());
+    Some(Ok(IsNull::No))
+}
+
 /// Collects the values of an array into a typed `Vec<Option<T>>`, which
 /// tokio-postgres encodes as a one-dimensional array.
 fn typed<'v, T>(values: &'v [Value], pick: impl Fn(&'v Value) -> Option<T>) -> Result<Vec<Option<T>>, BoxError> {
@@ -71,6 +143,9 @@ fn typed<'v, T>(values: &'v [Value], pick: impl Fn(&'v Value) -> Option<T>) -> R
 }
 
 fn array_to_sql(element: SqlType, values: &[Value], ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+    if let Some(written) = write_plain_array(element, values, ty, out) {
+        return written;
+    }
     // Borrowed, not cloned: a text array of 1,000 rows is 1,000 strings.
     macro_rules! encode {
         ($variant:ident) => {
@@ -647,6 +722,29 @@ mod tests {
         let mut out = bytes::BytesMut::new();
         value.to_sql_checked(ty, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn text_and_integer_arrays_are_written_as_the_driver_writes_them() {
+        let written = |element: SqlType, values: Vec<Value>, ty: &Type| {
+            let mut out = bytes::BytesMut::new();
+            write_plain_array(element, &values, ty, &mut out).map(|result| result.map(|_| out))
+        };
+        let text = |s: &str| Value::Text(s.to_owned());
+        let texts = written(SqlType::Text, vec![text("ä"), Value::Null, text("")], &Type::TEXT_ARRAY);
+        assert_eq!(texts.unwrap().unwrap(), encoded(&vec![Some("ä"), None, Some("")], &Type::TEXT_ARRAY));
+        let varchars = written(SqlType::Text, vec![text("a")], &Type::VARCHAR_ARRAY);
+        assert_eq!(varchars.unwrap().unwrap(), encoded(&vec![Some("a")], &Type::VARCHAR_ARRAY));
+        let ints = written(SqlType::Integer, vec![Value::I32(-5), Value::I32(i32::MAX)], &Type::INT4_ARRAY);
+        assert_eq!(ints.unwrap().unwrap(), encoded(&vec![Some(-5), Some(i32::MAX)], &Type::INT4_ARRAY));
+        let bigs = written(SqlType::BigInt, vec![Value::Null, Value::I64(1 << 40)], &Type::INT8_ARRAY);
+        assert_eq!(bigs.unwrap().unwrap(), encoded(&vec![None, Some(1_i64 << 40)], &Type::INT8_ARRAY));
+        let empty = written(SqlType::Integer, Vec::new(), &Type::INT4_ARRAY);
+        assert_eq!(empty.unwrap().unwrap(), encoded(&Vec::<i32>::new(), &Type::INT4_ARRAY));
+        let mixed = written(SqlType::Integer, vec![Value::I32(1), Value::I64(2)], &Type::INT4_ARRAY);
+        assert_eq!(mixed.unwrap().unwrap_err().to_string(), "bigint in an array of another type");
+        assert!(written(SqlType::Integer, vec![Value::I32(1)], &Type::INT8_ARRAY).is_none(), "left to the driver");
+        assert!(written(SqlType::Text, vec![text("a")], &Type::TEXT).is_none(), "not an array");
     }
 
     #[test]
