@@ -17,24 +17,8 @@ pub(crate) struct Param<'a>(pub(crate) &'a Value);
 
 impl ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
-        use bytes::BufMut;
-        match (self.0, ty) {
-            // The common parameters, written here: through the driver, a
-            // text's type was checked, and then its encoder chosen, by the
-            // type's name (about 60 instructions a value of a COPY).
-            (Value::Text(text), &Type::TEXT | &Type::VARCHAR) => {
-                out.put_slice(text.as_bytes());
-                return Ok(IsNull::No);
-            }
-            (Value::I32(n), &Type::INT4) => {
-                out.put_i32(*n);
-                return Ok(IsNull::No);
-            }
-            (Value::I64(n), &Type::INT8) => {
-                out.put_i64(*n);
-                return Ok(IsNull::No);
-            }
-            _ => {}
+        if write_plain(self.0, ty, out) {
+            return Ok(IsNull::No);
         }
         match self.0 {
             Value::Null => Ok(IsNull::Yes),
@@ -75,12 +59,28 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
+/// Writes `value` when it is a text for a `text` or `varchar`, an integer
+/// for an `integer` or a bigint for a `bigint`: what most parameters and
+/// array elements are. Through the driver, a text's type was checked by
+/// name and its encoder chosen by name again, for every value: about 60
+/// instructions a value of a COPY, 150 an element of an array. `false`,
+/// having written nothing, for any other value or type, which the driver
+/// then takes, with its type check.
+fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
+    use bytes::BufMut;
+    match (value, ty) {
+        (Value::Text(text), &Type::TEXT | &Type::VARCHAR) => out.put_slice(text.as_bytes()),
+        (Value::I32(n), &Type::INT4) => out.put_i32(*n),
+        (Value::I64(n), &Type::INT8) => out.put_i64(*n),
+        _ => return false,
+    }
+    true
+}
+
 /// Writes `values` in PostgreSQL's binary format when `ty` is an array of
-/// text or integers of exactly their type: the arrays a flush sends a
-/// column in, and a loader its keys. Through the driver, as a
-/// `Vec<Option<&T>>` whose every element's encoder looks at the type's
-/// name, an element cost about 150 instructions. `None` leaves any other
-/// array to the driver.
+/// text or integers of exactly their type (see [`write_plain`]): the
+/// arrays a flush sends a column of many rows in, and a loader its keys.
+/// `None` leaves any other array to the driver.
 fn write_plain_array(
     element: SqlType,
     values: &[Value],
@@ -89,39 +89,13 @@ fn write_plain_array(
 ) -> Option<Result<IsNull, BoxError>> {
     use bytes::BufMut;
     let Kind::Array(member) = ty.kind() else { return None };
-    // Each writes one element's length and bytes; `false` for a value of
-    // another variant.
-    let write: fn(&Value, &mut bytes::BytesMut) -> bool = match (element, member) {
-        (SqlType::Text, &Type::TEXT | &Type::VARCHAR) => |value, out| match value {
-            Value::Text(text) => match i32::try_from(text.len()) {
-                Ok(len) => {
-                    out.put_i32(len);
-                    out.put_slice(text.as_bytes());
-                    true
-                }
-                Err(_) => false,
-            },
-            _ => false,
-        },
-        (SqlType::Integer, &Type::INT4) => |value, out| match value {
-            Value::I32(n) => {
-                out.put_i32(4);
-                out.put_i32(*n);
-                true
-            }
-            _ => false,
-        },
-        (SqlType::BigInt, &Type::INT8) => |value, out| match value {
-            Value::I64(n) => {
-                out.put_i32(8);
-                out.put_i64(*n);
-                true
-            }
-            _ => false,
-        },
-        _ => return None,
-    };
-    let len = i32::try_from(values.len()).ok()?;
+    let plain = matches!(
+        (element, member),
+        (SqlType::Text, &Type::TEXT | &Type::VARCHAR)
+            | (SqlType::Integer, &Type::INT4)
+            | (SqlType::BigInt, &Type::INT8)
+    );
+    let len = i32::try_from(values.len()).ok().filter(|_| plain)?;
     // The header: one dimension, whether there are NULLs (set at the end),
     // the element type, the dimension's length and its lower bound.
     out.put_i32(1);
@@ -135,13 +109,18 @@ fn write_plain_array(
         if matches!(value, Value::Null) {
             out.put_i32(-1);
             nulls = true;
-        } else if !write(value, out) {
-            let problem = match value {
-                Value::Text(_) if element == SqlType::Text => "value too large to transmit".to_owned(),
-                other => format!("{} in an array of another type", other.describe()),
-            };
-            return Some(Err(problem.into()));
+            continue;
         }
+        // Each element is its size, then its bytes.
+        let size_at = out.len();
+        out.put_i32(0);
+        if !write_plain(value, member, out) {
+            return Some(Err(format!("{} in an array of another type", value.describe()).into()));
+        }
+        let Ok(size) = i32::try_from(out.len() - size_at - 4) else {
+            return Some(Err("value too large to transmit".into()));
+        };
+        out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
     }
     out[nulls_at..nulls_at + 4].copy_from_slice(&i32::from(nulls).to_be_bytes());
     Some(Ok(IsNull::No))
