@@ -65,7 +65,9 @@ impl ToSql for Param<'_> {
 /// name and its encoder chosen by name again, for every value: about 60
 /// instructions a value of a COPY, 150 an element of an array. `false`,
 /// having written nothing, for any other value or type, which the driver
-/// then takes, with its type check.
+/// then takes, with its type check. Always inlined: as a call, it cost a
+/// COPY of 10,000 users 60 instructions a row more.
+#[inline(always)]
 fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
     use bytes::BufMut;
     match (value, ty) {
