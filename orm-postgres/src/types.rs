@@ -579,19 +579,28 @@ fn integers<const N: usize>(raw: &[u8], value: impl Fn([u8; N]) -> Value) -> Res
         1 => (usize::try_from(word(12).ok_or(cut_short)?)?, 20),
         _ => return Err("array contains too many dimensions".into()),
     };
-    let mut values = Vec::with_capacity(count);
+    if raw.len() < at {
+        return Err(cut_short.into());
+    }
+    // Room for what the bytes can hold, whatever the header claims.
+    let mut values = Vec::with_capacity(count.min((raw.len() - at) / 4));
     for _ in 0..count {
-        let value = match word(at).ok_or(cut_short)? {
-            -1 => Value::Null,
+        let len = word(at).ok_or(cut_short)?;
+        at += 4;
+        let value = match len {
+            // As the driver reads it: any negative length is NULL.
+            ..0 => Value::Null,
             len if len as usize == N => {
-                let bytes = raw.get(at + 4..at + 4 + N).and_then(|b| b.try_into().ok()).ok_or(cut_short)?;
+                let bytes = raw.get(at..at + N).and_then(|b| b.try_into().ok()).ok_or(cut_short)?;
                 at += N;
                 value(bytes)
             }
             _ => return Err("invalid buffer size".into()),
         };
         values.push(value);
-        at += 4;
+    }
+    if at != raw.len() {
+        return Err("arrayvalue not drained".into());
     }
     Ok(values)
 }
@@ -766,10 +775,19 @@ mod tests {
         let bigs = encoded(&vec![Some(-1_i64), Some(1 << 40)], &Type::INT8_ARRAY);
         let expected = [Value::I64(-1), Value::I64(1 << 40)];
         assert_eq!(decode_array(&Type::INT8_ARRAY, &bigs).unwrap(), Value::Array(SqlType::BigInt, expected.to_vec()));
+        let no_elements = Value::Array(SqlType::Integer, Vec::new());
         let empty = encoded(&Vec::<i32>::new(), &Type::INT4_ARRAY);
-        assert_eq!(decode_array(&Type::INT4_ARRAY, &empty).unwrap(), Value::Array(SqlType::Integer, Vec::new()));
-        assert!(decode_array(&Type::INT4_ARRAY, &ints[..ints.len() - 1]).is_err(), "cut short");
+        assert_eq!(decode_array(&Type::INT4_ARRAY, &empty).unwrap(), no_elements);
+        // `'{}'` as PostgreSQL sends it: no dimensions at all.
+        let none = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23];
+        assert_eq!(decode_array(&Type::INT4_ARRAY, &none).unwrap(), no_elements);
+        assert!(decode_array(&Type::INT4_ARRAY, &none[..8]).is_err(), "a header cut short");
+        assert!(decode_array(&Type::INT4_ARRAY, &ints[..ints.len() - 1]).is_err(), "an element cut short");
+        assert!(decode_array(&Type::INT4_ARRAY, &[&ints[..], &[0, 0, 0, 1]].concat()).is_err(), "bytes left over");
         assert!(decode_array(&Type::INT8_ARRAY, &ints).is_err(), "elements of another width");
+        let mut two_dimensions = ints.to_vec();
+        two_dimensions[3] = 2;
+        assert!(decode_array(&Type::INT4_ARRAY, &two_dimensions).unwrap_err().to_string().contains("dimensions"));
     }
 
     #[test]
