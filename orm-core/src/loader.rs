@@ -314,15 +314,22 @@ impl Session {
         };
         let targets = loaded.iter().filter_map(|&(slot, (owner, key))| Some((owner? as usize, key, slot)));
         let collections = group_by_ordinal(targets, distinct_owners, order);
-        let loaded: Vec<u32> = collections.iter().flatten().map(|&(_, slot)| slot).collect();
+        // A row the database matched by a key that `KeyValue` tells apart
+        // from the owner's (a case-insensitive text) is in no collection,
+        // but loaded all the same: the next level loads its relationships.
+        let unmatched: Vec<u32> =
+            loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot).collect();
+        let all_loaded: Vec<u32> =
+            collections.iter().flatten().map(|&(_, slot)| slot).chain(unmatched.iter().copied()).collect();
         for (parent, ordinal) in owners {
             let targets = ordinal.map_or_else(Vec::new, |i| slots_of(&collections[i as usize]));
             self.set_links::<M>(parent, relation, targets);
         }
         // Many-to-many: a target linked to several owners came once per
         // owner. Sorting them was 4 % of a three-level selectin load: only
-        // here, where an owner's targets are not its own.
-        Ok(if extra { distinct(loaded) } else { loaded })
+        // here, where an owner's targets are not its own (and an unmatched
+        // target may have come in several rows).
+        Ok(if extra || !unmatched.is_empty() { distinct(all_loaded) } else { all_loaded })
     }
 
     /// Runs a relationship query and merges its rows as they arrive;

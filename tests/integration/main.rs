@@ -22,6 +22,7 @@ mod select;
 mod session;
 mod statements;
 mod templates;
+mod text_keys;
 mod transactions;
 mod types;
 mod versioning;
