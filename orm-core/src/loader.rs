@@ -317,10 +317,11 @@ impl Session {
         // A row the database matched by a key that `KeyValue` tells apart
         // from the owner's (a case-insensitive text) is in no collection,
         // but loaded all the same: the next level loads its relationships.
-        let unmatched: Vec<u32> =
-            loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot).collect();
-        let all_loaded: Vec<u32> =
-            collections.iter().flatten().map(|&(_, slot)| slot).chain(unmatched.iter().copied()).collect();
+        let mut all_loaded = Vec::with_capacity(loaded.len());
+        all_loaded.extend(collections.iter().flatten().map(|&(_, slot)| slot));
+        let matched = all_loaded.len();
+        all_loaded.extend(loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot));
+        let unmatched = all_loaded.len() > matched;
         for (parent, ordinal) in owners {
             let targets = ordinal.map_or_else(Vec::new, |i| slots_of(&collections[i as usize]));
             self.set_links::<M>(parent, relation, targets);
@@ -329,7 +330,7 @@ impl Session {
         // owner. Sorting them was 4 % of a three-level selectin load: only
         // here, where an owner's targets are not its own (and an unmatched
         // target may have come in several rows).
-        Ok(if extra || !unmatched.is_empty() { distinct(all_loaded) } else { all_loaded })
+        Ok(if extra || unmatched { distinct(all_loaded) } else { all_loaded })
     }
 
     /// Runs a relationship query and merges its rows as they arrive;
