@@ -363,7 +363,7 @@ impl Session {
 pub(crate) type Collection = Vec<(SortKey, u32)>;
 
 /// The slots of a collection, in its order.
-fn slots_of(collection: &Collection) -> Vec<u32> {
+pub(crate) fn slots_of(collection: &Collection) -> Vec<u32> {
     collection.iter().map(|&(_, slot)| slot).collect()
 }
 

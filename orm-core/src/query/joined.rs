@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{group_by_ordinal, KeyMap, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_ordinal, slots_of, KeyMap, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::{RelationKind, RelationMeta};
@@ -224,8 +224,7 @@ impl Gathered {
             let targets = children.iter().map(|&(key, owner, child)| (owner as usize, key, child));
             let collections = group_by_ordinal(targets, owners.len(), step.order);
             for (&owner, collection) in owners.iter().zip(collections) {
-                let targets = collection.into_iter().map(|(_, child)| child).collect();
-                (step.node.joined.set)(session, owner, step.node.relation, targets);
+                (step.node.joined.set)(session, owner, step.node.relation, slots_of(&collection));
             }
         }
         self.roots.slots
