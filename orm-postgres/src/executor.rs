@@ -9,17 +9,16 @@ use std::task::Poll;
 use std::time::Instant;
 
 use futures_util::future::{maybe_done, Either};
-use futures_util::FutureExt;
 use futures_util::TryStreamExt;
+use futures_util::{FutureExt, SinkExt};
 use orm_core::{BoxFuture, Connection, CopyRows, Error, RawRow, Result, RowFn, Rows, Value};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
 use crate::error::{from_pg, is_connection_lost};
 use crate::pool::{Pooled, PooledClient, Prepared};
 use crate::row::PgRow;
-use crate::types::{accepts, check_params, Param};
+use crate::types::{binary_copy, check_params, Param};
 
 /// A connection checked out of an [`Engine`](crate::Engine)'s pool.
 pub struct PgConnection {
@@ -268,9 +267,9 @@ impl PgConnection {
     /// Writes rows with binary COPY (see [`Connection::copy_in`]), or
     /// returns `false` when a value does not fit its column's type.
     async fn run_copy_in(&mut self, copy: CopyRows<'_>) -> Result<bool> {
-        let Some(types) = self.copy_types(&copy).await? else { return Ok(false) };
+        let Some(data) = self.copy_data(&copy).await? else { return Ok(false) };
         let started = self.engine.statement_started();
-        let (result, sent) = self.copy_once(copy.sql, &types, copy.rows).await;
+        let (result, sent) = self.copy_once(copy.sql, data).await;
         if result.is_err() {
             // The types may be what failed it (the column changed since they
             // were learned): the next COPY learns them afresh.
@@ -280,28 +279,33 @@ impl PgConnection {
         result.map(|_| true)
     }
 
-    /// The types of the columns `copy` writes, as the database has them,
-    /// learned by preparing the query of its columns (once per connection,
-    /// as every statement), if every value fits its column. Binary COPY
-    /// takes each value in its column's own format, where an INSERT would
-    /// cast: a value of another type (an `i32` for a `bigint` column)
-    /// leaves the rows to an INSERT.
-    async fn copy_types(&mut self, copy: &CopyRows<'_>) -> Result<Option<Vec<Type>>> {
+    /// The rows of `copy` in binary COPY format ([`binary_copy`]), in the
+    /// types of its columns as the database has them, learned by preparing
+    /// the query of its columns (once per connection, as every statement).
+    /// `None` when a value does not fit its column: a value of another type
+    /// (an `i32` for a `bigint` column) leaves the rows to an INSERT, which
+    /// casts.
+    async fn copy_data(&mut self, copy: &CopyRows<'_>) -> Result<Option<bytes::BytesMut>> {
         let described = self.prepared(copy.columns).await?;
         let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
-        let fits = types.len() == copy.rows.width && all_fit(&copy.rows.values, &types);
-        if !fits {
+        let data = if types.len() == copy.rows.width {
+            binary_copy(&copy.rows.values, &types).map_err(Error::Driver)?
+        } else {
+            None
+        };
+        if data.is_none() {
             // Perhaps learned before the table changed: afresh next time.
             self.pooled().statements.remove(copy.columns);
-            return Ok(None);
         }
-        Ok(Some(types))
+        Ok(data)
     }
 
-    /// Starts the COPY (with the pending `BEGIN`), streams the rows, and
-    /// waits for the database to take them; returns their number, and what
+    /// Starts the COPY (with the pending `BEGIN`), sends `data`, and waits
+    /// for the database to take it; returns the number of rows, and what
     /// went out with it.
-    async fn copy_once(&mut self, sql: &str, types: &[Type], rows: &Rows) -> (Result<u64>, Sent) {
+    async fn copy_once(&mut self, sql: &str, data: bytes::BytesMut) -> (Result<u64>, Sent) {
+        /// The size of each message the rows go in.
+        const CHUNK: usize = 64 * 1024;
         let statement = match self.prepared(sql).await {
             Ok(statement) => statement,
             Err(e) => return (Err(e), Sent::default()),
@@ -310,15 +314,14 @@ impl PgConnection {
         let copy = async {
             let sink = this.client().copy_in::<_, bytes::Bytes>(&statement).await.map_err(|e| this.error(e))?;
             // Dropped before `finish` (an error, a cancelled flush), the
-            // writer aborts the COPY: nothing of it is written.
-            let writer = BinaryCopyInWriter::new(sink, types);
-            futures_util::pin_mut!(writer);
-            let mut params = Vec::with_capacity(types.len());
-            for row in rows.values.chunks(types.len().max(1)) {
-                params.extend(row.iter().map(Param));
-                writer.as_mut().write_raw(params.drain(..)).await.map_err(|e| this.error(e))?;
+            // sink aborts the COPY: nothing of it is written.
+            futures_util::pin_mut!(sink);
+            let mut data = data.freeze();
+            while !data.is_empty() {
+                let chunk = data.split_to(data.len().min(CHUNK));
+                sink.feed(chunk).await.map_err(|e| this.error(e))?;
             }
-            writer.finish().await.map_err(|e| this.error(e))
+            sink.finish().await.map_err(|e| this.error(e))
         };
         this.pipelined(copy).await
     }
@@ -397,29 +400,6 @@ fn retry_stale_plan<T>(first: Error, retry: Result<T>) -> Result<T> {
         Err(e) if e.db_error().is_some_and(|e| e.code == "25P02") => Err(schema_changed(first)),
         other => other,
     }
-}
-
-/// Whether each value of `values`, rows of `types.len()` values, fits its
-/// column's type. A column's values are mostly of one variant: each
-/// variant but an array (whose fit depends on its elements' type) is
-/// checked once per column, where checking every value was about 30
-/// instructions a value of a COPY.
-fn all_fit(values: &[Value], types: &[Type]) -> bool {
-    let mut fitting: Vec<Option<std::mem::Discriminant<Value>>> = vec![None; types.len()];
-    values.chunks(types.len().max(1)).all(|row| {
-        row.iter().zip(types).zip(&mut fitting).all(|((value, ty), fitting)| {
-            let variant = std::mem::discriminant(value);
-            // NULL fits every column, and leaves the column's variant kept.
-            if *fitting == Some(variant) || matches!(value, Value::Null) {
-                return true;
-            }
-            let fits = accepts(value, ty);
-            if fits && !matches!(value, Value::Array(..)) {
-                *fitting = Some(variant);
-            }
-            fits
-        })
-    })
 }
 
 /// A stale plan that failed a transaction: [`Error::SchemaChanged`].
@@ -514,27 +494,5 @@ impl Drop for PgConnection {
             drop(client);
             self.engine.close_overflow();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use orm_core::{SqlType, Value};
-    use tokio_postgres::types::Type;
-
-    use super::all_fit;
-
-    #[test]
-    fn each_value_of_a_copy_fits_its_column_whatever_values_came_before() {
-        let text = |s: &str| Value::Text(s.to_owned());
-        let types = [Type::INT8, Type::TEXT];
-        let rows = [Value::Null, Value::Null, Value::I64(1), text("a"), Value::I64(2), Value::Null];
-        assert!(all_fit(&rows, &types));
-        let an_i32_late = [Value::I64(1), text("a"), Value::Null, text("b"), Value::I32(3), text("c")];
-        assert!(!all_fit(&an_i32_late, &types), "a variant is checked when first met in its column");
-        let a_text_in_the_other_column = [Value::I64(1), text("a"), text("b"), text("c")];
-        assert!(!all_fit(&a_text_in_the_other_column, &types), "a variant fitting one column says nothing of another");
-        let arrays = [Value::Array(SqlType::BigInt, Vec::new()), Value::Array(SqlType::Integer, Vec::new())];
-        assert!(!all_fit(&arrays, &[Type::INT8_ARRAY]), "an array is checked by its elements' type each time");
     }
 }
