@@ -122,7 +122,6 @@ impl Rows {
 
 /// Rows for [`Connection::copy_in`], with the statements the dialect
 /// rendered for them.
-#[derive(Debug, Clone, Copy)]
 pub struct CopyRows<'a> {
     /// The statement that starts the load ([`Statement::CopyIn`](crate::statement::Statement::CopyIn)).
     pub sql: &'a str,
@@ -130,8 +129,28 @@ pub struct CopyRows<'a> {
     /// never run, only prepared, so that the connection learns the
     /// columns' types as the database has them.
     pub columns: &'a str,
-    /// The values, row after row, one per column.
-    pub rows: &'a Rows,
+    /// The rows, lent one at a time.
+    pub rows: &'a mut dyn CopySource,
+}
+
+impl std::fmt::Debug for CopyRows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyRows").field("sql", &self.sql).field("rows", &self.rows.row_count()).finish()
+    }
+}
+
+/// The rows of a COPY, handed to the connection one at a time: a large
+/// flush never holds a second copy of its objects' values.
+pub trait CopySource: Send {
+    /// The number of values in each row: one per column.
+    fn width(&self) -> usize;
+
+    /// The number of rows.
+    fn row_count(&self) -> usize;
+
+    /// Calls `row` with the values of each row in turn, while it returns
+    /// `true`.
+    fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool);
 }
 
 /// One database connection, checked out of a pool.

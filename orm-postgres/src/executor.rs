@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures_util::future::{maybe_done, Either};
 use futures_util::TryStreamExt;
 use futures_util::{FutureExt, SinkExt};
-use orm_core::{BoxFuture, Connection, CopyRows, Error, RawRow, Result, RowFn, Rows, Value};
+use orm_core::{BoxFuture, Connection, CopyRows, CopySource, Error, RawRow, Result, RowFn, Rows, Value};
 use tokio_postgres::types::Type;
 
 use crate::engine::EngineState;
@@ -267,7 +267,7 @@ impl PgConnection {
     /// Writes rows with binary COPY (see [`Connection::copy_in`]), or
     /// returns `false` when a value does not fit its column's type.
     async fn run_copy_in(&mut self, copy: CopyRows<'_>) -> Result<bool> {
-        let Some(data) = self.copy_data(&copy).await? else { return Ok(false) };
+        let Some(data) = self.copy_data(copy.columns, copy.rows).await? else { return Ok(false) };
         let started = self.engine.statement_started();
         let (result, sent) = self.copy_once(copy.sql, data).await;
         if result.is_err() {
@@ -279,23 +279,19 @@ impl PgConnection {
         result.map(|_| true)
     }
 
-    /// The rows of `copy` in binary COPY format ([`binary_copy`]), in the
-    /// types of its columns as the database has them, learned by preparing
+    /// `rows` in binary COPY format ([`binary_copy`]), in the types of
+    /// `columns` as the database has them, learned by preparing
     /// the query of its columns (once per connection, as every statement).
     /// `None` when a value does not fit its column: a value of another type
     /// (an `i32` for a `bigint` column) leaves the rows to an INSERT, which
     /// casts.
-    async fn copy_data(&mut self, copy: &CopyRows<'_>) -> Result<Option<bytes::BytesMut>> {
-        let described = self.prepared(copy.columns).await?;
+    async fn copy_data(&mut self, columns: &str, rows: &mut dyn CopySource) -> Result<Option<bytes::BytesMut>> {
+        let described = self.prepared(columns).await?;
         let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
-        let data = if types.len() == copy.rows.width {
-            binary_copy(&copy.rows.values, &types).map_err(Error::Driver)?
-        } else {
-            None
-        };
+        let data = if types.len() == rows.width() { binary_copy(rows, &types).map_err(Error::Driver)? } else { None };
         if data.is_none() {
             // Perhaps learned before the table changed: afresh next time.
-            self.pooled().statements.remove(copy.columns);
+            self.pooled().statements.remove(columns);
         }
         Ok(data)
     }

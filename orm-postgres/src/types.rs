@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 
 #[cfg(feature = "chrono")]
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use orm_core::{SqlType, Value};
+use orm_core::{CopySource, SqlType, Value};
 #[cfg(feature = "rust_decimal")]
 use rust_decimal::Decimal;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
@@ -79,59 +79,76 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
     true
 }
 
-/// The rows of `values` (`types.len()` values a row, one per column) in
-/// PostgreSQL's binary COPY format, from its header to its trailer; `None`
-/// when a value does not fit its column's type: binary COPY takes each value
-/// in its column's own format, where an INSERT would cast.
+/// The rows of `rows`, one value per column of `types`, in PostgreSQL's
+/// binary COPY format, from its header to its trailer; `None` when a value
+/// does not fit its column's type: binary COPY takes each value in its
+/// column's own format, where an INSERT would cast.
 ///
 /// Written here rather than through tokio-postgres' `BinaryCopyInWriter`,
 /// whose future per row and type check per value cost a COPY of 10,000
-/// users about 540 instructions a row. A column's values are mostly of one
-/// variant: each variant but an array (whose fit depends on its elements'
-/// type) is checked once per column.
-pub(crate) fn binary_copy(values: &[Value], types: &[Type]) -> Result<Option<bytes::BytesMut>, BoxError> {
+/// users about 540 instructions a row.
+pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<Option<bytes::BytesMut>, BoxError> {
     use bytes::BufMut;
     const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-    let width = types.len().max(1);
-    let fields = i16::try_from(types.len())?;
-    let mut out = bytes::BytesMut::with_capacity(SIGNATURE.len() + 10 + values.len() * 12);
+    let mut out = bytes::BytesMut::with_capacity(SIGNATURE.len() + 10 + rows.row_count() * (2 + types.len() * 10));
     // After the signature: no flags, and no header extension.
     out.put_slice(SIGNATURE);
     out.put_i32(0);
     out.put_i32(0);
-    let mut fitting: Vec<Option<std::mem::Discriminant<Value>>> = vec![None; types.len()];
-    for row in values.chunks(width) {
-        out.put_i16(fields);
-        for ((value, ty), fitting) in row.iter().zip(types).zip(&mut fitting) {
-            if matches!(value, Value::Null) {
-                out.put_i32(-1);
-                continue;
-            }
-            // Each field is its size, then its bytes.
-            let size_at = out.len();
-            out.put_i32(0);
-            if !write_plain(value, ty, &mut out) {
-                let variant = std::mem::discriminant(value);
-                if *fitting != Some(variant) {
-                    if !accepts(value, ty) {
-                        return Ok(None);
-                    }
-                    if !matches!(value, Value::Array(..)) {
-                        *fitting = Some(variant);
-                    }
-                }
-                if let IsNull::Yes = Param(value).to_sql(ty, &mut out)? {
-                    out.truncate(size_at);
-                    out.put_i32(-1);
-                    continue;
-                }
-            }
-            let size = i32::try_from(out.len() - size_at - 4).map_err(|_| "value too large to transmit")?;
-            out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
-        }
+    let mut fitting = vec![None; types.len()];
+    let mut written = Ok(true);
+    rows.each_row(&mut |row| {
+        written = write_copy_row(row, types, &mut fitting, &mut out);
+        matches!(written, Ok(true))
+    });
+    if !written? {
+        return Ok(None);
     }
     out.put_i16(-1);
     Ok(Some(out))
+}
+
+/// Writes one row of a binary COPY: its number of fields, then each
+/// field's size and bytes. `false` when a value does not fit its column.
+/// A column's values are mostly of one variant: each variant but an array
+/// (whose fit depends on its elements' type) is checked once per column,
+/// in `fitting`.
+#[inline]
+fn write_copy_row(
+    row: &[Value],
+    types: &[Type],
+    fitting: &mut [Option<std::mem::Discriminant<Value>>],
+    out: &mut bytes::BytesMut,
+) -> Result<bool, BoxError> {
+    use bytes::BufMut;
+    out.put_i16(i16::try_from(types.len())?);
+    for ((value, ty), fitting) in row.iter().zip(types).zip(fitting) {
+        if matches!(value, Value::Null) {
+            out.put_i32(-1);
+            continue;
+        }
+        let size_at = out.len();
+        out.put_i32(0);
+        if !write_plain(value, ty, out) {
+            let variant = std::mem::discriminant(value);
+            if *fitting != Some(variant) {
+                if !accepts(value, ty) {
+                    return Ok(false);
+                }
+                if !matches!(value, Value::Array(..)) {
+                    *fitting = Some(variant);
+                }
+            }
+            if let IsNull::Yes = Param(value).to_sql(ty, out)? {
+                out.truncate(size_at);
+                out.put_i32(-1);
+                continue;
+            }
+        }
+        let size = i32::try_from(out.len() - size_at - 4).map_err(|_| "value too large to transmit")?;
+        out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+    }
+    Ok(true)
 }
 
 /// Writes `values` in PostgreSQL's binary format when `ty` is an array of
@@ -799,6 +816,32 @@ mod tests {
         assert!(Param(&Value::I32(1)).to_sql_checked(&Type::INT8, &mut out).is_err(), "no fast path across types");
     }
 
+    /// Rows of a COPY from a list of values, `width` a row.
+    struct ValueRows<'a>(&'a [Value], usize);
+
+    impl CopySource for ValueRows<'_> {
+        fn width(&self) -> usize {
+            self.1
+        }
+
+        fn row_count(&self) -> usize {
+            self.0.len() / self.1
+        }
+
+        fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
+            for values in self.0.chunks(self.1) {
+                if !row(values) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `values`, rows of `types.len()`, in binary COPY format.
+    fn copied(values: &[Value], types: &[Type]) -> Option<bytes::BytesMut> {
+        binary_copy(&mut ValueRows(values, types.len()), types).unwrap()
+    }
+
     #[test]
     fn copy_rows_are_written_as_the_driver_s_copy_writer_writes_them() {
         // What tokio-postgres' `BinaryCopyInWriter` sends: the header, then
@@ -821,14 +864,14 @@ mod tests {
         let array = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::Null]);
         let values = [Value::I32(7), Value::Text("ä".into()), Value::Bool(true), Value::Null, array];
         let both = [values.clone(), values].concat();
-        assert_eq!(binary_copy(&both, &types).unwrap().unwrap(), expected);
-        let none = binary_copy(&[], &types).unwrap().unwrap();
+        assert_eq!(copied(&both, &types).unwrap(), expected);
+        let none = copied(&[], &types).unwrap();
         assert_eq!(&none[..], b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0\xff\xff");
     }
 
     #[test]
     fn each_value_of_a_copy_fits_its_column_whatever_values_came_before() {
-        let fits = |values: &[Value], types: &[Type]| binary_copy(values, types).unwrap().is_some();
+        let fits = |values: &[Value], types: &[Type]| copied(values, types).is_some();
         let text = |s: &str| Value::Text(s.to_owned());
         let types = [Type::BOOL, Type::FLOAT8];
         let rows = [Value::Null, Value::Null, Value::Bool(true), Value::F64(1.0), Value::Bool(false), Value::Null];

@@ -65,8 +65,9 @@ impl Connection for Recording {
 
     fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let sql = copy.sql;
-            let result = self.inner.copy_in(copy).await;
+            let CopyRows { sql, columns, rows } = copy;
+            // Reborrowed for the inner call alone, which `record` outlives.
+            let result = self.inner.copy_in(CopyRows { sql, columns, rows: &mut *rows }).await;
             // A COPY the connection declined was never sent.
             if !matches!(result, Ok(false)) {
                 self.record(sql);

@@ -7,7 +7,7 @@ use std::any::{Any, TypeId};
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::executor::{BoxFuture, Connection, CopyRows, Rows, ValueRow};
+use crate::executor::{BoxFuture, Connection, CopyRows, CopySource, Rows, ValueRow};
 use crate::loader::KeyValue;
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Hook, Model, RowReader};
@@ -552,11 +552,10 @@ impl<T: Model> Arena<T> {
         let copy = dialect.render(Statement::CopyIn(statement::CopyIn { table: table.name, columns }));
         let described = dialect.render(Statement::Select(Box::new(statement::select_table(table))));
         let key_column = key.map(|(k, _)| k);
-        let lent = LentRows::new(&mut self.slots, work, key_column, &keys);
-        if !conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, rows: &lent.rows }).await? {
+        let mut rows = ObjectRows { slots: &mut self.slots, work, key: key_column, keys: &keys };
+        if !conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, rows: &mut rows }).await? {
             return Ok(false);
         }
-        drop(lent);
         let returned: Vec<IndexedColumn> = key.into_iter().collect();
         let matching = RowMatch::of(table, &returned);
         self.apply_inserted(work, &returned, matching, Rows { width: 1, values: keys })?;
@@ -1106,45 +1105,49 @@ impl<T: Model> Drop for LentValues<'_, T> {
     }
 }
 
-/// The rows of a COPY of the objects at `work`, row after row, lent by the
-/// objects as [`LentValues`] lends an INSERT's parameters (copying them was
-/// a quarter of the client's work in a 10,000-row insert). The generated
-/// key column, if any, holds the reserved keys: they become the objects'
-/// only once the COPY succeeded ([`Arena::apply_inserted`]).
-struct LentRows<'a, T: Model> {
+/// The rows of a COPY of the objects at `work`, each lent by its object
+/// only while the connection writes it, as [`LentValues`] lends an INSERT's
+/// parameters: moved out (copying them was a quarter of the client's work
+/// in a 10,000-row insert) and given back at once. The generated key
+/// column, if any, holds the reserved keys: they become the objects' only
+/// once the COPY succeeded ([`Arena::apply_inserted`]).
+struct ObjectRows<'a, T: Model> {
     slots: &'a mut Chunked<Slot<T>>,
     work: &'a [u32],
     key: Option<usize>,
-    rows: Rows,
+    keys: &'a [Value],
 }
 
-impl<'a, T: Model> LentRows<'a, T> {
-    fn new(slots: &'a mut Chunked<Slot<T>>, work: &'a [u32], key: Option<usize>, keys: &[Value]) -> Self {
-        let width = T::TABLE.columns.len();
-        let mut values = Vec::with_capacity(work.len() * width);
-        for (i, &index) in work.iter().enumerate() {
+impl<T: Model> CopySource for ObjectRows<'_, T> {
+    fn width(&self) -> usize {
+        T::TABLE.columns.len()
+    }
+
+    fn row_count(&self) -> usize {
+        self.work.len()
+    }
+
+    fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
+        let width = self.width();
+        let mut values = Vec::with_capacity(width);
+        for (i, &index) in self.work.iter().enumerate() {
             // Work lists only keep slots that hold an object (`work_of`).
-            let Some(object) = slots[index as usize].object.as_mut() else { continue };
-            // The key column is never lent: `drop` gives it nothing back.
-            values.extend((0..width).map(|column| match key {
-                Some(k) if k == column => keys.get(i).cloned().unwrap_or_default(),
+            let Some(object) = self.slots[index as usize].object.as_mut() else { continue };
+            values.extend((0..width).map(|column| match self.key {
+                Some(k) if k == column => self.keys.get(i).cloned().unwrap_or_default(),
                 _ => object.lend_column_value(column),
             }));
-        }
-        LentRows { slots, work, key, rows: Rows { width, values } }
-    }
-}
-
-impl<T: Model> Drop for LentRows<'_, T> {
-    fn drop(&mut self) {
-        let width = self.rows.width;
-        let mut values = std::mem::take(&mut self.rows.values).into_iter();
-        for &index in self.work {
-            let Some(object) = self.slots[index as usize].object.as_mut() else { continue };
-            for (column, value) in (0..width).zip(values.by_ref()) {
-                if Some(column) != self.key {
+            let more = row(&values);
+            for (column, value) in values.drain(..).enumerate() {
+                // The key column was never lent: its value is a reserved key.
+                if Some(column) == self.key {
+                    crate::value::discard(value);
+                } else {
                     object.take_back_column_value(column, value);
                 }
+            }
+            if !more {
+                break;
             }
         }
     }
