@@ -9,11 +9,21 @@ pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Prints one comparison: the medians of both sides and their ratio.
+/// Prints one comparison: the medians of both sides and their ratio, then
+/// the median of the rounds' own ratios (each ORM run against the raw run
+/// beside it), which moves less on a machine whose speed drifts between
+/// rounds.
 pub(crate) fn report(name: &str, orm: Vec<Duration>, raw: Vec<Duration>) {
+    let mut paired: Vec<f64> = orm.iter().zip(&raw).map(|(o, r)| o.as_secs_f64() / r.as_secs_f64()).collect();
+    paired.sort_by(f64::total_cmp);
+    let paired = paired.get(paired.len() / 2).copied().unwrap_or(f64::NAN);
     let (orm, raw) = (median(orm), median(raw));
     let ratio = orm.as_secs_f64() / raw.as_secs_f64();
-    println!("{name:<44} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x", ms(orm), ms(raw));
+    println!(
+        "{name:<44} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x   paired {paired:.2}x",
+        ms(orm),
+        ms(raw)
+    );
 }
 
 /// Milliseconds, for printing.
