@@ -586,6 +586,17 @@ async fn get_many_answers_loaded_keys_from_the_identity_map_and_the_rest_in_one_
     assert!(other.recorded_statements().is_empty(), "all loaded now: no round trip");
     assert_eq!(again, [found[3], found[0]]);
 
+    // An expired object is read again; one whose row is gone is not found.
+    let mut writer = db.engine().session();
+    writer.execute("UPDATE people SET name = 'Bobby' WHERE id = $1", (ids[1],)).await.unwrap();
+    writer.execute("DELETE FROM people WHERE id = $1", (ids[2],)).await.unwrap();
+    writer.commit().await.unwrap();
+    other.expire(found[3].unwrap()).unwrap();
+    other.expire(found[0].unwrap()).unwrap();
+    let refreshed = other.get_many::<Person>([ids[1], ids[2], ids[0]]).await.unwrap();
+    assert_eq!(refreshed, [found[3], None, found[1]]);
+    assert_eq!(other[found[3].unwrap()].name, "Bobby");
+
     let memberships = {
         let mut s = db.engine().session();
         let ms = s.add_all([Membership::new(ids[0], "chess", 1999), Membership::new(ids[1], "go", 2001)]);

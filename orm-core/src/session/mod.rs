@@ -294,20 +294,16 @@ impl Session {
         keys: impl IntoIterator<Item = T::Key>,
     ) -> Result<Vec<Option<Handle<T>>>> {
         let keys: Vec<T::Key> = keys.into_iter().collect();
-        let missing: Vec<&T::Key> = keys.iter().filter(|k| self.loaded::<T>(k).is_none()).collect();
-        let mut fetched = rustc_hash::FxHashSet::default();
+        let missing: Vec<Vec<Value>> =
+            keys.iter().filter(|k| self.loaded::<T>(k).is_none()).map(T::key_values).collect();
         if !missing.is_empty() {
-            let select = select_by_keys(T::TABLE, missing.iter().map(|k| T::key_values(k)).collect());
+            let select = select_by_keys(T::TABLE, missing);
             let sql = self.render(Statement::Select(Box::new(select)));
-            fetched.extend(self.fetch_objects_sql::<T>(&sql.text, &sql.params).await?);
+            self.fetch_objects_into::<T, ()>(&sql.text, &sql.params, 0, |_, _| (), &mut Merged).await?;
         }
-        Ok(keys
-            .iter()
-            .map(|key| {
-                let index = self.arena::<T>().and_then(|a| a.find(key))?;
-                (fetched.contains(&index) || self.loaded::<T>(key).is_some()).then(|| self.handle(index))
-            })
-            .collect())
+        // A row read is in the identity map, unexpired, as every object
+        // that answered without the query: one lookup answers each key.
+        Ok(keys.iter().map(|key| self.loaded::<T>(key).map(|index| self.handle(index))).collect())
     }
 
     /// The slot of the object with `key` when its values can answer a
@@ -956,6 +952,16 @@ impl Fetched<()> for Slots {
     }
 }
 
+/// Nothing: the rows are merged into the identity map, where they are
+/// looked up afterwards.
+struct Merged;
+
+impl Fetched<()> for Merged {
+    fn reserve(&mut self, _: usize) {}
+
+    fn push(&mut self, _: u32, (): ()) {}
+}
+
 /// The first slot alone, of a statement that returns at most one row.
 struct First(Option<u32>);
 
@@ -979,8 +985,8 @@ fn select_by_keys(table: &'static TableMeta, keys: Vec<Vec<Value>>) -> statement
         }
     }
     let mut select = statement::select_table(table);
-    if let ([column], [values]) = (key_columns.as_slice(), arrays.as_slice()) {
-        let array = Value::Array(column.sql_type, values.clone());
+    if let ([column], [values]) = (key_columns.as_slice(), arrays.as_mut_slice()) {
+        let array = Value::Array(column.sql_type, std::mem::take(values));
         select.filter = Some(Expr::column(table.name, column.name).in_array(array));
         return select;
     }
