@@ -140,7 +140,8 @@ impl std::fmt::Debug for CopyRows<'_> {
 }
 
 /// The rows of a COPY, handed to the connection one at a time: a large
-/// flush never holds a second copy of its objects' values.
+/// flush holds the rows as the connection encodes them, not a second list
+/// of its objects' values beside them.
 pub trait CopySource: Send {
     /// The number of values in each row: one per column.
     fn width(&self) -> usize;
@@ -148,8 +149,9 @@ pub trait CopySource: Send {
     /// The number of rows.
     fn row_count(&self) -> usize;
 
-    /// Calls `row` with the values of each row in turn, while it returns
-    /// `true`.
+    /// Calls `row` with the values of each row in turn, `width` values
+    /// each, and stops at the first call that returns `false` (a value
+    /// the connection cannot write: the rows then go to an INSERT).
     fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool);
 }
 

@@ -85,8 +85,11 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
 /// column's own format, where an INSERT would cast.
 ///
 /// Written here rather than through tokio-postgres' `BinaryCopyInWriter`,
-/// whose future per row and type check per value cost a COPY of 10,000
-/// users about 540 instructions a row.
+/// whose future per row and driver type check per value (of text and
+/// integers too, which [`write_plain`] writes unchecked once they match)
+/// cost a COPY of 10,000 users about 540 instructions a row. A row of
+/// another length than `types` is an error, and a source that goes on
+/// after being told to stop is not written past that point.
 pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<Option<bytes::BytesMut>, BoxError> {
     use bytes::BufMut;
     const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -98,7 +101,14 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
     let mut fitting = vec![None; types.len()];
     let mut written = Ok(true);
     rows.each_row(&mut |row| {
-        written = write_copy_row(row, types, &mut fitting, &mut out);
+        if !matches!(written, Ok(true)) {
+            return false;
+        }
+        written = if row.len() == types.len() {
+            write_copy_row(row, types, &mut fitting, &mut out)
+        } else {
+            Err(format!("a row of {} values for a COPY of {} columns", row.len(), types.len()).into())
+        };
         matches!(written, Ok(true))
     });
     if !written? {
@@ -109,10 +119,12 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
 }
 
 /// Writes one row of a binary COPY: its number of fields, then each
-/// field's size and bytes. `false` when a value does not fit its column.
-/// A column's values are mostly of one variant: each variant but an array
-/// (whose fit depends on its elements' type) is checked once per column,
-/// in `fitting`.
+/// field's size and bytes. `false` when a value does not fit its column,
+/// found before anything is sent. A column's values are mostly of one
+/// variant: the fit of each variant but an array (which depends on its
+/// elements' type) is checked once per column, in `fitting`; the driver's
+/// encoders, which write the values other than text and integers, check
+/// their type again as they write.
 #[inline]
 fn write_copy_row(
     row: &[Value],
@@ -122,7 +134,7 @@ fn write_copy_row(
 ) -> Result<bool, BoxError> {
     use bytes::BufMut;
     out.put_i16(i16::try_from(types.len())?);
-    for ((value, ty), fitting) in row.iter().zip(types).zip(fitting) {
+    for (column, ((value, ty), fitting)) in row.iter().zip(types).zip(fitting).enumerate() {
         if matches!(value, Value::Null) {
             out.put_i32(-1);
             continue;
@@ -139,7 +151,10 @@ fn write_copy_row(
                     *fitting = Some(variant);
                 }
             }
-            if let IsNull::Yes = Param(value).to_sql(ty, out)? {
+            let written = Param(value).to_sql(ty, out);
+            let null =
+                written.map_err(|e| format!("the value of column {} of a COPY, of type {ty}: {e}", column + 1))?;
+            if let IsNull::Yes = null {
                 out.truncate(size_at);
                 out.put_i32(-1);
                 continue;
@@ -843,15 +858,16 @@ mod tests {
     }
 
     #[test]
-    fn copy_rows_are_written_as_the_driver_s_copy_writer_writes_them() {
-        // What tokio-postgres' `BinaryCopyInWriter` sends: the header, then
-        // per row the number of fields and each field's size and bytes (-1:
-        // NULL), then -1.
+    fn copy_rows_are_framed_as_binary_copy_with_the_driver_s_encoding_of_each_field() {
+        // PostgreSQL's binary COPY: the header, then per row the number of
+        // fields and each field's size and bytes (-1: NULL), then -1; each
+        // field's bytes as the driver encodes them.
         let mut expected = bytes::BytesMut::from(&b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0"[..]);
-        let types = [Type::INT4, Type::TEXT, Type::BOOL, Type::FLOAT8, Type::INT4_ARRAY];
-        let row: [&(dyn ToSql + Sync); 5] = [&7_i32, &"ä", &true, &Option::<f64>::None, &vec![Some(1_i32), None]];
+        let types = [Type::INT4, Type::TEXT, Type::BOOL, Type::FLOAT8, Type::INT4_ARRAY, Type::VARCHAR, Type::INT8];
+        let row: [&(dyn ToSql + Sync); 7] =
+            [&7_i32, &"ä", &true, &Option::<f64>::None, &vec![Some(1_i32), None], &"v", &(1_i64 << 40)];
         for _ in 0..2 {
-            expected.extend_from_slice(&5_i16.to_be_bytes());
+            expected.extend_from_slice(&7_i16.to_be_bytes());
             for (value, ty) in row.iter().zip(&types) {
                 let field = encoded(*value, ty);
                 let null = value.to_sql_checked(ty, &mut bytes::BytesMut::new()).unwrap();
@@ -862,11 +878,52 @@ mod tests {
         }
         expected.extend_from_slice(&(-1_i16).to_be_bytes());
         let array = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::Null]);
-        let values = [Value::I32(7), Value::Text("ä".into()), Value::Bool(true), Value::Null, array];
+        let values = [
+            Value::I32(7),
+            Value::Text("ä".into()),
+            Value::Bool(true),
+            Value::Null,
+            array,
+            Value::Text("v".into()),
+            Value::I64(1 << 40),
+        ];
         let both = [values.clone(), values].concat();
         assert_eq!(copied(&both, &types).unwrap(), expected);
         let none = copied(&[], &types).unwrap();
         assert_eq!(&none[..], b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0\xff\xff");
+    }
+
+    /// A source that hands over its rows whatever the answer.
+    struct Heedless<'a>(Vec<&'a [Value]>);
+
+    impl CopySource for Heedless<'_> {
+        fn width(&self) -> usize {
+            2
+        }
+
+        fn row_count(&self) -> usize {
+            self.0.len()
+        }
+
+        fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
+            for values in &self.0 {
+                row(values);
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_of_another_length_or_past_a_misfit_is_never_written() {
+        let types = [Type::INT4, Type::INT8];
+        let (fits, misfit) = ([Value::I32(1), Value::I64(2)], [Value::I32(1), Value::I32(2)]);
+        let short = binary_copy(&mut Heedless(vec![&fits, &fits[..1]]), &types);
+        assert_eq!(short.unwrap_err().to_string(), "a row of 1 values for a COPY of 2 columns");
+        let heedless = binary_copy(&mut Heedless(vec![&misfit, &fits]), &types).unwrap();
+        assert!(heedless.is_none(), "the rows after a misfit do not make it fit");
+        let mixed = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::I64(2)]);
+        let failed = binary_copy(&mut Heedless(vec![&[Value::I32(1), mixed], &fits]), &[Type::INT4, Type::INT4_ARRAY]);
+        let message = failed.unwrap_err().to_string();
+        assert_eq!(message, "the value of column 2 of a COPY, of type _int4: bigint in an array of another type");
     }
 
     #[test]
