@@ -98,17 +98,18 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
     out.put_slice(SIGNATURE);
     out.put_i32(0);
     out.put_i32(0);
+    let fields = i16::try_from(types.len())?;
     let mut fitting = vec![None; types.len()];
     let mut written = Ok(true);
     rows.each_row(&mut |row| {
-        if !matches!(written, Ok(true)) {
-            return false;
+        if matches!(written, Ok(true)) {
+            written = if row.len() == types.len() {
+                out.put_i16(fields);
+                write_copy_row(row, types, &mut fitting, &mut out)
+            } else {
+                Err(format!("a row of {} values for a COPY of {} columns", row.len(), types.len()).into())
+            };
         }
-        written = if row.len() == types.len() {
-            write_copy_row(row, types, &mut fitting, &mut out)
-        } else {
-            Err(format!("a row of {} values for a COPY of {} columns", row.len(), types.len()).into())
-        };
         matches!(written, Ok(true))
     });
     if !written? {
@@ -118,10 +119,9 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
     Ok(Some(out))
 }
 
-/// Writes one row of a binary COPY: its number of fields, then each
-/// field's size and bytes. `false` when a value does not fit its column,
-/// found before anything is sent. A column's values are mostly of one
-/// variant: the fit of each variant but an array (which depends on its
+/// Writes the fields of one row of a binary COPY, each its size and its
+/// bytes. `false` when a value does not fit its column, found before
+/// anything is sent. A column's values are mostly of one variant: the fit of each variant but an array (which depends on its
 /// elements' type) is checked once per column, in `fitting`; the driver's
 /// encoders, which write the values other than text and integers, check
 /// their type again as they write.
@@ -133,7 +133,6 @@ fn write_copy_row(
     out: &mut bytes::BytesMut,
 ) -> Result<bool, BoxError> {
     use bytes::BufMut;
-    out.put_i16(i16::try_from(types.len())?);
     for (column, ((value, ty), fitting)) in row.iter().zip(types).zip(fitting).enumerate() {
         if matches!(value, Value::Null) {
             out.put_i32(-1);
@@ -160,10 +159,19 @@ fn write_copy_row(
                 continue;
             }
         }
-        let size = i32::try_from(out.len() - size_at - 4).map_err(|_| "value too large to transmit")?;
-        out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+        write_size(out, size_at)?;
     }
     Ok(true)
+}
+
+/// Writes the size of the value written after `size_at`, where four bytes
+/// were kept for it: the form of a field of a COPY and of an array's
+/// element.
+#[inline]
+fn write_size(out: &mut bytes::BytesMut, size_at: usize) -> Result<(), BoxError> {
+    let size = i32::try_from(out.len() - size_at - 4).map_err(|_| "value too large to transmit")?;
+    out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+    Ok(())
 }
 
 /// Writes `values` in PostgreSQL's binary format when `ty` is an array of
@@ -206,10 +214,9 @@ fn write_plain_array(
         if !write_plain(value, member, out) {
             return Some(Err(format!("{} in an array of another type", value.describe()).into()));
         }
-        let Ok(size) = i32::try_from(out.len() - size_at - 4) else {
-            return Some(Err("value too large to transmit".into()));
-        };
-        out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+        if let Err(e) = write_size(out, size_at) {
+            return Some(Err(e));
+        }
     }
     out[nulls_at..nulls_at + 4].copy_from_slice(&i32::from(nulls).to_be_bytes());
     Some(Ok(IsNull::No))
@@ -831,21 +838,26 @@ mod tests {
         assert!(Param(&Value::I32(1)).to_sql_checked(&Type::INT8, &mut out).is_err(), "no fast path across types");
     }
 
-    /// Rows of a COPY from a list of values, `width` a row.
-    struct ValueRows<'a>(&'a [Value], usize);
+    /// Rows of a COPY from lists of values, `width` columns wide; a heedless
+    /// source hands over every row whatever the answer.
+    struct ListedRows<'a> {
+        rows: Vec<&'a [Value]>,
+        width: usize,
+        heedless: bool,
+    }
 
-    impl CopySource for ValueRows<'_> {
+    impl CopySource for ListedRows<'_> {
         fn width(&self) -> usize {
-            self.1
+            self.width
         }
 
         fn row_count(&self) -> usize {
-            self.0.len() / self.1
+            self.rows.len()
         }
 
         fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
-            for values in self.0.chunks(self.1) {
-                if !row(values) {
+            for values in &self.rows {
+                if !row(values) && !self.heedless {
                     break;
                 }
             }
@@ -854,7 +866,8 @@ mod tests {
 
     /// `values`, rows of `types.len()`, in binary COPY format.
     fn copied(values: &[Value], types: &[Type]) -> Option<bytes::BytesMut> {
-        binary_copy(&mut ValueRows(values, types.len()), types).unwrap()
+        let rows = values.chunks(types.len()).collect();
+        binary_copy(&mut ListedRows { rows, width: types.len(), heedless: false }, types).unwrap()
     }
 
     #[test]
@@ -893,35 +906,19 @@ mod tests {
         assert_eq!(&none[..], b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0\xff\xff");
     }
 
-    /// A source that hands over its rows whatever the answer.
-    struct Heedless<'a>(Vec<&'a [Value]>);
-
-    impl CopySource for Heedless<'_> {
-        fn width(&self) -> usize {
-            2
-        }
-
-        fn row_count(&self) -> usize {
-            self.0.len()
-        }
-
-        fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
-            for values in &self.0 {
-                row(values);
-            }
-        }
-    }
-
     #[test]
     fn a_row_of_another_length_or_past_a_misfit_is_never_written() {
+        fn heedless(rows: Vec<&[Value]>) -> ListedRows<'_> {
+            ListedRows { rows, width: 2, heedless: true }
+        }
         let types = [Type::INT4, Type::INT8];
         let (fits, misfit) = ([Value::I32(1), Value::I64(2)], [Value::I32(1), Value::I32(2)]);
-        let short = binary_copy(&mut Heedless(vec![&fits, &fits[..1]]), &types);
+        let short = binary_copy(&mut heedless(vec![&fits, &fits[..1]]), &types);
         assert_eq!(short.unwrap_err().to_string(), "a row of 1 values for a COPY of 2 columns");
-        let heedless = binary_copy(&mut Heedless(vec![&misfit, &fits]), &types).unwrap();
-        assert!(heedless.is_none(), "the rows after a misfit do not make it fit");
+        let past_a_misfit = binary_copy(&mut heedless(vec![&misfit, &fits]), &types).unwrap();
+        assert!(past_a_misfit.is_none(), "the rows after a misfit do not make it fit");
         let mixed = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::I64(2)]);
-        let failed = binary_copy(&mut Heedless(vec![&[Value::I32(1), mixed], &fits]), &[Type::INT4, Type::INT4_ARRAY]);
+        let failed = binary_copy(&mut heedless(vec![&[Value::I32(1), mixed], &fits]), &[Type::INT4, Type::INT4_ARRAY]);
         let message = failed.unwrap_err().to_string();
         assert_eq!(message, "the value of column 2 of a COPY, of type _int4: bigint in an array of another type");
     }
