@@ -143,7 +143,7 @@ async fn orm_load(engine: &Engine) -> usize {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
+    let rounds = common::rounds(31);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();
@@ -183,5 +183,5 @@ async fn main() {
             .await,
         );
     }
-    report("users -> posts -> comments, selectin", orm, raw_times);
+    report("users -> posts -> comments, selectin", ("orm", orm), ("raw", raw_times));
 }

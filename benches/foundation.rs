@@ -168,7 +168,7 @@ async fn loaded_get_nanos(engine: &Engine) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
+    let rounds = common::rounds(31);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[Item::TABLE]).await.unwrap();
@@ -204,7 +204,7 @@ async fn main() {
             .await,
         );
     }
-    report("load 10,000 rows", orm, raw_times);
+    report("load 10,000 rows", ("orm", orm), ("raw", raw_times));
 
     let (mut orm, mut raw_times, mut autocommit) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
@@ -218,7 +218,7 @@ async fn main() {
         autocommit.push(timed(raw_lookups(&raw, false)).await);
     }
     println!("  raw lookups, each its own transaction  {:>10.3} ms", ms(median(autocommit)));
-    report("1,000 primary-key lookups", orm, raw_times);
+    report("1,000 primary-key lookups", ("orm", orm), ("raw", raw_times));
 
     let (mut orm, mut values, mut unnest, mut copy) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
@@ -238,7 +238,7 @@ async fn main() {
     for (name, d) in raw_medians {
         println!("  raw insert 1,000 rows with {name:<6}  {:>10.3} ms", ms(d));
     }
-    report(&format!("add + commit 1,000 rows (raw {best_name})"), orm, best);
+    report(&format!("add + commit 1,000 rows (raw {best_name})"), ("orm", orm), ("raw", best));
 
     println!("get of a loaded key: {:.0} ns", loaded_get_nanos(&engine).await);
 }

@@ -86,7 +86,7 @@ fn one_to_many(engine: &Engine, n: usize) -> Duration {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(11);
+    let rounds = common::rounds(11);
     // No I/O: the engine only hands out sessions here.
     let engine = Engine::builder("postgres://postgres@127.0.0.1:5432/postgres").build().unwrap();
     println!("{rounds} rounds, medians");

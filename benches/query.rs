@@ -91,7 +91,7 @@ fn render_nanos(rounds: usize) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
+    let rounds = common::rounds(31);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[Author::TABLE, Book::TABLE]).await.unwrap();
@@ -133,5 +133,5 @@ async fn main() {
             raw.push(timed(raw_side).await);
         }
     }
-    report("select 10,000 (String, i32) tuples", orm, raw);
+    report("select 10,000 (String, i32) tuples", ("orm", orm), ("raw", raw));
 }

@@ -324,7 +324,7 @@ async fn seed(client: &Client) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let rounds = common::rounds(15);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
     engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();
@@ -424,5 +424,5 @@ where
             raw_times.push(raw_side().await);
         }
     }
-    report(name, orm_times, raw_times);
+    report(name, ("orm", orm_times), ("raw", raw_times));
 }

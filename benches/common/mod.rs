@@ -9,21 +9,28 @@ pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Prints one comparison: the medians of both sides and their ratio, then
-/// the median of the rounds' own ratios (each ORM run against the raw run
+/// Prints one comparison, `measured` against `baseline` (each a label and
+/// its rounds' times): the medians of both sides and their ratio, then the
+/// median of the rounds' own ratios (each run against the baseline's run
 /// beside it), which moves less on a machine whose speed drifts between
 /// rounds.
-pub(crate) fn report(name: &str, orm: Vec<Duration>, raw: Vec<Duration>) {
-    let mut paired: Vec<f64> = orm.iter().zip(&raw).map(|(o, r)| o.as_secs_f64() / r.as_secs_f64()).collect();
+pub(crate) fn report(name: &str, measured: (&str, Vec<Duration>), baseline: (&str, Vec<Duration>)) {
+    let ((label, measured), (base_label, baseline)) = (measured, baseline);
+    let mut paired: Vec<f64> = measured.iter().zip(&baseline).map(|(m, b)| m.as_secs_f64() / b.as_secs_f64()).collect();
     paired.sort_by(f64::total_cmp);
     let paired = paired.get(paired.len() / 2).copied().unwrap_or(f64::NAN);
-    let (orm, raw) = (median(orm), median(raw));
-    let ratio = orm.as_secs_f64() / raw.as_secs_f64();
+    let (measured, baseline) = (median(measured), median(baseline));
+    let ratio = measured.as_secs_f64() / baseline.as_secs_f64();
     println!(
-        "{name:<44} orm {:>10.3} ms   raw {:>10.3} ms   ratio {ratio:.2}x   paired {paired:.2}x",
-        ms(orm),
-        ms(raw)
+        "{name:<44} {label} {:>10.3} ms   {base_label} {:>10.3} ms   ratio {ratio:.2}x   paired {paired:.2}x",
+        ms(measured),
+        ms(baseline)
     );
+}
+
+/// The number of rounds: the `ROUNDS` environment variable, or `default`.
+pub(crate) fn rounds(default: usize) -> usize {
+    std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(default)
 }
 
 /// Milliseconds, for printing.
