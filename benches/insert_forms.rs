@@ -1,0 +1,197 @@
+//! What an INSERT of many new rows costs by statement form, with raw
+//! tokio-postgres only: the server's and the driver's share of the standard
+//! benchmark's insert cells, apart from the ORM's own work. Each form
+//! inserts the same users (standard's table, seeded with 100,000 rows)
+//! against the multi-row `VALUES` that standard's raw side sends, which
+//! returns nothing; the forms that also give the client the generated keys,
+//! as an ORM needs them, show what that costs the server.
+//!
+//! Run with `cargo bench --bench insert_forms` (DATABASE_URL as for the
+//! tests). `ROUNDS=n` changes the number of rounds (default 31).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pin_all, plain, report, timed};
+use orm::postgres::tokio_postgres::types::ToSql;
+use orm::postgres::tokio_postgres::{self, Client, NoTls, Statement};
+use orm::prelude::*;
+use orm::testing::TestDb;
+
+#[derive(Model, Debug)]
+#[orm(table = "users")]
+struct User {
+    #[orm(primary_key)]
+    id: i32,
+    name: String,
+    hair_color: Option<String>,
+}
+
+/// The statement forms, each one INSERT of `n` users.
+enum Form {
+    /// `VALUES ($1, $2), ..`, nothing returned: standard's raw side.
+    Values(Statement),
+    /// The same, `RETURNING id`: a row per key.
+    ValuesReturning(Statement),
+    /// `SELECT .. FROM unnest($1, $2)`, one array per column, nothing
+    /// returned.
+    Unnest(Statement),
+    /// The INSERT the ORM sends (its text recorded from a session): the
+    /// arrays of `Unnest`, the keys returned as one row of arrays.
+    Orm(Statement),
+    /// The keys reserved first (`nextval` in one query, sent with `BEGIN`),
+    /// then `Unnest` with them, sent with `COMMIT`: two round trips.
+    ReservedFirst { reserve: Statement, insert: Statement },
+    /// The reservation and that INSERT in one statement: the keys drawn in
+    /// a CTE, inserted with the rows and returned as one array.
+    ReservedInline(Statement),
+}
+
+/// The rows of one insert, as both sides' parameters.
+struct Users {
+    names: Vec<String>,
+    colors: Vec<Option<String>>,
+}
+
+impl Users {
+    fn new(n: usize) -> Users {
+        Users {
+            names: (0..n).map(|i| format!("new {i}")).collect(),
+            colors: (0..n).map(|i| (i % 2 == 0).then(|| "black".to_owned())).collect(),
+        }
+    }
+
+    /// One parameter per value, row by row, for `VALUES`.
+    fn row_params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(2 * self.names.len());
+        for (name, color) in self.names.iter().zip(&self.colors) {
+            params.push(name);
+            params.push(color);
+        }
+        params
+    }
+}
+
+impl Form {
+    const NAMES: [&'static str; 6] = [
+        "VALUES, nothing returned",
+        "VALUES .. RETURNING id",
+        "unnest, nothing returned",
+        "the ORM's INSERT, keys as arrays",
+        "keys reserved first, then unnest",
+        "keys reserved in the INSERT",
+    ];
+
+    /// Every form for `n` rows; `orm_insert` is the text of the ORM's.
+    async fn all(client: &Client, n: usize, orm_insert: &str) -> Vec<Form> {
+        let values: Vec<String> = (0..n).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let values = format!("INSERT INTO users (name, hair_color) VALUES {}", values.join(", "));
+        let unnest = "INSERT INTO users (name, hair_color) SELECT * FROM unnest($1::text[], $2::text[])";
+        let reserve = "SELECT array_agg(nextval('users_id_seq')::integer) FROM generate_series(1, $1::bigint)";
+        let with_keys =
+            "INSERT INTO users (id, name, hair_color) SELECT * FROM unnest($1::integer[], $2::text[], $3::text[])";
+        let inline = "WITH keys AS (SELECT array_agg(nextval('users_id_seq')::integer) AS keys \
+                      FROM generate_series(1, $1::bigint)), inserted AS (INSERT INTO users (id, name, hair_color) \
+                      SELECT * FROM unnest((SELECT keys FROM keys), $2::text[], $3::text[])) SELECT keys FROM keys";
+        let prepare = |sql: String| async move { client.prepare(&sql).await.unwrap() };
+        vec![
+            Form::Values(prepare(values.clone()).await),
+            Form::ValuesReturning(prepare(format!("{values} RETURNING id")).await),
+            Form::Unnest(prepare(unnest.to_owned()).await),
+            Form::Orm(prepare(orm_insert.to_owned()).await),
+            Form::ReservedFirst {
+                reserve: prepare(reserve.to_owned()).await,
+                insert: prepare(with_keys.to_owned()).await,
+            },
+            Form::ReservedInline(prepare(inline.to_owned()).await),
+        ]
+    }
+
+    /// Inserts `users` in this form; checks that every key came back.
+    async fn run(&self, client: &Client, users: &Users) {
+        let n = users.names.len();
+        let arrays: [&(dyn ToSql + Sync); 2] = [&users.names, &users.colors];
+        match self {
+            Form::Values(statement) => {
+                assert_eq!(client.execute(statement, &users.row_params()).await.unwrap(), n as u64)
+            }
+            Form::ValuesReturning(statement) => {
+                assert_eq!(client.query(statement, &users.row_params()).await.unwrap().len(), n);
+            }
+            Form::Unnest(statement) => assert_eq!(client.execute(statement, &arrays).await.unwrap(), n as u64),
+            Form::Orm(statement) => {
+                let keys: Vec<i32> = client.query_one(statement, &arrays).await.unwrap().get(0);
+                assert_eq!(keys.len(), n);
+            }
+            Form::ReservedFirst { reserve, insert } => {
+                let count = n as i64;
+                let (began, reserved) =
+                    futures_util::future::join(client.batch_execute("BEGIN"), client.query_one(reserve, &[&count]))
+                        .await;
+                began.unwrap();
+                let keys: Vec<i32> = reserved.unwrap().get(0);
+                let params: [&(dyn ToSql + Sync); 3] = [&keys, &users.names, &users.colors];
+                let (inserted, committed) =
+                    futures_util::future::join(client.execute(insert, &params), client.batch_execute("COMMIT")).await;
+                assert_eq!(inserted.unwrap(), n as u64);
+                committed.unwrap();
+            }
+            Form::ReservedInline(statement) => {
+                let params: [&(dyn ToSql + Sync); 3] = [&(n as i64), &users.names, &users.colors];
+                let keys: Vec<i32> = client.query_one(statement, &params).await.unwrap().get(0);
+                assert_eq!(keys.len(), n);
+            }
+        }
+    }
+}
+
+/// The text of the INSERT a session sends for several new users.
+async fn orm_insert_text(engine: &Engine) -> String {
+    let mut session = engine.session();
+    session.record_statements();
+    session.add_all((0..2).map(|i| User::new(format!("recorded {i}"), None)));
+    session.commit().await.unwrap();
+    let statements = session.recorded_statements();
+    statements.into_iter().find(|s| s.starts_with("WITH")).expect("the ORM's INSERT of several rows")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rounds = common::rounds(31);
+    let db = TestDb::new().await.expect("a benchmark database");
+    let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
+    engine.create_all(&[User::TABLE]).await.unwrap();
+    let orm_insert = orm_insert_text(&engine).await;
+    let (client, connection) = tokio_postgres::connect(&plain(db.url()), NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "INSERT INTO users (name) SELECT 'user ' || i FROM generate_series(1, 100000) AS i; ANALYZE users",
+        )
+        .await
+        .unwrap();
+    pin_all(&engine, &client).await;
+    println!("{rounds} rounds, medians, each form against `VALUES` with nothing returned");
+    for n in [100, 1_000] {
+        let users = Users::new(n);
+        let forms = Form::all(&client, n, &orm_insert).await;
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); forms.len()];
+        for round in 0..=rounds {
+            // Each round starts with the next form: none always runs
+            // right after another.
+            for k in 0..forms.len() {
+                let form = (round + k) % forms.len();
+                let took = timed(forms[form].run(&client, &users)).await;
+                // The first round warms every statement up.
+                if round > 0 {
+                    times[form].push(took);
+                }
+            }
+        }
+        for (name, form_times) in Form::NAMES.iter().zip(&times) {
+            let name = format!("{n} rows, {name}");
+            report(&name, ("form", form_times.clone()), ("VALUES", times[0].clone()));
+        }
+    }
+}
