@@ -178,8 +178,8 @@ async fn main() {
         let forms = Form::all(&client, n, &orm_insert).await;
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); forms.len()];
         for round in 0..=rounds {
-            // Each round starts with the next form: none always runs
-            // right after another.
+            // Each round starts with the next form, so that none always
+            // runs first, on a connection idle since the round before.
             for k in 0..forms.len() {
                 let form = (round + k) % forms.len();
                 let took = timed(forms[form].run(&client, &users)).await;
