@@ -455,3 +455,85 @@ async fn fields_decode_straight_from_each_wire_type_and_refuse_null_and_other_ty
     let error = s.query_sql::<(i64,)>("SELECT small FROM wire_kinds WHERE id = 1", ()).await.unwrap_err();
     assert!(matches!(&error, Error::DecodeColumn { sql_type, .. } if sql_type == "smallint"), "{error:?}");
 }
+
+/// A label whose conversion panics on the text "panic", as a user's
+/// `SqlValue` with a bug might.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fragile(String);
+
+impl SqlValue for Fragile {
+    const SQL_TYPE: SqlType = SqlType::Text;
+    fn to_value(&self) -> Value {
+        assert_ne!(self.0, "panic", "a Fragile label that cannot be converted");
+        Value::Text(self.0.clone())
+    }
+    fn from_value(value: Value) -> Result<Self, Value> {
+        match value {
+            Value::Text(s) => Ok(Fragile(s)),
+            other => Err(other),
+        }
+    }
+}
+
+/// A title (lent by moving it out) before a label that can panic.
+#[derive(Model, Debug)]
+#[orm(table = "fragile_notes")]
+pub(crate) struct Note {
+    #[orm(primary_key)]
+    pub(crate) id: i32,
+    pub(crate) title: String,
+    pub(crate) label: Fragile,
+}
+
+/// Polls `future` to its end; a panic in a poll ends it with the panic.
+async fn catch_panic<F: std::future::Future>(future: F) -> std::thread::Result<F::Output> {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Err(panic) => Poll::Ready(Err(panic)),
+    })
+    .await
+}
+
+/// Adds `count` notes, the last labelled "panic"; commits, which panics
+/// while the flush lends the objects' values; checks that every object
+/// kept its title; mends the label and commits again.
+async fn commit_past_a_panicking_lend(db: &TestDb, count: usize) {
+    let mut session = db.engine().session();
+    let notes = session.add_all((0..count).map(|i| {
+        let label = if i + 1 == count { "panic" } else { "fine" };
+        Note::new(format!("note {i}"), Fragile(label.into()))
+    }));
+    assert!(catch_panic(session.commit()).await.is_err(), "the label's conversion panics");
+    for (i, &note) in notes.iter().enumerate() {
+        assert_eq!(session[note].title, format!("note {i}"), "note {i} of {count} kept its title");
+    }
+    let last = notes[count - 1];
+    session[last].label = Fragile("mended".into());
+    session.commit().await.unwrap();
+
+    let mut other = db.engine().session();
+    let titles = other.select(Note::title).order_by(Note::id.asc()).all().await.unwrap();
+    assert_eq!(titles, (0..count).map(|i| format!("note {i}")).collect::<Vec<_>>());
+}
+
+#[orm::test(Note)]
+async fn a_lend_that_panics_in_an_insert_leaves_every_object_its_values(db: TestDb) {
+    // Two objects: one INSERT, the titles lent as an array before the labels.
+    commit_past_a_panicking_lend(&db, 2).await;
+}
+
+#[orm::test(Note)]
+async fn a_lend_that_panics_in_a_copy_leaves_every_object_its_values(db: TestDb) {
+    // 3,000 objects: a COPY, each row lent while it is written.
+    commit_past_a_panicking_lend(&db, 3_000).await;
+}
+
+#[orm::test(Note)]
+async fn a_lend_that_panics_in_a_one_row_insert_leaves_the_object_its_values(db: TestDb) {
+    // One object: a parameter per column, the title lent before the label.
+    commit_past_a_panicking_lend(&db, 1).await;
+}
