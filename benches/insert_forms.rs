@@ -40,8 +40,9 @@ enum Form {
     /// The INSERT the ORM sends (its text recorded from a session): the
     /// arrays of `Unnest`, the keys returned as one row of arrays.
     Orm(Statement),
-    /// The keys reserved first (`nextval` in one query, sent with `BEGIN`),
-    /// then `Unnest` with them, sent with `COMMIT`: two round trips.
+    /// The keys reserved first (`nextval` in one query), then `Unnest` with
+    /// them: two statements, each on its own, as a flush could send them
+    /// (a reserved key is taken whether or not the INSERT commits).
     ReservedFirst { reserve: Statement, insert: Statement },
     /// The reservation and that INSERT in one statement: the keys drawn in
     /// a CTE, inserted with the rows and returned as one array.
@@ -79,7 +80,7 @@ impl Form {
         "VALUES .. RETURNING id",
         "unnest, nothing returned",
         "the ORM's INSERT, keys as arrays",
-        "keys reserved first, then unnest",
+        "keys reserved, then unnest",
         "keys reserved in the INSERT",
     ];
 
@@ -125,17 +126,9 @@ impl Form {
                 assert_eq!(keys.len(), n);
             }
             Form::ReservedFirst { reserve, insert } => {
-                let count = n as i64;
-                let (began, reserved) =
-                    futures_util::future::join(client.batch_execute("BEGIN"), client.query_one(reserve, &[&count]))
-                        .await;
-                began.unwrap();
-                let keys: Vec<i32> = reserved.unwrap().get(0);
+                let keys: Vec<i32> = client.query_one(reserve, &[&(n as i64)]).await.unwrap().get(0);
                 let params: [&(dyn ToSql + Sync); 3] = [&keys, &users.names, &users.colors];
-                let (inserted, committed) =
-                    futures_util::future::join(client.execute(insert, &params), client.batch_execute("COMMIT")).await;
-                assert_eq!(inserted.unwrap(), n as u64);
-                committed.unwrap();
+                assert_eq!(client.execute(insert, &params).await.unwrap(), n as u64);
             }
             Form::ReservedInline(statement) => {
                 let params: [&(dyn ToSql + Sync); 3] = [&(n as i64), &users.names, &users.colors];
@@ -178,8 +171,8 @@ async fn main() {
         let forms = Form::all(&client, n, &orm_insert).await;
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); forms.len()];
         for round in 0..=rounds {
-            // Each round starts with the next form, so that none always
-            // runs first, on a connection idle since the round before.
+            // Each round starts with the next form, so that no form always
+            // takes the same place in the round.
             for k in 0..forms.len() {
                 let form = (round + k) % forms.len();
                 let took = timed(forms[form].run(&client, &users)).await;

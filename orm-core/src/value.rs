@@ -500,12 +500,34 @@ impl<T: SqlValue> SqlValue for Vec<T> {
     }
 
     fn lend(&mut self) -> Value {
-        Value::Array(T::SQL_TYPE, self.iter_mut().map(T::lend).collect())
+        let mut lent = LentElements { elements: self, values: Vec::new() };
+        lent.values.reserve_exact(lent.elements.len());
+        for index in 0..lent.elements.len() {
+            let value = lent.elements[index].lend();
+            lent.values.push(value);
+        }
+        Value::Array(T::SQL_TYPE, std::mem::take(&mut lent.values))
     }
 
     fn take_back(&mut self, value: Value) {
         if let Value::Array(_, values) = value {
             self.iter_mut().zip(values).for_each(|(element, value)| element.take_back(value));
+        }
+    }
+}
+
+/// The elements of a `Vec` field lent so far: given back when dropped
+/// before the whole array is lent, which only an element's `lend` that
+/// panics does.
+struct LentElements<'a, T: SqlValue> {
+    elements: &'a mut [T],
+    values: Vec<Value>,
+}
+
+impl<T: SqlValue> Drop for LentElements<'_, T> {
+    fn drop(&mut self) {
+        for (element, value) in self.elements.iter_mut().zip(self.values.drain(..)) {
+            element.take_back(value);
         }
     }
 }
