@@ -281,9 +281,9 @@ impl PgConnection {
 
     /// `rows` in binary COPY format ([`binary_copy`]), in the types the
     /// database gives the query `columns` (learned by preparing it, once
-    /// per connection as every statement). `None` when a value does not fit its column: a value of another type
-    /// (an `i32` for a `bigint` column) leaves the rows to an INSERT, which
-    /// casts.
+    /// per connection as every statement). `None` when a value does not
+    /// fit its column: a value of another type (an `i32` for a `bigint`
+    /// column) leaves the rows to an INSERT, which casts.
     async fn copy_data(&mut self, columns: &str, rows: &mut dyn CopySource) -> Result<Option<bytes::BytesMut>> {
         let described = self.prepared(columns).await?;
         let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();

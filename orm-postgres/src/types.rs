@@ -121,10 +121,11 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
 
 /// Writes the fields of one row of a binary COPY, each its size and its
 /// bytes. `false` when a value does not fit its column, found before
-/// anything is sent. A column's values are mostly of one variant: the fit of each variant but an array (which depends on its
-/// elements' type) is checked once per column, in `fitting`; the driver's
-/// encoders, which write the values other than text and integers, check
-/// their type again as they write.
+/// anything is sent. A column's values are mostly of one variant: the fit
+/// of each variant but an array (which depends on its elements' type) is
+/// checked once per column, in `fitting`; the driver's encoders, which
+/// write the values other than text and integers, check their type again
+/// as they write.
 #[inline]
 fn write_copy_row(
     row: &[Value],
