@@ -5,7 +5,7 @@ use orm_core::{RawRow, Value};
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-use crate::types::{fixed, unreadable, BoxError, ColumnKind, RawValue};
+use crate::types::{fixed, text, unreadable, BoxError, ColumnKind, RawValue};
 
 /// One row of a result, with the kind of each column, found once per
 /// statement.
@@ -95,6 +95,6 @@ impl RawRow for PgRow<'_> {
 
     fn read_text(&mut self, column: usize) -> Result<Option<String>, Value> {
         // The text kinds (text, varchar, char, name) are UTF-8 on the wire.
-        self.typed(column, ColumnKind::Text, |raw| Ok(std::str::from_utf8(raw)?.to_owned()))
+        self.typed(column, ColumnKind::Text, |raw| Ok(text(raw)?.to_owned()))
     }
 }
