@@ -329,6 +329,46 @@ async fn selectin_loads_three_levels_in_a_fixed_number_of_statements() {
 }
 
 #[tokio::test]
+async fn selectin_matches_keys_through_a_declared_index_and_hashes_them_without_one() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut first = engine.session();
+    let [matt, dwayne, _] = tutorial_data(&mut first).await.map(|actor| first[actor].id);
+    let mut session = engine.session();
+    session.record_statements();
+    let options = Movie::actors.selectin().then(Actor::contact_details.selectin()).then(Actor::movies.selectin());
+    session.query::<Movie>().load(options).all().await.unwrap();
+    let sent = session.recorded_statements();
+    let sent_for = |needle: &str| match sent.iter().find(|s| s.contains(needle)) {
+        Some(statement) => statement.clone(),
+        None => panic!("no statement with {needle}: {sent:#?}"),
+    };
+    // `movie_id` leads the secondary's primary key: PostgreSQL reads the
+    // index for the keys.
+    let actors = sent_for(r#""movies_actors"."movie_id" FROM "actors""#);
+    assert!(actors.contains(r#"WHERE "movies_actors"."movie_id" = ANY($1::integer[])"#), "{actors}");
+    // `actor_id` has no index of its own, and comes second in the key: the
+    // keys are rows that PostgreSQL can hash.
+    let details = sent_for(r#"FROM "contact_details""#);
+    assert!(details.contains(r#"WHERE "contact_details"."actor_id" IN (SELECT "#), "{details}");
+    assert!(details.contains("unnest($1::integer[])") && !details.contains("ANY"), "{details}");
+    let movies = sent_for(r#""movies_actors"."actor_id" FROM "movies""#);
+    assert!(movies.contains(r#"WHERE "movies_actors"."actor_id" IN (SELECT "#), "{movies}");
+
+    let loaded = |actor: Option<Handle<Actor>>| actor.expect("loaded by the query");
+    let matt = loaded(session.get::<Actor>(matt).await.unwrap());
+    let dwayne = loaded(session.get::<Actor>(dwayne).await.unwrap());
+    let details = session.related(dwayne, Actor::contact_details).unwrap();
+    assert_eq!(names(&session, &details, |d| &d.address), ["Glendale, CA", "West Hollywood, CA"]);
+    let movies = session.related(dwayne, Actor::movies).unwrap();
+    let mut titles = names(&session, &movies, |m| &m.title);
+    titles.sort();
+    assert_eq!(titles, ["Furious 7", "Pain & Gain"]);
+    let movies = session.related(matt, Actor::movies).unwrap();
+    assert_eq!(names(&session, &movies, |m| &m.title), ["The Bourne Identity"]);
+}
+
+#[tokio::test]
 async fn joined_loads_in_the_same_statement_and_deduplicates_parents() {
     let db = setup().await;
     let engine = db.engine();
