@@ -440,19 +440,8 @@ fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
 }
 
 /// The SELECT of the targets of `meta` owned by the keys in `keys`, with
-/// the owner's key last for a many-to-many.
-///
-/// The form follows the indexes the model declares, so that the plan is
-/// good whether PostgreSQL plans for the keys sent (a custom plan) or for
-/// any keys (the generic plan it may switch to after five runs):
-/// - the column matched against the keys leads an index: `= ANY($1)`,
-///   which PostgreSQL answers from the index (a bitmap scan) in both plans;
-///   a join against the keys as rows hashed the whole table instead, 2x
-///   the time of a 1,000-post load;
-/// - it has none: `IN (SELECT unnest($1))`, whose keys PostgreSQL hashes in
-///   both plans, where a generic plan of `= ANY` would compare every row
-///   with the whole key array (64 ms against 4 ms, measured). The join
-///   against the same rows hashed the targets instead, 2–4 % slower.
+/// the owner's key last for a many-to-many; the keys matched as
+/// [`statement::matching_keys`] says.
 fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -> statement::Select {
     let target = T::TABLE;
     let mut select = statement::select_table(target);
@@ -471,18 +460,8 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
             (secondary, to_local)
         }
     };
-    let name = owner_table.columns[owner_column].name;
-    let owner_key = Expr::column(owner_table.name, name);
-    select.filter = Some(if owner_table.leads_an_index(owner_column) {
-        owner_key.in_array(keys)
-    } else {
-        let key_type = match &keys {
-            Value::Array(ty, _) => *ty,
-            _ => crate::value::SqlType::Text,
-        };
-        let rows = statement::rows_of_arrays(&[(name, key_type)], vec![keys]);
-        Expr::InSubquery { expr: Box::new(owner_key), query: Box::new(rows), negated: false }
-    });
+    let owner_key = Expr::column(owner_table.name, owner_table.columns[owner_column].name);
+    select.filter = Some(statement::matching_keys(owner_table, owner_column, owner_key, keys));
     if MemoryOrder::of(target, meta).is_none() {
         select.order_by = collection_order(target, target.name, meta);
     }

@@ -632,6 +632,30 @@ pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -
     }
 }
 
+/// `operand`, column `column` of `table`, matched against the array
+/// `keys`, in a form whose plan is good for any number of keys, whether
+/// PostgreSQL plans for the keys sent (a custom plan) or for any keys (the
+/// generic plan it may switch to after five runs of a prepared statement):
+/// - the model declares an index that the column leads: `= ANY($1)`,
+///   which PostgreSQL answers from the index (a bitmap scan) in both plans;
+///   a join against the keys as rows hashed the whole table instead, 2x
+///   the time of loading 1,000 posts of 10,000;
+/// - it declares none: `IN (SELECT unnest($1))`, whose keys PostgreSQL
+///   hashes in both plans, where a generic plan of `= ANY` compares every
+///   row with the whole key array (64 ms against 4 ms, measured); the join
+///   against the same rows hashed the table's rows instead, 2–4 % slower.
+pub(crate) fn matching_keys(table: &TableMeta, column: usize, operand: Expr, keys: Value) -> Expr {
+    if table.leads_an_index(column) {
+        return operand.in_array(keys);
+    }
+    let key_type = match &keys {
+        Value::Array(ty, _) => *ty,
+        _ => SqlType::Text,
+    };
+    let rows = rows_of_arrays(&[(table.columns[column].name, key_type)], vec![keys]);
+    Expr::InSubquery { expr: Box::new(operand), query: Box::new(rows), negated: false }
+}
+
 /// As [`rows_of_arrays`], read in array order: `ORDER BY` a row number, so
 /// that an INSERT of them takes generated keys in that order.
 pub fn rows_of_arrays_in_order(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -> Select {

@@ -246,6 +246,34 @@ async fn deleting_a_parent_cascades_nullifies_and_removes_associations() {
 }
 
 #[tokio::test]
+async fn a_delete_cascades_by_keys_matched_as_selectin_matches_them() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let [_, dwayne, _] = tutorial_data(&mut session).await;
+    let furious = session.query::<Movie>().filter(Movie::title.eq("Furious 7")).one().await.unwrap();
+    session.delete(dwayne).unwrap();
+    session.delete(furious).unwrap();
+    session.record_statements();
+    session.commit().await.unwrap();
+    let sent = session.recorded_statements();
+    let sent_for = |start: &str| -> Vec<&String> { sent.iter().filter(|s| s.starts_with(start)).collect() };
+    let links = sent_for(r#"DELETE FROM "movies_actors""#);
+    // `movie_id` leads the key; `actor_id` comes second.
+    assert!(links.iter().any(|s| s.contains(r#""movie_id" = ANY($1::integer[])"#)), "{links:#?}");
+    assert!(links.iter().any(|s| s.contains(r#""actor_id" IN (SELECT "#)), "{links:#?}");
+    // `actor_id` of the contact details (deleted) and of the stuntmen
+    // (nulled) has no index.
+    for statement in sent_for(r#"DELETE FROM "contact_details""#).into_iter().chain(sent_for(r#"UPDATE "stuntmen""#)) {
+        assert!(statement.contains(r#""actor_id" IN (SELECT "#) && !statement.contains("ANY"), "{statement}");
+    }
+    assert_eq!(count_rows(engine, "movies_actors").await, 2, "Matt's in The Bourne Identity, Mark's in Pain & Gain");
+    assert_eq!(count_rows(engine, "movies").await, 2);
+    assert_eq!(count_rows(engine, "contact_details").await, 2);
+    assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 1);
+}
+
+#[tokio::test]
 async fn lazy_loading_is_explicit_and_batched_across_siblings() {
     let db = setup().await;
     let engine = db.engine();

@@ -194,7 +194,8 @@ pub(crate) async fn before_delete(
             Join::Secondary { secondary, local, to_local, .. } => {
                 let secondary = secondary();
                 let keys = Value::Array(table.columns[local].sql_type, keys_of(local));
-                let filter = Expr::Bare(secondary.columns[to_local].name).in_array(keys);
+                let column = Expr::Bare(secondary.columns[to_local].name);
+                let filter = statement::matching_keys(secondary, to_local, column, keys);
                 let sql = dialect.render(delete_where(secondary, filter));
                 conn.execute(&sql.text, &sql.params).await?;
             }
@@ -223,7 +224,7 @@ async fn delete_children(
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
-    let matching = || Expr::Bare(target.columns[column].name).in_array(keys.clone());
+    let matching = || statement::matching_keys(target, column, Expr::Bare(target.columns[column].name), keys.clone());
     let mut select = statement::select_table(target);
     select.filter = Some(matching());
     let sql = dialect.render(Statement::Select(Box::new(select)));
@@ -256,7 +257,7 @@ async fn nullify_children(
         table: target.name,
         set: vec![(name, Expr::Value(Value::Null))],
         from: None,
-        filter: Some(Expr::Bare(name).in_array(keys.clone())),
+        filter: Some(statement::matching_keys(target, column, Expr::Bare(name), keys.clone())),
         returning: Vec::new(),
     };
     let sql = dialect.render(Statement::Update(Box::new(update)));
