@@ -87,6 +87,9 @@ fn builder_struct(cont: &Container<'_>, roles: &[(&Field<'_>, Role)], params: &[
     quote! {
         #[doc = #doc]
         #[must_use = "a builder does nothing until `build` is called"]
+        // Generated for every model, as its methods below: unused, they are
+        // not the user's dead code.
+        #[allow(dead_code)]
         #vis struct #builder<#(#params = ()),*> {
             #(#fields,)*
         }
@@ -133,6 +136,7 @@ fn builder_impls(cont: &Container<'_>, roles: &[(&Field<'_>, Role)], params: &[I
     let unset = params.iter().map(|_| quote!(()));
     let builder_doc = format!(" Starts a [`{builder}`]: `{model}` with its fields named.", model = model.unraw());
     quote! {
+        #[allow(dead_code)]
         impl #model {
             #[doc = #builder_doc]
             #vis fn builder() -> #builder<#(#unset),*> {
@@ -140,6 +144,7 @@ fn builder_impls(cont: &Container<'_>, roles: &[(&Field<'_>, Role)], params: &[I
             }
         }
 
+        #[allow(dead_code)]
         impl<#(#params),*> #builder<#(#params),*> {
             #(#setters)*
         }
@@ -157,6 +162,7 @@ fn builder_impls(cont: &Container<'_>, roles: &[(&Field<'_>, Role)], params: &[I
 
         #(#traits)*
 
+        #[allow(dead_code)]
         impl<#(#params),*> #builder<#(#params),*> {
             /// Builds the object.
             // A bound on the method, not the impl, so that a missing field is
@@ -181,6 +187,10 @@ fn setter(
     let (member, ty) = (field.ident, field.ty);
     let argument = param(field);
     let value = if ty::is_primitive(ty) { quote!(#member) } else { quote!(::core::convert::Into::into(#member)) };
+    // Shorthand for a primitive, as a person would write it: `x: x` trips
+    // clippy's `redundant_field_names` where the model comes from a
+    // `macro_rules!` of the user's.
+    let field_init = if ty::is_primitive(ty) { quote!(#member) } else { quote!(#member: #value) };
     let doc = format!(" Sets `{}`.", member.unraw());
     let (vis, builder) = (cont.vis, builder_name(cont));
     match role {
@@ -197,7 +207,7 @@ fn setter(
             let moved = roles.iter().filter(|(_, r)| !matches!(r, Role::Fixed)).map(|(f, _)| {
                 let other = f.ident;
                 if other == member {
-                    quote!(#other: #value)
+                    field_init.clone()
                 } else {
                     quote!(#other: self.#other)
                 }

@@ -22,8 +22,10 @@ pub(super) fn impl_columns(cont: &Container<'_>, p: &TokenStream) -> TokenStream
         referable.then(|| quote!(#[automatically_derived] impl #p::KeyColumn<#index> for #ident {}))
     });
     quote! {
-        // Column constants are named after their fields, in snake_case.
-        #[allow(non_upper_case_globals)]
+        // Column constants are named after their fields, in snake_case; one
+        // that the user never names is not their dead code (rustc says so
+        // of a model declared inside a `macro_rules!`).
+        #[allow(non_upper_case_globals, dead_code)]
         impl #ident {
             #(#consts)*
             #relations

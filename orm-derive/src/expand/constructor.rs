@@ -18,6 +18,8 @@ pub(super) fn impl_constructor(cont: &Container<'_>) -> TokenStream {
     let ident = cont.ident;
     let constructor = constructor(cont);
     quote! {
+        // Generated for every model: unused, it is not the user's dead code.
+        #[allow(dead_code)]
         impl #ident {
             #constructor
         }

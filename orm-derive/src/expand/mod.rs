@@ -236,7 +236,7 @@ mod tests {
         assert_contains(
             &out,
             &[
-                "#[allow(non_upper_case_globals)] impl Movie {",
+                "#[allow(non_upper_case_globals, dead_code)] impl Movie {",
                 "trait __OrmSkipped",
                 "trait __OrmServerFilled",
                 "#[doc = \" The `movies.title` column.\"] pub const title: ::orm::__private::Column<Movie, String> \
