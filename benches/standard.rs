@@ -1,7 +1,8 @@
 //! The standard workloads of the Rust ORM benchmarks (diesel's
 //! diesel_bench), on its schema: users(id, name, hair_color), posts(id,
 //! user_id, title, body), comments(id, post_id, text), with no index on the
-//! foreign keys. This ORM against hand-written tokio-postgres (prepared
+//! foreign keys (the association workload runs once more with them indexed,
+//! in a database of its own). This ORM against hand-written tokio-postgres (prepared
 //! statements) in one process, against the same database, interleaved in
 //! every round; both sides autocommit, except where both run in one
 //! transaction. Prints medians and the ratio ORM / raw.
@@ -53,42 +54,70 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-#[derive(Model, Debug)]
-#[orm(table = "users")]
-struct User {
-    #[orm(primary_key)]
-    id: i32,
-    name: String,
-    hair_color: Option<String>,
-    #[relationship(one_to_many, back_populates = user)]
-    posts: Many<Post>,
+/// The standard schema's models and the association workload over them.
+/// `standard_models!(index)` declares the foreign keys indexed, so that
+/// `create_all` creates the indexes and the loads match keys through them.
+macro_rules! standard_models {
+    ($($index:ident)?) => {
+        #[derive(Model, Debug)]
+        #[orm(table = "users")]
+        struct User {
+            #[orm(primary_key)]
+            id: i32,
+            name: String,
+            hair_color: Option<String>,
+            #[relationship(one_to_many, back_populates = user)]
+            posts: Many<Post>,
+        }
+
+        #[derive(Model, Debug)]
+        #[orm(table = "posts")]
+        struct Post {
+            #[orm(primary_key)]
+            id: i32,
+            #[orm(foreign_key = User::id $(, $index)?)]
+            user_id: i32,
+            title: String,
+            body: Option<String>,
+            #[relationship(many_to_one, back_populates = posts)]
+            user: One<User>,
+            #[relationship(one_to_many, back_populates = post)]
+            comments: Many<Comment>,
+        }
+
+        #[derive(Model, Debug)]
+        #[orm(table = "comments")]
+        struct Comment {
+            #[orm(primary_key)]
+            id: i32,
+            #[orm(foreign_key = Post::id $(, $index)?)]
+            post_id: i32,
+            text: String,
+            #[relationship(many_to_one, back_populates = comments)]
+            post: One<Post>,
+        }
+
+        /// The tables, for `create_all`.
+        pub(crate) const TABLES: [&orm::TableMeta; 3] = [User::TABLE, Post::TABLE, Comment::TABLE];
+
+        /// Users 1..=100 with their posts and the posts' comments, by
+        /// selectin.
+        pub(crate) async fn orm_users_posts_comments(engine: &Engine) -> usize {
+            let mut session = engine.session();
+            let options = User::posts.selectin().then(Post::comments.selectin());
+            let users = session.query::<User>().filter(User::id.le(100)).load(options).all().await.unwrap();
+            std::hint::black_box(users.len())
+        }
+    };
 }
 
-#[derive(Model, Debug)]
-#[orm(table = "posts")]
-struct Post {
-    #[orm(primary_key)]
-    id: i32,
-    #[orm(foreign_key = User::id)]
-    user_id: i32,
-    title: String,
-    body: Option<String>,
-    #[relationship(many_to_one, back_populates = posts)]
-    user: One<User>,
-    #[relationship(one_to_many, back_populates = post)]
-    comments: Many<Comment>,
-}
+standard_models!();
 
-#[derive(Model, Debug)]
-#[orm(table = "comments")]
-struct Comment {
-    #[orm(primary_key)]
-    id: i32,
-    #[orm(foreign_key = Post::id)]
-    post_id: i32,
-    text: String,
-    #[relationship(many_to_one, back_populates = comments)]
-    post: One<Post>,
+/// The same schema with its foreign keys indexed.
+mod indexed {
+    use orm::prelude::*;
+
+    standard_models!(index);
 }
 
 /// What the raw side reads rows into.
@@ -269,13 +298,6 @@ async fn orm_insert_users(engine: &Engine, n: usize) {
     session.commit().await.unwrap();
 }
 
-async fn orm_users_posts_comments(engine: &Engine) -> usize {
-    let mut session = engine.session();
-    let options = User::posts.selectin().then(Post::comments.selectin());
-    let users = session.query::<User>().filter(User::id.le(100)).load(options).all().await.unwrap();
-    std::hint::black_box(users.len())
-}
-
 async fn orm_lookups(engine: &Engine) {
     let mut session = engine.session();
     for id in 1..=LOOKUPS {
@@ -327,7 +349,7 @@ async fn main() {
     let rounds = common::rounds(15);
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
-    engine.create_all(&[User::TABLE, Post::TABLE, Comment::TABLE]).await.unwrap();
+    engine.create_all(&TABLES).await.unwrap();
     let raw = Raw::connect(db.url()).await;
     seed(&raw.client).await;
     pin_all(&engine, &raw.client).await;
@@ -368,6 +390,18 @@ async fn main() {
         || orm_users_posts_comments(&generic),
     )
     .await;
+    // The same with the foreign keys indexed, in a database of its own.
+    let name = "users -> posts -> comments, foreign keys indexed";
+    if selected(name) {
+        let indexed_db = TestDb::new().await.expect("a benchmark database");
+        let indexed = Engine::builder(&plain(indexed_db.url())).pool_size(1).build().unwrap();
+        indexed.create_all(&indexed::TABLES).await.unwrap();
+        let raw_indexed = Raw::connect(indexed_db.url()).await;
+        seed(&raw_indexed.client).await;
+        pin_all(&indexed, &raw_indexed.client).await;
+        let orm = || indexed::orm_users_posts_comments(&indexed);
+        compare(name, rounds, || raw_indexed.users_posts_comments(), orm).await;
+    }
     compare("1,000 lookups by key, one by one", rounds, || raw.lookups(), || orm_lookups(&engine)).await;
     compare("get_many of 1,000 keys vs raw one by one", rounds, || raw.lookups(), || orm_get_many(&engine)).await;
 
