@@ -308,7 +308,7 @@ impl Session {
         let loaded = if keys.is_empty() {
             Vec::new()
         } else {
-            let select = select_related::<T>(meta, Value::Array(key_type, keys));
+            let select = select_related::<T>(meta, key_type, keys);
             let sql = self.render(Statement::Select(Box::new(select)));
             self.fetch_related::<T>(&sql, meta, extra, order, &ordinals).await?
         };
@@ -445,10 +445,15 @@ fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
     list.truncate(kept);
 }
 
-/// The SELECT of the targets of `meta` owned by the keys in `keys`, with
+/// The SELECT of the targets of `meta` owned by the keys in `keys` (of
+/// `key_type`), with
 /// the owner's key last for a many-to-many; the keys matched as
 /// [`statement::matching_keys`] says.
-fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -> statement::Select {
+fn select_related<T: Model>(
+    meta: &crate::relation::RelationMeta,
+    key_type: crate::value::SqlType,
+    keys: Vec<Value>,
+) -> statement::Select {
     let target = T::TABLE;
     let mut select = statement::select_table(target);
     let (owner_table, owner_column) = match meta.join {
@@ -467,7 +472,7 @@ fn select_related<T: Model>(meta: &crate::relation::RelationMeta, keys: Value) -
         }
     };
     let owner_key = Expr::column(owner_table.name, owner_table.columns[owner_column].name);
-    select.filter = Some(statement::matching_keys(owner_table, owner_column, owner_key, keys));
+    select.filter = Some(statement::matching_keys(owner_table, owner_column, owner_key, key_type, keys));
     if MemoryOrder::of(target, meta).is_none() {
         select.order_by = collection_order(target, target.name, meta);
     }

@@ -157,14 +157,15 @@ impl TableMeta {
     }
 
     /// Whether an index the model declares starts with column `column`, so
-    /// that PostgreSQL can find rows by it alone: the column's own index or
-    /// UNIQUE, or the first column of the primary key or of a table
-    /// constraint's index (as `create_all` creates them, in field order).
+    /// that PostgreSQL can find rows by it alone: the column's UNIQUE, or
+    /// the first column of the primary key (in field order, as `create_all`
+    /// creates it) or of a table constraint. `ColumnMeta::index` does not
+    /// count alone: `create_all` creates the index from its constraint,
+    /// which the derive writes beside it.
     pub fn leads_an_index(&self, column: usize) -> bool {
         let Some(meta) = self.columns.get(column) else { return false };
         let leads = |columns: &[&str]| columns.first() == Some(&meta.name);
-        meta.index
-            || meta.unique
+        meta.unique
             || self.primary_key().next().is_some_and(|(first, _)| first == column)
             || self.constraints.iter().any(|constraint| match constraint {
                 Constraint::Unique { columns, .. } | Constraint::Index { columns, .. } => leads(columns),
@@ -255,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_column_leads_an_index_of_its_own_a_unique_the_key_or_a_constraint() {
+    fn a_column_leads_a_unique_the_key_or_a_constraint() {
         const TABLE: TableMeta = TableMeta {
             model: "Link",
             name: "links",
@@ -263,6 +264,7 @@ mod tests {
                 ColumnMeta { primary_key: true, ..ColumnMeta::new("a", SqlType::Integer) },
                 ColumnMeta { primary_key: true, ..ColumnMeta::new("b", SqlType::Integer) },
                 ColumnMeta { index: true, ..ColumnMeta::new("c", SqlType::Integer) },
+                ColumnMeta { index: true, ..ColumnMeta::new("i", SqlType::Integer) },
                 ColumnMeta { unique: true, ..ColumnMeta::new("d", SqlType::Integer) },
                 ColumnMeta::new("e", SqlType::Integer),
                 ColumnMeta::new("f", SqlType::Integer),
@@ -271,6 +273,7 @@ mod tests {
             ],
             relations: &[],
             constraints: &[
+                Constraint::Index { name: "ix_links_c", columns: &["c"] },
                 Constraint::Index { name: "ix_links_e_f", columns: &["e", "f"] },
                 Constraint::Unique { name: "links_g_e_key", columns: &["g", "e"] },
                 Constraint::Check { name: "links_h", sql: "h > 0" },
@@ -278,7 +281,7 @@ mod tests {
         };
         let leading: Vec<&str> =
             (0..TABLE.columns.len() + 1).filter(|&i| TABLE.leads_an_index(i)).map(|i| TABLE.columns[i].name).collect();
-        assert_eq!(leading, ["a", "c", "d", "e", "g"], "b and f come second, h has only a check");
+        assert_eq!(leading, ["a", "c", "d", "e", "g"], "b and f come second, h has a check, i a flag and no index");
         assert!(!CHILD.leads_an_index(0), "a foreign key has no index of its own");
     }
 

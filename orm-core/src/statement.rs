@@ -632,8 +632,8 @@ pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -
     }
 }
 
-/// `operand`, column `column` of `table`, matched against the array
-/// `keys`, in a form whose plan is good for any number of keys, whether
+/// `operand`, column `column` of `table`, matched against `keys` (sent as
+/// one array of `key_type`), in a form whose plan is good for any number of keys, whether
 /// PostgreSQL plans for the keys sent (a custom plan) or for any keys (the
 /// generic plan it may switch to after five runs of a prepared statement):
 /// - the model declares an index that the column leads: `= ANY($1)`,
@@ -644,14 +644,17 @@ pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -
 ///   hashes in both plans, where a generic plan of `= ANY` compares every
 ///   row with the whole key array (64 ms against 4 ms, measured); the join
 ///   against the same rows hashed the table's rows instead, 2–4 % slower.
-pub(crate) fn matching_keys(table: &TableMeta, column: usize, operand: Expr, keys: Value) -> Expr {
+pub(crate) fn matching_keys(
+    table: &TableMeta,
+    column: usize,
+    operand: Expr,
+    key_type: SqlType,
+    keys: Vec<Value>,
+) -> Expr {
+    let keys = Value::Array(key_type, keys);
     if table.leads_an_index(column) {
         return operand.in_array(keys);
     }
-    let key_type = match &keys {
-        Value::Array(ty, _) => *ty,
-        _ => SqlType::Text,
-    };
     let rows = rows_of_arrays(&[(table.columns[column].name, key_type)], vec![keys]);
     Expr::InSubquery { expr: Box::new(operand), query: Box::new(rows), negated: false }
 }

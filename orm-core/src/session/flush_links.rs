@@ -15,7 +15,7 @@ use crate::session::relations::{MembershipChange, PendingLinks, SlotRef};
 use crate::session::unit_of_work::Tracked;
 use crate::statement::{self, Expr, Statement};
 
-use crate::value::Value;
+use crate::value::{SqlType, Value};
 
 /// The arenas of a session, addressed by model type or table, borrowed
 /// apart from its connection.
@@ -193,14 +193,14 @@ pub(crate) async fn before_delete(
         match relation.join {
             Join::Secondary { secondary, local, to_local, .. } => {
                 let secondary = secondary();
-                let keys = Value::Array(table.columns[local].sql_type, keys_of(local));
                 let column = Expr::Bare(secondary.columns[to_local].name);
-                let filter = statement::matching_keys(secondary, to_local, column, keys);
+                let key_type = table.columns[local].sql_type;
+                let filter = statement::matching_keys(secondary, to_local, column, key_type, keys_of(local));
                 let sql = dialect.render(delete_where(secondary, filter));
                 conn.execute(&sql.text, &sql.params).await?;
             }
             Join::ForeignKeyThere { local, remote } => {
-                let keys = Value::Array(table.columns[local].sql_type, keys_of(local));
+                let keys = (table.columns[local].sql_type, keys_of(local));
                 let target = (relation.target)();
                 if relation.cascade_delete {
                     Box::pin(delete_children(models, target, remote, keys, conn, dialect)).await?;
@@ -214,17 +214,18 @@ pub(crate) async fn before_delete(
     Ok(())
 }
 
-/// Deletes the rows of `target` whose column `column` is in `keys`, after
-/// their own dependents.
+/// Deletes the rows of `target` whose column `column` is in `keys` (of
+/// their type), after their own dependents.
 async fn delete_children(
     models: &mut Models<'_>,
     target: &'static TableMeta,
     column: usize,
-    keys: Value,
+    (key_type, keys): (SqlType, Vec<Value>),
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
-    let matching = || statement::matching_keys(target, column, Expr::Bare(target.columns[column].name), keys.clone());
+    let operand = || Expr::Bare(target.columns[column].name);
+    let matching = || statement::matching_keys(target, column, operand(), key_type, keys.clone());
     let mut select = statement::select_table(target);
     select.filter = Some(matching());
     let sql = dialect.render(Statement::Select(Box::new(select)));
@@ -243,12 +244,13 @@ async fn delete_children(
     Ok(())
 }
 
-/// Sets column `column` of the rows of `target` that reference `keys` to NULL.
+/// Sets column `column` of the rows of `target` that reference `keys` (of
+/// their type) to NULL.
 async fn nullify_children(
     models: &mut Models<'_>,
     target: &'static TableMeta,
     column: usize,
-    keys: Value,
+    (key_type, keys): (SqlType, Vec<Value>),
     conn: &mut dyn Connection,
     dialect: &'static dyn Dialect,
 ) -> Result<()> {
@@ -257,12 +259,12 @@ async fn nullify_children(
         table: target.name,
         set: vec![(name, Expr::Value(Value::Null))],
         from: None,
-        filter: Some(statement::matching_keys(target, column, Expr::Bare(name), keys.clone())),
+        filter: Some(statement::matching_keys(target, column, Expr::Bare(name), key_type, keys.clone())),
         returning: Vec::new(),
     };
     let sql = dialect.render(Statement::Update(Box::new(update)));
     conn.execute(&sql.text, &sql.params).await?;
-    if let (Some(arena), Value::Array(_, keys)) = (models.by_table(target), keys) {
+    if let Some(arena) = models.by_table(target) {
         arena.nullify(column, &keys)?;
     }
     Ok(())
