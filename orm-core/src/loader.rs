@@ -446,9 +446,8 @@ fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
 }
 
 /// The SELECT of the targets of `meta` owned by the keys in `keys` (of
-/// `key_type`), with
-/// the owner's key last for a many-to-many; the keys matched as
-/// [`statement::matching_keys`] says.
+/// `key_type`), with the owner's key last for a many-to-many; the keys
+/// are matched as [`statement::matching_keys`] says.
 fn select_related<T: Model>(
     meta: &crate::relation::RelationMeta,
     key_type: crate::value::SqlType,

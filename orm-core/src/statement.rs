@@ -633,9 +633,10 @@ pub fn rows_of_arrays(columns: &[(&'static str, SqlType)], arrays: Vec<Value>) -
 }
 
 /// `operand`, column `column` of `table`, matched against `keys` (sent as
-/// one array of `key_type`), in a form whose plan is good for any number of keys, whether
-/// PostgreSQL plans for the keys sent (a custom plan) or for any keys (the
-/// generic plan it may switch to after five runs of a prepared statement):
+/// one array of `key_type`), in a form whose plan is good for any number
+/// of keys, whether PostgreSQL plans for the keys sent (a custom plan) or
+/// for any keys (the generic plan it may switch to after five runs of a
+/// prepared statement):
 /// - the model declares an index that the column leads: `= ANY($1)`,
 ///   which PostgreSQL answers from the index (a bitmap scan) in both plans;
 ///   a join against the keys as rows hashed the whole table instead, 2x
