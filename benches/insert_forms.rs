@@ -10,10 +10,13 @@
 //! tests). `ROUNDS=n` changes the number of rounds (default 31).
 
 mod common;
+#[path = "common/new_users.rs"]
+mod new_users;
 
 use std::time::Duration;
 
 use common::{pin_all, plain, report, timed};
+use new_users::{values_insert, NewUsers};
 use orm::postgres::tokio_postgres::types::ToSql;
 use orm::postgres::tokio_postgres::{self, Client, NoTls, Statement};
 use orm::prelude::*;
@@ -49,31 +52,6 @@ enum Form {
     ReservedInline(Statement),
 }
 
-/// The rows of one insert, as both sides' parameters.
-struct Users {
-    names: Vec<String>,
-    colors: Vec<Option<String>>,
-}
-
-impl Users {
-    fn new(n: usize) -> Users {
-        Users {
-            names: (0..n).map(|i| format!("new {i}")).collect(),
-            colors: (0..n).map(|i| (i % 2 == 0).then(|| "black".to_owned())).collect(),
-        }
-    }
-
-    /// One parameter per value, row by row, for `VALUES`.
-    fn row_params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(2 * self.names.len());
-        for (name, color) in self.names.iter().zip(&self.colors) {
-            params.push(name);
-            params.push(color);
-        }
-        params
-    }
-}
-
 impl Form {
     const NAMES: [&'static str; 6] = [
         "VALUES, nothing returned",
@@ -86,8 +64,7 @@ impl Form {
 
     /// Every form for `n` rows; `orm_insert` is the text of the ORM's.
     async fn all(client: &Client, n: usize, orm_insert: &str) -> Vec<Form> {
-        let values: Vec<String> = (0..n).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let values = format!("INSERT INTO users (name, hair_color) VALUES {}", values.join(", "));
+        let values = values_insert(n);
         let unnest = "INSERT INTO users (name, hair_color) SELECT * FROM unnest($1::text[], $2::text[])";
         let reserve = "SELECT array_agg(nextval('users_id_seq')::integer) FROM generate_series(1, $1::bigint)";
         let with_keys =
@@ -110,7 +87,7 @@ impl Form {
     }
 
     /// Inserts `users` in this form; checks that every key came back.
-    async fn run(&self, client: &Client, users: &Users) {
+    async fn run(&self, client: &Client, users: &NewUsers) {
         let n = users.names.len();
         let arrays: [&(dyn ToSql + Sync); 2] = [&users.names, &users.colors];
         match self {
@@ -167,7 +144,7 @@ async fn main() {
     pin_all(&engine, &client).await;
     println!("{rounds} rounds, medians, each form against `VALUES` with nothing returned");
     for n in [100, 1_000] {
-        let users = Users::new(n);
+        let users = NewUsers::new(n);
         let forms = Form::all(&client, n, &orm_insert).await;
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); forms.len()];
         for round in 0..=rounds {

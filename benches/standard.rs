@@ -1,17 +1,20 @@
 //! The standard workloads of the Rust ORM benchmarks (diesel's
 //! diesel_bench), on its schema: users(id, name, hair_color), posts(id,
 //! user_id, title, body), comments(id, post_id, text), with no index on the
-//! foreign keys (the association workload runs once more with them indexed,
-//! in a database of its own). This ORM against hand-written tokio-postgres (prepared
-//! statements) in one process, against the same database, interleaved in
-//! every round; both sides autocommit, except where both run in one
-//! transaction. Prints medians and the ratio ORM / raw.
+//! foreign keys (the association workload runs once more with them
+//! indexed, in a database of its own). This ORM against hand-written
+//! tokio-postgres (prepared statements) in one process, against the same
+//! database, interleaved in every round; both sides autocommit, except
+//! where both run in one transaction. Prints medians and the ratio ORM /
+//! raw.
 //!
 //! Run with `cargo bench --bench standard` (DATABASE_URL as for the tests).
 //! `ROUNDS=n` changes the number of rounds (default 15). See
 //! docs/performance.md for the latest table.
 
 mod common;
+#[path = "common/new_users.rs"]
+mod new_users;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -19,6 +22,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use common::{pin_all, plain, report, timed};
 use futures_util::{pin_mut, TryStreamExt};
+use new_users::{new_user, values_insert, NewUsers};
 use orm::postgres::tokio_postgres::types::ToSql;
 use orm::postgres::tokio_postgres::{self, Client, NoTls, Row, Statement};
 use orm::prelude::*;
@@ -197,9 +201,7 @@ impl Raw {
         tokio::spawn(connection);
         let mut inserts = HashMap::new();
         for n in INSERT_SIZES {
-            let values: Vec<String> = (0..n).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-            let sql = format!("INSERT INTO users (name, hair_color) VALUES {}", values.join(", "));
-            inserts.insert(n, client.prepare(&sql).await.unwrap());
+            inserts.insert(n, client.prepare(&values_insert(n)).await.unwrap());
         }
         Raw {
             users: client.prepare("SELECT id, name, hair_color FROM users WHERE id <= $1").await.unwrap(),
@@ -242,14 +244,8 @@ impl Raw {
     }
 
     async fn insert_users(&self, n: usize) {
-        let names: Vec<String> = (0..n).map(|i| format!("new {i}")).collect();
-        let colors: Vec<Option<String>> = (0..n).map(|i| (i % 2 == 0).then(|| "black".to_owned())).collect();
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(2 * n);
-        for (name, color) in names.iter().zip(&colors) {
-            params.push(name);
-            params.push(color);
-        }
-        self.client.execute(&self.inserts[&n], &params).await.unwrap();
+        let users = NewUsers::new(n);
+        self.client.execute(&self.inserts[&n], &users.row_params()).await.unwrap();
     }
 
     /// Users 1..=100, their posts and the posts' comments: three queries,
@@ -294,7 +290,10 @@ async fn orm_users_with_posts(engine: &Engine, n: i32) -> usize {
 
 async fn orm_insert_users(engine: &Engine, n: usize) {
     let mut session = engine.session();
-    session.add_all((0..n).map(|i| User::new(format!("new {i}"), (i % 2 == 0).then(|| "black".to_owned()))));
+    session.add_all((0..n).map(|i| {
+        let (name, hair_color) = new_user(i);
+        User::new(name, hair_color)
+    }));
     session.commit().await.unwrap();
 }
 
@@ -344,15 +343,22 @@ async fn seed(client: &Client) {
         .unwrap();
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let rounds = common::rounds(15);
+/// A database of its own with `tables`, seeded; an engine of one
+/// connection and the raw side on it, pinned to CPU 0.
+async fn seeded_database(tables: &[&'static orm::TableMeta]) -> (TestDb, Engine, Raw) {
     let db = TestDb::new().await.expect("a benchmark database");
     let engine = Engine::builder(&plain(db.url())).pool_size(1).build().unwrap();
-    engine.create_all(&TABLES).await.unwrap();
+    engine.create_all(tables).await.unwrap();
     let raw = Raw::connect(db.url()).await;
     seed(&raw.client).await;
     pin_all(&engine, &raw.client).await;
+    (db, engine, raw)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rounds = common::rounds(15);
+    let (db, engine, raw) = seeded_database(&TABLES).await;
     println!("{rounds} rounds, medians, ORM / raw tokio-postgres in the same process");
 
     for n in [1, 100, 10_000] {
@@ -393,12 +399,7 @@ async fn main() {
     // The same with the foreign keys indexed, in a database of its own.
     let name = "users -> posts -> comments, foreign keys indexed";
     if selected(name) {
-        let indexed_db = TestDb::new().await.expect("a benchmark database");
-        let indexed = Engine::builder(&plain(indexed_db.url())).pool_size(1).build().unwrap();
-        indexed.create_all(&indexed::TABLES).await.unwrap();
-        let raw_indexed = Raw::connect(indexed_db.url()).await;
-        seed(&raw_indexed.client).await;
-        pin_all(&indexed, &raw_indexed.client).await;
+        let (_indexed_db, indexed, raw_indexed) = seeded_database(&indexed::TABLES).await;
         let orm = || indexed::orm_users_posts_comments(&indexed);
         compare(name, rounds, || raw_indexed.users_posts_comments(), orm).await;
     }
