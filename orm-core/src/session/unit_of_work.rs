@@ -978,12 +978,28 @@ impl InsertShape {
         }
     }
 
-    /// The parameter of one column, given the objects' values of it in
-    /// order: the one object's value, or the array of all of them.
-    fn parameter(self, column: &ColumnMeta, mut values: impl Iterator<Item = Value>) -> Value {
+    /// Pushes onto `parameters` the parameter of one column of `count`
+    /// objects, object `i`'s value taken by `value_of(i)`: the one object's
+    /// value, or the array of all of them. The array is pushed first and
+    /// filled in place, one value as soon as it is taken, so that when
+    /// taking one panics (a `SqlValue::lend` of the user's), those taken
+    /// before it are in `parameters` for its owner to give back.
+    fn push_parameter(
+        self,
+        column: &ColumnMeta,
+        parameters: &mut Vec<Value>,
+        count: usize,
+        mut value_of: impl FnMut(usize) -> Value,
+    ) {
         match self {
-            InsertShape::OneRow => values.next().unwrap_or_default(),
-            InsertShape::Arrays => Value::Array(column.sql_type, values.collect()),
+            InsertShape::OneRow => parameters.push(if count > 0 { value_of(0) } else { Value::Null }),
+            InsertShape::Arrays => {
+                parameters.push(Value::Array(column.sql_type, Vec::with_capacity(count)));
+                let Some(Value::Array(_, array)) = parameters.last_mut() else { unreachable!("just pushed") };
+                for i in 0..count {
+                    array.push(value_of(i));
+                }
+            }
         }
     }
 }
@@ -1075,25 +1091,16 @@ impl<'a, T: Model> LentValues<'a, T> {
     fn new(slots: &'a mut Chunked<Slot<T>>, work: &'a [u32], columns: &'a [IndexedColumn], shape: InsertShape) -> Self {
         let values = Vec::with_capacity(columns.len());
         let mut lent = LentValues { slots, work, columns, shape, values };
-        // Each value goes into `values` as soon as it is lent, into its
-        // column's array where there is one: what a panicking `lend` leaves
-        // lent, the drop gives back. Work lists only keep slots that hold
-        // an object (`work_of`).
+        // Each value goes into `values` as soon as it is lent
+        // (`push_parameter`): what a panicking `lend` leaves lent, the drop
+        // gives back. Work lists only keep slots that hold an object
+        // (`work_of`).
         for &(column, meta) in columns {
-            match shape {
-                InsertShape::OneRow => {
-                    let object = work.first().and_then(|&i| lent.slots[i as usize].object.as_mut());
-                    lent.values.push(object.map(|o| o.lend_column_value(column)).unwrap_or_default());
-                }
-                InsertShape::Arrays => {
-                    lent.values.push(Value::Array(meta.sql_type, Vec::with_capacity(work.len())));
-                    let Some(Value::Array(_, array)) = lent.values.last_mut() else { unreachable!("just pushed") };
-                    for &index in work {
-                        let object = lent.slots[index as usize].object.as_mut();
-                        array.push(object.map(|o| o.lend_column_value(column)).unwrap_or_default());
-                    }
-                }
-            }
+            let slots = &mut *lent.slots;
+            shape.push_parameter(meta, &mut lent.values, work.len(), |i| {
+                let object = slots[work[i] as usize].object.as_mut();
+                object.map(|o| o.lend_column_value(column)).unwrap_or_default()
+            });
         }
         lent
     }
@@ -1211,10 +1218,11 @@ impl<T: Model> Drop for LentRow<'_, T> {
 /// The parameters of the INSERT of `objects` in `shape`, one per column of
 /// `columns`: the value of the one object, or the array of every object's.
 pub(crate) fn insert_values<T: Model>(objects: &[&T], columns: &[IndexedColumn], shape: InsertShape) -> Vec<Value> {
-    columns
-        .iter()
-        .map(|&(column, meta)| shape.parameter(meta, objects.iter().map(|o| o.column_value(column))))
-        .collect()
+    let mut parameters = Vec::with_capacity(columns.len());
+    for &(column, meta) in columns {
+        shape.push_parameter(meta, &mut parameters, objects.len(), |i| objects[i].column_value(column));
+    }
+    parameters
 }
 
 /// The INSERT into `table` of the rows that `values` give (see
