@@ -1,8 +1,9 @@
 //! The standard workloads of the Rust ORM benchmarks (diesel's
 //! diesel_bench), on its schema: users(id, name, hair_color), posts(id,
 //! user_id, title, body), comments(id, post_id, text), with no index on the
-//! foreign keys (the association workload runs once more with them
-//! indexed, in a database of its own). This ORM against hand-written
+//! foreign keys (the association workload runs again with them indexed,
+//! in a database of its own, with and without generic plans forced). This
+//! ORM against hand-written
 //! tokio-postgres (prepared statements) in one process, against the same
 //! database, interleaved in every round; both sides autocommit, except
 //! where both run in one transaction. Prints medians and the ratio ORM /
@@ -355,6 +356,21 @@ async fn seeded_database(tables: &[&'static orm::TableMeta]) -> (TestDb, Engine,
     (db, engine, raw)
 }
 
+/// An engine of one connection and a raw side on the database at `url`,
+/// both with generic plans forced, as PostgreSQL may choose them after five
+/// runs of a prepared statement; pinned to CPU 0.
+async fn generic_plans(url: &str) -> (Engine, Raw) {
+    let engine = Engine::builder(&plain(url))
+        .pool_size(1)
+        .on_connect("SET plan_cache_mode = force_generic_plan")
+        .build()
+        .unwrap();
+    let raw = Raw::connect(url).await;
+    raw.client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
+    pin_all(&engine, &raw.client).await;
+    (engine, raw)
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let rounds = common::rounds(15);
@@ -379,16 +395,7 @@ async fn main() {
         || orm_users_posts_comments(&engine),
     )
     .await;
-    // The same with generic plans forced on both sides, as PostgreSQL may
-    // choose them after five runs of a prepared statement.
-    let generic = Engine::builder(&plain(db.url()))
-        .pool_size(1)
-        .on_connect("SET plan_cache_mode = force_generic_plan")
-        .build()
-        .unwrap();
-    let raw_generic = Raw::connect(db.url()).await;
-    raw_generic.client.batch_execute("SET plan_cache_mode = force_generic_plan").await.unwrap();
-    pin_all(&generic, &raw_generic.client).await;
+    let (generic, raw_generic) = generic_plans(db.url()).await;
     compare(
         "users -> posts -> comments, generic plans",
         rounds,
@@ -396,12 +403,17 @@ async fn main() {
         || orm_users_posts_comments(&generic),
     )
     .await;
-    // The same with the foreign keys indexed, in a database of its own.
-    let name = "users -> posts -> comments, foreign keys indexed";
-    if selected(name) {
-        let (_indexed_db, indexed, raw_indexed) = seeded_database(&indexed::TABLES).await;
+    // The same with the foreign keys indexed, in a database of its own,
+    // with the plans PostgreSQL chooses and with generic plans.
+    let indexed_rows =
+        ["users -> posts -> comments, foreign keys indexed", "users -> posts -> comments, indexed, generic plans"];
+    if indexed_rows.iter().any(|name| selected(name)) {
+        let (indexed_db, indexed, raw_indexed) = seeded_database(&indexed::TABLES).await;
         let orm = || indexed::orm_users_posts_comments(&indexed);
-        compare(name, rounds, || raw_indexed.users_posts_comments(), orm).await;
+        compare(indexed_rows[0], rounds, || raw_indexed.users_posts_comments(), orm).await;
+        let (generic, raw_generic) = generic_plans(indexed_db.url()).await;
+        let orm = || indexed::orm_users_posts_comments(&generic);
+        compare(indexed_rows[1], rounds, || raw_generic.users_posts_comments(), orm).await;
     }
     compare("1,000 lookups by key, one by one", rounds, || raw.lookups(), || orm_lookups(&engine)).await;
     compare("get_many of 1,000 keys vs raw one by one", rounds, || raw.lookups(), || orm_get_many(&engine)).await;
