@@ -169,6 +169,22 @@ async fn raw_sql_runs_on_the_sessions_connection_inside_its_transaction() {
 }
 
 #[tokio::test]
+async fn a_statement_without_every_column_of_the_model_is_refused_and_the_session_goes_on() {
+    let (db, shop) = bookshop().await;
+    let mut s = db.engine().session();
+    let error = s.from_statement::<Book>("SELECT id, title FROM books ORDER BY id", ()).await.unwrap_err();
+    match &error {
+        Error::ResultShape { what, expected, returned } => {
+            assert!(what.contains("Book"), "{what}");
+            assert_eq!((*expected, *returned), (Book::TABLE.columns.len(), 2));
+        }
+        other => panic!("expected ResultShape, got {other:?}"),
+    }
+    let books = s.from_statement::<Book>("SELECT * FROM books WHERE id = $1", (shop.earthsea,)).await.unwrap();
+    assert_eq!(s[books[0]].title, "A Wizard of Earthsea", "the session reads on after the refusal");
+}
+
+#[tokio::test]
 async fn a_raw_parameter_of_the_wrong_type_names_its_position_and_types() {
     let (db, _) = bookshop().await;
     let mut s = db.engine().session();

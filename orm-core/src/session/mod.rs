@@ -854,10 +854,11 @@ impl Session {
         // Merges into the arena it holds, not through `stream_into_arenas`:
         // finding the arena per row there cost 1.7 % of a large load.
         let mut merge = |row: &mut dyn RawRow| -> Result<()> {
-            if row.width() != width {
-                return Err(width_error::<T>(row.width().saturating_sub(extra)));
-            }
             if std::mem::take(&mut first) {
+                // A result's rows are all as wide as its first.
+                if row.width() != width {
+                    return Err(width_error::<T>(row.width().saturating_sub(extra)));
+                }
                 // The rows the statement returned last time: room for them
                 // now, instead of growing as they come.
                 let hint = row.rows_hint();
