@@ -247,9 +247,6 @@ impl<T: Model> Arena<T> {
     /// Returns the slot of a loaded row, adding it if the key is new, and
     /// puts it in `group`. An object already in the map is kept as it is,
     /// pending changes included.
-    // Inlined into each load's row callback: called, it saved and restored
-    // six registers for every row.
-    #[inline]
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         let index = match self.by_key.entry(object.key()) {
