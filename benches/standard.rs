@@ -21,7 +21,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use common::{pin_all, plain, report, timed};
+use common::{median, ms, pin_all, plain, report, timed};
 use futures_util::{pin_mut, TryStreamExt};
 use new_users::{new_user, values_insert, NewUsers};
 use orm::postgres::tokio_postgres::types::ToSql;
@@ -438,7 +438,9 @@ fn selected(name: &str) -> bool {
 }
 
 /// Runs both sides once to warm them, then `rounds` times each, alternating
-/// which goes first, and reports the medians.
+/// which goes first, and reports the medians. With `SIDE=orm` or `SIDE=raw`
+/// only that side runs, for a tool that measures the whole process
+/// (`strace -c`, `/usr/bin/time`), and only its median is printed.
 async fn compare<R, O, RF, OF, A, B>(name: &str, rounds: usize, raw: R, orm: O)
 where
     R: Fn() -> RF,
@@ -449,27 +451,54 @@ where
     if !selected(name) {
         return;
     }
-    std::hint::black_box(raw().await);
-    std::hint::black_box(orm().await);
+    let (run_orm, run_raw) = sides();
+    if run_raw {
+        std::hint::black_box(raw().await);
+    }
+    if run_orm {
+        std::hint::black_box(orm().await);
+    }
+    let raw_side = || {
+        timed(async {
+            std::hint::black_box(raw().await);
+        })
+    };
+    let orm_side = || {
+        timed(async {
+            std::hint::black_box(orm().await);
+        })
+    };
     let (mut orm_times, mut raw_times) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let raw_side = || {
-            timed(async {
-                std::hint::black_box(raw().await);
-            })
-        };
-        let orm_side = || {
-            timed(async {
-                std::hint::black_box(orm().await);
-            })
-        };
-        if round % 2 == 0 {
+        let raw_first = round % 2 == 0;
+        if run_raw && raw_first {
             raw_times.push(raw_side().await);
+        }
+        if run_orm {
             orm_times.push(orm_side().await);
-        } else {
-            orm_times.push(orm_side().await);
+        }
+        if run_raw && !raw_first {
             raw_times.push(raw_side().await);
         }
     }
-    report(name, ("orm", orm_times), ("raw", raw_times));
+    match (run_orm, run_raw) {
+        (true, true) => report(name, ("orm", orm_times), ("raw", raw_times)),
+        (true, false) => report_one(name, ("orm", orm_times)),
+        _ => report_one(name, ("raw", raw_times)),
+    }
+}
+
+/// Prints the median of one side's rounds, run without the other.
+fn report_one(name: &str, (label, times): (&str, Vec<std::time::Duration>)) {
+    println!("{name:<44} {label} {:>10.3} ms   (alone)", ms(median(times)));
+}
+
+/// Which sides run, `(orm, raw)`: both, or the one `SIDE` names.
+fn sides() -> (bool, bool) {
+    match std::env::var("SIDE").as_deref() {
+        Err(_) => (true, true),
+        Ok("orm") => (true, false),
+        Ok("raw") => (false, true),
+        Ok(other) => panic!("SIDE names the side to run alone, `orm` or `raw`, not `{other}`"),
+    }
 }
