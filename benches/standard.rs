@@ -3,11 +3,10 @@
 //! user_id, title, body), comments(id, post_id, text), with no index on the
 //! foreign keys (the association workload runs again with them indexed,
 //! in a database of its own, with and without generic plans forced). This
-//! ORM against hand-written
-//! tokio-postgres (prepared statements) in one process, against the same
-//! database, interleaved in every round; both sides autocommit, except
-//! where both run in one transaction. Prints medians and the ratio ORM /
-//! raw.
+//! ORM against hand-written tokio-postgres (prepared statements) in one
+//! process, against the same database, interleaved in every round; both
+//! sides autocommit, except where both run in one transaction. Prints
+//! medians and the ratio ORM / raw.
 //!
 //! Run with `cargo bench --bench standard` (DATABASE_URL as for the tests).
 //! `ROUNDS=n` changes the number of rounds (default 15). See
