@@ -283,6 +283,14 @@ async fn orm_select_users(engine: &Engine, n: i32) -> usize {
     engine.session().query::<User>().filter(User::id.le(n)).all().await.unwrap().len()
 }
 
+/// The same rows as tuples of the three columns: no objects, no identity
+/// map, to show what the map costs.
+async fn orm_select_user_tuples(engine: &Engine, n: i32) -> usize {
+    let mut session = engine.session();
+    let tuples = session.select((User::id, User::name, User::hair_color)).filter(User::id.le(n));
+    tuples.all().await.unwrap().len()
+}
+
 async fn orm_users_with_posts(engine: &Engine, n: i32) -> usize {
     let mut session = engine.session();
     session.query::<User>().filter(User::id.le(n)).load(User::posts.joined()).all().await.unwrap().len()
@@ -379,6 +387,8 @@ async fn main() {
     for n in [1, 100, 10_000] {
         compare(&format!("select {n} users"), rounds, || raw.select_users(n), || orm_select_users(&engine, n)).await;
     }
+    let name = "select 10000 users as tuples, no identity map";
+    compare(name, rounds, || raw.select_users(10_000), || orm_select_user_tuples(&engine, 10_000)).await;
     for n in [1, 100, 1_000] {
         let name = format!("{n} users LEFT JOIN posts");
         compare(&name, rounds, || raw.users_with_posts(n), || orm_users_with_posts(&engine, n)).await;
