@@ -138,7 +138,7 @@ fn arena_joined<T: Model>(models: &mut Models<'_>) -> usize {
 }
 
 fn reserve_joined<T: Model>(models: &mut Models<'_>, objects: usize) {
-    models.arena_mut::<T>().reserve(objects);
+    models.arena_mut::<T>().reserve(objects, true);
 }
 
 fn linked_slots<M: Model>(session: &Session, parents: &[u32], relation: usize) -> Vec<u32> {

@@ -60,6 +60,82 @@ async fn a_row_loaded_twice_is_one_object_and_pending_changes_survive() {
     assert_eq!(session[all[0]].height, Some(171), "a reload does not overwrite pending changes");
 }
 
+/// A fresh session's first load leaves its ascending keys out of the map
+/// until something asks for one: lookups, later loads, flushes and
+/// deletions must all find those objects as if they had been entered.
+#[tokio::test]
+async fn the_objects_of_a_first_load_are_found_by_key_afterwards() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add_all([person("Ada", None), person("Bob", None), person("Cy", None)]);
+    session.commit().await.unwrap();
+
+    let mut s = engine.session();
+    let first = s.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
+    let ids: Vec<i32> = first.iter().map(|&p| s[p].id).collect();
+    let (trips, bob) = statements_during(engine, s.get::<Person>(ids[1])).await;
+    assert_eq!((trips, bob.unwrap()), (0, Some(first[1])), "the identity map answers");
+
+    s[first[0]].height = Some(150);
+    s.set_autoflush(false);
+    let again = s.query::<Person>().order_by(Person::id.desc()).all().await.unwrap();
+    assert_eq!(again, [first[2], first[1], first[0]], "a later load finds the same objects");
+    assert_eq!(s[first[0]].height, Some(150), "and keeps their pending changes");
+
+    let dan = s.add(person("Dan", None));
+    s.delete(first[2]).unwrap();
+    s.commit().await.unwrap();
+    let (trips, found) = statements_during(engine, s.get::<Person>(s[dan].id)).await;
+    assert_eq!((trips, found.unwrap()), (0, Some(dan)), "a new object joins the map beside them");
+    assert_eq!(s.get::<Person>(ids[2]).await.unwrap(), None, "a deleted one leaves it");
+
+    let mut t = engine.session();
+    let loaded = t.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
+    t.add(person("Eve", None));
+    let (trips, ada) = statements_during(engine, t.get::<Person>(ids[0])).await;
+    assert_eq!((trips, ada.unwrap()), (0, Some(loaded[0])), "an object added after the load leaves them in the map");
+}
+
+/// Keys that repeat, next to each other or not, or that go down, end the
+/// run of keys left out of the map: each key is still one object.
+#[tokio::test]
+async fn a_first_load_whose_keys_repeat_or_go_down_keeps_one_object_per_key() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add_all([person("Ada", None), person("Bob", None)]);
+    session.commit().await.unwrap();
+    let ids: Vec<i32> = session
+        .query::<Person>()
+        .order_by(Person::id.asc())
+        .all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|&p| session[p].id)
+        .collect();
+    let (a, b) = (ids[0], ids[1]);
+
+    let rows = |keys: [i32; 3]| {
+        format!(
+            "SELECT p.* FROM unnest(ARRAY[{}, {}, {}]) WITH ORDINALITY AS k (id, n) \
+             JOIN people p ON p.id = k.id ORDER BY k.n",
+            keys[0], keys[1], keys[2]
+        )
+    };
+    for (keys, same) in [([a, a, b], (0, 1)), ([a, b, a], (0, 2)), ([b, a, b], (0, 2))] {
+        let mut s = engine.session();
+        let loaded = s.from_statement::<Person>(&rows(keys), ()).await.unwrap();
+        let ids: Vec<i32> = loaded.iter().map(|&p| s[p].id).collect();
+        assert_eq!(ids, keys);
+        assert_eq!(loaded[same.0], loaded[same.1], "{keys:?}: one object for the repeated key");
+        let other = loaded.iter().find(|&&p| p != loaded[same.0]).copied().unwrap();
+        let (trips, found) = statements_during(engine, s.get::<Person>(s[other].id)).await;
+        assert_eq!((trips, found.unwrap()), (0, Some(other)), "{keys:?}: every key in the map");
+    }
+}
+
 #[tokio::test]
 async fn update_sends_only_changed_columns_and_nothing_for_unchanged_objects() {
     let db = setup().await;

@@ -125,7 +125,7 @@ impl Session {
         // The key the session holds (a deletion of it is cancelled: the row
         // stays, with the new values), or an upsert of it not flushed yet.
         let held = arena
-            .by_key
+            .keys()
             .get(&key)
             .copied()
             .filter(|&i| matches!(arena.slots[i as usize].state, ObjectState::Persistent | ObjectState::Deleted));

@@ -1,6 +1,7 @@
 //! One arena per model: the objects a session owns, their state, and the
 //! primary key -> handle map. No I/O here.
 
+use std::any::{Any, TypeId};
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::marker::PhantomData;
@@ -151,9 +152,17 @@ impl Members {
 #[derive(Debug)]
 pub(crate) struct Arena<T: Model> {
     pub(crate) slots: Chunked<Slot<T>>,
-    /// Keys come from the database, so a fast non-keyed hash is safe enough
-    /// and makes a loaded `get` a few nanoseconds.
-    pub(crate) by_key: FxHashMap<T::Key, u32>,
+    /// The primary key -> slot map of the objects in slots below
+    /// `unkeyed`; read and written through [`keys`](Arena::keys). Keys come
+    /// from the database, so a fast non-keyed hash is safe enough and makes
+    /// a loaded `get` a few nanoseconds.
+    by_key: FxHashMap<T::Key, u32>,
+    /// Slots from here on hold loaded objects whose keys are not in
+    /// `by_key` yet ([`add_loaded`](Arena::add_loaded)); the map's first use
+    /// puts them in. Many sessions load and are dropped without a lookup,
+    /// and entering the keys was about 100 of the 160 instructions the
+    /// identity map spent on each loaded object.
+    unkeyed: u32,
     /// The column values as last loaded or flushed of the objects borrowed
     /// for writing, by slot, taken on the first mutable borrow. Beside the
     /// slots, not in them: most objects never have one, and an `Option<Vec>`
@@ -178,6 +187,7 @@ impl<T: Model> Default for Arena<T> {
         Arena {
             slots: Chunked::default(),
             by_key: FxHashMap::default(),
+            unkeyed: 0,
             snapshots: FxHashMap::default(),
             pending: Vec::new(),
             dirty: Vec::new(),
@@ -200,9 +210,76 @@ fn first_groups() -> Vec<Members> {
 
 impl<T: Model> Arena<T> {
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
+        self.key_loaded();
         let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         self.slots.push(Slot { object: Some(object), state, group: 0, expired: false });
+        self.unkeyed = index.saturating_add(1);
         index
+    }
+
+    /// The primary key -> slot map, with the keys of every loaded object
+    /// in it.
+    pub(crate) fn keys(&mut self) -> &mut FxHashMap<T::Key, u32> {
+        self.key_loaded();
+        &mut self.by_key
+    }
+
+    /// Enters the keys of the objects [`add_loaded`](Arena::add_loaded)
+    /// left out of the map.
+    #[inline]
+    fn key_loaded(&mut self) {
+        if (self.unkeyed as usize) < self.slots.len() {
+            self.enter_loaded_keys();
+        }
+    }
+
+    #[inline(never)]
+    fn enter_loaded_keys(&mut self) {
+        let end = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.by_key.reserve((end - self.unkeyed) as usize);
+        for index in self.unkeyed..end {
+            if let Some(object) = &self.slots[index as usize].object {
+                self.by_key.insert(object.key(), index);
+            }
+        }
+        self.unkeyed = end;
+    }
+
+    /// How [`add_loaded`](Arena::add_loaded) starts a load: leaving keys
+    /// out of the map when nothing is in it or waiting to enter it, and
+    /// the key is an integer.
+    pub(crate) fn key_run(&self) -> KeyRun {
+        let empty = self.by_key.is_empty() && self.unkeyed as usize == self.slots.len();
+        KeyRun((empty && is_integer::<T::Key>()).then_some(i64::MIN))
+    }
+
+    /// Adds a loaded object as [`merge_loaded`](Arena::merge_loaded) does.
+    /// While `run` lasts, its key is left out of the map: the load began
+    /// with none in it, and each key so far was greater than the one
+    /// before, so none can repeat. The first that is not ends the run,
+    /// and the keys left out enter the map before it merges.
+    #[inline]
+    pub(crate) fn add_loaded(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
+        if let Some(last) = run.0 {
+            match integer_key(&object.key()) {
+                Some(key) if key > last => {
+                    run.0 = Some(key);
+                    let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                    self.slots.push(Slot {
+                        object: Some(object),
+                        state: ObjectState::Persistent,
+                        group,
+                        expired: false,
+                    });
+                    if let Some(members) = self.groups.get_mut(group as usize) {
+                        members.push(index);
+                    }
+                    return index;
+                }
+                _ => run.0 = None,
+            }
+        }
+        self.merge_loaded(object, group)
     }
 
     pub(crate) fn add(&mut self, object: T) -> u32 {
@@ -248,6 +325,7 @@ impl<T: Model> Arena<T> {
     /// puts it in `group`. An object already in the map is kept as it is,
     /// pending changes included.
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
+        self.key_loaded();
         let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         let index = match self.by_key.entry(object.key()) {
             Entry::Occupied(slot) => {
@@ -269,6 +347,7 @@ impl<T: Model> Arena<T> {
                 vacant.insert(next);
                 let slot = Slot { object: Some(object), state: ObjectState::Persistent, group, expired: false };
                 self.slots.push(slot);
+                self.unkeyed = next.saturating_add(1);
                 next
             }
         };
@@ -298,17 +377,20 @@ impl<T: Model> Arena<T> {
             .collect()
     }
 
-    /// Makes room for `additional` more objects about to be loaded: keys
-    /// in the identity map, which would otherwise be rehashed as it grows,
-    /// and slots in the first chunk, which would otherwise double (later
-    /// chunks never move).
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.by_key.reserve(additional);
+    /// Makes room for `additional` more objects about to be loaded: slots
+    /// in the first chunk, which would otherwise double (later chunks never
+    /// move), and, unless their keys are left out, keys in the identity map,
+    /// which would otherwise be rehashed as it grows.
+    pub(crate) fn reserve(&mut self, additional: usize, keyed: bool) {
+        if keyed {
+            self.keys().reserve(additional);
+        }
         self.slots.reserve(additional);
     }
 
-    pub(crate) fn find(&self, key: &T::Key) -> Option<u32> {
-        self.by_key.get(key).copied().filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
+    pub(crate) fn find(&mut self, key: &T::Key) -> Option<u32> {
+        let index = self.keys().get(key).copied()?;
+        Some(index).filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
     }
 
     /// Expires a persistent object: its pending changes are dropped, and the
@@ -339,6 +421,10 @@ impl<T: Model> Arena<T> {
     /// Lends the object for writing, first taking the snapshot that the next
     /// flush diffs against.
     pub(crate) fn object_mut(&mut self, index: u32) -> Option<&mut T> {
+        if index >= self.unkeyed {
+            // Its key enters the map as loaded, before the caller can change it.
+            self.key_loaded();
+        }
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.as_mut()?;
         if slot.state == ObjectState::Persistent {
@@ -376,6 +462,7 @@ impl<T: Model> Arena<T> {
     }
 
     pub(crate) fn expunge(&mut self, index: u32) -> Option<T> {
+        self.key_loaded();
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.take()?;
         if slot.state != ObjectState::Pending {
@@ -438,6 +525,7 @@ impl<T: Model> Arena<T> {
     /// become pending again, updates are diffed against the old values again,
     /// deleted rows are marked for deletion again.
     pub(crate) fn undo_flushes(&mut self, to: usize) {
+        self.key_loaded();
         while self.journal.len() > to {
             let Some((index, undo)) = self.journal.pop() else { break };
             let slot = &mut self.slots[index as usize];
@@ -506,6 +594,34 @@ impl<T: Model> Arena<T> {
         }
         Ok(())
     }
+}
+
+/// A load's run of ascending keys ([`Arena::add_loaded`]): the last key, or
+/// `None` once the run has ended, or when it could not begin.
+pub(crate) struct KeyRun(Option<i64>);
+
+impl KeyRun {
+    /// Whether the load is still leaving keys out of the map.
+    pub(crate) fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+fn is_integer<K: 'static>() -> bool {
+    [TypeId::of::<i16>(), TypeId::of::<i32>(), TypeId::of::<i64>()].contains(&TypeId::of::<K>())
+}
+
+/// An integer key as an `i64`; `None` for a key of another type.
+#[inline]
+fn integer_key<K: 'static>(key: &K) -> Option<i64> {
+    let key: &dyn Any = key;
+    if let Some(&key) = key.downcast_ref::<i32>() {
+        return Some(key.into());
+    }
+    if let Some(&key) = key.downcast_ref::<i64>() {
+        return Some(key);
+    }
+    key.downcast_ref::<i16>().map(|&key| key.into())
 }
 
 pub(crate) fn stale_handle(model: &'static str) -> Error {

@@ -308,8 +308,9 @@ impl Session {
 
     /// The slot of the object with `key` when its values can answer a
     /// lookup: held and not expired.
-    fn loaded<T: Model>(&self, key: &T::Key) -> Option<u32> {
-        self.arena::<T>().and_then(|a| a.find(key).filter(|&i| !a.is_expired(i)))
+    fn loaded<T: Model>(&mut self, key: &T::Key) -> Option<u32> {
+        let arena = self.arena_mut::<T>();
+        arena.find(key).filter(|&i| !arena.is_expired(i))
     }
 
     /// The SELECT of the row of `T` with this key: its text and its
@@ -849,6 +850,7 @@ impl Session {
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
+        let mut run = arena.key_run();
         let mut first = true;
         let width = T::TABLE.columns.len() + extra;
         // Merges into the arena it holds, not through `stream_into_arenas`:
@@ -862,13 +864,13 @@ impl Session {
                 // The rows the statement returned last time: room for them
                 // now, instead of growing as they come.
                 let hint = row.rows_hint();
-                arena.reserve(hint);
+                arena.reserve(hint, !run.is_on());
                 fetched.reserve(hint);
             }
             let mut reader = RowReader::new(T::TABLE, row);
             let object = T::from_row(&mut reader)?;
             let answer = after(&object, &mut reader);
-            fetched.push(arena.merge_loaded(object, group), answer);
+            fetched.push(arena.add_loaded(object, group, &mut run), answer);
             Ok(())
         };
         let result = conn.query_each(text, params, &mut merge).await;

@@ -223,7 +223,7 @@ impl<T: Model> Tracked for Arena<T> {
     fn detach_rows(&mut self, rows: Rows) -> Result<()> {
         for values in rows.iter() {
             let key = T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))?.key();
-            if let Some(index) = self.by_key.remove(&key) {
+            if let Some(index) = self.keys().remove(&key) {
                 let slot = &mut self.slots[index as usize];
                 slot.state = ObjectState::Detached;
                 self.journal.push((index, Undo::Deleted));
@@ -597,7 +597,7 @@ impl<T: Model> Arena<T> {
         };
         let mut values = values.into_iter();
         // Room made once, not grown (and rehashed) object by object.
-        self.by_key.reserve(chunk.len());
+        self.keys().reserve(chunk.len());
         self.journal.reserve(chunk.len());
         for &index in chunk {
             let slot = &mut self.slots[index as usize];
@@ -606,7 +606,8 @@ impl<T: Model> Arena<T> {
                 object.set_column_value(column, values.next().unwrap_or_default())?;
             }
             slot.state = ObjectState::Persistent;
-            self.by_key.insert(object.key(), index);
+            let key = object.key();
+            self.keys().insert(key, index);
             self.journal.push((index, Undo::Inserted));
         }
         Ok(())
@@ -820,8 +821,8 @@ impl<T: Model> Arena<T> {
         for index in work {
             let slot = &mut self.slots[index as usize];
             slot.state = ObjectState::Detached;
-            if let Some(object) = &slot.object {
-                self.by_key.remove(&object.key());
+            if let Some(key) = slot.object.as_ref().map(T::key) {
+                self.keys().remove(&key);
             }
             self.journal.push((index, Undo::Deleted));
         }
