@@ -331,6 +331,9 @@ async fn memory(engine: &Engine, raw: &Raw) -> (isize, isize) {
     let before = LIVE_BYTES.load(Ordering::Relaxed);
     let mut session = engine.session();
     let loaded = session.query::<User>().filter(User::id.le(USERS)).all().await.unwrap();
+    // A lookup, so that the keys are in the identity map, which a load
+    // fills only when it is first used.
+    std::hint::black_box(session.get::<User>(1).await.unwrap());
     let orm = LIVE_BYTES.load(Ordering::Relaxed) - before;
     std::hint::black_box((&session, loaded));
     (orm, plain)
