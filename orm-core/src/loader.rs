@@ -12,6 +12,7 @@ use crate::executor::BoxFuture;
 use crate::model::Model;
 use crate::relation::{Cardinality, Join, Relation};
 use crate::session::flush_links::Models;
+use crate::session::KeyRun;
 use crate::session::{Handle, Session};
 use crate::statement::{self, Expr, Name, OrderTerm, Source, Sql, Statement};
 use crate::value::Value;
@@ -40,8 +41,13 @@ pub struct LoadNode {
 
 /// Reads a joined target's columns into its arena, at the position given
 /// ([`JoinedFns::decode`]).
-pub(crate) type JoinedDecode =
-    fn(&mut Models<'_>, usize, &mut crate::model::RowReader<'_>, Option<MemoryOrder>) -> Result<Option<(u32, SortKey)>>;
+pub(crate) type JoinedDecode = fn(
+    &mut Models<'_>,
+    usize,
+    &mut crate::model::RowReader<'_>,
+    Option<MemoryOrder>,
+    &mut KeyRun,
+) -> Result<Option<(u32, SortKey)>>;
 
 /// The typed steps of joined loading, for one relationship `M -> T`.
 #[derive(Debug, Clone, Copy)]
@@ -129,8 +135,9 @@ fn decode_joined<T: Model>(
     arena: usize,
     row: &mut crate::model::RowReader<'_>,
     order: Option<MemoryOrder>,
+    run: &mut KeyRun,
 ) -> Result<Option<(u32, SortKey)>> {
-    models.arena_at::<T>(arena).merge_joined(row, order)
+    models.arena_at::<T>(arena).merge_joined(row, order, run)
 }
 
 fn arena_joined<T: Model>(models: &mut Models<'_>) -> usize {
@@ -138,7 +145,7 @@ fn arena_joined<T: Model>(models: &mut Models<'_>) -> usize {
 }
 
 fn reserve_joined<T: Model>(models: &mut Models<'_>, objects: usize) {
-    models.arena_mut::<T>().reserve(objects, true);
+    models.arena_mut::<T>().reserve(objects);
 }
 
 fn linked_slots<M: Model>(session: &Session, parents: &[u32], relation: usize) -> Vec<u32> {

@@ -68,6 +68,47 @@ pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> Result<i32> {
     }
 }
 
+/// Counts the bytes each thread asks the allocator for, for the tests of
+/// what a session keeps; otherwise the system allocator.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count(bytes: usize) {
+    // `try_with`: a thread being torn down still allocates.
+    let _ = ALLOCATED.try_with(|allocated| allocated.set(allocated.get() + bytes));
+}
+
+// SAFETY: every call is passed on to `System` unchanged.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count(layout.size());
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// The bytes this thread allocated while `f` ran (with `#[tokio::test]`'s
+/// runtime, the connection's task runs on it too).
+pub(crate) async fn allocated_during<F: std::future::Future>(f: F) -> (usize, F::Output) {
+    let before = ALLOCATED.with(std::cell::Cell::get);
+    let output = f.await;
+    (ALLOCATED.with(std::cell::Cell::get) - before, output)
+}
+
 /// Counts the statements `engine` sends while `f` runs.
 pub(crate) async fn statements_during<F: std::future::Future>(engine: &Engine, f: F) -> (u64, F::Output) {
     let before = engine.statement_count();

@@ -731,6 +731,30 @@ async fn unlink_flush_and_link_again_survive_a_rollback_of_the_flush() {
     assert_eq!(session.related(movie, Movie::actors).unwrap(), [actor]);
 }
 
+/// A joined load of a self-referential relationship meets one employee
+/// as a root and as another's report, in two runs of keys into one arena:
+/// each object stays one, in a fresh session as in one that holds them.
+#[orm::test(Employee)]
+async fn a_joined_load_meets_an_object_as_root_and_as_child_once(db: TestDb) {
+    let mut s = db.engine().session();
+    let boss = s.add(Employee::new("Boss", None, None));
+    s.flush().await.unwrap();
+    let alice = s.add(Employee::new("Alice", Some(s[boss].id), None));
+    s.flush().await.unwrap();
+    s.add(Employee::new("Bob", Some(s[alice].id), None));
+    s.commit().await.unwrap();
+
+    let mut fresh = db.engine().session();
+    let loaded = fresh.query::<Employee>().order_by(Employee::id.asc()).load(Employee::reports.joined()).all();
+    let roots = loaded.await.unwrap();
+    let names: Vec<&str> = roots.iter().map(|&e| fresh[e].name.as_str()).collect();
+    assert_eq!(names, ["Boss", "Alice", "Bob"]);
+    assert_eq!(fresh.related(roots[0], Employee::reports).unwrap(), [roots[1]], "Alice: one object");
+    assert_eq!(fresh.related(roots[1], Employee::reports).unwrap(), [roots[2]], "Bob: one object");
+    let bob_id = fresh[roots[2]].id;
+    assert_eq!(fresh.get::<Employee>(bob_id).await.unwrap(), Some(roots[2]), "in the identity map");
+}
+
 #[orm::test(Employee)]
 async fn selectin_collections_come_in_key_order_whatever_order_the_rows_arrive_in(db: TestDb) {
     let mut s = db.engine().session();

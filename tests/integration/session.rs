@@ -3,7 +3,7 @@
 use orm::prelude::*;
 use orm::ObjectState;
 
-use crate::common::{person, setup, statements_during, Address, Membership, Person};
+use crate::common::{allocated_during, person, setup, statements_during, Address, Membership, Person};
 
 #[tokio::test]
 async fn add_and_commit_fills_generated_key_and_server_default() {
@@ -95,6 +95,91 @@ async fn the_objects_of_a_first_load_are_found_by_key_afterwards() {
     t.add(person("Eve", None));
     let (trips, ada) = statements_during(engine, t.get::<Person>(ids[0])).await;
     assert_eq!((trips, ada.unwrap()), (0, Some(loaded[0])), "an object added after the load leaves them in the map");
+}
+
+/// The point of leaving a first load's keys out: a session that only
+/// reads never builds its key map, and one that looks a key up builds it
+/// then, once.
+#[tokio::test]
+async fn a_first_load_builds_its_key_map_only_when_a_key_is_looked_up() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add_all((0..2_000).map(|i| person(&format!("person {i}"), None)));
+    session.commit().await.unwrap();
+    let ascending = || Person::id.asc();
+    let descending = || Person::id.desc();
+    // Each statement prepared once before anything is measured.
+    for order in [ascending(), descending()] {
+        engine.session().query::<Person>().order_by(order).all().await.unwrap();
+    }
+
+    // One session at a time, so that both run on the one connection that
+    // has their statements prepared.
+    let mut merged = engine.session();
+    let (out_of_order, _) = allocated_during(merged.query::<Person>().order_by(descending()).all()).await;
+    drop(merged);
+    let mut read = engine.session();
+    let (in_order, people) = allocated_during(read.query::<Person>().order_by(ascending()).all()).await;
+    let people = people.unwrap();
+    // A key and a slot number per object, at the least.
+    let map = 2_000 * 8;
+    assert!(out_of_order >= in_order + map, "keys in order: {in_order} bytes; out of order: {out_of_order}");
+
+    let id = read[people[0]].id;
+    let (first_lookup, found) = allocated_during(read.get::<Person>(id)).await;
+    assert_eq!(found.unwrap(), Some(people[0]));
+    assert!(first_lookup >= map, "the first lookup builds the map: {first_lookup} bytes");
+    let (second_lookup, _) = allocated_during(read.get::<Person>(id)).await;
+    assert!(second_lookup < 1_000, "a second lookup finds it built: {second_lookup} bytes");
+}
+
+/// A rollback puts back in the map the keys of objects that a flush took
+/// out, when a later load has left other keys out of it since.
+#[tokio::test]
+async fn a_rollback_after_a_second_first_load_restores_the_deleted_objects() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add_all([person("Ada", None), person("Bob", None)]);
+    session.commit().await.unwrap();
+
+    let mut s = engine.session();
+    let first = s.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
+    let ada_id = s[first[0]].id;
+    for &p in &first {
+        s.delete(p).unwrap();
+    }
+    s.flush().await.unwrap();
+    let sql = format!("INSERT INTO people (id, name, date_of_birth) VALUES ({ada_id}, 'Ada again', DATE '1980-01-02')");
+    s.execute(&sql, ()).await.unwrap();
+    // The map is empty again: this load leaves its key out too.
+    let second = s.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
+    assert_ne!(second[0], first[0]);
+    s.rollback().await.unwrap();
+    let (trips, found) = statements_during(engine, s.get::<Person>(ada_id)).await;
+    assert_eq!((trips, found.unwrap()), (0, Some(first[0])), "the deleted object is back under its key");
+    assert_eq!(s[first[0]].name, "Ada");
+}
+
+/// An object of a first load lent for writing is in the map under the key
+/// it was loaded with, as any other, even if the write changes its key
+/// field (which the next flush refuses).
+#[tokio::test]
+async fn a_first_load_object_changed_in_its_key_is_found_by_its_loaded_key() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    session.add(person("Ada", None));
+    session.commit().await.unwrap();
+
+    let mut s = engine.session();
+    let ada = s.query::<Person>().one().await.unwrap();
+    let id = s[ada].id;
+    s[ada].id = id + 1000;
+    let (trips, found) = statements_during(engine, s.get::<Person>(id)).await;
+    assert_eq!((trips, found.unwrap()), (0, Some(ada)));
+    assert!(matches!(s.commit().await, Err(orm::Error::KeyChanged { .. })));
 }
 
 /// Keys that repeat, next to each other or not, or that go down, end the

@@ -11,7 +11,7 @@ use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::{RelationKind, RelationMeta};
 use crate::session::flush_links::Models;
-use crate::session::Session;
+use crate::session::{KeyRun, Session};
 use crate::statement::Statement;
 
 /// One joined eager load, in the order its columns appear in a row.
@@ -113,6 +113,10 @@ struct Gathered {
     /// the first row: finding it by type on every row cost about 48
     /// instructions per row and step.
     arenas: Vec<usize>,
+    /// The runs of keys left out of the identity map (`Arena::add_loaded`):
+    /// the roots', and each step's.
+    root_run: KeyRun,
+    runs: Vec<KeyRun>,
 }
 
 /// The distinct objects of a joined load's step (or its roots), in the
@@ -147,6 +151,8 @@ impl Gathered {
             owners: (0..steps.len()).map(|i| owning(i).then(Met::default)).collect(),
             objects: Vec::with_capacity(steps.len()),
             arenas: Vec::with_capacity(steps.len()),
+            root_run: KeyRun::default(),
+            runs: vec![KeyRun::default(); steps.len()],
         }
     }
 
@@ -175,7 +181,7 @@ impl Gathered {
         self.objects.clear();
         for (i, step) in steps.iter().enumerate() {
             row.switch_table(step.target);
-            let decoded = (step.node.joined.decode)(models, self.arenas[i], row, step.order)?;
+            let decoded = (step.node.joined.decode)(models, self.arenas[i], row, step.order, &mut self.runs[i])?;
             let owner = match step.parent {
                 None => Some(root),
                 Some(p) => self.objects[p],
@@ -200,7 +206,7 @@ impl Gathered {
             return Ok(ordinal);
         }
         let root = T::from_row(row)?;
-        let slot = models.arena_mut::<T>().merge_loaded(root, self.group);
+        let slot = models.arena_mut::<T>().add_loaded(root, self.group, &mut self.root_run);
         let ordinal = self.roots.ordinal(slot);
         if let Some(key) = key {
             self.root_by_key.insert(key, ordinal);

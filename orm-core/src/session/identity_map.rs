@@ -245,38 +245,43 @@ impl<T: Model> Arena<T> {
         self.unkeyed = end;
     }
 
-    /// How [`add_loaded`](Arena::add_loaded) starts a load: leaving keys
-    /// out of the map when nothing is in it or waiting to enter it, and
-    /// the key is an integer.
-    pub(crate) fn key_run(&self) -> KeyRun {
-        let empty = self.by_key.is_empty() && self.unkeyed as usize == self.slots.len();
-        KeyRun((empty && is_integer::<T::Key>()).then_some(i64::MIN))
+    /// Whether a load could leave its keys out of the map: nothing is in
+    /// it or waiting to enter it, and the key is an integer.
+    fn may_defer_keys(&self) -> bool {
+        self.by_key.is_empty() && self.unkeyed as usize == self.slots.len() && is_integer::<T::Key>()
     }
 
     /// Adds a loaded object as [`merge_loaded`](Arena::merge_loaded) does.
-    /// While `run` lasts, its key is left out of the map: the load began
-    /// with none in it, and each key so far was greater than the one
-    /// before, so none can repeat. The first that is not ends the run,
-    /// and the keys left out enter the map before it merges.
+    /// While `run` lasts, its key is left out of the map: the run began
+    /// with no key in it, each key since was greater than the one before,
+    /// so none can repeat, and no other object has been added or keyed
+    /// since its last one. Anything else ends the run, and the keys left
+    /// out enter the map before the object merges.
     #[inline]
     pub(crate) fn add_loaded(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
-        if let Some(last) = run.0 {
+        let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        if let KeyRun::Unstarted = run {
+            *run =
+                if self.may_defer_keys() { KeyRun::On { start: len, end: len, last: i64::MIN } } else { KeyRun::Ended };
+        }
+        if let KeyRun::On { start, end, last } = run {
             match integer_key(&object.key()) {
-                Some(key) if key > last => {
-                    run.0 = Some(key);
-                    let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                Some(key) if key > *last && *end == len && self.unkeyed == *start && len < u32::MAX => {
+                    (*last, *end) = (key, len + 1);
                     self.slots.push(Slot {
                         object: Some(object),
                         state: ObjectState::Persistent,
                         group,
                         expired: false,
                     });
-                    if let Some(members) = self.groups.get_mut(group as usize) {
-                        members.push(index);
+                    if group != 0 {
+                        if let Some(members) = self.groups.get_mut(group as usize) {
+                            members.push(len);
+                        }
                     }
-                    return index;
+                    return len;
                 }
-                _ => run.0 = None,
+                _ => *run = KeyRun::Ended,
             }
         }
         self.merge_loaded(object, group)
@@ -309,6 +314,7 @@ impl<T: Model> Arena<T> {
         &mut self,
         row: &mut RowReader<'_>,
         order: Option<MemoryOrder>,
+        run: &mut KeyRun,
     ) -> Result<Option<(u32, SortKey)>> {
         let unmatched = T::TABLE.primary_key().all(|(i, _)| row.is_null(i));
         if unmatched {
@@ -318,7 +324,7 @@ impl<T: Model> Arena<T> {
         let object = T::from_row(row)?;
         // Taken from the row's object, not the one the map may keep.
         let key = sort_key_of(order, &object);
-        Ok(Some((self.merge_loaded(object, 0), key)))
+        Ok(Some((self.add_loaded(object, 0, run), key)))
     }
 
     /// Returns the slot of a loaded row, adding it if the key is new, and
@@ -379,10 +385,11 @@ impl<T: Model> Arena<T> {
 
     /// Makes room for `additional` more objects about to be loaded: slots
     /// in the first chunk, which would otherwise double (later chunks never
-    /// move), and, unless their keys are left out, keys in the identity map,
+    /// move), and, unless the load can leave their keys out
+    /// ([`add_loaded`](Arena::add_loaded)), keys in the identity map,
     /// which would otherwise be rehashed as it grows.
-    pub(crate) fn reserve(&mut self, additional: usize, keyed: bool) {
-        if keyed {
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        if !self.may_defer_keys() {
             self.keys().reserve(additional);
         }
         self.slots.reserve(additional);
@@ -462,10 +469,10 @@ impl<T: Model> Arena<T> {
     }
 
     pub(crate) fn expunge(&mut self, index: u32) -> Option<T> {
-        self.key_loaded();
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.take()?;
-        if slot.state != ObjectState::Pending {
+        // A key left out of the map stays out: the slot is empty now.
+        if slot.state != ObjectState::Pending && index < self.unkeyed {
             self.by_key.remove(&object.key());
         }
         slot.state = ObjectState::Detached;
@@ -525,7 +532,9 @@ impl<T: Model> Arena<T> {
     /// become pending again, updates are diffed against the old values again,
     /// deleted rows are marked for deletion again.
     pub(crate) fn undo_flushes(&mut self, to: usize) {
-        self.key_loaded();
+        if self.journal.len() > to {
+            self.key_loaded();
+        }
         while self.journal.len() > to {
             let Some((index, undo)) = self.journal.pop() else { break };
             let slot = &mut self.slots[index as usize];
@@ -596,15 +605,17 @@ impl<T: Model> Arena<T> {
     }
 }
 
-/// A load's run of ascending keys ([`Arena::add_loaded`]): the last key, or
-/// `None` once the run has ended, or when it could not begin.
-pub(crate) struct KeyRun(Option<i64>);
-
-impl KeyRun {
-    /// Whether the load is still leaving keys out of the map.
-    pub(crate) fn is_on(&self) -> bool {
-        self.0.is_some()
-    }
+/// A load's run of objects whose keys [`Arena::add_loaded`] leaves out of
+/// the map, one per load and arena.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) enum KeyRun {
+    /// Before the load's first object.
+    #[default]
+    Unstarted,
+    /// Slots `start..end` are the run's, `last` the key of the last.
+    On { start: u32, end: u32, last: i64 },
+    /// Ended, or could not begin: the load merges.
+    Ended,
 }
 
 fn is_integer<K: 'static>() -> bool {

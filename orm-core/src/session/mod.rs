@@ -31,6 +31,7 @@ use crate::statement::{self, Sql, Statement, Transaction};
 use crate::value::{SqlValue, Value};
 
 use flush_links::Models;
+pub(crate) use identity_map::KeyRun;
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
@@ -850,7 +851,7 @@ impl Session {
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let group = arena.new_group();
-        let mut run = arena.key_run();
+        let mut run = KeyRun::default();
         let mut first = true;
         let width = T::TABLE.columns.len() + extra;
         // Merges into the arena it holds, not through `stream_into_arenas`:
@@ -864,7 +865,7 @@ impl Session {
                 // The rows the statement returned last time: room for them
                 // now, instead of growing as they come.
                 let hint = row.rows_hint();
-                arena.reserve(hint, !run.is_on());
+                arena.reserve(hint);
                 fetched.reserve(hint);
             }
             let mut reader = RowReader::new(T::TABLE, row);
