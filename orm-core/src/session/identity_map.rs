@@ -129,10 +129,19 @@ impl Default for Members {
 }
 
 impl Members {
+    /// Adds a slot: inline when it extends the run, as a load's new
+    /// objects do.
     #[inline]
     fn push(&mut self, index: u32) {
         match self {
             Members::Run(run) if run.start < run.end && run.end == index && index < u32::MAX => run.end = index + 1,
+            _ => self.push_other(index),
+        }
+    }
+
+    #[inline(never)]
+    fn push_other(&mut self, index: u32) {
+        match self {
             Members::Run(run) if run.start == run.end && index < u32::MAX => *run = index..index + 1,
             Members::Run(run) => *self = Members::List(run.clone().chain([index]).collect()),
             Members::List(list) => list.push(index),
@@ -256,15 +265,12 @@ impl<T: Model> Arena<T> {
     /// with no key in it, each key since was greater than the one before,
     /// so none can repeat, and no other object has been added or keyed
     /// since its last one. Anything else ends the run, and the keys left
-    /// out enter the map before the object merges.
-    #[inline]
+    /// out enter the map before the object merges. Inline: the run's next
+    /// object; out of line, the rest.
+    #[inline(always)]
     pub(crate) fn add_loaded(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
-        let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        if let KeyRun::Unstarted = run {
-            *run =
-                if self.may_defer_keys() { KeyRun::On { start: len, end: len, last: i64::MIN } } else { KeyRun::Ended };
-        }
         if let KeyRun::On { start, end, last } = run {
+            let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
             match integer_key(&object.key()) {
                 Some(key) if key > *last && *end == len && self.unkeyed == *start && len < u32::MAX => {
                     (*last, *end) = (key, len + 1);
@@ -281,9 +287,24 @@ impl<T: Model> Arena<T> {
                     }
                     return len;
                 }
-                _ => *run = KeyRun::Ended,
+                _ => {}
             }
         }
+        self.add_loaded_other(object, group, run)
+    }
+
+    /// [`add_loaded`](Arena::add_loaded) of a load's first object, which
+    /// may start the run, and of an object that ends it or comes after.
+    #[inline(never)]
+    fn add_loaded_other(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
+        if let KeyRun::Unstarted = run {
+            if self.may_defer_keys() {
+                let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                *run = KeyRun::On { start: len, end: len, last: i64::MIN };
+                return self.add_loaded(object, group, run);
+            }
+        }
+        *run = KeyRun::Ended;
         self.merge_loaded(object, group)
     }
 
