@@ -731,6 +731,58 @@ async fn unlink_flush_and_link_again_survive_a_rollback_of_the_flush() {
     assert_eq!(session.related(movie, Movie::actors).unwrap(), [actor]);
 }
 
+/// A deleted object's key may go to another object (the row inserted
+/// again): expunging the first leaves the second under the key.
+#[orm::test(Employee)]
+async fn expunging_a_deleted_object_leaves_the_new_holder_of_its_key(db: TestDb) {
+    let engine = db.engine();
+    let mut s = engine.session();
+    s.execute("INSERT INTO employees (id, name) VALUES (1, 'a'), (2, 'b')", ()).await.unwrap();
+    s.commit().await.unwrap();
+
+    let mut s = engine.session();
+    let a = s.get::<Employee>(1).await.unwrap().unwrap();
+    s.get::<Employee>(2).await.unwrap().unwrap();
+    s.delete(a).unwrap();
+    s.flush().await.unwrap();
+    s.execute("INSERT INTO employees (id, name) VALUES (1, 'a again')", ()).await.unwrap();
+    let again = s.get::<Employee>(1).await.unwrap().unwrap();
+    assert_ne!(again, a);
+    s.expunge(a);
+    let (trips, found) = statements_during(engine, s.get::<Employee>(1)).await;
+    assert_eq!((trips, found.unwrap()), (0, Some(again)), "the object that holds key 1 now");
+}
+
+/// A rollback to a savepoint keeps an upsert flushed before it an upsert:
+/// when a failed flush then undoes the transaction, the commit upserts it
+/// again under its own key, not as a new row with a generated one.
+#[orm::test(Employee)]
+async fn an_upsert_undone_after_a_savepoint_rollback_keeps_its_key(db: TestDb) {
+    let engine = db.engine();
+    let mut s = engine.session();
+    s.execute("INSERT INTO employees (id, name, mentor_id) VALUES (1, 'mentor', NULL), (2, 'mentee', 1)", ())
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+
+    let mut s = engine.session();
+    let mut up = Employee::new("upserted", None, None);
+    up.id = 3001;
+    let up = s.upsert(up).unwrap();
+    s.flush().await.unwrap();
+    let savepoint = s.begin_nested().await.unwrap();
+    s.rollback_to(savepoint).await.unwrap();
+    // A mentor's mentees are not loaded by a relationship of his: the
+    // foreign key refuses the DELETE, and the failure undoes the flushes.
+    let mentor = s.get::<Employee>(1).await.unwrap().unwrap();
+    s.delete(mentor).unwrap();
+    assert!(s.flush().await.is_err(), "the mentor still has a mentee");
+    assert_eq!(s.state(up), Some(orm::ObjectState::Pending), "the upsert is pending again");
+    s.expunge(mentor);
+    s.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "employees WHERE id = 3001").await, 1, "upserted under its own key");
+}
+
 /// A joined load of a self-referential relationship meets one employee
 /// as a root and as another's report, in two runs of keys into one arena:
 /// each object stays one, in a fresh session as in one that holds them.

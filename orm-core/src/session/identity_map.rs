@@ -492,9 +492,14 @@ impl<T: Model> Arena<T> {
     pub(crate) fn expunge(&mut self, index: u32) -> Option<T> {
         let slot = self.slots.get_mut(index as usize)?;
         let object = slot.object.take()?;
-        // A key left out of the map stays out: the slot is empty now.
+        // A key left out of the map stays out: the slot is empty now. A
+        // deleted object's key may have gone to another object since.
         if slot.state != ObjectState::Pending && index < self.unkeyed {
-            self.by_key.remove(&object.key());
+            if let Entry::Occupied(entry) = self.by_key.entry(object.key()) {
+                if *entry.get() == index {
+                    entry.remove();
+                }
+            }
         }
         slot.state = ObjectState::Detached;
         self.snapshots.remove(&index);
@@ -502,10 +507,11 @@ impl<T: Model> Arena<T> {
     }
 
     /// Drops the new objects in slots below `below`: they leave the
-    /// session.
+    /// session. An upsert already flushed stays one: should the
+    /// transaction's flushes be undone, it is upserted again, with its key.
     pub(crate) fn discard_new(&mut self, below: u32) {
         let slots = &mut self.slots;
-        self.upserts.retain(|&index| index >= below);
+        self.upserts.retain(|&index| index >= below || slots[index as usize].state != ObjectState::Pending);
         self.pending.retain(|&index| {
             let slot = &mut slots[index as usize];
             if index >= below {
