@@ -218,9 +218,15 @@ fn first_groups() -> Vec<Members> {
 }
 
 impl<T: Model> Arena<T> {
+    /// The number of slots, which is the index of the next one.
+    #[inline]
+    fn slot_count(&self) -> u32 {
+        u32::try_from(self.slots.len()).unwrap_or(u32::MAX)
+    }
+
     pub(crate) fn push(&mut self, object: T, state: ObjectState) -> u32 {
         self.key_loaded();
-        let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let index = self.slot_count();
         self.slots.push(Slot { object: Some(object), state, group: 0, expired: false });
         self.unkeyed = index.saturating_add(1);
         index
@@ -237,14 +243,14 @@ impl<T: Model> Arena<T> {
     /// left out of the map.
     #[inline]
     fn key_loaded(&mut self) {
-        if (self.unkeyed as usize) < self.slots.len() {
+        if self.unkeyed < self.slot_count() {
             self.enter_loaded_keys();
         }
     }
 
     #[inline(never)]
     fn enter_loaded_keys(&mut self) {
-        let end = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let end = self.slot_count();
         self.by_key.reserve((end - self.unkeyed) as usize);
         for index in self.unkeyed..end {
             if let Some(object) = &self.slots[index as usize].object {
@@ -257,7 +263,7 @@ impl<T: Model> Arena<T> {
     /// Whether a load could leave its keys out of the map: nothing is in
     /// it or waiting to enter it, and the key is an integer.
     fn may_defer_keys(&self) -> bool {
-        self.by_key.is_empty() && self.unkeyed as usize == self.slots.len() && is_integer::<T::Key>()
+        self.by_key.is_empty() && self.unkeyed == self.slot_count() && is_integer::<T::Key>()
     }
 
     /// Adds a loaded object as [`merge_loaded`](Arena::merge_loaded) does.
@@ -270,7 +276,7 @@ impl<T: Model> Arena<T> {
     #[inline(always)]
     pub(crate) fn add_loaded(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
         if let KeyRun::On { start, end, last } = run {
-            let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+            let len = self.slot_count();
             match integer_key(&object.key()) {
                 Some(key) if key > *last && *end == len && self.unkeyed == *start && len < u32::MAX => {
                     (*last, *end) = (key, len + 1);
@@ -280,11 +286,7 @@ impl<T: Model> Arena<T> {
                         group,
                         expired: false,
                     });
-                    if group != 0 {
-                        if let Some(members) = self.groups.get_mut(group as usize) {
-                            members.push(len);
-                        }
-                    }
+                    self.join_group(len, group);
                     return len;
                 }
                 _ => {}
@@ -299,7 +301,7 @@ impl<T: Model> Arena<T> {
     fn add_loaded_other(&mut self, object: T, group: u32, run: &mut KeyRun) -> u32 {
         if let KeyRun::Unstarted = run {
             if self.may_defer_keys() {
-                let len = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                let len = self.slot_count();
                 *run = KeyRun::On { start: len, end: len, last: i64::MIN };
                 return self.add_loaded(object, group, run);
             }
@@ -353,7 +355,7 @@ impl<T: Model> Arena<T> {
     /// pending changes included.
     pub(crate) fn merge_loaded(&mut self, object: T, group: u32) -> u32 {
         self.key_loaded();
-        let next = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        let next = self.slot_count();
         let index = match self.by_key.entry(object.key()) {
             Entry::Occupied(slot) => {
                 let index = *slot.get();
@@ -378,12 +380,19 @@ impl<T: Model> Arena<T> {
                 next
             }
         };
+        self.join_group(index, group);
+        index
+    }
+
+    /// Puts the object at `index` in the members of `group` (group 0, a
+    /// joined load's, has none).
+    #[inline]
+    fn join_group(&mut self, index: u32, group: u32) {
         if group != 0 {
             if let Some(members) = self.groups.get_mut(group as usize) {
                 members.push(index);
             }
         }
-        index
     }
 
     /// The persistent objects loaded by the same query as `index` (itself
@@ -417,8 +426,7 @@ impl<T: Model> Arena<T> {
     }
 
     pub(crate) fn find(&mut self, key: &T::Key) -> Option<u32> {
-        let index = self.keys().get(key).copied()?;
-        Some(index).filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
+        self.keys().get(key).copied().filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
     }
 
     /// Expires a persistent object: its pending changes are dropped, and the
