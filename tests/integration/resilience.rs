@@ -225,6 +225,24 @@ async fn without_pre_ping_killed_backends_fail_the_first_use_once_and_retryably(
     all_connections_work(&engine, 3, &dead).await;
 }
 
+#[tokio::test]
+async fn without_pre_ping_a_connection_seen_closed_while_idle_is_not_handed_out() {
+    let db = crate::common::setup().await;
+    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
+    let dead = idle_backends(&engine, 1).await;
+    terminate_unnoticed(db.url(), &dead);
+    // The server has closed the socket; the connection's task reads that
+    // as soon as this runtime runs it, with no session to see an error.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The checkout finds the connection closed and opens another: no
+    // statement fails, and no other connection is invalidated by an error.
+    let mut s = engine.session();
+    assert_eq!(s.query::<Person>().count().await.expect("a new connection, not the closed one"), 0);
+    drop(s);
+    all_connections_work(&engine, 1, &dead).await;
+}
+
 // ---------------------------------------------------------------------------
 // A server restart.
 // ---------------------------------------------------------------------------
