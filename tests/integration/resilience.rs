@@ -186,12 +186,19 @@ async fn all_connections_work(engine: &Engine, n: usize, dead: &[i32]) {
     }
 }
 
+/// A database and an engine of `n` connections, all idle in the pool and
+/// all terminated by the server unnoticed; returns their backends' pids.
+async fn killed_backends(n: usize, pre_ping: bool) -> (TestDb, Engine, Vec<i32>) {
+    let db = crate::common::setup().await;
+    let engine = Engine::builder(db.url()).pool_size(n).pre_ping(pre_ping).build().unwrap();
+    let dead = idle_backends(&engine, n).await;
+    terminate_unnoticed(db.url(), &dead);
+    (db, engine, dead)
+}
+
 #[tokio::test]
 async fn with_pre_ping_a_session_after_killed_backends_works_at_once() {
-    let db = crate::common::setup().await;
-    let engine = Engine::builder(db.url()).pool_size(3).pre_ping(true).build().unwrap();
-    let dead = idle_backends(&engine, 3).await;
-    terminate_unnoticed(db.url(), &dead);
+    let (_db, engine, dead) = killed_backends(3, true).await;
 
     let mut s = engine.session();
     assert_eq!(s.query::<Person>().count().await.expect("pre_ping replaced the dead connections"), 0);
@@ -203,10 +210,7 @@ async fn with_pre_ping_a_session_after_killed_backends_works_at_once() {
 
 #[tokio::test]
 async fn without_pre_ping_killed_backends_fail_the_first_use_once_and_retryably() {
-    let db = crate::common::setup().await;
-    let engine = Engine::builder(db.url()).pool_size(3).build().unwrap();
-    let dead = idle_backends(&engine, 3).await;
-    terminate_unnoticed(db.url(), &dead);
+    let (_db, engine, dead) = killed_backends(3, false).await;
 
     // The same setup as with pre_ping: here the dead connection is handed out.
     let mut s = engine.session();
@@ -227,10 +231,7 @@ async fn without_pre_ping_killed_backends_fail_the_first_use_once_and_retryably(
 
 #[tokio::test]
 async fn without_pre_ping_a_connection_seen_closed_while_idle_is_not_handed_out() {
-    let db = crate::common::setup().await;
-    let engine = Engine::builder(db.url()).pool_size(1).build().unwrap();
-    let dead = idle_backends(&engine, 1).await;
-    terminate_unnoticed(db.url(), &dead);
+    let (_db, engine, dead) = killed_backends(1, false).await;
     // The server has closed the socket; the connection's task reads that
     // as soon as this runtime runs it, with no session to see an error.
     tokio::time::sleep(Duration::from_millis(100)).await;
