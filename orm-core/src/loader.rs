@@ -339,7 +339,7 @@ impl Session {
         all_loaded.extend(loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot));
         let unmatched = all_loaded.len() > matched;
         for (parent, ordinal) in owners {
-            let targets = ordinal.map_or_else(Vec::new, |i| slots_of(&collections[i as usize]));
+            let targets = ordinal.map_or_else(Vec::new, |i| slots_of(collections.of(i as usize)));
             self.set_links::<M>(parent, relation, targets);
         }
         // Many-to-many: a target linked to several owners came once per
@@ -375,11 +375,11 @@ impl Session {
     }
 }
 
-/// One owner's targets as they are gathered: each one's sort key and slot.
-pub(crate) type Collection = Vec<(SortKey, u32)>;
+/// One target in its owner's collection: its sort key and slot.
+pub(crate) type Entry = (SortKey, u32);
 
 /// The slots of a collection, in its order.
-pub(crate) fn slots_of(collection: &Collection) -> Vec<u32> {
+pub(crate) fn slots_of(collection: &[Entry]) -> Vec<u32> {
     collection.iter().map(|&(_, slot)| slot).collect()
 }
 
@@ -390,33 +390,65 @@ fn distinct(mut slots: Vec<u32>) -> Vec<u32> {
     slots
 }
 
+/// Every owner's collection, owner after owner in one buffer: a `Vec` per
+/// owner cost an allocation and a free each (a thousand a load of ten
+/// comments per post), and scattered the entries over the heap.
+pub(crate) struct Collections {
+    entries: Vec<Entry>,
+    /// Where each owner's collection starts in `entries`.
+    starts: Vec<usize>,
+    /// Where each ends: a collection may hold fewer entries than were
+    /// counted for it, its repeats left out.
+    ends: Vec<usize>,
+}
+
+impl Collections {
+    /// The collection of owner `owner`.
+    pub(crate) fn of(&self, owner: usize) -> &[Entry] {
+        &self.entries[self.starts[owner]..self.ends[owner]]
+    }
+
+    /// Each owner's collection, in the owners' order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[Entry]> {
+        (0..self.starts.len()).map(|owner| self.of(owner))
+    }
+}
+
 /// The targets of each owner, the owner known by its ordinal (below
-/// `owners`): the collection of owner `i` is at `i`. A collection is in the
-/// order the targets came (the database's, when it sorted them), or sorted
-/// by `order`. A target met twice under one owner (a link row written
-/// twice, two rows sharing the model's key, a joined load's product of two
-/// collections) is listed once.
+/// `owners`): the collection of owner `i` is `of(i)`. A collection is in
+/// the order the targets came (the database's, when it sorted them), or
+/// sorted by `order`. A target met twice under one owner (a link row
+/// written twice, two rows sharing the model's key, a joined load's product
+/// of two collections) is listed once.
 pub(crate) fn group_by_ordinal(
     targets: impl Iterator<Item = (usize, SortKey, u32)> + Clone,
     owners: usize,
     order: Option<MemoryOrder>,
-) -> Vec<Collection> {
-    // The lists are counted first and allocated once each: growing them
-    // target by target was 4 % of a three-level load.
-    let mut sizes = vec![0; owners];
+) -> Collections {
+    // Counted first, so that each owner's entries have their place:
+    // growing lists target by target was 4 % of a three-level load.
+    let mut starts = vec![0; owners];
+    let mut total = 0;
     for (owner, _, _) in targets.clone() {
-        sizes[owner] += 1;
+        starts[owner] += 1;
+        total += 1;
+    }
+    let mut start = 0;
+    for count in &mut starts {
+        (*count, start) = (start, start + *count);
     }
     let mut met: FxHashSet<(usize, u32)> = FxHashSet::default();
     if order.is_none() {
         // In the database's order, the (owner, target) pairs met are kept;
         // sorted in memory, a target's repeats end up next to it instead.
-        met.reserve(sizes.iter().sum());
+        met.reserve(total);
     }
-    let mut lists: Vec<Collection> = sizes.into_iter().map(Vec::with_capacity).collect();
+    let mut entries: Vec<Entry> = vec![((false, 0), 0); total];
+    let mut ends = starts.clone();
     for (owner, sort_key, slot) in targets {
         if order.is_some() || met.insert((owner, slot)) {
-            lists[owner].push((sort_key, slot));
+            entries[ends[owner]] = (sort_key, slot);
+            ends[owner] += 1;
         }
     }
     if order.is_some() {
@@ -424,30 +456,34 @@ pub(crate) fn group_by_ordinal(
         // come in key order (a table read in the order it was written), or
         // in its reverse (a hash join gives the rows that share a hash
         // bucket last in first out): checking is a comparison per target,
-        // where sorting ten cost up to 85 instructions per target.
-        for list in &mut lists {
-            if list.is_sorted_by(|a, b| a.0 > b.0) {
-                // Strictly descending: no ties to keep in order.
-                list.reverse();
-            } else if !list.is_sorted_by_key(|&(key, _)| key) {
-                list.sort_by_key(|&(key, _)| key);
+        // where sorting ten cost up to 85 instructions per target. Keys
+        // strictly in order, either way, have no ties, so no target twice.
+        for (&start, end) in starts.iter().zip(&mut ends) {
+            let list = &mut entries[start..*end];
+            if list.is_sorted_by(|a, b| a.0 < b.0) {
+                continue;
             }
-            drop_repeats(list);
+            if list.is_sorted_by(|a, b| a.0 > b.0) {
+                list.reverse();
+                continue;
+            }
+            list.sort_by_key(|&(key, _)| key);
+            *end = start + drop_repeats(list);
         }
     }
-    lists
+    Collections { entries, starts, ends }
 }
 
-/// Keeps the first entry of each target in a collection sorted by key: a
-/// target's repeats share its key, so they sit among the entries of equal
-/// key just before it (a hash set of the pairs met cost as much as the
-/// sort, measured).
-fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
+/// Keeps the first entry of each target in a collection sorted by key, at
+/// its front, and returns how many it kept: a target's repeats share its
+/// key, so they sit among the entries of equal key just before it (a hash
+/// set of the pairs met cost as much as the sort, measured).
+fn drop_repeats(list: &mut [Entry]) -> usize {
     // No two keys equal, as in a collection sorted by its targets' own key:
     // nothing repeats, and one comparison per target says so where the
     // search below cost 30 instructions a target.
     if list.windows(2).all(|pair| pair[0].0 != pair[1].0) {
-        return;
+        return list.len();
     }
     let mut kept = 0;
     for i in 0..list.len() {
@@ -458,7 +494,7 @@ fn drop_repeats(list: &mut Vec<(SortKey, u32)>) {
             kept += 1;
         }
     }
-    list.truncate(kept);
+    kept
 }
 
 /// The SELECT of the targets of `meta` owned by the keys in `keys` (of
@@ -611,8 +647,8 @@ mod tests {
             (2, k(4), 41),
         ];
         let slots = |order| -> Vec<Vec<u32>> {
-            let lists = group_by_ordinal(targets.iter().copied(), 5, order);
-            lists.iter().map(|list| list.iter().map(|&(_, slot)| slot).collect()).collect()
+            let collections = group_by_ordinal(targets.iter().copied(), 5, order);
+            collections.iter().map(|list| list.iter().map(|&(_, slot)| slot).collect()).collect()
         };
         let sorted = slots(Some(MemoryOrder { column: 0, descending: false }));
         assert_eq!(sorted[0], [10, 20, 30], "reversed");
@@ -629,8 +665,8 @@ mod tests {
     fn a_sorted_collection_keeps_one_entry_per_target_and_ties_in_order() {
         let k = |n: i64| (false, n);
         let mut list = vec![(k(1), 7), (k(1), 7), (k(2), 3), (k(2), 9), (k(2), 3), (k(2), 9), (k(5), 4), (k(5), 4)];
-        drop_repeats(&mut list);
-        assert_eq!(list, [(k(1), 7), (k(2), 3), (k(2), 9), (k(5), 4)]);
+        let kept = drop_repeats(&mut list);
+        assert_eq!(list[..kept], [(k(1), 7), (k(2), 3), (k(2), 9), (k(5), 4)]);
     }
 
     #[test]

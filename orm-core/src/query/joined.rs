@@ -229,8 +229,8 @@ impl Gathered {
             };
             let targets = children.iter().map(|&(key, owner, child)| (owner as usize, key, child));
             let collections = group_by_ordinal(targets, owners.len(), step.order);
-            for (&owner, collection) in owners.iter().zip(collections) {
-                (step.node.joined.set)(session, owner, step.node.relation, slots_of(&collection));
+            for (&owner, collection) in owners.iter().zip(collections.iter()) {
+                (step.node.joined.set)(session, owner, step.node.relation, slots_of(collection));
             }
         }
         self.roots.slots
