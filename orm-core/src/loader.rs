@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::Result;
 use crate::executor::BoxFuture;
 use crate::model::Model;
-use crate::relation::{Cardinality, Join, Relation};
+use crate::relation::{Cardinality, Join, Relation, SharedSlots};
 use crate::session::flush_links::Models;
 use crate::session::KeyRun;
 use crate::session::{Handle, Session};
@@ -63,7 +63,7 @@ pub(crate) struct JoinedFns {
     /// Makes room in the target's identity map for as many objects.
     pub(crate) reserve: fn(&mut Models<'_>, usize),
     /// Sets the children of a parent's relationship and marks it loaded.
-    pub(crate) set: fn(&mut Session, u32, usize, Vec<u32>),
+    pub(crate) set: fn(&mut Session, u32, usize, &SharedSlots, std::ops::Range<usize>),
     /// The children linked from some parents.
     pub(crate) linked: fn(&Session, &[u32], usize) -> Vec<u32>,
 }
@@ -333,14 +333,15 @@ impl Session {
         // A row the database matched by a key that `KeyValue` tells apart
         // from the owner's (a case-insensitive text) is in no collection,
         // but loaded all the same: the next level loads its relationships.
+        let shared = collections.shared_slots();
         let mut all_loaded = Vec::with_capacity(loaded.len());
-        all_loaded.extend(collections.iter().flatten().map(|&(_, slot)| slot));
-        let matched = all_loaded.len();
+        all_loaded.extend_from_slice(&shared);
         all_loaded.extend(loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot));
-        let unmatched = all_loaded.len() > matched;
+        let unmatched = all_loaded.len() > shared.len();
+        let runs = collections.runs();
         for (parent, ordinal) in owners {
-            let targets = ordinal.map_or_else(Vec::new, |i| slots_of(collections.of(i as usize)));
-            self.set_links::<M>(parent, relation, targets);
+            let run = ordinal.map_or(0..0, |i| runs[i as usize].clone());
+            self.set_links::<M>(parent, relation, &shared, run);
         }
         // Many-to-many: a target linked to several owners came once per
         // owner. Sorting them was 4 % of a three-level selectin load: only
@@ -378,11 +379,6 @@ impl Session {
 /// One target in its owner's collection: its sort key and slot.
 pub(crate) type Entry = (SortKey, u32);
 
-/// The slots of a collection, in its order.
-pub(crate) fn slots_of(collection: &[Entry]) -> Vec<u32> {
-    collection.iter().map(|&(_, slot)| slot).collect()
-}
-
 /// `slots`, each once.
 fn distinct(mut slots: Vec<u32>) -> Vec<u32> {
     slots.sort_unstable();
@@ -411,6 +407,23 @@ impl Collections {
     /// Each owner's collection, in the owners' order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[Entry]> {
         (0..self.starts.len()).map(|owner| self.of(owner))
+    }
+
+    /// Every collection's slots, owner after owner, for their links to
+    /// share ([`Links::set_run`](crate::relation::Links::set_run)).
+    pub(crate) fn shared_slots(&self) -> SharedSlots {
+        std::sync::Arc::new(self.iter().flatten().map(|&(_, slot)| slot).collect())
+    }
+
+    /// Where each owner's collection lies in [`shared_slots`](Self::shared_slots).
+    pub(crate) fn runs(&self) -> Vec<std::ops::Range<usize>> {
+        let mut at = 0;
+        self.iter()
+            .map(|collection| {
+                at += collection.len();
+                at - collection.len()..at
+            })
+            .collect()
     }
 }
 

@@ -93,9 +93,14 @@ impl RelationMeta {
 ///
 /// Two words, so that the `One` and `Many` fields of every loaded object
 /// stay small: no related object, or one (a many-to-one's), takes no
-/// allocation (`docs/design/relationships.md`).
+/// allocation, and the collections a load sets share one buffer
+/// (`docs/design/relationships.md`).
 #[derive(Clone, Default)]
 pub struct Links(Stored);
+
+/// The slot indices of every collection one load set, owner after owner;
+/// each owner's links are a run of them ([`Links::set_run`]).
+pub(crate) type SharedSlots = std::sync::Arc<Vec<u32>>;
 
 #[derive(Clone)]
 enum Stored {
@@ -103,6 +108,9 @@ enum Stored {
     Empty { loaded: bool },
     /// One related object.
     One { index: u32, loaded: bool },
+    /// Loaded: `len` indices of a load's shared slots from `start`. Changed,
+    /// they become a list of their own.
+    Run { slots: SharedSlots, start: u32, len: u16 },
     /// Several related objects, or a list that held several.
     Many(Box<List>),
 }
@@ -152,18 +160,18 @@ impl Links {
 
     fn contains(&self, index: u32) -> bool {
         match &self.0 {
-            Stored::Empty { .. } => false,
-            Stored::One { index: only, .. } => *only == index,
             Stored::Many(list) => match &list.members {
                 Some(members) => members.contains(&index),
                 None => list.indices.contains(&index),
             },
+            _ => self.indices().contains(&index),
         }
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
         match &self.0 {
             Stored::Empty { loaded } | Stored::One { loaded, .. } => *loaded,
+            Stored::Run { .. } => true,
             Stored::Many(list) => list.loaded,
         }
     }
@@ -172,6 +180,7 @@ impl Links {
         match &self.0 {
             Stored::Empty { .. } => &[],
             Stored::One { index, .. } => std::slice::from_ref(index),
+            Stored::Run { slots, start, len } => &slots[*start as usize..][..usize::from(*len)],
             Stored::Many(list) => &list.indices,
         }
     }
@@ -185,13 +194,28 @@ impl Links {
         };
     }
 
+    /// Sets the loaded links to `slots[range]`, sharing `slots` with the
+    /// other collections of a load: no allocation of its own.
+    pub(crate) fn set_run(&mut self, slots: &SharedSlots, range: std::ops::Range<usize>) {
+        let run = &slots[range.clone()];
+        self.0 = match (run, u32::try_from(range.start), u16::try_from(run.len())) {
+            ([], ..) => Stored::Empty { loaded: true },
+            (&[index], ..) => Stored::One { index, loaded: true },
+            (_, Ok(start), Ok(len)) => Stored::Run { slots: slots.clone(), start, len },
+            _ => Stored::Many(Box::new(List { loaded: true, indices: run.to_vec(), members: None })),
+        };
+    }
+
     /// Adds `index` unless present. Returns whether it was added.
     pub(crate) fn insert(&mut self, index: u32) -> bool {
         if self.contains(index) {
             return false;
         }
+        self.own_run();
         match &mut self.0 {
             Stored::Empty { loaded } => self.0 = Stored::One { index, loaded: *loaded },
+            // Made a list of its own above.
+            Stored::Run { .. } => {}
             Stored::One { index: first, loaded } => {
                 let list = List { loaded: *loaded, indices: vec![*first, index], members: None };
                 self.0 = Stored::Many(Box::new(list));
@@ -217,8 +241,9 @@ impl Links {
         if !self.contains(index) {
             return false;
         }
+        self.own_run();
         match &mut self.0 {
-            Stored::Empty { .. } => {}
+            Stored::Empty { .. } | Stored::Run { .. } => {}
             Stored::One { loaded, .. } => self.0 = Stored::Empty { loaded: *loaded },
             Stored::Many(list) => {
                 if let Some(members) = &mut list.members {
@@ -230,6 +255,14 @@ impl Links {
             }
         }
         true
+    }
+
+    /// Copies a run of shared slots into a list of its own, to change it.
+    fn own_run(&mut self) {
+        if let Stored::Run { .. } = self.0 {
+            let indices = self.indices().to_vec();
+            self.0 = Stored::Many(Box::new(List { loaded: true, indices, members: None }));
+        }
     }
 }
 
@@ -492,6 +525,46 @@ mod tests {
         let mut single = Links::empty();
         single.insert(1);
         assert_eq!(shrunk, single, "a list that held two and one that held one, both holding 1");
+    }
+
+    #[test]
+    fn links_set_from_runs_of_one_buffer_read_their_run_and_change_alone() {
+        let shared: SharedSlots = std::sync::Arc::new(vec![4, 5, 6, 7, 8, 9]);
+        let (mut first, mut second, mut none, mut one) =
+            (Links::not_loaded(), Links::not_loaded(), Links::not_loaded(), Links::not_loaded());
+        first.set_run(&shared, 0..3);
+        second.set_run(&shared, 3..6);
+        none.set_run(&shared, 6..6);
+        one.set_run(&shared, 2..3);
+        assert_eq!((first.indices(), second.indices()), (&[4, 5, 6][..], &[7, 8, 9][..]));
+        assert_eq!((none.indices(), none.is_loaded()), (&[][..], true));
+        assert_eq!(one.indices(), &[6]);
+        assert!(first.is_loaded() && second.is_loaded());
+        let mut set = Links::not_loaded();
+        set.set(vec![4, 5, 6]);
+        assert_eq!(first, set, "a run equals the same list set on its own");
+        assert!(matches!(first.0, Stored::Run { .. }), "three indices share the buffer");
+
+        assert!(first.insert(1));
+        assert!(!first.insert(5), "present already");
+        assert!(second.remove(8));
+        assert!(!second.remove(8));
+        assert_eq!((first.indices(), second.indices()), (&[4, 5, 6, 1][..], &[7, 9][..]));
+        assert_eq!(*shared, [4, 5, 6, 7, 8, 9], "the shared buffer is left as it was");
+        assert_eq!(std::sync::Arc::strong_count(&shared), 1, "changed links hold lists of their own");
+    }
+
+    #[test]
+    fn a_run_too_long_to_share_is_a_list_of_its_own() {
+        let long = usize::from(u16::MAX) + 1;
+        let shared: SharedSlots = std::sync::Arc::new((0..long as u32).collect());
+        let mut links = Links::not_loaded();
+        links.set_run(&shared, 0..long);
+        assert_eq!(links.indices().len(), long);
+        assert!(matches!(links.0, Stored::Many(_)));
+        links.set_run(&shared, 1..long);
+        assert!(matches!(links.0, Stored::Run { len: u16::MAX, .. }));
+        assert_eq!(links.indices().first(), Some(&1));
     }
 
     #[test]

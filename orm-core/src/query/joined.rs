@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::Result;
 use crate::executor::RawRow;
-use crate::loader::{group_by_ordinal, slots_of, KeyMap, LoadNode, MemoryOrder, SortKey, Strategy};
+use crate::loader::{group_by_ordinal, KeyMap, LoadNode, MemoryOrder, SortKey, Strategy};
 use crate::metadata::TableMeta;
 use crate::model::{Model, RowReader};
 use crate::relation::{RelationKind, RelationMeta};
@@ -229,8 +229,9 @@ impl Gathered {
             };
             let targets = children.iter().map(|&(key, owner, child)| (owner as usize, key, child));
             let collections = group_by_ordinal(targets, owners.len(), step.order);
-            for (&owner, collection) in owners.iter().zip(collections.iter()) {
-                (step.node.joined.set)(session, owner, step.node.relation, slots_of(collection));
+            let shared = collections.shared_slots();
+            for (&owner, run) in owners.iter().zip(collections.runs()) {
+                (step.node.joined.set)(session, owner, step.node.relation, &shared, run);
             }
         }
         self.roots.slots

@@ -915,11 +915,18 @@ impl Session {
         }
     }
 
-    /// Sets the loaded links of a relationship.
-    pub(crate) fn set_links<T: Model>(&mut self, index: u32, relation: usize, targets: Vec<u32>) {
+    /// Sets the loaded links of a relationship to `slots[run]`, which the
+    /// other collections of the same load share.
+    pub(crate) fn set_links<T: Model>(
+        &mut self,
+        index: u32,
+        relation: usize,
+        slots: &crate::relation::SharedSlots,
+        run: std::ops::Range<usize>,
+    ) {
         let session = self.id;
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
-            links.set(targets);
+            links.set_run(slots, run);
         }
     }
 }
