@@ -412,7 +412,11 @@ impl Collections {
     /// Every collection's slots, owner after owner, for their links to
     /// share ([`Links::set_run`](crate::relation::Links::set_run)).
     pub(crate) fn shared_slots(&self) -> SharedSlots {
-        std::sync::Arc::new(self.iter().flatten().map(|&(_, slot)| slot).collect())
+        // Sized first: collected from `flatten`, it grew by doubling, to
+        // up to twice the room it needs, which the links keep.
+        let mut slots = Vec::with_capacity(self.iter().map(<[Entry]>::len).sum());
+        slots.extend(self.iter().flatten().map(|&(_, slot)| slot));
+        std::sync::Arc::new(slots)
     }
 
     /// Where each owner's collection lies in [`shared_slots`](Self::shared_slots).
