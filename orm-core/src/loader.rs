@@ -330,12 +330,12 @@ impl Session {
         };
         let targets = loaded.iter().filter_map(|&(slot, (owner, key))| Some((owner? as usize, key, slot)));
         let collections = group_by_ordinal(targets, distinct_owners, order);
-        // A row the database matched by a key that `KeyValue` tells apart
-        // from the owner's (a case-insensitive text) is in no collection,
-        // but loaded all the same: the next level loads its relationships.
         let shared = collections.shared_slots();
         let mut all_loaded = Vec::with_capacity(loaded.len());
         all_loaded.extend_from_slice(&shared);
+        // A row the database matched by a key that `KeyValue` tells apart
+        // from the owner's (a case-insensitive text) is in no collection,
+        // but loaded all the same: the next level loads its relationships.
         all_loaded.extend(loaded.iter().filter(|(_, (owner, _))| owner.is_none()).map(|&(slot, _)| slot));
         let unmatched = all_loaded.len() > shared.len();
         let runs = collections.runs();
