@@ -198,12 +198,13 @@ impl Links {
     /// other collections of a load: no allocation of its own.
     pub(crate) fn set_run(&mut self, slots: &SharedSlots, range: std::ops::Range<usize>) {
         let run = &slots[range.clone()];
-        self.0 = match (run, u32::try_from(range.start), u16::try_from(run.len())) {
-            ([], ..) => Stored::Empty { loaded: true },
-            (&[index], ..) => Stored::One { index, loaded: true },
-            (_, Ok(start), Ok(len)) => Stored::Run { slots: slots.clone(), start, len },
-            _ => Stored::Many(Box::new(List { loaded: true, indices: run.to_vec(), members: None })),
-        };
+        match (run, u32::try_from(range.start), u16::try_from(run.len())) {
+            // One index inline, without the `Vec` that `set` would take.
+            (&[index], ..) => self.0 = Stored::One { index, loaded: true },
+            (_, Ok(start), Ok(len)) if len > 1 => self.0 = Stored::Run { slots: slots.clone(), start, len },
+            // None (no allocation), or too many to share.
+            _ => self.set(run.to_vec()),
+        }
     }
 
     /// Adds `index` unless present. Returns whether it was added.
@@ -260,8 +261,7 @@ impl Links {
     /// Copies a run of shared slots into a list of its own, to change it.
     fn own_run(&mut self) {
         if let Stored::Run { .. } = self.0 {
-            let indices = self.indices().to_vec();
-            self.0 = Stored::Many(Box::new(List { loaded: true, indices, members: None }));
+            self.set(self.indices().to_vec());
         }
     }
 }
