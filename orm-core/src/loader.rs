@@ -414,8 +414,12 @@ impl Collections {
     pub(crate) fn shared_slots(&self) -> SharedSlots {
         // Sized first: collected from `flatten`, it grew by doubling, to
         // up to twice the room it needs, which the links keep.
+        // Extended collection by collection: through `flatten`, each slot
+        // went through `extend`'s slow path, a capacity check apiece.
         let mut slots = Vec::with_capacity(self.iter().map(<[Entry]>::len).sum());
-        slots.extend(self.iter().flatten().map(|&(_, slot)| slot));
+        for collection in self.iter() {
+            slots.extend(collection.iter().map(|&(_, slot)| slot));
+        }
         std::sync::Arc::new(slots)
     }
 
