@@ -50,16 +50,22 @@ enum Form {
     /// The reservation and that INSERT in one statement: the keys drawn in
     /// a CTE, inserted with the rows and returned as one array.
     ReservedInline(Statement),
+    /// The ORM's INSERT returning only the least and the greatest key: all
+    /// that a flush would need when the keys are consecutive (no other
+    /// session drew from the sequence meanwhile), and what returning every
+    /// key costs beyond that.
+    KeyRange(Statement),
 }
 
 impl Form {
-    const NAMES: [&'static str; 6] = [
+    const NAMES: [&'static str; 7] = [
         "VALUES, nothing returned",
         "VALUES .. RETURNING id",
         "unnest, nothing returned",
         "the ORM's INSERT, keys as arrays",
         "keys reserved, then unnest",
         "keys reserved in the INSERT",
+        "the ORM's INSERT, least and greatest key",
     ];
 
     /// Every form for `n` rows; `orm_insert` is the text of the ORM's.
@@ -83,6 +89,7 @@ impl Form {
                 insert: prepare(with_keys.to_owned()).await,
             },
             Form::ReservedInline(prepare(inline.to_owned()).await),
+            Form::KeyRange(prepare(key_range(orm_insert)).await),
         ]
     }
 
@@ -107,6 +114,11 @@ impl Form {
                 let params: [&(dyn ToSql + Sync); 3] = [&keys, &users.names, &users.colors];
                 assert_eq!(client.execute(insert, &params).await.unwrap(), n as u64);
             }
+            Form::KeyRange(statement) => {
+                let row = client.query_one(statement, &arrays).await.unwrap();
+                let (least, greatest): (i32, i32) = (row.get(0), row.get(1));
+                assert_eq!(usize::try_from(greatest - least + 1).unwrap(), n);
+            }
             Form::ReservedInline(statement) => {
                 let params: [&(dyn ToSql + Sync); 3] = [&(n as i64), &users.names, &users.colors];
                 let keys: Vec<i32> = client.query_one(statement, &params).await.unwrap().get(0);
@@ -114,6 +126,13 @@ impl Form {
             }
         }
     }
+}
+
+/// `orm_insert` returning the least and the greatest key instead of them all.
+fn key_range(orm_insert: &str) -> String {
+    let all_keys = r#"SELECT array_agg("id")"#;
+    assert!(orm_insert.contains(all_keys), "the ORM's INSERT returns its keys as {all_keys}: {orm_insert}");
+    orm_insert.replace(all_keys, r#"SELECT min("id"), max("id")"#)
 }
 
 /// The text of the INSERT a session sends for several new users.
