@@ -468,26 +468,22 @@ async fn add_all_inserts_every_object_in_one_statement() {
 async fn inserts_of_several_objects_return_their_keys_once_then_draw_them_from_the_sequence() {
     let db = setup().await;
     let engine = db.engine();
-    let mut first = engine.session();
-    let ada_and_bob = first.add_all(["Ada", "Bob"].map(|name| person(name, None)));
-    first.record_statements();
-    let (statements, committed) = statements_during(engine, first.commit()).await;
-    committed.unwrap();
-    assert_eq!(statements, 1, "one INSERT, BEGIN and COMMIT sent with it");
-    let sent = first.recorded_statements();
+    // Commits two new people; returns what went out and their keys.
+    let insert = |names: [&'static str; 2]| async move {
+        let mut session = engine.session();
+        let people = session.add_all(names.map(|name| person(name, None)));
+        session.record_statements();
+        let (statements, committed) = statements_during(engine, session.commit()).await;
+        committed.unwrap();
+        assert_eq!(statements, 1, "one INSERT, BEGIN and COMMIT sent with it");
+        (session.recorded_statements(), people.iter().map(|&p| session[p].id).collect::<Vec<i32>>())
+    };
+    let (sent, mut ids) = insert(["Ada", "Bob"]).await;
     assert!(sent[1].contains("RETURNING") && sent[1].contains("pg_get_serial_sequence"), "{sent:#?}");
-
-    let mut second = engine.session();
-    let cy_and_di = second.add_all(["Cy", "Di"].map(|name| person(name, None)));
-    second.record_statements();
-    let (statements, committed) = statements_during(engine, second.commit()).await;
-    committed.unwrap();
-    assert_eq!(statements, 1, "one INSERT, BEGIN and COMMIT sent with it");
-    let sent = second.recorded_statements();
+    let (sent, more) = insert(["Cy", "Di"]).await;
     assert!(sent[1].contains("nextval(") && !sent[1].contains("RETURNING"), "{sent:#?}");
 
-    let ids: Vec<i32> =
-        ada_and_bob.iter().map(|&p| first[p].id).chain(cy_and_di.iter().map(|&p| second[p].id)).collect();
+    ids.extend(more);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "keys follow the order the objects were added: {ids:?}");
     let mut other = engine.session();
     let stored = other.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
