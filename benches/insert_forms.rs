@@ -41,36 +41,31 @@ enum Form {
     /// returned.
     Unnest(Statement),
     /// The INSERT the ORM sends (its text recorded from a session): the
-    /// keys drawn from the sequence in a CTE, inserted with the arrays of
-    /// `Unnest` and returned as one array.
+    /// arrays of `Unnest`, the keys returned as one row of arrays.
     Orm(Statement),
-    /// The INSERT the ORM sent before: the arrays of `Unnest` inserted in
-    /// their order, the keys the column's default drew returned as one
-    /// array (`RETURNING` in a CTE, `array_agg`).
-    Returned(Statement),
     /// The keys reserved first (`nextval` in one query), then `Unnest` with
     /// them: two statements, each on its own, as a flush could send them
     /// (a reserved key is taken whether or not the INSERT commits).
     ReservedFirst { reserve: Statement, insert: Statement },
-    /// `Returned` returning only the least and the greatest key: all that a
-    /// flush would need when the keys are consecutive (no other session
-    /// drew from the sequence meanwhile), and what returning every key
-    /// costs beyond that.
+    /// The reservation and that INSERT in one statement: the keys drawn in
+    /// a CTE, inserted with the rows and returned as one array.
+    ReservedInline(Statement),
+    /// The ORM's INSERT returning only the least and the greatest key: all
+    /// that a flush would need when the keys are consecutive (no other
+    /// session drew from the sequence meanwhile), and what returning every
+    /// key costs beyond that.
     KeyRange(Statement),
 }
-
-/// The INSERT of `Form::Returned`.
-const RETURNED: &str = r#"WITH "orm_inserted" AS (INSERT INTO "users" ("name", "hair_color") SELECT "orm_rows"."name", "orm_rows"."hair_color" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS "orm_rows" ("name", "hair_color", "orm_row") ORDER BY "orm_rows"."orm_row" RETURNING "id") SELECT array_agg("id") FROM "orm_inserted""#;
 
 impl Form {
     const NAMES: [&'static str; 7] = [
         "VALUES, nothing returned",
         "VALUES .. RETURNING id",
         "unnest, nothing returned",
-        "the ORM's INSERT, keys drawn in it",
-        "keys returned as one array",
+        "the ORM's INSERT, keys as arrays",
         "keys reserved, then unnest",
-        "keys returned, least and greatest",
+        "keys reserved in the INSERT",
+        "the ORM's INSERT, least and greatest key",
     ];
 
     /// Every form for `n` rows; `orm_insert` is the text of the ORM's.
@@ -80,19 +75,21 @@ impl Form {
         let reserve = "SELECT array_agg(nextval('users_id_seq')::integer) FROM generate_series(1, $1::bigint)";
         let with_keys =
             "INSERT INTO users (id, name, hair_color) SELECT * FROM unnest($1::integer[], $2::text[], $3::text[])";
-        let key_range = RETURNED.replace(r#"SELECT array_agg("id")"#, r#"SELECT min("id"), max("id")"#);
+        let inline = "WITH keys AS (SELECT array_agg(nextval('users_id_seq')::integer) AS keys \
+                      FROM generate_series(1, $1::bigint)), inserted AS (INSERT INTO users (id, name, hair_color) \
+                      SELECT * FROM unnest((SELECT keys FROM keys), $2::text[], $3::text[])) SELECT keys FROM keys";
         let prepare = |sql: String| async move { client.prepare(&sql).await.unwrap() };
         vec![
             Form::Values(prepare(values.clone()).await),
             Form::ValuesReturning(prepare(format!("{values} RETURNING id")).await),
             Form::Unnest(prepare(unnest.to_owned()).await),
             Form::Orm(prepare(orm_insert.to_owned()).await),
-            Form::Returned(prepare(RETURNED.to_owned()).await),
             Form::ReservedFirst {
                 reserve: prepare(reserve.to_owned()).await,
                 insert: prepare(with_keys.to_owned()).await,
             },
-            Form::KeyRange(prepare(key_range).await),
+            Form::ReservedInline(prepare(inline.to_owned()).await),
+            Form::KeyRange(prepare(key_range(orm_insert)).await),
         ]
     }
 
@@ -108,7 +105,7 @@ impl Form {
                 assert_eq!(client.query(statement, &users.row_params()).await.unwrap().len(), n);
             }
             Form::Unnest(statement) => assert_eq!(client.execute(statement, &arrays).await.unwrap(), n as u64),
-            Form::Orm(statement) | Form::Returned(statement) => {
+            Form::Orm(statement) => {
                 let keys: Vec<i32> = client.query_one(statement, &arrays).await.unwrap().get(0);
                 assert_eq!(keys.len(), n);
             }
@@ -122,23 +119,30 @@ impl Form {
                 let (least, greatest): (i32, i32) = (row.get(0), row.get(1));
                 assert_eq!(usize::try_from(greatest - least + 1).unwrap(), n);
             }
+            Form::ReservedInline(statement) => {
+                let params: [&(dyn ToSql + Sync); 3] = [&(n as i64), &users.names, &users.colors];
+                let keys: Vec<i32> = client.query_one(statement, &params).await.unwrap().get(0);
+                assert_eq!(keys.len(), n);
+            }
         }
     }
 }
 
-/// The text of the INSERT a session sends for several new users, once the
-/// engine knows their key's sequence (the first such INSERT reports it).
+/// `orm_insert` returning the least and the greatest key instead of them all.
+fn key_range(orm_insert: &str) -> String {
+    let all_keys = r#"SELECT array_agg("id")"#;
+    assert!(orm_insert.contains(all_keys), "the ORM's INSERT returns its keys as {all_keys}: {orm_insert}");
+    orm_insert.replace(all_keys, r#"SELECT min("id"), max("id")"#)
+}
+
+/// The text of the INSERT a session sends for several new users.
 async fn orm_insert_text(engine: &Engine) -> String {
-    let mut last = String::new();
-    for _ in 0..2 {
-        let mut session = engine.session();
-        session.record_statements();
-        session.add_all((0..2).map(|i| User::new(format!("recorded {i}"), None)));
-        session.commit().await.unwrap();
-        let statements = session.recorded_statements();
-        last = statements.into_iter().find(|s| s.starts_with("WITH")).expect("the ORM's INSERT of several rows");
-    }
-    last
+    let mut session = engine.session();
+    session.record_statements();
+    session.add_all((0..2).map(|i| User::new(format!("recorded {i}"), None)));
+    session.commit().await.unwrap();
+    let statements = session.recorded_statements();
+    statements.into_iter().find(|s| s.starts_with("WITH")).expect("the ORM's INSERT of several rows")
 }
 
 #[tokio::main(flavor = "current_thread")]

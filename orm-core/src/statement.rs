@@ -33,9 +33,6 @@ pub enum Statement {
     CopyIn(CopyIn),
     /// The next values of the sequence that fills a key column.
     ReserveKeys(ReserveKeys),
-    /// An INSERT of rows made of arrays that draws their keys from the
-    /// key's sequence itself.
-    InsertReservingKeys(Box<InsertReservingKeys>),
 }
 
 /// `COPY table (columns) FROM STDIN`: rows written with the bulk-load
@@ -63,25 +60,6 @@ pub struct ReserveKeys {
     pub sql_type: SqlType,
     /// How many values.
     pub count: i64,
-}
-
-/// An INSERT of rows made of arrays, one per column sent, whose generated
-/// integer key the statement draws from `sequence` itself and returns as
-/// one row holding one array: element `i` is the key of row `i`. Nothing
-/// comes back per row, and nothing needs sorting. The parameters are the
-/// arrays alone, in the order of `columns`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InsertReservingKeys {
-    /// The table's name.
-    pub table: &'static str,
-    /// The key column and its type.
-    pub key: (&'static str, SqlType),
-    /// The key's sequence, named as [`Insert::key_sequence`] reports it.
-    pub sequence: String,
-    /// The other columns, each with its type, given by `arrays`.
-    pub columns: Vec<(&'static str, SqlType)>,
-    /// One array per column of `columns`, all of one length: the rows.
-    pub arrays: Vec<Value>,
 }
 
 /// Transaction control statements.
@@ -309,11 +287,6 @@ pub struct Insert {
     /// AS (INSERT ..) SELECT array_agg(..) FROM orm_inserted`): one row to
     /// read instead of one per row inserted.
     pub returning_as_arrays: bool,
-    /// With `returning_as_arrays`: also sends back, in a last column, the
-    /// name of the sequence that this generated key column owns (`NULL` for
-    /// none), which later INSERTs can draw keys from
-    /// ([`InsertReservingKeys`]).
-    pub key_sequence: Option<&'static str>,
 }
 
 /// The rows of an INSERT.

@@ -9,20 +9,11 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use orm_core::statement::{
-    BinaryOp, CopyIn, Cte, Delete, Distinct, Expr, Function, Insert, InsertReservingKeys, InsertSource, JoinClause,
-    JoinKind, Lock, LockStrength, LockWait, Nulls, OnConflict, OrderTerm, ReserveKeys, Select, SetOp, Source, Sql,
-    Statement, Transaction, Update, ROWS,
+    BinaryOp, CopyIn, Cte, Delete, Distinct, Expr, Function, Insert, InsertSource, JoinClause, JoinKind, Lock,
+    LockStrength, LockWait, Nulls, OnConflict, OrderTerm, ReserveKeys, Select, SetOp, Source, Sql, Statement,
+    Transaction, Update,
 };
 use orm_core::{SqlType, Value};
-
-/// The name of the CTE of an INSERT whose rows a query reads.
-const INSERTED: &str = "orm_inserted";
-
-/// The name of the subquery that looks a key's sequence up.
-const SEQUENCE: &str = "orm_sequence";
-
-/// The name of the keys drawn from a sequence.
-const KEYS: &str = "orm_keys";
 
 /// Renders one statement.
 pub(crate) fn render(statement: Statement) -> Sql {
@@ -35,7 +26,6 @@ pub(crate) fn render(statement: Statement) -> Sql {
         Statement::Transaction(control) => w.transaction(control),
         Statement::CopyIn(copy) => w.copy_in(copy),
         Statement::ReserveKeys(reserve) => w.reserve_keys(reserve),
-        Statement::InsertReservingKeys(insert) => w.insert_reserving_keys(*insert),
     }
     w.sql
 }
@@ -149,74 +139,15 @@ impl Writer {
     /// prepared statement serves every table; the table is parsed as an
     /// identifier, so it is sent quoted.
     fn reserve_keys(&mut self, reserve: ReserveKeys) {
-        self.push("SELECT array_agg(nextval(").ident(SEQUENCE).push(".").ident(SEQUENCE).push(")::");
-        self.push(&type_name(reserve.sql_type)).push(") FROM (SELECT pg_get_serial_sequence(");
+        const SEQUENCE: &str = "orm_sequence";
         let mut table = String::new();
         push_identifier(&mut table, reserve.table);
+        self.push("SELECT array_agg(nextval(").ident(SEQUENCE).push(".").ident(SEQUENCE).push(")::");
+        self.push(&type_name(reserve.sql_type)).push(") FROM (SELECT pg_get_serial_sequence(");
         self.param(Value::Text(table)).push(", ").param(Value::Text(reserve.column.to_owned()));
-        self.push(")::regclass AS ").ident(SEQUENCE);
-        self.push(" OFFSET 0) AS ").ident(SEQUENCE);
+        self.push(")::regclass AS ").ident(SEQUENCE).push(" OFFSET 0) AS ").ident(SEQUENCE);
         self.push(", LATERAL (SELECT generate_series(1, ").param(Value::I64(reserve.count)).push("::bigint)) AS ");
-        self.ident(KEYS);
-    }
-
-    /// `WITH orm_reserved (orm_keys) AS (SELECT array_agg(nextval('seq'::regclass)::integer)
-    /// FROM (SELECT generate_series(1, (SELECT cardinality($1)))) AS
-    /// orm_keys), orm_inserted AS (INSERT INTO t (key, a, ..) SELECT
-    /// orm_reserved.orm_keys[orm_rows.orm_row], orm_rows.a, .. FROM
-    /// orm_reserved, unnest($1, ..) WITH ORDINALITY AS orm_rows (a, ..,
-    /// orm_row)) SELECT orm_keys FROM orm_reserved`. The CTE draws the keys
-    /// once (it calls a volatile function), and row `i` takes key `i`. The
-    /// arrays are the only parameters: the number of rows is the first
-    /// array's `cardinality`, and the sequence is a literal, resolved once
-    /// when the statement is planned (looked up with
-    /// `pg_get_serial_sequence` at each run, it cost a 100-row INSERT about
-    /// a tenth more).
-    fn insert_reserving_keys(&mut self, insert: InsertReservingKeys) {
-        const RESERVED: &str = "orm_reserved";
-        const ROW: &str = "orm_row";
-        let (_, first_type) = *insert.columns.first().expect("an INSERT reserving keys sends a column besides its key");
-        let (key, key_type) = insert.key;
-        self.push("WITH ").ident(RESERVED).push(" (").ident(KEYS).push(") AS (SELECT array_agg(nextval(");
-        self.string_literal(&insert.sequence).push("::regclass)::").push(&type_name(key_type));
-        // The rows' arrays follow, from `$1`: the first counts them. In a
-        // subquery, so that a custom plan, which would see the count, is
-        // estimated as the generic plan is: a custom plan that looks
-        // cheaper is planned again at every run (0.2 ms, most of a 100-row
-        // INSERT's extra time).
-        self.push(") FROM (SELECT generate_series(1, (SELECT cardinality($1");
-        self.array_cast(first_type).push(")))) AS ").ident(KEYS).push("), ");
-        self.ident(INSERTED).push(" AS (INSERT INTO ").ident(insert.table).push(" (").ident(key);
-        for &(column, _) in &insert.columns {
-            self.push(", ").ident(column);
-        }
-        self.push(") SELECT ").ident(RESERVED).push(".").ident(KEYS);
-        self.push("[").ident(ROWS).push(".").ident(ROW).push("]");
-        for &(column, _) in &insert.columns {
-            self.push(", ").ident(ROWS).push(".").ident(column);
-        }
-        self.push(" FROM ").ident(RESERVED).push(", ");
-        let columns = insert.columns.iter().map(|&(column, _)| column).collect();
-        let arrays = insert.arrays.into_iter().zip(insert.columns.iter().map(|&(_, ty)| ty)).collect();
-        self.rows_of_arrays(arrays, ROWS, columns, Some(ROW));
-        self.push(") SELECT ").ident(KEYS).push(" FROM ").ident(RESERVED);
-    }
-
-    /// Casts the array parameter just written that carries a column of type
-    /// `ty` in rows made of arrays: to an array of `ty`, or, for a column
-    /// that is an array itself, to `text[]`, the text of each array
-    /// (`types::array_literals`), as `unnest` would flatten an array of
-    /// arrays.
-    fn array_cast(&mut self, ty: SqlType) -> &mut Self {
-        match ty {
-            SqlType::Array(_) => self.push("::text[]"),
-            _ => self.push("::").push(&type_name(ty)).push("[]"),
-        }
-    }
-
-    /// Appends `text` as a string literal.
-    fn string_literal(&mut self, text: &str) -> &mut Self {
-        self.push("'").push(&text.replace('\'', "''")).push("'")
+        self.ident("orm_keys");
     }
 
     fn select(&mut self, select: Select) {
@@ -360,8 +291,14 @@ impl Writer {
             self.push(" FROM ");
         }
         self.push("unnest(");
-        self.list(arrays, |w, (array, ty)| {
-            w.param(array).array_cast(ty);
+        self.list(arrays, |w, (array, ty)| match ty {
+            // Bound as the text of each array (`types::array_literals`).
+            SqlType::Array(_) => {
+                w.param(array).push("::text[]");
+            }
+            _ => {
+                w.param(array).push("::").push(&type_name(ty)).push("[]");
+            }
         });
         self.push(")");
         if ordinality.is_some() {
@@ -442,6 +379,7 @@ impl Writer {
     }
 
     fn insert(&mut self, insert: Insert) {
+        const INSERTED: &str = "orm_inserted";
         let aggregated = insert.returning_as_arrays.then(|| insert.returning.clone());
         if aggregated.is_some() {
             self.push("WITH ").ident(INSERTED).push(" AS (");
@@ -468,13 +406,6 @@ impl Writer {
                 w.push("array_agg(").expr(column);
                 w.push(")");
             });
-            if let Some(key) = insert.key_sequence {
-                // Literals, as identifiers are: the parameters stay the rows'.
-                let mut table = String::new();
-                push_identifier(&mut table, insert.table);
-                self.push(", pg_get_serial_sequence(").string_literal(&table).push(", ");
-                self.string_literal(key).push(")");
-            }
             self.push(" FROM ").ident(INSERTED);
         }
     }
@@ -792,7 +723,6 @@ mod tests {
             on_conflict: None,
             returning: vec![Expr::Bare("id")],
             returning_as_arrays: false,
-            key_sequence: None,
         };
         let sql = render(Statement::Insert(Box::new(insert.clone())));
         assert_eq!(
@@ -804,19 +734,9 @@ mod tests {
         let aggregated =
             Insert { returning: vec![Expr::Bare("id"), Expr::Bare("year")], returning_as_arrays: true, ..insert };
         assert_eq!(
-            render(Statement::Insert(Box::new(aggregated.clone()))).text,
+            render(Statement::Insert(Box::new(aggregated))).text,
             r#"WITH "orm_inserted" AS (INSERT INTO "movies" ("name", "year") SELECT "u"."name", "u"."year" FROM unnest($1::text[], $2::smallint[]) AS "u" ("name", "year") RETURNING "id", "year") SELECT array_agg("id"), array_agg("year") FROM "orm_inserted""#
         );
-
-        let reporting = Insert { returning: vec![Expr::Bare("id")], key_sequence: Some("id"), ..aggregated };
-        let sql = render(Statement::Insert(Box::new(reporting)));
-        assert!(
-            sql.text
-                .ends_with(r#"SELECT array_agg("id"), pg_get_serial_sequence('"movies"', 'id') FROM "orm_inserted""#),
-            "{}",
-            sql.text
-        );
-        assert_eq!(sql.params.len(), 2, "the rows' arrays alone");
     }
 
     #[test]
@@ -910,34 +830,6 @@ mod tests {
             r#"SELECT array_agg(nextval("orm_sequence"."orm_sequence")::bigint) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS "orm_sequence" OFFSET 0) AS "orm_sequence", LATERAL (SELECT generate_series(1, $3::bigint)) AS "orm_keys""#
         );
         assert_eq!(sql.params, [Value::Text(r#""Users""#.into()), Value::Text("id".into()), Value::I64(3)]);
-    }
-
-    #[test]
-    fn an_insert_that_draws_its_keys_names_the_sequence_and_sends_only_the_arrays() {
-        let insert = InsertReservingKeys {
-            table: "it's",
-            key: ("id", SqlType::Integer),
-            sequence: r#"public."it's_id_seq""#.into(),
-            columns: vec![("name", SqlType::Text), ("tags", SqlType::Array(&SqlType::Integer))],
-            arrays: vec![
-                Value::Array(SqlType::Text, vec![Value::Text("a".into())]),
-                Value::Array(SqlType::Array(&SqlType::Integer), vec![Value::Null]),
-            ],
-        };
-        let sql = render(Statement::InsertReservingKeys(Box::new(insert.clone())));
-        assert_eq!(
-            sql.text,
-            concat!(
-                r#"WITH "orm_reserved" ("orm_keys") AS (SELECT array_agg(nextval('public."it''s_id_seq"'::regclass)::integer) "#,
-                r#"FROM (SELECT generate_series(1, (SELECT cardinality($1::text[])))) AS "orm_keys"), "#,
-                r#""orm_inserted" AS (INSERT INTO "it's" ("id", "name", "tags") "#,
-                r#"SELECT "orm_reserved"."orm_keys"["orm_rows"."orm_row"], "orm_rows"."name", "orm_rows"."tags" "#,
-                r#"FROM "orm_reserved", (SELECT "orm_rows"."name", "orm_rows"."tags"::integer[] AS "tags", "orm_rows"."orm_row" "#,
-                r#"FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS "orm_rows" ("name", "tags", "orm_row")) AS "orm_rows") "#,
-                r#"SELECT "orm_keys" FROM "orm_reserved""#,
-            )
-        );
-        assert_eq!(sql.params, insert.arrays, "the arrays alone, in the order of the columns");
     }
 
     #[test]

@@ -465,66 +465,6 @@ async fn add_all_inserts_every_object_in_one_statement() {
 }
 
 #[tokio::test]
-async fn inserts_of_several_objects_return_their_keys_once_then_draw_them_from_the_sequence() {
-    let db = setup().await;
-    let engine = db.engine();
-    // Commits two new people; returns what went out and their keys.
-    let insert = |names: [&'static str; 2]| async move {
-        let mut session = engine.session();
-        let people = session.add_all(names.map(|name| person(name, None)));
-        session.record_statements();
-        let (statements, committed) = statements_during(engine, session.commit()).await;
-        committed.unwrap();
-        assert_eq!(statements, 1, "one INSERT, BEGIN and COMMIT sent with it");
-        (session.recorded_statements(), people.iter().map(|&p| session[p].id).collect::<Vec<i32>>())
-    };
-    let (sent, mut ids) = insert(["Ada", "Bob"]).await;
-    assert!(sent[1].contains("RETURNING") && sent[1].contains("pg_get_serial_sequence"), "{sent:#?}");
-    let (sent, more) = insert(["Cy", "Di"]).await;
-    assert!(sent[1].contains("nextval(") && !sent[1].contains("RETURNING"), "{sent:#?}");
-
-    ids.extend(more);
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "keys follow the order the objects were added: {ids:?}");
-    let mut other = engine.session();
-    let stored = other.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
-    let stored: Vec<(i32, &str)> = stored.iter().map(|&p| (other[p].id, other[p].name.as_str())).collect();
-    assert_eq!(stored, [(ids[0], "Ada"), (ids[1], "Bob"), (ids[2], "Cy"), (ids[3], "Di")]);
-}
-
-#[tokio::test]
-async fn a_renamed_key_sequence_fails_one_insert_and_is_found_again_by_the_next() {
-    let db = setup().await;
-    let engine = db.engine();
-    let insert = |names: [&'static str; 2]| async move {
-        let mut session = engine.session();
-        session.add_all(names.map(|name| person(name, None)));
-        session.record_statements();
-        let committed = session.commit().await;
-        (committed, session.recorded_statements(), session)
-    };
-    let (committed, ..) = insert(["Ada", "Bob"]).await;
-    committed.unwrap();
-    let mut conn = engine.connect().await.unwrap();
-    orm::Connection::batch_execute(&mut conn, "ALTER SEQUENCE people_id_seq RENAME TO people_ids").await.unwrap();
-
-    let (committed, sent, mut session) = insert(["Cy", "Di"]).await;
-    assert!(sent[1].contains("people_id_seq"), "drawn from the old name: {sent:#?}");
-    assert!(committed.is_err(), "the sequence is gone under that name");
-    session.record_statements();
-    session.commit().await.expect("a retry returns the keys instead");
-    let sent = session.recorded_statements();
-    assert!(sent[1].contains("RETURNING") && sent[1].contains("pg_get_serial_sequence"), "{sent:#?}");
-
-    let (committed, sent, _) = insert(["Ed", "Flo"]).await;
-    committed.unwrap();
-    assert!(sent[1].contains("'public.people_ids'::regclass"), "drawn from the new name: {sent:#?}");
-    let mut other = engine.session();
-    let stored = other.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
-    let names: Vec<&str> = stored.iter().map(|&p| other[p].name.as_str()).collect();
-    assert_eq!(names, ["Ada", "Bob", "Cy", "Di", "Ed", "Flo"]);
-}
-
-#[tokio::test]
 async fn an_expired_object_is_read_again_from_the_database() {
     let db = setup().await;
     let engine = db.engine();

@@ -162,7 +162,6 @@ fn membership_statement<'v>(change: &MembershipChange, pairs: impl Iterator<Item
             on_conflict: Some(statement::OnConflict { target: Vec::new(), set: Vec::new() }),
             returning: Vec::new(),
             returning_as_arrays: false,
-            key_sequence: None,
         }));
     }
     let pair = Expr::Tuple(typed.iter().map(|&(name, _)| Expr::Bare(name)).collect());

@@ -4,7 +4,6 @@
 //! See `docs/design/session.md` for why a flush journals what it did.
 
 use std::any::{Any, TypeId};
-use std::sync::Arc;
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
@@ -40,19 +39,13 @@ const COPY_MIN_ROWS: usize = 3_000;
 /// read back. A COPY the connection cannot make falls back to the INSERT,
 /// after the reservation.
 pub(crate) fn copies(table: &TableMeta, rows: usize) -> bool {
-    let reads_nothing_back = !table.columns.iter().any(TableMeta::is_read_back);
-    rows >= COPY_MIN_ROWS && (reads_nothing_back || sequence_key(table).is_some())
-}
-
-/// The key of `table` when it is the only column the database fills and a
-/// generated integer: the values of its sequence can be drawn for new rows
-/// by the flush, before or as it writes them.
-fn sequence_key(table: &TableMeta) -> Option<(usize, &ColumnMeta)> {
-    let mut read_back = table.columns.iter().enumerate().filter(|(_, c)| TableMeta::is_read_back(c));
-    match (read_back.next(), read_back.next()) {
-        (Some(key), None) if key.1.primary_key && key.1.generated && key.1.sql_type.is_integer() => Some(key),
-        _ => None,
-    }
+    let mut read_back = table.columns.iter().filter(|c| TableMeta::is_read_back(c));
+    let only_a_sequence_key = match (read_back.next(), read_back.next()) {
+        (None, _) => true,
+        (Some(key), None) => key.primary_key && key.generated && key.sql_type.is_integer(),
+        _ => false,
+    };
+    rows >= COPY_MIN_ROWS && only_a_sequence_key
 }
 
 /// An arena with its model type erased, so that a session can hold one per
@@ -467,13 +460,8 @@ impl<T: Model> Arena<T> {
             }
         } else {
             let copied = copies(table, work.len())
-                && self.copy_rows(work, conn, dialect, texts).await.map_err(|e| e.with_model(table.model))?;
-            let written = copied
-                || self
-                    .insert_reserving_keys(work, &inserted, conn, dialect, texts)
-                    .await
-                    .map_err(|e| e.with_model(table.model))?;
-            if !written {
+                && self.copy_rows(work, conn, dialect).await.map_err(|e| e.with_model(table.model))?;
+            if !copied {
                 self.insert_chunks(work, &inserted, &returned, matching, None, conn, dialect, texts).await?;
             }
         }
@@ -527,14 +515,7 @@ impl<T: Model> Arena<T> {
                     let render = || dialect.render(statement(vec![Value::Null; inserted.len()], None)).text;
                     let text = texts.insert(TypeId::of::<T>(), shape, render);
                     let lent = LentValues::new(&mut self.slots, chunk, inserted, shape);
-                    if reports_key_sequence(table, shape, returned, false) {
-                        conn.query(&text, &lent.values).await.and_then(|mut rows| {
-                            texts.learn_key_sequence(TypeId::of::<T>(), take_key_sequence(&mut rows));
-                            shape.returned_rows(rows, returned)
-                        })
-                    } else {
-                        run_insert(conn, &text, &lent.values, returned, shape).await
-                    }
+                    run_insert(conn, &text, &lent.values, returned, shape).await
                 }
             };
             result
@@ -544,71 +525,17 @@ impl<T: Model> Arena<T> {
         Ok(())
     }
 
-    /// INSERTs the objects of `work` with the columns `inserted` in one
-    /// statement that draws their keys from the key's sequence and returns
-    /// them as one array, row `i`'s key at `i`
-    /// ([`Statement::InsertReservingKeys`]), and moves them into the
-    /// identity map. Against the INSERT that returns the generated keys,
-    /// it sorts no rows and returns none (`docs/performance.md`). Returns
-    /// `false`, having written nothing, where this does not apply: fewer
-    /// than two objects, nothing to send but the key, a table whose
-    /// database fills more than a generated integer key, or a key whose
-    /// sequence is not known: the first INSERT of several objects of a
-    /// model on an engine returns their keys and reports the sequence
-    /// ([`reports_key_sequence`]), which `texts` keeps; a key without a
-    /// sequence of its own goes on that way.
-    async fn insert_reserving_keys(
-        &mut self,
-        work: &[u32],
-        inserted: &[IndexedColumn],
-        conn: &mut dyn Connection,
-        dialect: &'static dyn Dialect,
-        texts: &StatementTexts,
-    ) -> Result<bool> {
-        let table = T::TABLE;
-        let model = TypeId::of::<T>();
-        let Some(key_column @ (_, key)) = sequence_key(table) else { return Ok(false) };
-        if work.len() < 2 || inserted.is_empty() {
-            return Ok(false);
-        }
-        let Some(Some(sequence)) = texts.key_sequence(model) else { return Ok(false) };
-        let render = || {
-            let insert = statement::InsertReservingKeys {
-                table: table.name,
-                key: (key.name, key.sql_type),
-                sequence: sequence.to_string(),
-                columns: inserted.iter().map(|(_, c)| (c.name, c.sql_type)).collect(),
-                // Placeholders: the text does not depend on the values.
-                arrays: vec![Value::Null; inserted.len()],
-            };
-            dialect.render(Statement::InsertReservingKeys(Box::new(insert))).text
-        };
-        let text = texts.reserving_insert(model, render);
-        let lent = LentValues::new(&mut self.slots, work, inserted, InsertShape::Arrays);
-        let result = conn.query(&text, &lent.values).await;
-        drop(lent);
-        if result.is_err() {
-            // The sequence may have been renamed or dropped since: the next
-            // INSERT of several objects returns their keys and reports it.
-            texts.forget_key_sequence(model);
-        }
-        let keys = unnest_arrays(result?, || format!("the keys of new `{}` objects", table.model))?;
-        self.apply_inserted(work, &[key_column], RowMatch::InArrayOrder, keys)?;
-        Ok(true)
-    }
-
     /// Writes the objects of `work` with one COPY of every column (see
     /// [`copies`]), their generated key, if any, reserved first in one
     /// query, and moves them into the identity map. Returns `false`, having
-    /// written nothing, when the key has no sequence (which `texts` then
-    /// remembers) or the connection cannot take every value as its
-    /// column's type: the caller INSERTs them then.
+    /// written nothing, when the key has no sequence or the connection
+    /// cannot take every value as its column's type: the caller INSERTs
+    /// them then.
     async fn copy_rows(
         &mut self,
         work: &[u32],
         conn: &mut dyn Connection,
         dialect: &'static dyn Dialect,
-        texts: &StatementTexts,
     ) -> Result<bool> {
         let table = T::TABLE;
         // `copies` lets through a generated integer key as the only column
@@ -617,11 +544,7 @@ impl<T: Model> Arena<T> {
         let keys = match key {
             Some((_, meta)) => match reserve_keys(table, meta, work.len(), conn, dialect).await? {
                 Some(keys) => keys,
-                None => {
-                    // No sequence: the INSERT that takes over need not look.
-                    texts.learn_key_sequence(TypeId::of::<T>(), None);
-                    return Ok(false);
-                }
+                None => return Ok(false),
             },
             None => Vec::new(),
         };
@@ -1336,7 +1259,6 @@ pub(crate) fn insert_statement(
         }
         statement::InsertSource::Select(Box::new(rows))
     };
-    let key_sequence = reports_key_sequence(table, shape, returned, on_conflict.is_some()).then(|| returned[0].1.name);
     Statement::Insert(Box::new(statement::Insert {
         table: table.name,
         columns: columns.iter().map(|(_, c)| c.name).collect(),
@@ -1344,32 +1266,7 @@ pub(crate) fn insert_statement(
         on_conflict,
         returning: returned.iter().map(|(_, c)| Expr::Bare(c.name)).collect(),
         returning_as_arrays: shape.returns_arrays(returned),
-        key_sequence,
     }))
-}
-
-/// Whether an INSERT of new objects in `shape` that returns `returned` also
-/// reports the sequence of the table's generated key
-/// ([`statement::Insert::key_sequence`]): a plain INSERT of several rows
-/// of a table whose only column the database fills is that key, returning
-/// it alone. The flushes after it draw the keys themselves
-/// ([`Arena::insert_reserving_keys`]).
-fn reports_key_sequence(table: &TableMeta, shape: InsertShape, returned: &[IndexedColumn], upsert: bool) -> bool {
-    let returns_the_key = match (sequence_key(table), returned) {
-        (Some((key, _)), [(column, _)]) => key == *column,
-        _ => false,
-    };
-    !upsert && returns_the_key && shape.returns_arrays(returned)
-}
-
-/// Takes the key's sequence that an INSERT reported
-/// ([`reports_key_sequence`]) off the end of its one row.
-fn take_key_sequence(rows: &mut Rows) -> Option<Arc<str>> {
-    rows.width = rows.width.saturating_sub(1);
-    match rows.values.pop() {
-        Some(Value::Text(sequence)) => Some(sequence.into()),
-        _ => None,
-    }
 }
 
 /// How the rows an INSERT returns are matched to the objects sent: never by
@@ -1386,11 +1283,9 @@ enum RowMatch {
     ByGeneratedKey(usize),
     /// By the primary key, which was sent (and is read back for this).
     ByKey,
-    /// In array order: row `i` comes back at `i`. An INSERT that draws the
-    /// keys itself returns them so, by construction. Otherwise it is the
-    /// fallback for a key the database fills that cannot be ordered (a
-    /// uuid default): PostgreSQL returns the rows of one INSERT in the
-    /// order it inserts them today, but does not promise it.
+    /// In array order: the key is filled by the database but cannot be
+    /// ordered (a uuid default). PostgreSQL returns the rows of one INSERT
+    /// in the order it inserts them today, but does not promise it.
     InArrayOrder,
 }
 
@@ -1547,7 +1442,7 @@ mod tests {
     }
 
     #[test]
-    fn many_rows_are_copied_and_keys_drawn_when_only_a_generated_integer_key_is_read_back() {
+    fn many_rows_are_copied_when_only_a_generated_integer_key_is_read_back() {
         let table = |columns| TableMeta { model: "Item", name: "items", columns, relations: &[], constraints: &[] };
         const NAME: ColumnMeta = ColumnMeta::new("name", SqlType::Text);
         const UUID: ColumnMeta = ColumnMeta {
@@ -1560,12 +1455,6 @@ mod tests {
         assert!(copies(&table(&[CODE, NAME]), COPY_MIN_ROWS), "a key that is sent needs nothing read back");
         assert!(!copies(&table(&[ID, CREATED]), COPY_MIN_ROWS), "a server default is read back");
         assert!(!copies(&table(&[UUID, NAME]), COPY_MIN_ROWS), "a uuid key has no sequence");
-
-        // The same tables, for the INSERT that draws its keys.
-        assert_eq!(sequence_key(&table(&[NAME, ID])).map(|(i, c)| (i, c.name)), Some((1, "id")));
-        assert!(sequence_key(&table(&[CODE, NAME])).is_none(), "a key that is sent has nothing to draw");
-        assert!(sequence_key(&table(&[ID, CREATED])).is_none(), "a server default must be read back");
-        assert!(sequence_key(&table(&[UUID, NAME])).is_none(), "a uuid key has no sequence");
     }
 
     #[test]
