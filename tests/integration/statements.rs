@@ -4,6 +4,7 @@
 
 use orm::func;
 use orm::prelude::*;
+use orm::testing::TestDb;
 use orm::ObjectState;
 
 use crate::bookshop::{bookshop, day, dec, Author, Book};
@@ -236,4 +237,27 @@ async fn row_locks_for_update_nowait_and_skip_locked() {
     holder.commit().await.unwrap();
     let now = other.query::<Book>().filter(Book::id.eq(shop.earthsea)).for_update().nowait().one().await.unwrap();
     assert_eq!(other[now].stock, 1, "free once the holder committed");
+}
+
+/// A model whose only column the database fills: nothing to send but
+/// defaults.
+#[derive(Model, Debug)]
+#[orm(table = "tickets")]
+struct Ticket {
+    #[orm(primary_key)]
+    id: i32,
+}
+
+#[orm::test(Ticket)]
+async fn insert_many_of_a_model_with_nothing_to_send_inserts_a_row_per_object(db: TestDb) {
+    let mut s = db.engine().session();
+    assert!(s.insert_many(Vec::<Ticket>::new()).run().await.unwrap().is_empty());
+    assert_eq!(s.query::<Ticket>().count().await.unwrap(), 0, "nothing to insert, nothing inserted");
+
+    let tickets = s.insert_many([Ticket::new(), Ticket::new(), Ticket::new()]).run().await.unwrap();
+    assert_eq!(tickets.len(), 3, "a handle per object");
+    let ids: Vec<i32> = tickets.iter().map(|&t| s[t].id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "a row of defaults each, in order: {ids:?}");
+    s.commit().await.unwrap();
+    assert_eq!(db.engine().session().query::<Ticket>().count().await.unwrap(), 3);
 }

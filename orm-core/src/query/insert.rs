@@ -2,6 +2,7 @@
 //! the session's `upsert` of one object at flush.
 
 use crate::error::Result;
+use crate::executor::Rows;
 use crate::metadata::{ColumnMeta, TableMeta};
 use crate::model::Model;
 use crate::query::expr::{Column, Expr};
@@ -73,7 +74,8 @@ impl<T: Model> InsertMany<'_, T> {
         self
     }
 
-    /// Sends the INSERT (one statement for all rows) in the session's
+    /// Sends the INSERT (one statement for all rows; for a model with
+    /// nothing to send but defaults, one per row) in the session's
     /// transaction, after an autoflush. Returns a handle per row inserted or
     /// updated, through the identity map: an object the session already
     /// holds gets the row's values and keeps its handle.
@@ -84,14 +86,33 @@ impl<T: Model> InsertMany<'_, T> {
         let table = T::TABLE;
         let sent: Vec<(usize, &ColumnMeta)> =
             table.columns.iter().enumerate().filter(|(_, c)| !TableMeta::is_server_filled(c)).collect();
-        let objects: Vec<&T> = self.objects.iter().collect();
         let every_column: Vec<(usize, &ColumnMeta)> = table.columns.iter().enumerate().collect();
-        let shape = InsertShape::Arrays;
-        let values = insert_values(&objects, &sent, shape);
-        let insert = insert_statement(table, &sent, values, &every_column, self.on_conflict, shape);
         let session = self.session;
-        let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
-        let rows = shape.returned_rows(rows, &every_column)?;
+        let rows = if sent.is_empty() {
+            // Nothing to send: a row of defaults per object, as a flush
+            // inserts them (`DEFAULT VALUES` is one row).
+            let mut rows = Rows { width: every_column.len(), values: Vec::new() };
+            for _ in &self.objects {
+                let insert = insert_statement(
+                    table,
+                    &sent,
+                    Vec::new(),
+                    &every_column,
+                    self.on_conflict.clone(),
+                    InsertShape::OneRow,
+                );
+                let row = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
+                rows.values.extend(row.values);
+            }
+            rows
+        } else {
+            let objects: Vec<&T> = self.objects.iter().collect();
+            let shape = InsertShape::Arrays;
+            let values = insert_values(&objects, &sent, shape);
+            let insert = insert_statement(table, &sent, values, &every_column, self.on_conflict, shape);
+            let rows = session.write_statement(insert).await.map_err(|e| e.with_model(table.model))?;
+            shape.returned_rows(rows, &every_column)?
+        };
         let every: Vec<usize> = (0..table.columns.len()).collect();
         let slots = session.merge_written::<T>(rows, &every)?;
         Ok(slots.into_iter().map(|i| Handle::new(i, session.id)).collect())
