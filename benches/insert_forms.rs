@@ -4,7 +4,10 @@
 //! inserts the same users (standard's table, seeded with 100,000 rows)
 //! against the multi-row `VALUES` that standard's raw side sends, which
 //! returns nothing; the forms that also give the client the generated keys,
-//! as an ORM needs them, show what that costs the server.
+//! as an ORM needs them, show what that costs the server. A second table
+//! times the INSERTs inside the server alone (a PL/pgSQL loop: no protocol,
+//! no client), so that what returning the keys costs PostgreSQL itself
+//! shows apart from the driver's share.
 //!
 //! Run with `cargo bench --bench insert_forms` (DATABASE_URL as for the
 //! tests). `ROUNDS=n` changes the number of rounds (default 31).
@@ -30,6 +33,9 @@ struct User {
     name: String,
     hair_color: Option<String>,
 }
+
+/// The form `Unnest`: one array per column, nothing returned.
+const UNNEST: &str = "INSERT INTO users (name, hair_color) SELECT * FROM unnest($1::text[], $2::text[])";
 
 /// The statement forms, each one INSERT of `n` users.
 enum Form {
@@ -71,7 +77,6 @@ impl Form {
     /// Every form for `n` rows; `orm_insert` is the text of the ORM's.
     async fn all(client: &Client, n: usize, orm_insert: &str) -> Vec<Form> {
         let values = values_insert(n);
-        let unnest = "INSERT INTO users (name, hair_color) SELECT * FROM unnest($1::text[], $2::text[])";
         let reserve = "SELECT array_agg(nextval('users_id_seq')::integer) FROM generate_series(1, $1::bigint)";
         let with_keys =
             "INSERT INTO users (id, name, hair_color) SELECT * FROM unnest($1::integer[], $2::text[], $3::text[])";
@@ -82,7 +87,7 @@ impl Form {
         vec![
             Form::Values(prepare(values.clone()).await),
             Form::ValuesReturning(prepare(format!("{values} RETURNING id")).await),
-            Form::Unnest(prepare(unnest.to_owned()).await),
+            Form::Unnest(prepare(UNNEST.to_owned()).await),
             Form::Orm(prepare(orm_insert.to_owned()).await),
             Form::ReservedFirst {
                 reserve: prepare(reserve.to_owned()).await,
@@ -135,6 +140,56 @@ fn key_range(orm_insert: &str) -> String {
     orm_insert.replace(all_keys, r#"SELECT min("id"), max("id")"#)
 }
 
+/// The forms timed inside the server, each a statement of a PL/pgSQL loop
+/// over the arrays `names` and `colors`, against the first.
+const SERVER_FORMS: [&str; 3] =
+    ["unnest, nothing returned", "the ORM's INSERT, keys as arrays", "the ORM's INSERT, least and greatest key"];
+
+/// One function per form of [`SERVER_FORMS`], `pg_temp.insert_form_<i>(names,
+/// colors, iterations)`: runs the form's INSERT `iterations` times and
+/// returns the microseconds each took, as the server's clock measures them.
+/// The ORM's text is its own, its parameters the function's arrays.
+async fn create_server_forms(client: &Client, orm_insert: &str) {
+    let on_arrays = |sql: &str| sql.replace("$1", "names").replace("$2", "colors");
+    let statements = [
+        on_arrays(UNNEST),
+        format!("{} INTO keys", on_arrays(orm_insert)),
+        format!("{} INTO least_key, greatest_key", on_arrays(&key_range(orm_insert))),
+    ];
+    for (i, statement) in statements.iter().enumerate() {
+        client
+            .batch_execute(&format!(
+                "CREATE FUNCTION pg_temp.insert_form_{i}(names text[], colors text[], iterations integer) \
+                 RETURNS double precision LANGUAGE plpgsql AS $body$ \
+                 DECLARE started timestamptz := clock_timestamp(); keys integer[]; \
+                 least_key integer; greatest_key integer; \
+                 BEGIN FOR i IN 1..iterations LOOP {statement}; END LOOP; \
+                 RETURN extract(epoch FROM clock_timestamp() - started) * 1e6 / iterations; END $body$"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// Times [`SERVER_FORMS`] inside the server for `users`, `rounds` rounds
+/// after one to warm up, the forms taking turns as in `main`.
+async fn time_server_forms(client: &Client, users: &NewUsers, rounds: usize) -> Vec<Vec<Duration>> {
+    // About 2 ms of inserting per form and round.
+    let iterations = (20_000 / users.names.len()).max(1) as i32;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); SERVER_FORMS.len()];
+    for round in 0..=rounds {
+        for k in 0..SERVER_FORMS.len() {
+            let form = (round + k) % SERVER_FORMS.len();
+            let call = format!("SELECT pg_temp.insert_form_{form}($1, $2, $3)");
+            let row = client.query_one(&call, &[&users.names, &users.colors, &iterations]).await.unwrap();
+            if round > 0 {
+                times[form].push(Duration::from_secs_f64(row.get::<_, f64>(0) / 1e6));
+            }
+        }
+    }
+    times
+}
+
 /// The text of the INSERT a session sends for several new users.
 async fn orm_insert_text(engine: &Engine) -> String {
     let mut session = engine.session();
@@ -181,6 +236,14 @@ async fn main() {
         for (name, form_times) in Form::NAMES.iter().zip(&times) {
             let name = format!("{n} rows, {name}");
             report(&name, ("form", form_times.clone()), ("VALUES", times[0].clone()));
+        }
+    }
+    println!("inside the server alone (PL/pgSQL), each form against `unnest` with nothing returned");
+    create_server_forms(&client, &orm_insert).await;
+    for n in [100, 1_000] {
+        let times = time_server_forms(&client, &NewUsers::new(n), rounds).await;
+        for (name, form_times) in SERVER_FORMS.iter().zip(&times) {
+            report(&format!("{n} rows, {name}"), ("form", form_times.clone()), ("unnest", times[0].clone()));
         }
     }
 }
