@@ -230,7 +230,7 @@ pub struct OrderTerm {
 }
 
 /// Where NULLs sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Nulls {
     /// `NULLS FIRST`
     First,
@@ -339,7 +339,7 @@ pub struct Delete {
 }
 
 /// A binary operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
     /// `=`
     Eq,
@@ -366,7 +366,7 @@ pub enum BinaryOp {
 }
 
 /// A function or aggregate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     /// `count(x)`; `count(*)` with no argument.
     Count,
@@ -397,7 +397,7 @@ pub enum Function {
 }
 
 /// A unit of time, for [`Function::DateTrunc`] and [`Function::Extract`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeUnit {
     /// Years.
     Year,

@@ -357,6 +357,14 @@ impl Engine {
         self.state.statements.load(Ordering::Relaxed)
     }
 
+    /// How many shapes of plain query (a model's rows, filtered, sorted
+    /// and paged, without joins or a lock) this engine keeps the SQL text
+    /// of, for tests and metrics: a query of a kept shape is neither built
+    /// nor rendered again, only its values are bound.
+    pub fn cached_query_texts(&self) -> usize {
+        self.state.texts.query_shapes()
+    }
+
     /// The pool's current state, for metrics: connections open, idle, the
     /// maximum, and checkouts waiting for a connection.
     pub fn pool_status(&self) -> PoolStatus {

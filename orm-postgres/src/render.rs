@@ -676,6 +676,51 @@ mod tests {
         }
     }
 
+    /// The contract a query shape (`orm_core`'s `query::shape`) relies on:
+    /// a statement's text depends on its values' types, never on the values.
+    #[test]
+    fn the_text_of_a_filtered_sorted_paged_select_depends_on_its_values_types_only() {
+        let select = |n: i32, text: &str, ints: Vec<Value>| {
+            let year = Expr::column("movies", "year");
+            let title = Expr::column("movies", "title");
+            let value = |v: Value| Box::new(Expr::Value(v));
+            let filter = Expr::And(vec![
+                Expr::Binary { op: BinaryOp::Le, lhs: Box::new(year.clone()), rhs: value(Value::I32(n)) },
+                Expr::Like {
+                    expr: Box::new(title.clone()),
+                    pattern: value(Value::Text(text.into())),
+                    case_insensitive: false,
+                },
+                Expr::Between {
+                    expr: Box::new(year.clone()),
+                    low: value(Value::I32(n)),
+                    high: value(Value::I32(n + 1)),
+                },
+                year.clone().in_array(Value::Array(SqlType::Integer, ints)),
+                Expr::Not(Box::new(Expr::Or(vec![
+                    Expr::IsNull { expr: Box::new(title.clone()), negated: true },
+                    Expr::TypedValue(Value::I32(n), SqlType::BigInt).equals(year.clone()),
+                ]))),
+                Expr::Call { function: Function::Lower, args: vec![title.clone()] }
+                    .equals(Expr::Value(Value::Text(text.into()))),
+                Expr::Case {
+                    whens: vec![(year.clone().equals(Expr::Value(Value::I32(n))), Expr::Value(Value::Bool(true)))],
+                    otherwise: Some(Box::new(Expr::Value(Value::Bool(false)))),
+                }
+                .equals(Expr::Value(Value::Bool(n > 0))),
+                Expr::Tuple(vec![year.clone(), title.clone()])
+                    .equals(Expr::Tuple(vec![Expr::Value(Value::I32(n)), Expr::Value(Value::Text(text.into()))])),
+            ]);
+            let order_by = vec![OrderTerm { expr: title, descending: n > 0, nulls: Some(Nulls::Last) }];
+            let limit = Some(Expr::Value(Value::I64(i64::from(n))));
+            let select = Select { items: vec![year], filter: Some(filter), order_by, limit, ..Select::default() };
+            render(Statement::Select(Box::new(select)))
+        };
+        let (a, b) = (select(1, "a", vec![]), select(2_000, "b'; --", vec![Value::I32(1), Value::I32(2)]));
+        assert_eq!(a.text, b.text);
+        assert_ne!(a.params, b.params);
+    }
+
     #[test]
     fn predicates_bind_every_value() {
         let title = Expr::column("movies", "title");

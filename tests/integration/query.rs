@@ -66,6 +66,41 @@ async fn values_are_bound_never_spliced() {
     assert_eq!(names(&mut s, Person::name.eq(hostile)).await, [hostile]);
 }
 
+/// A plain query's text is kept for its shape, and each later query of that
+/// shape binds its own values to it; a shape whose values are equal the
+/// first time waits for values that show which one is bound where.
+#[tokio::test]
+async fn a_kept_query_text_binds_each_querys_own_values() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    people(&mut s).await;
+    let kept = db.engine().cached_query_texts();
+    assert_eq!(names(&mut s, Person::height.le(160)).await, ["Ada", "Bob"]);
+    assert_eq!(db.engine().cached_query_texts(), kept + 1);
+    assert_eq!(names(&mut s, Person::height.le(170)).await, ["Ada", "Bob", "Cy"]);
+    assert_eq!(names(&mut s, Person::height.le(140)).await, Vec::<String>::new());
+    assert_eq!(db.engine().cached_query_texts(), kept + 1);
+    let within = |low: i32, high: i32| Person::height.ge(low).and(Person::height.le(high));
+    assert_eq!(names(&mut s, within(160, 160)).await, ["Bob"]);
+    assert_eq!(db.engine().cached_query_texts(), kept + 1);
+    assert_eq!(names(&mut s, within(155, 175)).await, ["Bob", "Cy"]);
+    assert_eq!(db.engine().cached_query_texts(), kept + 2);
+    assert_eq!(names(&mut s, within(170, 170)).await, ["Cy"]);
+    assert_eq!(names(&mut s, within(175, 155)).await, Vec::<String>::new());
+    assert_eq!(names(&mut s, within(150, 160)).await, ["Ada", "Bob"]);
+    // Another column, operator, type or clause is another shape.
+    assert_eq!(names(&mut s, Person::name.le("Bob")).await, ["Ada", "Bob"]);
+    assert_eq!(names(&mut s, Person::height.lt(160)).await, ["Ada"]);
+    let two = s.query::<Person>().filter(Person::height.le(170)).order_by(Person::name.desc()).limit(2);
+    let two: Vec<_> = two.all().await.unwrap().into_iter().map(|h| s[h].name.clone()).collect();
+    assert_eq!(two, ["Cy", "Bob"]);
+    assert_eq!(db.engine().cached_query_texts(), kept + 5);
+    let one = s.query::<Person>().filter(Person::height.le(150)).order_by(Person::name.desc()).limit(3);
+    let one: Vec<_> = one.all().await.unwrap().into_iter().map(|h| s[h].name.clone()).collect();
+    assert_eq!(one, ["Ada"]);
+    assert_eq!(db.engine().cached_query_texts(), kept + 5);
+}
+
 #[tokio::test]
 async fn order_limit_and_offset() {
     let db = setup().await;

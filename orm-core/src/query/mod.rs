@@ -8,6 +8,9 @@ pub mod insert;
 mod joined;
 pub mod scope;
 pub mod select;
+pub(crate) mod shape;
+
+use std::any::TypeId;
 
 use crate::error::{Error, Result};
 use crate::loader::{collection_order, LoadNode};
@@ -347,21 +350,50 @@ impl<'s, T: Model, F> Query<'s, T, F> {
 
     async fn run(mut self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
         let joined = joined_plan(T::TABLE, &self.loads);
-        let select = self.select(limit, &joined)?;
-        if self.lock.is_some() {
-            self.session.begin().await?;
-        }
-        let statement = Statement::Select(Box::new(select));
-        // Rows of one table are distinct by key (joins without eager loading
-        // select the keys grouped); joined loads repeat a root per related
-        // row, and return each root once.
-        let slots = if joined.is_empty() {
-            self.session.fetch_objects::<T>(statement).await?
+        let slots = if joined.is_empty() && self.joins.is_empty() && self.lock.is_none() {
+            self.fetch_plain(limit).await?
         } else {
-            self.session.load_joined::<T>(statement, &joined).await?
+            let select = self.select(limit, &joined)?;
+            if self.lock.is_some() {
+                self.session.begin().await?;
+            }
+            let statement = Statement::Select(Box::new(select));
+            // Rows of one table are distinct by key (joins without eager
+            // loading select the keys grouped); joined loads repeat a root per
+            // related row, and return each root once.
+            if joined.is_empty() {
+                self.session.fetch_objects::<T>(statement).await?
+            } else {
+                self.session.load_joined::<T>(statement, &joined).await?
+            }
         };
         self.session.run_selectin(&slots, &self.loads).await?;
         Ok(slots.into_iter().map(|i| Handle::new(i, self.session.id)).collect())
+    }
+
+    /// Runs a plain query (no joins, no lock, no joined eager load): its
+    /// text is the engine's for its shape when it has one
+    /// ([`shape`](self::shape)), and is kept for the shape the first time
+    /// the rendered parameters show the order they are bound in.
+    async fn fetch_plain(&mut self, limit: Option<i64>) -> Result<Vec<u32>> {
+        let shape =
+            shape::Shape::of(TypeId::of::<T>(), &self.filters, &self.order, limit.is_some(), self.offset.is_some());
+        let texts = self.session.statement_texts();
+        if let Some(text) = shape.as_ref().and_then(|shape| texts.query(shape.tokens())) {
+            let (filters, order) = (std::mem::take(&mut self.filters), std::mem::take(&mut self.order));
+            let params = shape::parameters(filters, order, limit, self.offset);
+            return self.session.fetch_objects_sql::<T>(&text, &params).await;
+        }
+        let walked =
+            shape.as_ref().map(|_| shape::parameters(self.filters.clone(), self.order.clone(), limit, self.offset));
+        let select = self.parent_select(limit, false)?;
+        let sql = self.session.render(Statement::Select(Box::new(select)));
+        if let (Some(shape), Some(walked)) = (shape, walked) {
+            if walked == sql.params && shape::all_distinct(&walked) {
+                self.session.statement_texts().keep_query(shape.tokens(), &sql.text);
+            }
+        }
+        self.session.fetch_objects_sql::<T>(&sql.text, &sql.params).await
     }
 
     /// Returns every matching row.

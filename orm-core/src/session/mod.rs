@@ -709,6 +709,11 @@ impl Session {
         self.connector.dialect().render(statement)
     }
 
+    /// The statement texts the engine keeps.
+    pub(crate) fn statement_texts(&self) -> &StatementTexts {
+        self.connector.statement_texts()
+    }
+
     /// Runs a query in the session's transaction, after an autoflush.
     pub(crate) async fn fetch_statement(&mut self, statement: Statement) -> Result<Rows> {
         self.autoflush().await?;

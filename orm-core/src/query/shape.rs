@@ -1,0 +1,331 @@
+//! The shape of a plain query of one model's rows (no joins, no lock, no
+//! joined eager load): everything its SQL text depends on, so that a
+//! session looks the text up (`StatementTexts::query`) instead of building
+//! the statement and rendering it, as SQLAlchemy's compiled cache does.
+//!
+//! A dialect renders every value as a parameter, cast by the value's type,
+//! so two queries of one shape have one text and differ only in their
+//! parameters. A shape describes only the kinds of expressions whose text
+//! is fixed that way; a query with any other (a subquery, verbatim SQL, an
+//! alias built at run time, an interval) is rendered every time.
+
+use std::any::TypeId;
+
+use crate::statement::{BinaryOp, Expr, Function, Name, Nulls, OrderTerm};
+use crate::value::{SqlType, Value};
+
+/// The most tokens a shape holds; a larger query is rendered every time.
+const MAX_TOKENS: usize = 32;
+
+/// One part of a shape, in the order the renderer meets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Token {
+    /// The model whose columns and table the query reads.
+    Model(TypeId),
+    /// How many filters, how many sort terms, and whether there are a
+    /// limit and an offset.
+    Clauses {
+        filters: usize,
+        order: usize,
+        limit: bool,
+        offset: bool,
+    },
+    /// A column of a table under its own name.
+    Column {
+        table: &'static str,
+        name: &'static str,
+    },
+    /// A parameter cast to the value's type (none for NULL).
+    Param(Option<SqlType>),
+    /// An array parameter, cast to an array of its element type.
+    ArrayParam(SqlType),
+    /// A parameter cast to a given type, whatever its value.
+    TypedParam(SqlType),
+    Binary(BinaryOp),
+    Like {
+        case_insensitive: bool,
+    },
+    IsNull {
+        negated: bool,
+    },
+    InArray,
+    Between,
+    Call {
+        function: Function,
+        args: usize,
+    },
+    Case {
+        whens: usize,
+        otherwise: bool,
+    },
+    Tuple(usize),
+    And(usize),
+    Or(usize),
+    Not,
+    /// A sort term's direction and place for NULLs.
+    Sort {
+        descending: bool,
+        nulls: Option<Nulls>,
+    },
+}
+
+/// The shape of a plain query: its tokens, kept on the stack.
+pub(crate) struct Shape {
+    tokens: [Token; MAX_TOKENS],
+    len: usize,
+}
+
+impl Shape {
+    /// The shape of a query of `model` with `filters` (joined with AND),
+    /// sorted by `order`, with a limit and an offset if asked; `None` when
+    /// a part is of a kind a shape does not describe, or the query is too
+    /// large.
+    pub(crate) fn of(model: TypeId, filters: &[Expr], order: &[OrderTerm], limit: bool, offset: bool) -> Option<Shape> {
+        // Any token fills the unused places; only the first `len` count.
+        let mut shape = Shape { tokens: [Token::Not; MAX_TOKENS], len: 0 };
+        shape.push(Token::Model(model))?;
+        shape.push(Token::Clauses { filters: filters.len(), order: order.len(), limit, offset })?;
+        for filter in filters {
+            shape.expr(filter)?;
+        }
+        for term in order {
+            shape.push(Token::Sort { descending: term.descending, nulls: term.nulls })?;
+            shape.expr(&term.expr)?;
+        }
+        Some(shape)
+    }
+
+    pub(crate) fn tokens(&self) -> &[Token] {
+        &self.tokens[..self.len]
+    }
+
+    fn push(&mut self, token: Token) -> Option<()> {
+        *self.tokens.get_mut(self.len)? = token;
+        self.len += 1;
+        Some(())
+    }
+
+    fn exprs(&mut self, exprs: &[Expr]) -> Option<()> {
+        exprs.iter().try_for_each(|e| self.expr(e))
+    }
+
+    fn expr(&mut self, expr: &Expr) -> Option<()> {
+        match expr {
+            Expr::Column { table: Name::Borrowed(table), name } => self.push(Token::Column { table, name }),
+            Expr::Value(value) => self.push(param_token(value)),
+            Expr::TypedValue(_, ty) => self.push(Token::TypedParam(*ty)),
+            Expr::Binary { op, lhs, rhs } => {
+                self.push(Token::Binary(*op))?;
+                self.expr(lhs)?;
+                self.expr(rhs)
+            }
+            Expr::Like { expr, pattern, case_insensitive } => {
+                self.push(Token::Like { case_insensitive: *case_insensitive })?;
+                self.expr(expr)?;
+                self.expr(pattern)
+            }
+            Expr::IsNull { expr, negated } => {
+                self.push(Token::IsNull { negated: *negated })?;
+                self.expr(expr)
+            }
+            Expr::InArray { expr, array } => {
+                self.push(Token::InArray)?;
+                self.expr(expr)?;
+                self.push(param_token(array))
+            }
+            Expr::Between { expr, low, high } => {
+                self.push(Token::Between)?;
+                self.expr(expr)?;
+                self.expr(low)?;
+                self.expr(high)
+            }
+            Expr::Call { function, args } => {
+                self.push(Token::Call { function: *function, args: args.len() })?;
+                self.exprs(args)
+            }
+            Expr::Case { whens, otherwise } => {
+                self.push(Token::Case { whens: whens.len(), otherwise: otherwise.is_some() })?;
+                for (condition, result) in whens {
+                    self.expr(condition)?;
+                    self.expr(result)?;
+                }
+                otherwise.as_deref().map_or(Some(()), |e| self.expr(e))
+            }
+            Expr::Tuple(items) => {
+                self.push(Token::Tuple(items.len()))?;
+                self.exprs(items)
+            }
+            Expr::And(all) => {
+                self.push(Token::And(all.len()))?;
+                self.exprs(all)
+            }
+            Expr::Or(any) => {
+                self.push(Token::Or(any.len()))?;
+                self.exprs(any)
+            }
+            Expr::Not(inner) => {
+                self.push(Token::Not)?;
+                self.expr(inner)
+            }
+            Expr::Column { table: Name::Owned(_), .. }
+            | Expr::Bare(_)
+            | Expr::AllColumns(_)
+            | Expr::Labeled { .. }
+            | Expr::Verbatim(_)
+            | Expr::InSubquery { .. }
+            | Expr::Exists { .. }
+            | Expr::Subquery(_)
+            | Expr::Interval(_)
+            | Expr::Excluded(_) => None,
+        }
+    }
+}
+
+/// The token of a parameter holding `value`: its cast is all its text.
+fn param_token(value: &Value) -> Token {
+    match value {
+        Value::Array(element, _) => Token::ArrayParam(*element),
+        other => Token::Param(other.sql_type()),
+    }
+}
+
+/// The parameters of a plain query's parts, moved out of them in the order
+/// the statement binds them: the filters', the sort terms', the limit, the
+/// offset. Walks the expressions as [`Shape::of`] does.
+pub(crate) fn parameters(
+    filters: Vec<Expr>,
+    order: Vec<OrderTerm>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> Vec<Value> {
+    let mut values = Vec::new();
+    for filter in filters {
+        take_values(filter, &mut values);
+    }
+    for term in order {
+        take_values(term.expr, &mut values);
+    }
+    values.extend(limit.map(Value::I64));
+    values.extend(offset.map(Value::I64));
+    values
+}
+
+fn take_values(expr: Expr, values: &mut Vec<Value>) {
+    match expr {
+        Expr::Value(value) | Expr::TypedValue(value, _) => values.push(value),
+        Expr::Binary { lhs, rhs, .. } => {
+            take_values(*lhs, values);
+            take_values(*rhs, values);
+        }
+        Expr::Like { expr, pattern, .. } => {
+            take_values(*expr, values);
+            take_values(*pattern, values);
+        }
+        Expr::IsNull { expr, .. } | Expr::Not(expr) => take_values(*expr, values),
+        Expr::InArray { expr, array } => {
+            take_values(*expr, values);
+            values.push(array);
+        }
+        Expr::Between { expr, low, high } => {
+            take_values(*expr, values);
+            take_values(*low, values);
+            take_values(*high, values);
+        }
+        Expr::Call { args: all, .. } | Expr::Tuple(all) | Expr::And(all) | Expr::Or(all) => {
+            all.into_iter().for_each(|e| take_values(e, values));
+        }
+        Expr::Case { whens, otherwise } => {
+            for (condition, result) in whens {
+                take_values(condition, values);
+                take_values(result, values);
+            }
+            if let Some(otherwise) = otherwise {
+                take_values(*otherwise, values);
+            }
+        }
+        // Not in a shape (`Shape::of` refuses them), or holding no value.
+        Expr::Column { .. }
+        | Expr::Bare(_)
+        | Expr::AllColumns(_)
+        | Expr::Labeled { .. }
+        | Expr::Verbatim(_)
+        | Expr::InSubquery { .. }
+        | Expr::Exists { .. }
+        | Expr::Subquery(_)
+        | Expr::Interval(_)
+        | Expr::Excluded(_) => {}
+    }
+}
+
+/// Whether no two of `values` are equal: then a rendered statement's
+/// parameters, compared with [`parameters`], show the order it binds them
+/// in, and its text can be kept for the shape.
+pub(crate) fn all_distinct(values: &[Value]) -> bool {
+    values.iter().enumerate().all(|(i, v)| values[i + 1..].iter().all(|w| v != w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statement::Expr;
+
+    fn id_le(n: i32) -> Expr {
+        Expr::binary(BinaryOp::Le, Expr::column("users", "id"), Expr::Value(Value::I32(n)))
+    }
+
+    #[test]
+    fn queries_that_differ_in_their_values_only_have_one_shape() {
+        let model = TypeId::of::<u8>();
+        let a = Shape::of(model, &[id_le(1)], &[], true, false).unwrap();
+        let b = Shape::of(model, &[id_le(500)], &[], true, false).unwrap();
+        assert_eq!(a.tokens(), b.tokens());
+    }
+
+    #[test]
+    fn what_the_text_depends_on_tells_shapes_apart() {
+        let model = TypeId::of::<u8>();
+        let shape = |filters: &[Expr], limit| Shape::of(model, filters, &[], limit, false).unwrap();
+        let base = shape(&[id_le(1)], false);
+        let wider = Expr::binary(BinaryOp::Le, Expr::column("users", "id"), Expr::Value(Value::I64(1)));
+        let null = Expr::binary(BinaryOp::Le, Expr::column("users", "id"), Expr::Value(Value::Null));
+        let other_column = Expr::binary(BinaryOp::Le, Expr::column("users", "age"), Expr::Value(Value::I32(1)));
+        let other_op = Expr::binary(BinaryOp::Lt, Expr::column("users", "id"), Expr::Value(Value::I32(1)));
+        for other in [
+            shape(&[wider], false),
+            shape(&[null], false),
+            shape(&[other_column], false),
+            shape(&[other_op], false),
+            shape(&[id_le(1)], true),
+            shape(&[id_le(1), id_le(2)], false),
+            Shape::of(TypeId::of::<u16>(), &[id_le(1)], &[], false, false).unwrap(),
+        ] {
+            assert_ne!(base.tokens(), other.tokens());
+        }
+    }
+
+    #[test]
+    fn parts_whose_text_is_not_fixed_by_their_kind_have_no_shape() {
+        let model = TypeId::of::<u8>();
+        let alias = Expr::Column { table: Name::Owned("u1".to_owned()), name: "id" };
+        assert!(Shape::of(model, &[Expr::Verbatim("true")], &[], false, false).is_none());
+        assert!(Shape::of(model, &[Expr::Interval(5)], &[], false, false).is_none());
+        assert!(Shape::of(model, &[alias], &[], false, false).is_none());
+        let many: Vec<Expr> = (0..MAX_TOKENS as i32).map(id_le).collect();
+        assert!(Shape::of(model, &many, &[], false, false).is_none());
+    }
+
+    #[test]
+    fn parameters_come_in_the_order_of_the_shape() {
+        let between = Expr::Between {
+            expr: Box::new(Expr::column("users", "id")),
+            low: Box::new(Expr::Value(Value::I32(2))),
+            high: Box::new(Expr::Value(Value::I32(3))),
+        };
+        let order = vec![OrderTerm { expr: Expr::Value(Value::I32(4)), descending: false, nulls: None }];
+        let values = parameters(vec![id_le(1), between], order, Some(5), Some(6));
+        let expected = [Value::I32(1), Value::I32(2), Value::I32(3), Value::I32(4), Value::I64(5), Value::I64(6)];
+        assert_eq!(values, expected);
+        assert!(all_distinct(&values));
+        assert!(!all_distinct(&[Value::I32(1), Value::I32(1)]));
+    }
+}
