@@ -665,7 +665,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orm_core::statement::Name;
+    use orm_core::statement::{Name, TimeUnit};
 
     #[test]
     fn parameter_numbers_are_decimal() {
@@ -683,40 +683,57 @@ mod tests {
         let select = |n: i32, text: &str, ints: Vec<Value>| {
             let year = Expr::column("movies", "year");
             let title = Expr::column("movies", "title");
-            let value = |v: Value| Box::new(Expr::Value(v));
+            let value = |v: Value| Expr::Value(v);
+            let call = |function, args| Expr::Call { function, args };
             let filter = Expr::And(vec![
-                Expr::Binary { op: BinaryOp::Le, lhs: Box::new(year.clone()), rhs: value(Value::I32(n)) },
+                Expr::binary(BinaryOp::Le, year.clone(), value(Value::I32(n))),
                 Expr::Like {
                     expr: Box::new(title.clone()),
-                    pattern: value(Value::Text(text.into())),
+                    pattern: Box::new(value(Value::Text(text.into()))),
                     case_insensitive: false,
                 },
                 Expr::Between {
                     expr: Box::new(year.clone()),
-                    low: value(Value::I32(n)),
-                    high: value(Value::I32(n + 1)),
+                    low: Box::new(value(Value::I32(n))),
+                    high: Box::new(value(Value::I32(n + 1))),
                 },
                 year.clone().in_array(Value::Array(SqlType::Integer, ints)),
                 Expr::Not(Box::new(Expr::Or(vec![
                     Expr::IsNull { expr: Box::new(title.clone()), negated: true },
                     Expr::TypedValue(Value::I32(n), SqlType::BigInt).equals(year.clone()),
+                    Expr::TypedValue(if n > 1 { Value::Null } else { Value::Text(text.into()) }, SqlType::Text)
+                        .equals(title.clone()),
+                    value(Value::Null).equals(title.clone()),
                 ]))),
-                Expr::Call { function: Function::Lower, args: vec![title.clone()] }
-                    .equals(Expr::Value(Value::Text(text.into()))),
+                call(Function::Lower, vec![title.clone()]).equals(value(Value::Text(text.into()))),
+                Expr::binary(BinaryOp::Gt, call(Function::Count, vec![]), value(Value::I64(n.into()))),
+                call(Function::Extract(TimeUnit::Year), vec![year.clone()])
+                    .equals(call(Function::DateTrunc(TimeUnit::Day), vec![value(Value::Text(text.into()))])),
+                Expr::binary(
+                    BinaryOp::Concat,
+                    Expr::binary(BinaryOp::Add, year.clone(), value(Value::I32(n))),
+                    value(Value::Text(text.into())),
+                )
+                .equals(title.clone()),
                 Expr::Case {
-                    whens: vec![(year.clone().equals(Expr::Value(Value::I32(n))), Expr::Value(Value::Bool(true)))],
-                    otherwise: Some(Box::new(Expr::Value(Value::Bool(false)))),
+                    whens: vec![(year.clone().equals(value(Value::I32(n))), value(Value::Bool(true)))],
+                    otherwise: Some(Box::new(value(Value::Bool(false)))),
                 }
-                .equals(Expr::Value(Value::Bool(n > 0))),
+                .equals(value(Value::Bool(n > 1_000))),
                 Expr::Tuple(vec![year.clone(), title.clone()])
-                    .equals(Expr::Tuple(vec![Expr::Value(Value::I32(n)), Expr::Value(Value::Text(text.into()))])),
+                    .equals(Expr::Tuple(vec![value(Value::I32(n)), value(Value::Text(text.into()))])),
             ]);
-            let order_by = vec![OrderTerm { expr: title, descending: n > 0, nulls: Some(Nulls::Last) }];
-            let limit = Some(Expr::Value(Value::I64(i64::from(n))));
-            let select = Select { items: vec![year], filter: Some(filter), order_by, limit, ..Select::default() };
+            let order_by = vec![
+                OrderTerm { expr: title, descending: true, nulls: Some(Nulls::Last) },
+                OrderTerm { expr: year.clone(), descending: false, nulls: Some(Nulls::First) },
+            ];
+            let (limit, offset) = (Some(value(Value::I64(n.into()))), Some(value(Value::I64(2 * i64::from(n)))));
+            let select =
+                Select { items: vec![year], filter: Some(filter), order_by, limit, offset, ..Select::default() };
             render(Statement::Select(Box::new(select)))
         };
-        let (a, b) = (select(1, "a", vec![]), select(2_000, "b'; --", vec![Value::I32(1), Value::I32(2)]));
+        let a = select(1, "a", vec![]);
+        let b = select(2_000, "b'; --", vec![Value::I32(1), Value::I32(2)]);
         assert_eq!(a.text, b.text);
         assert_ne!(a.params, b.params);
     }

@@ -11,6 +11,7 @@ pub mod select;
 pub(crate) mod shape;
 
 use std::any::TypeId;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::loader::{collection_order, LoadNode};
@@ -58,6 +59,30 @@ struct JoinStep {
     owner: &'static TableMeta,
     relation: &'static RelationMeta,
     kind: JoinKind,
+}
+
+/// The SELECT of every column of `table`'s rows, with `filters` (joined
+/// with AND), sorted by `order`, paged by `limit` and `offset`, locked by
+/// `lock`: a plain query's whole statement, and a joined one's start.
+fn plain_select(
+    table: &'static TableMeta,
+    filters: Vec<statement::Expr>,
+    order: Vec<OrderTerm>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    lock: Option<Lock>,
+) -> statement::Select {
+    let name = Name::Borrowed(table.name);
+    statement::Select {
+        items: statement::columns_of(table, &name).collect(),
+        from: Some(Source::table(table)),
+        filter: statement::Expr::all(filters),
+        order_by: order,
+        limit: limit.map(|n| statement::Expr::Value(Value::I64(n))),
+        offset: offset.map(|n| statement::Expr::Value(Value::I64(n))),
+        lock,
+        ..Default::default()
+    }
 }
 
 /// The names the sort values of a joined query take in its key subquery.
@@ -249,21 +274,12 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// outer query of a joined eager load).
     fn parent_select(&mut self, limit: Option<i64>, sort_columns: bool) -> Result<statement::Select> {
         let table = T::TABLE;
-        let name = Name::Borrowed(table.name);
-        let mut select = statement::Select {
-            items: statement::columns_of(table, &name).collect(),
-            from: Some(Source::table(table)),
-            limit: limit.map(|n| statement::Expr::Value(Value::I64(n))),
-            offset: self.offset.map(|n| statement::Expr::Value(Value::I64(n))),
-            lock: self.lock,
-            ..Default::default()
-        };
         if self.joins.is_empty() {
             // Taken, not cloned: `run` consumes the query.
-            select.filter = statement::Expr::all(std::mem::take(&mut self.filters));
-            select.order_by = std::mem::take(&mut self.order);
-            return Ok(select);
+            let (filters, order) = (std::mem::take(&mut self.filters), std::mem::take(&mut self.order));
+            return Ok(plain_select(table, filters, order, limit, self.offset, self.lock));
         }
+        let mut select = plain_select(table, Vec::new(), Vec::new(), limit, self.offset, self.lock);
         if self.order.len() > SORT_ALIASES.len() {
             return Err(Error::InvalidStatement {
                 model: table.model,
@@ -351,7 +367,8 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     async fn run(mut self, limit: Option<i64>) -> Result<Vec<Handle<T>>> {
         let joined = joined_plan(T::TABLE, &self.loads);
         let slots = if joined.is_empty() && self.joins.is_empty() && self.lock.is_none() {
-            self.fetch_plain(limit).await?
+            let (text, params) = self.plain_sql(limit)?;
+            self.session.fetch_objects_sql::<T>(&text, &params).await?
         } else {
             let select = self.select(limit, &joined)?;
             if self.lock.is_some() {
@@ -371,29 +388,38 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         Ok(slots.into_iter().map(|i| Handle::new(i, self.session.id)).collect())
     }
 
-    /// Runs a plain query (no joins, no lock, no joined eager load): its
-    /// text is the engine's for its shape when it has one
-    /// ([`shape`](self::shape)), and is kept for the shape the first time
-    /// the rendered parameters show the order they are bound in.
-    async fn fetch_plain(&mut self, limit: Option<i64>) -> Result<Vec<u32>> {
-        let shape =
-            shape::Shape::of(TypeId::of::<T>(), &self.filters, &self.order, limit.is_some(), self.offset.is_some());
+    /// The text and parameters of a plain query (no joins, no lock, no
+    /// joined eager load): the engine's text for the query's shape when it
+    /// keeps one ([`shape`](self::shape)). Otherwise the statement is
+    /// rendered, and its text kept for the shape once a second rendering,
+    /// with each value replaced by its place in the walk, shows that the
+    /// statement binds the values in the walk's order. Not async, so that
+    /// `run`'s future holds none of this across its awaits.
+    fn plain_sql(&mut self, limit: Option<i64>) -> Result<(Arc<str>, Vec<Value>)> {
+        let offset = self.offset;
+        let shape = shape::Shape::of(TypeId::of::<T>(), &self.filters, &self.order, limit.is_some(), offset.is_some());
         let texts = self.session.statement_texts();
-        if let Some(text) = shape.as_ref().and_then(|shape| texts.query(shape.tokens())) {
-            let (filters, order) = (std::mem::take(&mut self.filters), std::mem::take(&mut self.order));
-            let params = shape::parameters(filters, order, limit, self.offset);
-            return self.session.fetch_objects_sql::<T>(&text, &params).await;
+        if let Some(shape) = &shape {
+            if let Some(text) = texts.query(shape.tokens()) {
+                let (filters, order) = (std::mem::take(&mut self.filters), std::mem::take(&mut self.order));
+                return Ok((text, shape::parameters(filters, order, limit, offset)));
+            }
         }
-        let walked =
-            shape.as_ref().map(|_| shape::parameters(self.filters.clone(), self.order.clone(), limit, self.offset));
+        let probe = shape.as_ref().filter(|_| texts.keeps_more_queries()).map(|_| {
+            let (filters, order, places) = shape::placed(&self.filters, &self.order);
+            let next = places + i64::from(limit.is_some());
+            let probe = plain_select(T::TABLE, filters, order, limit.map(|_| places), offset.map(|_| next), None);
+            let count = next + i64::from(offset.is_some());
+            (self.session.render(Statement::Select(Box::new(probe))), count)
+        });
         let select = self.parent_select(limit, false)?;
         let sql = self.session.render(Statement::Select(Box::new(select)));
-        if let (Some(shape), Some(walked)) = (shape, walked) {
-            if walked == sql.params && shape::all_distinct(&walked) {
+        if let (Some(shape), Some((probe, count))) = (shape, probe) {
+            if shape::binds_in_walk_order(&probe.params, count) {
                 self.session.statement_texts().keep_query(shape.tokens(), &sql.text);
             }
         }
-        self.session.fetch_objects_sql::<T>(&sql.text, &sql.params).await
+        Ok((sql.text.into(), sql.params))
     }
 
     /// Returns every matching row.

@@ -53,8 +53,17 @@ impl StatementTexts {
         self.queries.read().unwrap_or_else(PoisonError::into_inner).get(shape).cloned()
     }
 
+    /// Whether a text for one more shape of plain query would be kept:
+    /// fewer than [`MAX_QUERY_SHAPES`] are. When not, a query of a new
+    /// shape is only rendered.
+    pub(crate) fn keeps_more_queries(&self) -> bool {
+        self.query_shapes() < MAX_QUERY_SHAPES
+    }
+
     /// Keeps `text` for plain queries of `shape`, unless
-    /// [`MAX_QUERY_SHAPES`] are kept already.
+    /// [`MAX_QUERY_SHAPES`] are kept already. There is no eviction: an
+    /// application's plain queries are as many as the places in its code
+    /// that build them.
     pub(crate) fn keep_query(&self, shape: &[Token], text: &str) {
         let mut queries = self.queries.write().unwrap_or_else(PoisonError::into_inner);
         if queries.len() < MAX_QUERY_SHAPES {
