@@ -61,6 +61,24 @@ struct JoinStep {
     kind: JoinKind,
 }
 
+/// The text of a plain query: the one the engine keeps for its shape, or
+/// rendered for this run only.
+enum PlainText {
+    Kept(Arc<str>),
+    Rendered(String),
+}
+
+impl std::ops::Deref for PlainText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            PlainText::Kept(text) => text,
+            PlainText::Rendered(text) => text,
+        }
+    }
+}
+
 /// The SELECT of every column of `table`'s rows, with `filters` (joined
 /// with AND), sorted by `order`, paged by `limit` and `offset`, locked by
 /// `lock`: a plain query's whole statement, and a joined one's start.
@@ -395,14 +413,14 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     /// with each value replaced by its place in the walk, shows that the
     /// statement binds the values in the walk's order. Not async, so that
     /// `run`'s future holds none of this across its awaits.
-    fn plain_sql(&mut self, limit: Option<i64>) -> Result<(Arc<str>, Vec<Value>)> {
+    fn plain_sql(&mut self, limit: Option<i64>) -> Result<(PlainText, Vec<Value>)> {
         let offset = self.offset;
         let shape = shape::Shape::of(TypeId::of::<T>(), &self.filters, &self.order, limit.is_some(), offset.is_some());
         let texts = self.session.statement_texts();
         if let Some(shape) = &shape {
             if let Some(text) = texts.query(shape.tokens()) {
                 let (filters, order) = (std::mem::take(&mut self.filters), std::mem::take(&mut self.order));
-                return Ok((text, shape::parameters(filters, order, limit, offset)));
+                return Ok((PlainText::Kept(text), shape::parameters(filters, order, limit, offset)));
             }
         }
         let probe = shape.as_ref().filter(|_| texts.keeps_more_queries()).map(|_| {
@@ -415,11 +433,14 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         let select = self.parent_select(limit, false)?;
         let sql = self.session.render(Statement::Select(Box::new(select)));
         if let (Some(shape), Some((probe, count))) = (shape, probe) {
-            if shape::binds_in_walk_order(&probe.params, count) {
-                self.session.statement_texts().keep_query(shape.tokens(), &sql.text);
+            // One parameter per value, as the probe had.
+            if shape::binds_in_walk_order(&probe.params, count) && sql.params.len() == probe.params.len() {
+                let text: Arc<str> = sql.text.into();
+                self.session.statement_texts().keep_query(shape.tokens(), text.clone());
+                return Ok((PlainText::Kept(text), sql.params));
             }
         }
-        Ok((sql.text.into(), sql.params))
+        Ok((PlainText::Rendered(sql.text), sql.params))
     }
 
     /// Returns every matching row.

@@ -64,10 +64,10 @@ impl StatementTexts {
     /// [`MAX_QUERY_SHAPES`] are kept already. There is no eviction: an
     /// application's plain queries are as many as the places in its code
     /// that build them.
-    pub(crate) fn keep_query(&self, shape: &[Token], text: &str) {
+    pub(crate) fn keep_query(&self, shape: &[Token], text: Arc<str>) {
         let mut queries = self.queries.write().unwrap_or_else(PoisonError::into_inner);
         if queries.len() < MAX_QUERY_SHAPES {
-            queries.entry(shape.into()).or_insert_with(|| text.into());
+            queries.entry(shape.into()).or_insert(text);
         }
     }
 }
