@@ -424,11 +424,9 @@ impl<'s, T: Model, F> Query<'s, T, F> {
             }
         }
         let probe = shape.as_ref().filter(|_| texts.keeps_more_queries()).map(|_| {
-            let (filters, order, places) = shape::placed(&self.filters, &self.order);
-            let next = places + i64::from(limit.is_some());
-            let probe = plain_select(T::TABLE, filters, order, limit.map(|_| places), offset.map(|_| next), None);
-            let count = next + i64::from(offset.is_some());
-            (self.session.render(Statement::Select(Box::new(probe))), count)
+            let places = shape::placed(&self.filters, &self.order, limit.is_some(), offset.is_some());
+            let probe = plain_select(T::TABLE, places.filters, places.order, places.limit, places.offset, None);
+            (self.session.render(Statement::Select(Box::new(probe))), places.count)
         });
         let select = self.parent_select(limit, false)?;
         let sql = self.session.render(Statement::Select(Box::new(select)));

@@ -194,50 +194,66 @@ fn param_token(value: &Value) -> Token {
 /// a statement of a kept text binds them in (`Query::plain_sql` checks it
 /// before keeping a text).
 pub(crate) fn parameters(
-    filters: Vec<Expr>,
-    order: Vec<OrderTerm>,
+    mut filters: Vec<Expr>,
+    mut order: Vec<OrderTerm>,
     limit: Option<i64>,
     offset: Option<i64>,
 ) -> Vec<Value> {
     let mut values = Vec::new();
-    let mut take = |value: &mut Value| values.push(std::mem::take(value));
-    for mut filter in filters {
-        for_each_value(&mut filter, &mut take);
-    }
-    for mut term in order {
-        for_each_value(&mut term.expr, &mut take);
-    }
+    for_each_part_value(&mut filters, &mut order, &mut |value| values.push(std::mem::take(value)));
     values.extend(limit.map(Value::I64));
     values.extend(offset.map(Value::I64));
     values
 }
 
-/// Copies of a plain query's filters and sort terms with each value
-/// replaced by its place in the walk (`Value::I64(0)`, `1`, ..), and the
-/// number of places: rendered, they show which place each parameter comes
-/// from ([`binds_in_walk_order`]).
-pub(crate) fn placed(filters: &[Expr], order: &[OrderTerm]) -> (Vec<Expr>, Vec<OrderTerm>, i64) {
-    let (mut filters, mut order) = (filters.to_vec(), order.to_vec());
-    let mut places = 0;
-    let mut place = |value: &mut Value| {
-        *value = Value::I64(places);
-        places += 1;
-    };
-    for filter in &mut filters {
-        for_each_value(filter, &mut place);
-    }
-    for term in &mut order {
-        for_each_value(&mut term.expr, &mut place);
-    }
-    (filters, order, places)
+/// A plain query's parts with each value replaced by its place in the
+/// order [`parameters`] gives them (`Value::I64(0)`, `1`, ..): rendered,
+/// they show which place each parameter comes from
+/// ([`binds_in_walk_order`]).
+pub(crate) struct Placed {
+    pub(crate) filters: Vec<Expr>,
+    pub(crate) order: Vec<OrderTerm>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) offset: Option<i64>,
+    /// How many places there are.
+    pub(crate) count: i64,
 }
 
-/// Whether the parameters of a statement rendered from [`placed`] parts
-/// (the limit and the offset, if any, taking the next places) are the
-/// places in order, `count` of them: then the statement binds the values
-/// in the order [`parameters`] gives them.
+/// Copies of a plain query's filters and sort terms, and a limit and an
+/// offset if it has them, each value replaced by its place ([`Placed`]).
+pub(crate) fn placed(filters: &[Expr], order: &[OrderTerm], limit: bool, offset: bool) -> Placed {
+    let (mut filters, mut order) = (filters.to_vec(), order.to_vec());
+    let mut count = 0;
+    for_each_part_value(&mut filters, &mut order, &mut |value| {
+        *value = Value::I64(count);
+        count += 1;
+    });
+    let mut next_place = |present: bool| {
+        present.then(|| {
+            count += 1;
+            count - 1
+        })
+    };
+    let (limit, offset) = (next_place(limit), next_place(offset));
+    Placed { filters, order, limit, offset, count }
+}
+
+/// Whether the parameters of a statement rendered from [`Placed`] parts are
+/// the places in order, `count` of them: then the statement binds the
+/// values in the order [`parameters`] gives them.
 pub(crate) fn binds_in_walk_order(params: &[Value], count: i64) -> bool {
     params.len() as i64 == count && params.iter().zip(0..).all(|(value, place)| *value == Value::I64(place))
+}
+
+/// Calls `f` on each value of a plain query's filters, then of its sort
+/// terms, in the order the renderer binds them.
+fn for_each_part_value(filters: &mut [Expr], order: &mut [OrderTerm], f: &mut impl FnMut(&mut Value)) {
+    for filter in filters {
+        for_each_value(filter, f);
+    }
+    for term in order {
+        for_each_value(&mut term.expr, f);
+    }
 }
 
 /// Calls `f` on each value of `expr`, in the order the renderer binds them.
@@ -337,9 +353,9 @@ mod tests {
             high: Box::new(Expr::Value(Value::I32(3))),
         };
         let order = vec![OrderTerm { expr: Expr::Value(Value::I32(4)), descending: false, nulls: None }];
-        let (placed_filters, placed_order, places) = placed(&[id_le(1), between.clone()], &order);
-        assert_eq!(places, 4);
-        let placed_values = parameters(placed_filters, placed_order, Some(places), None);
+        let places = placed(&[id_le(1), between.clone()], &order, true, false);
+        assert_eq!((places.limit, places.offset, places.count), (Some(4), None, 5));
+        let placed_values = parameters(places.filters, places.order, places.limit, places.offset);
         assert!(binds_in_walk_order(&placed_values, 5));
         assert!(!binds_in_walk_order(&placed_values, 4));
         assert!(!binds_in_walk_order(&[Value::I64(1), Value::I64(0)], 2));
