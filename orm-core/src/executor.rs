@@ -129,14 +129,40 @@ pub struct CopyRows<'a> {
     /// never run, only prepared, so that the connection learns the
     /// columns' types as the database has them.
     pub columns: &'a str,
+    /// The query that reserves the rows' generated keys, when their table
+    /// has one.
+    pub keys: Option<KeyReservation<'a>>,
     /// The rows, lent one at a time.
     pub rows: &'a mut dyn CopySource,
 }
 
 impl std::fmt::Debug for CopyRows<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CopyRows").field("sql", &self.sql).field("rows", &self.rows.row_count()).finish()
+        f.debug_struct("CopyRows")
+            .field("sql", &self.sql)
+            .field("keys", &self.keys.as_ref().map(|k| k.sql))
+            .field("rows", &self.rows.row_count())
+            .finish()
     }
+}
+
+/// The query that reserves the keys of a COPY's rows
+/// ([`Statement::ReserveKeys`](crate::statement::Statement::ReserveKeys)),
+/// and the column they go in.
+///
+/// The connection sends it first, always, and writes the rows while the
+/// database answers: in each row, the key column holds a value of the
+/// key's type that stands in for the key. It hands the answer to
+/// [`CopySource::take_keys`], and writes the keys it returns over those
+/// values, row by row, before it sends the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyReservation<'a> {
+    /// The query's text.
+    pub sql: &'a str,
+    /// Its parameters.
+    pub params: &'a [Value],
+    /// The key's column, counted from 0.
+    pub column: usize,
 }
 
 /// The rows of a COPY, handed to the connection one at a time: a large
@@ -153,6 +179,17 @@ pub trait CopySource: Send {
     /// each, and stops at the first call that returns `false` (a value
     /// the connection cannot write: the rows then go to an INSERT).
     fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool);
+
+    /// Takes the answer to the [`KeyReservation`] and returns the keys, one
+    /// per row, in the rows' order; `None` when there was nothing to
+    /// reserve from (the column has no sequence of its own): the COPY is
+    /// then not sent, and the rows go to an INSERT.
+    fn take_keys(&mut self, reserved: Rows) -> Result<Option<&[Value]>>;
+
+    /// Called once every row and the end of the COPY have gone out, before
+    /// the database's answer is awaited: what the source does here runs
+    /// while the database takes the rows. An error here is the COPY's.
+    fn rows_sent(&mut self) -> Result<()>;
 }
 
 /// One database connection, checked out of a pool.
@@ -188,10 +225,13 @@ pub trait Connection: Send + Debug {
 
     /// Writes rows with the database's bulk-load protocol (PostgreSQL's
     /// binary `COPY .. FROM STDIN`): all of them in one statement, which
-    /// fails as a whole. Returns whether it wrote them: `false`, having sent
-    /// nothing, when it cannot write every value exactly as its column takes
-    /// it (a value of another type than the column's, or no such protocol):
-    /// the caller then INSERTs the rows.
+    /// fails as a whole, their keys reserved first when `copy.keys` says
+    /// how. Returns whether it wrote them: `false`, having sent nothing but
+    /// the reservation, when it cannot write every value exactly as its
+    /// column takes it (a value of another type than the column's, or no
+    /// such protocol), or when there was nothing to reserve keys from: the
+    /// caller then INSERTs the rows. `true` means the source's
+    /// [`rows_sent`](CopySource::rows_sent) ran.
     ///
     /// There is no default: a flush reserves the rows' keys before it calls
     /// this, so a connection that always answered `false` would cost every

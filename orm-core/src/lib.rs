@@ -21,7 +21,9 @@ pub mod __private;
 
 pub use dialect::Dialect;
 pub use error::{DbError, Error, OptionalExt, Result};
-pub use executor::{BoxFuture, Connection, Connector, CopyRows, CopySource, RawRow, RowFn, Rows, ValueRow};
+pub use executor::{
+    BoxFuture, Connection, Connector, CopyRows, CopySource, KeyReservation, RawRow, RowFn, Rows, ValueRow,
+};
 pub use loader::{Load, Strategy};
 pub use metadata::{ColumnMeta, Constraint, ForeignKeyMeta, ReferentialAction, TableMeta};
 pub use model::{Hook, Hooks, Model, RowReader};

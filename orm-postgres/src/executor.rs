@@ -265,40 +265,55 @@ impl PgConnection {
     }
 
     /// Writes rows with binary COPY (see [`Connection::copy_in`]), or
-    /// returns `false` when a value does not fit its column's type.
+    /// returns `false` when a value does not fit its column's type or no
+    /// key could be reserved. The rows are written while the database
+    /// reserves their keys, and the source's `rows_sent` runs while it
+    /// takes them: the client's work and the database's overlap.
     async fn run_copy_in(&mut self, copy: CopyRows<'_>) -> Result<bool> {
-        let Some(data) = self.copy_data(copy.columns, copy.rows).await? else { return Ok(false) };
+        let CopyRows { sql, columns, keys, rows } = copy;
+        let types = self.column_types(columns).await?;
+        let mut write = || match types.len() == rows.width() {
+            true => binary_copy(&mut *rows, &types, keys.map(|k| k.column)),
+            false => Ok(None),
+        };
+        let (reserved, data) = match keys {
+            Some(keys) => {
+                let (reserved, data) = while_awaiting(self.query(keys.sql, keys.params), write).await;
+                (Some(reserved?), data)
+            }
+            None => (None, write()),
+        };
+        let Some(mut data) = data.map_err(Error::Driver)? else {
+            // Perhaps learned before the table changed: afresh next time.
+            self.pooled().statements.remove(columns);
+            return Ok(false);
+        };
+        if let (Some(keys), Some(reserved)) = (keys, reserved) {
+            let Some(reserved) = rows.take_keys(reserved)? else { return Ok(false) };
+            data.put_keys(keys.column, reserved).map_err(Error::Driver)?;
+        }
         let started = self.engine.statement_started();
-        let (result, sent) = self.copy_once(copy.sql, data).await;
+        let (result, sent) = self.copy_once(sql, data.bytes, rows).await;
         if result.is_err() {
             // The types may be what failed it (the column changed since they
             // were learned): the next COPY learns them afresh.
-            self.pooled().statements.remove(copy.columns);
+            self.pooled().statements.remove(columns);
         }
-        self.log_sent(copy.sql, &[], started, &result, sent);
+        self.log_sent(sql, &[], started, &result, sent);
         result.map(|_| true)
     }
 
-    /// `rows` in binary COPY format ([`binary_copy`]), in the types the
-    /// database gives the query `columns` (learned by preparing it, once
-    /// per connection as every statement). `None` when a value does not
-    /// fit its column: a value of another type (an `i32` for a `bigint`
-    /// column) leaves the rows to an INSERT, which casts.
-    async fn copy_data(&mut self, columns: &str, rows: &mut dyn CopySource) -> Result<Option<bytes::BytesMut>> {
+    /// The types the database gives the query `columns`, learned by
+    /// preparing it, once per connection as every statement.
+    async fn column_types(&mut self, columns: &str) -> Result<Vec<Type>> {
         let described = self.prepared(columns).await?;
-        let types: Vec<Type> = described.columns().iter().map(|c| c.type_().clone()).collect();
-        let data = if types.len() == rows.width() { binary_copy(rows, &types).map_err(Error::Driver)? } else { None };
-        if data.is_none() {
-            // Perhaps learned before the table changed: afresh next time.
-            self.pooled().statements.remove(columns);
-        }
-        Ok(data)
+        Ok(described.columns().iter().map(|c| c.type_().clone()).collect())
     }
 
-    /// Starts the COPY (with the pending `BEGIN`), sends `data`, and waits
-    /// for the database to take it; returns the number of rows, and what
-    /// went out with it.
-    async fn copy_once(&mut self, sql: &str, data: bytes::BytesMut) -> (Result<u64>, Sent) {
+    /// Starts the COPY (with the pending `BEGIN`), sends `data`, runs the
+    /// source's `rows_sent` while the database takes it, and waits for the
+    /// database; returns the number of rows, and what went out with it.
+    async fn copy_once(&mut self, sql: &str, data: bytes::BytesMut, rows: &mut dyn CopySource) -> (Result<u64>, Sent) {
         /// The size of each message the rows go in.
         const CHUNK: usize = 64 * 1024;
         let statement = match self.prepared(sql).await {
@@ -316,7 +331,9 @@ impl PgConnection {
                 let chunk = data.split_to(data.len().min(CHUNK));
                 sink.feed(chunk).await.map_err(|e| this.error(e))?;
             }
-            sink.finish().await.map_err(|e| this.error(e))
+            let (finished, done) = while_awaiting(sink.finish(), || rows.rows_sent()).await;
+            let count = finished.map_err(|e| this.error(e))?;
+            done.map(|()| count)
         };
         this.pipelined(copy).await
     }
@@ -364,6 +381,26 @@ impl PgConnection {
             Ok(_) => tracing::debug!(target: "orm::sql", sql, params, values, elapsed_us),
         }
     }
+}
+
+/// Does `work` while `future` is under way: polls it once, which sends its
+/// request, lets the connection's task write that out, then does `work`
+/// and awaits the answer. The client's work then overlaps the database's.
+async fn while_awaiting<F: Future, R>(future: F, work: impl FnOnce() -> R) -> (F::Output, R) {
+    let future = maybe_done(future);
+    futures_util::pin_mut!(future);
+    std::future::poll_fn(|cx| {
+        let _ = future.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+    // On a runtime of one thread, the connection's task runs only when
+    // this one yields.
+    tokio::task::yield_now().await;
+    let done = work();
+    future.as_mut().await;
+    let Some(output) = future.take_output() else { unreachable!("an awaited future is done") };
+    (output, done)
 }
 
 /// Sends `sql` (`BEGIN`, `COMMIT`) when `send`.
@@ -489,5 +526,47 @@ impl Drop for PgConnection {
             drop(client);
             self.engine.close_overflow();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+
+    use super::while_awaiting;
+
+    #[tokio::test]
+    async fn the_work_runs_once_the_request_is_out_and_before_its_answer_is_awaited() {
+        let (request, requested) = oneshot::channel::<()>();
+        let (answer, answered) = oneshot::channel::<u32>();
+        let written = Arc::new(AtomicBool::new(false));
+        // Stands in for the connection's task, which writes out what a
+        // statement's first poll queued.
+        let connection = tokio::spawn({
+            let written = written.clone();
+            async move {
+                requested.await.unwrap();
+                written.store(true, Ordering::Relaxed);
+            }
+        });
+        let statement = async move {
+            request.send(()).unwrap();
+            answered.await.unwrap()
+        };
+        let work = || {
+            let seen = written.load(Ordering::Relaxed);
+            // Awaited before the work, the answer would never come.
+            answer.send(7).unwrap();
+            seen
+        };
+        let overlapped = tokio::time::timeout(Duration::from_secs(5), while_awaiting(statement, work));
+        let (answer, request_was_written) = overlapped.await.expect("the work runs before the answer is awaited");
+        assert_eq!(answer, 7);
+        assert!(request_was_written, "the connection's task ran before the work");
+        connection.await.unwrap();
     }
 }

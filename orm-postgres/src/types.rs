@@ -82,7 +82,8 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
 /// The rows of `rows`, one value per column of `types`, in PostgreSQL's
 /// binary COPY format, from its header to its trailer; `None` when a value
 /// does not fit its column's type: binary COPY takes each value in its
-/// column's own format, where an INSERT would cast.
+/// column's own format, where an INSERT would cast. With `keys_at`, where
+/// each row starts is kept, for [`CopyData::put_keys`].
 ///
 /// Written here rather than through tokio-postgres' `BinaryCopyInWriter`,
 /// whose future per row and driver type check per value (of text and
@@ -90,7 +91,11 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
 /// cost a COPY of 10,000 users about 540 instructions a row. A row of
 /// another length than `types` is an error, and a source that goes on
 /// after being told to stop is not written past that point.
-pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<Option<bytes::BytesMut>, BoxError> {
+pub(crate) fn binary_copy(
+    rows: &mut dyn CopySource,
+    types: &[Type],
+    keys_at: Option<usize>,
+) -> Result<Option<CopyData>, BoxError> {
     use bytes::BufMut;
     const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
     let mut out = bytes::BytesMut::with_capacity(SIGNATURE.len() + 10 + rows.row_count() * (2 + types.len() * 10));
@@ -100,10 +105,14 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
     out.put_i32(0);
     let fields = i16::try_from(types.len())?;
     let mut fitting = vec![None; types.len()];
+    let mut row_starts = Vec::with_capacity(if keys_at.is_some() { rows.row_count() } else { 0 });
     let mut written = Ok(true);
     rows.each_row(&mut |row| {
         if matches!(written, Ok(true)) {
             written = if row.len() == types.len() {
+                if keys_at.is_some() {
+                    row_starts.push(out.len());
+                }
                 out.put_i16(fields);
                 write_copy_row(row, types, &mut fitting, &mut out)
             } else {
@@ -116,7 +125,51 @@ pub(crate) fn binary_copy(rows: &mut dyn CopySource, types: &[Type]) -> Result<O
         return Ok(None);
     }
     out.put_i16(-1);
-    Ok(Some(out))
+    Ok(Some(CopyData { bytes: out, row_starts }))
+}
+
+/// The rows of a binary COPY, written, and where each row starts when
+/// their keys are still to come.
+#[derive(Debug)]
+pub(crate) struct CopyData {
+    pub(crate) bytes: bytes::BytesMut,
+    row_starts: Vec<usize>,
+}
+
+impl CopyData {
+    /// Writes `keys`, one per row, in order, over the values that stood in
+    /// for them in field `column` of each row: integers of the same type,
+    /// so of the same size.
+    pub(crate) fn put_keys(&mut self, column: usize, keys: &[Value]) -> Result<(), BoxError> {
+        if keys.len() != self.row_starts.len() {
+            return Err(format!("{} keys for a COPY of {} rows", keys.len(), self.row_starts.len()).into());
+        }
+        for (&row_start, key) in self.row_starts.iter().zip(keys) {
+            let field = field_at(&self.bytes, row_start, column).ok_or("a COPY row without its key field")?;
+            let bytes = &mut self.bytes[field];
+            match *key {
+                Value::I16(n) if bytes.len() == 2 => bytes.copy_from_slice(&n.to_be_bytes()),
+                Value::I32(n) if bytes.len() == 4 => bytes.copy_from_slice(&n.to_be_bytes()),
+                Value::I64(n) if bytes.len() == 8 => bytes.copy_from_slice(&n.to_be_bytes()),
+                _ => return Err(format!("a reserved key {key:?} of another type than its column's values").into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the bytes of field `column` are in the row of a binary COPY that
+/// starts at `row_start` (its field count, then each field's size and
+/// bytes); `None` past the data's end, or for a NULL.
+fn field_at(data: &[u8], row_start: usize, column: usize) -> Option<std::ops::Range<usize>> {
+    let size_at = |at: usize| Some(i32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?));
+    let mut at = row_start + 2;
+    for _ in 0..column {
+        at += 4 + usize::try_from(size_at(at)?).unwrap_or(0);
+    }
+    let size = usize::try_from(size_at(at)?).ok()?;
+    let start = at + 4;
+    data.get(start..start + size).map(|_| start..start + size)
 }
 
 /// Writes the fields of one row of a binary COPY, each its size and its
@@ -876,12 +929,45 @@ mod tests {
                 }
             }
         }
+
+        // The writer never reserves keys: the executor does.
+        fn take_keys(&mut self, _: orm_core::Rows) -> orm_core::Result<Option<&[Value]>> {
+            Ok(None)
+        }
+
+        fn rows_sent(&mut self) -> orm_core::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `values`, rows of `types.len()`, in binary COPY format, with where
+    /// each row starts kept when `keys_at` is given.
+    fn written(values: &[Value], types: &[Type], keys_at: Option<usize>) -> Option<CopyData> {
+        let rows = values.chunks(types.len()).collect();
+        binary_copy(&mut ListedRows { rows, width: types.len(), heedless: false }, types, keys_at).unwrap()
     }
 
     /// `values`, rows of `types.len()`, in binary COPY format.
     fn copied(values: &[Value], types: &[Type]) -> Option<bytes::BytesMut> {
-        let rows = values.chunks(types.len()).collect();
-        binary_copy(&mut ListedRows { rows, width: types.len(), heedless: false }, types).unwrap()
+        written(values, types, None).map(|data| data.bytes)
+    }
+
+    #[test]
+    fn reserved_keys_are_written_over_the_values_that_stood_in_for_them() {
+        let types = [Type::TEXT, Type::INT4, Type::INT8];
+        let row = |name: &str, key: i32| [Value::Text(name.into()), Value::I32(key), Value::Null];
+        let placeholders = [row("é", 0), row("b", 0)].concat();
+        let mut data = written(&placeholders, &types, Some(1)).unwrap();
+        data.put_keys(1, &[Value::I32(7), Value::I32(-9)]).unwrap();
+        assert_eq!(data.bytes, copied(&[row("é", 7), row("b", -9)].concat(), &types).unwrap());
+
+        let mut data = written(&placeholders, &types, Some(1)).unwrap();
+        let wider = data.put_keys(1, &[Value::I64(7), Value::I64(9)]).unwrap_err().to_string();
+        assert_eq!(wider, "a reserved key I64(7) of another type than its column's values");
+        let fewer = data.put_keys(1, &[Value::I32(7)]).unwrap_err().to_string();
+        assert_eq!(fewer, "1 keys for a COPY of 2 rows");
+        let null = data.put_keys(2, &[Value::I64(7), Value::I64(9)]).unwrap_err().to_string();
+        assert_eq!(null, "a COPY row without its key field");
     }
 
     #[test]
@@ -927,12 +1013,13 @@ mod tests {
         }
         let types = [Type::INT4, Type::INT8];
         let (fits, misfit) = ([Value::I32(1), Value::I64(2)], [Value::I32(1), Value::I32(2)]);
-        let short = binary_copy(&mut heedless(vec![&fits, &fits[..1]]), &types);
+        let short = binary_copy(&mut heedless(vec![&fits, &fits[..1]]), &types, None);
         assert_eq!(short.unwrap_err().to_string(), "a row of 1 values for a COPY of 2 columns");
-        let past_a_misfit = binary_copy(&mut heedless(vec![&misfit, &fits]), &types).unwrap();
+        let past_a_misfit = binary_copy(&mut heedless(vec![&misfit, &fits]), &types, None).unwrap();
         assert!(past_a_misfit.is_none(), "the rows after a misfit do not make it fit");
         let mixed = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::I64(2)]);
-        let failed = binary_copy(&mut heedless(vec![&[Value::I32(1), mixed], &fits]), &[Type::INT4, Type::INT4_ARRAY]);
+        let types = [Type::INT4, Type::INT4_ARRAY];
+        let failed = binary_copy(&mut heedless(vec![&[Value::I32(1), mixed], &fits]), &types, None);
         let message = failed.unwrap_err().to_string();
         assert_eq!(message, "the value of column 2 of a COPY, of type _int4: bigint in an array of another type");
     }

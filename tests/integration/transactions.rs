@@ -110,12 +110,14 @@ async fn everything_flushed_earlier_in_a_failed_transaction_is_undone_too() {
     let cy = session.add(person("Cy", None));
     session.flush().await.unwrap();
     assert_eq!(session.state(cy), Some(ObjectState::Persistent));
+    assert_ne!(session[cy].id, 0, "the INSERT gave it its key");
 
     session.add(person("Cy", None));
     assert!(session.commit().await.unwrap_err().is_unique_violation());
     // The earlier flush was rolled back with the transaction; in memory the
     // changes are pending again, so the next commit writes them.
     assert_eq!(session.state(cy), Some(ObjectState::Pending));
+    assert_eq!(session[cy].id, 0, "the key left with the row that was rolled back");
     let mut other = engine.session();
     let loaded = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
     assert_eq!(other[loaded].height, Some(1));

@@ -97,7 +97,12 @@ pub(crate) struct Slot<T> {
 /// can undo it in memory.
 #[derive(Debug)]
 pub(crate) enum Undo {
-    Inserted,
+    /// The row was inserted. The generated key's column, if the table has
+    /// one, held `old_key` before the database gave the object its key: a
+    /// pending object shows no key that is not its row's.
+    Inserted {
+        old_key: Option<(usize, Value)>,
+    },
     Updated(Vec<Value>),
     Deleted,
     /// A statement of the session's (an upsert) wrote this row and the
@@ -575,10 +580,14 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let Some(object) = &slot.object else { continue };
             match undo {
-                Undo::Inserted => {
+                Undo::Inserted { old_key } => {
                     self.by_key.remove(&object.key());
                     slot.state = ObjectState::Pending;
                     self.pending.push(index);
+                    if let (Some(object), Some((column, old))) = (slot.object.as_mut(), old_key) {
+                        // The value was read from this very field: it fits.
+                        let _ = object.set_column_value(column, old);
+                    }
                 }
                 Undo::Updated(old) => {
                     if let Some(object) = slot.object.as_mut() {

@@ -65,9 +65,13 @@ impl Connection for Recording {
 
     fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
-            let CopyRows { sql, columns, rows } = copy;
+            let CopyRows { sql, columns, keys, rows } = copy;
+            // The reservation goes out first, whatever follows.
+            if let Some(keys) = keys {
+                self.record(keys.sql);
+            }
             // Reborrowed for the inner call alone, which `record` outlives.
-            let result = self.inner.copy_in(CopyRows { sql, columns, rows: &mut *rows }).await;
+            let result = self.inner.copy_in(CopyRows { sql, columns, keys, rows: &mut *rows }).await;
             // A COPY the connection declined was never sent.
             if !matches!(result, Ok(false)) {
                 self.record(sql);

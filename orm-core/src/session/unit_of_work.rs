@@ -7,7 +7,7 @@ use std::any::{Any, TypeId};
 
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::executor::{BoxFuture, Connection, CopyRows, CopySource, Rows, ValueRow};
+use crate::executor::{BoxFuture, Connection, CopyRows, CopySource, KeyReservation, Rows, ValueRow};
 use crate::loader::KeyValue;
 use crate::metadata::{sort_by_dependency, ColumnMeta, TableMeta};
 use crate::model::{Hook, Model, RowReader};
@@ -541,25 +541,23 @@ impl<T: Model> Arena<T> {
         // `copies` lets through a generated integer key as the only column
         // read back, or none.
         let key: Option<IndexedColumn> = table.columns.iter().enumerate().find(|(_, c)| TableMeta::is_read_back(c));
-        let keys = match key {
-            Some((_, meta)) => match reserve_keys(table, meta, work.len(), conn, dialect).await? {
-                Some(keys) => keys,
-                None => return Ok(false),
-            },
-            None => Vec::new(),
-        };
+        let reserve = key.map(|(_, meta)| {
+            let count = i64::try_from(work.len()).unwrap_or(i64::MAX);
+            let reserve =
+                statement::ReserveKeys { table: table.name, column: meta.name, sql_type: meta.sql_type, count };
+            dialect.render(Statement::ReserveKeys(reserve))
+        });
+        let keys = key.zip(reserve.as_ref()).map(|((column, _), sql)| KeyReservation {
+            sql: &sql.text,
+            params: &sql.params,
+            column,
+        });
         let columns = table.columns.iter().map(|c| c.name).collect();
         let copy = dialect.render(Statement::CopyIn(statement::CopyIn { table: table.name, columns }));
         let described = dialect.render(Statement::Select(Box::new(statement::select_table(table))));
-        let key_column = key.map(|(k, _)| k);
-        let mut rows = ObjectRows { slots: &mut self.slots, work, key: key_column, keys: &keys };
-        if !conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, rows: &mut rows }).await? {
-            return Ok(false);
-        }
-        let returned: Vec<IndexedColumn> = key.into_iter().collect();
-        let matching = RowMatch::of(table, &returned);
-        self.apply_inserted(work, &returned, matching, Rows { width: 1, values: keys })?;
-        Ok(true)
+        let placeholder = key.map(|(_, meta)| key_placeholder(meta.sql_type)).unwrap_or_default();
+        let mut rows = ObjectRows { arena: self, work, key, placeholder, keys: Vec::new() };
+        conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, keys, rows: &mut rows }).await
     }
 
     /// Runs `hook` on each object of `work`.
@@ -596,19 +594,21 @@ impl<T: Model> Arena<T> {
             Some(order) => reordered(rows.values, returned.len(), &order),
         };
         let mut values = values.into_iter();
+        let generated_key = returned.iter().find(|(_, c)| c.primary_key && c.generated).map(|&(column, _)| column);
         // Room made once, not grown (and rehashed) object by object.
         self.keys().reserve(chunk.len());
         self.journal.reserve(chunk.len());
         for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
+            let old_key = generated_key.map(|column| (column, object.column_value(column)));
             for &(column, _) in returned {
                 object.set_column_value(column, values.next().unwrap_or_default())?;
             }
             slot.state = ObjectState::Persistent;
             let key = object.key();
             self.keys().insert(key, index);
-            self.journal.push((index, Undo::Inserted));
+            self.journal.push((index, Undo::Inserted { old_key }));
         }
         Ok(())
     }
@@ -871,36 +871,6 @@ impl<T: Model> Arena<T> {
 const OLD_VERSION: &str = "orm_old_version";
 const NEW_VERSION: &str = "orm_new_version";
 
-/// Takes `count` values of the sequence behind the generated key `key`,
-/// in increasing order, so that objects take increasing keys in the order
-/// they were added, as an INSERT gives them; `None` when the column has no
-/// sequence (the database fills it some other way).
-async fn reserve_keys(
-    table: &'static TableMeta,
-    key: &'static ColumnMeta,
-    count: usize,
-    conn: &mut dyn Connection,
-    dialect: &'static dyn Dialect,
-) -> Result<Option<Vec<Value>>> {
-    let reserve = statement::ReserveKeys {
-        table: table.name,
-        column: key.name,
-        sql_type: key.sql_type,
-        count: i64::try_from(count).unwrap_or(i64::MAX),
-    };
-    let sql = dialect.render(Statement::ReserveKeys(reserve));
-    let what = || format!("the keys reserved for new `{}` objects", table.model);
-    let mut keys = unnest_arrays(conn.query(&sql.text, &sql.params).await?, what)?.values;
-    if keys.len() != count {
-        return Err(Error::ResultShape { what: what(), expected: count, returned: keys.len() });
-    }
-    if keys.iter().any(|key| matches!(key, Value::Null)) {
-        return Ok(None);
-    }
-    keys.sort_unstable_by_key(integer_key);
-    Ok(Some(keys))
-}
-
 /// The value of an integer key, for putting generated keys in order.
 fn integer_key(value: &Value) -> i64 {
     match *value {
@@ -1132,13 +1102,19 @@ impl<T: Model> Drop for LentValues<'_, T> {
 /// only while the connection writes it, as [`LentValues`] lends an INSERT's
 /// parameters: moved out (copying them was a quarter of the client's work
 /// in a 10,000-row insert) and given back at once. The generated key
-/// column, if any, holds the reserved keys: they become the objects' only
-/// once the COPY succeeded ([`Arena::apply_inserted`]).
+/// column, if any, holds `placeholder`, which the connection overwrites with
+/// the reserved keys ([`KeyReservation`]). The keys become the objects' once
+/// the rows are sent, while the database takes them
+/// ([`rows_sent`](CopySource::rows_sent)): if the COPY fails after all, the
+/// flush fails, and undoing it takes them back out of the identity map.
 struct ObjectRows<'a, T: Model> {
-    slots: &'a mut Chunked<Slot<T>>,
+    arena: &'a mut Arena<T>,
     work: &'a [u32],
-    key: Option<usize>,
-    keys: &'a [Value],
+    key: Option<IndexedColumn>,
+    /// A value of the key's type ([`key_placeholder`]); `Null` without a key.
+    placeholder: Value,
+    /// The reserved keys, in the order of `work`.
+    keys: Vec<Value>,
 }
 
 impl<T: Model> CopySource for ObjectRows<'_, T> {
@@ -1152,19 +1128,20 @@ impl<T: Model> CopySource for ObjectRows<'_, T> {
 
     fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
         let width = self.width();
+        let key = self.key.map(|(k, _)| k);
         let mut values = Vec::with_capacity(width);
-        for (i, &index) in self.work.iter().enumerate() {
+        for &index in self.work {
             // Work lists only keep slots that hold an object (`work_of`).
-            let Some(object) = self.slots[index as usize].object.as_mut() else { continue };
-            let lent = LentRow { object, values: &mut values, key: self.key };
+            let Some(object) = self.arena.slots[index as usize].object.as_mut() else { continue };
+            let lent = LentRow { object, values: &mut values, key };
             // `extend` of an exact-size iterator counts each value in as it
             // is written, so a `lend` that panics leaves those before it in
             // the row; the test `a_lend_that_panics_in_a_copy_leaves_every_
             // object_its_values` fails otherwise. A `push` per value cost 16
             // instructions more a row.
             let (object, row_values) = (&mut *lent.object, &mut *lent.values);
-            row_values.extend((0..width).map(|column| match self.key {
-                Some(k) if k == column => self.keys.get(i).cloned().unwrap_or_default(),
+            row_values.extend((0..width).map(|column| match key {
+                Some(k) if k == column => self.placeholder.clone(),
                 _ => object.lend_column_value(column),
             }));
             let more = row(lent.values);
@@ -1173,6 +1150,39 @@ impl<T: Model> CopySource for ObjectRows<'_, T> {
                 break;
             }
         }
+    }
+
+    /// The keys in increasing order, so that objects take increasing keys
+    /// in the order they were added, as an INSERT gives them.
+    fn take_keys(&mut self, reserved: Rows) -> Result<Option<&[Value]>> {
+        let what = || format!("the keys reserved for new `{}` objects", T::TABLE.model);
+        let mut keys = unnest_arrays(reserved, what)?.values;
+        if keys.len() != self.work.len() {
+            return Err(Error::ResultShape { what: what(), expected: self.work.len(), returned: keys.len() });
+        }
+        if keys.iter().any(|key| matches!(key, Value::Null)) {
+            return Ok(None);
+        }
+        keys.sort_unstable_by_key(integer_key);
+        self.keys = keys;
+        Ok(Some(&self.keys))
+    }
+
+    fn rows_sent(&mut self) -> Result<()> {
+        let returned: Vec<IndexedColumn> = self.key.into_iter().collect();
+        let matching = RowMatch::of(T::TABLE, &returned);
+        let keys = Rows { width: 1, values: std::mem::take(&mut self.keys) };
+        self.arena.apply_inserted(self.work, &returned, matching, keys)
+    }
+}
+
+/// A value of the integer type `sql_type`, which stands in for the reserved
+/// key in a row of a COPY until the connection writes the key over it.
+fn key_placeholder(sql_type: SqlType) -> Value {
+    match sql_type {
+        SqlType::SmallInt => Value::I16(0),
+        SqlType::Integer => Value::I32(0),
+        _ => Value::I64(0),
     }
 }
 
