@@ -150,11 +150,12 @@ impl std::fmt::Debug for CopyRows<'_> {
 /// ([`Statement::ReserveKeys`](crate::statement::Statement::ReserveKeys)),
 /// and the column they go in.
 ///
-/// The connection sends it first, always, and writes the rows while the
-/// database answers: in each row, the key column holds a value of the
-/// key's type that stands in for the key. It hands the answer to
-/// [`CopySource::take_keys`], and writes the keys it returns over those
-/// values, row by row, before it sends the rows.
+/// The connection sends it before anything of the COPY, whether or not
+/// the COPY follows, and writes the rows while the database answers: in
+/// each row, the key column holds a value of the key's type that stands in
+/// for the key. It hands the answer to [`CopySource::take_keys`], and
+/// writes the keys it returns over those values, row by row, before it
+/// sends the rows.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyReservation<'a> {
     /// The query's text.
@@ -186,9 +187,9 @@ pub trait CopySource: Send {
     /// then not sent, and the rows go to an INSERT.
     fn take_keys(&mut self, reserved: Rows) -> Result<Option<&[Value]>>;
 
-    /// Called once every row and the end of the COPY have gone out, before
-    /// the database's answer is awaited: what the source does here runs
-    /// while the database takes the rows. An error here is the COPY's.
+    /// Called once every row has been handed to the connection, before the
+    /// database's answer is awaited: what the source does here runs while
+    /// the database takes the rows. An error here is the COPY's.
     fn rows_sent(&mut self) -> Result<()>;
 }
 
@@ -230,13 +231,13 @@ pub trait Connection: Send + Debug {
     /// the reservation, when it cannot write every value exactly as its
     /// column takes it (a value of another type than the column's, or no
     /// such protocol), or when there was nothing to reserve keys from: the
-    /// caller then INSERTs the rows. `true` means the source's
-    /// [`rows_sent`](CopySource::rows_sent) ran.
+    /// caller then INSERTs the rows. A connection that returns `true`
+    /// calls the source's [`rows_sent`](CopySource::rows_sent) while it
+    /// awaits the COPY's answer.
     ///
-    /// There is no default: a flush reserves the rows' keys before it calls
-    /// this, so a connection that always answered `false` would cost every
-    /// large flush a wasted round trip, and a wrapper that forgot to pass
-    /// the call on would go unnoticed.
+    /// There is no default: a connection that always answered `false`
+    /// would cost every large flush a wasted reservation, and a wrapper that
+    /// forgot to pass the call on would go unnoticed.
     fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>>;
 
     /// Asks the connection to send `BEGIN` together with the next statement,

@@ -9,7 +9,7 @@ use orm::testing::TestDb;
 use orm::{Connection, Many, ObjectState, One, Value};
 use rust_decimal::Decimal;
 
-use crate::common::{flush_dropped_at_every_poll, person, setup, Person};
+use crate::common::{flush_dropped_at_every_poll, person, setup, statements_during, Person};
 use crate::enums::{Format, Genre};
 
 /// The fewest new objects a flush copies.
@@ -168,6 +168,31 @@ async fn a_violation_in_a_copy_fails_the_flush_and_leaves_every_object_pending()
     assert_eq!(other.query::<Person>().count().await.unwrap(), THRESHOLD as i64 + 2);
     let stored = other.get::<Person>(session[dup].id).await.unwrap().unwrap();
     assert_eq!(other[stored], session[dup]);
+}
+
+#[tokio::test]
+async fn a_copy_that_collides_with_a_loaded_row_leaves_that_row_s_object_in_the_identity_map() {
+    let db = setup().await;
+    let engine = db.engine();
+    // A key the sequence has not given out yet: the reservation gives it
+    // to a new object, whose keys enter the identity map while the
+    // database takes the rows.
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("INSERT INTO people (id, name, date_of_birth) VALUES (1, 'Ada', '1815-12-10')").await.unwrap();
+    let mut session = engine.session();
+    let ada = session.get::<Person>(1).await.unwrap().unwrap();
+    let handles = session.add_all((0..THRESHOLD).map(|i| person(&format!("p{i}"), None)));
+    session.record_statements();
+    let err = session.commit().await.unwrap_err();
+    let sent = session.recorded_statements();
+    assert!(sent.iter().any(|s| s.starts_with("COPY")), "the COPY failed, not an INSERT: {sent:#?}");
+    assert_eq!(err.constraint(), Some("people_pkey"), "{err}");
+
+    let (trips, again) = statements_during(engine, session.get::<Person>(1)).await;
+    assert_eq!(again.unwrap(), Some(ada), "the loaded object, still the row's");
+    assert_eq!(trips, 0, "found in the identity map");
+    assert!(handles.iter().all(|&h| session.state(h) == Some(ObjectState::Pending)));
+    assert_eq!(session[handles[0]].id, 0);
 }
 
 #[derive(Model, Debug)]

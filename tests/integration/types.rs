@@ -170,6 +170,24 @@ pub(crate) struct Device {
 }
 
 #[orm::test(Device)]
+async fn a_rolled_back_insert_takes_the_key_its_default_gave_it_away(db: TestDb) {
+    let mut s = db.engine().session();
+    let seen = orm::Json(Sighting { city: "Oslo".into(), floors: vec![3] });
+    let address: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let device = s.add(Device::new(address, seen, None));
+    s.flush().await.unwrap();
+    assert!(!s[device].id.is_nil(), "the database's default gave it its key");
+
+    // A failed statement rolls the transaction back, the insert with it.
+    s.execute("SELECT 1 / 0", ()).await.unwrap_err();
+    assert_eq!(s.state(device), Some(orm::ObjectState::Pending));
+    assert!(s[device].id.is_nil(), "no key of a row that is not there");
+    s.commit().await.unwrap();
+    let stored = db.engine().session().get::<Device>(s[device].id).await.unwrap();
+    assert!(stored.is_some(), "inserted again, with a new key");
+}
+
+#[orm::test(Device)]
 async fn uuid_inet_and_typed_json_round_trip_and_filter(db: TestDb) {
     let engine = db.engine();
     let mut s = engine.session();

@@ -97,11 +97,13 @@ pub(crate) struct Slot<T> {
 /// can undo it in memory.
 #[derive(Debug)]
 pub(crate) enum Undo {
-    /// The row was inserted. The generated key's column, if the table has
-    /// one, held `old_key` before the database gave the object its key: a
-    /// pending object shows no key that is not its row's.
+    /// The row was inserted. The column of the key the database gave it, if
+    /// any, held `old_key` before, which a rollback puts back: a pending
+    /// object shows no key that is not its row's. `displaced` is the slot
+    /// whose entry in the key map the insert replaced.
     Inserted {
         old_key: Option<(usize, Value)>,
+        displaced: Option<u32>,
     },
     Updated(Vec<Value>),
     Deleted,
@@ -580,8 +582,14 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let Some(object) = &slot.object else { continue };
             match undo {
-                Undo::Inserted { old_key } => {
-                    self.by_key.remove(&object.key());
+                Undo::Inserted { old_key, displaced } => {
+                    let key = object.key();
+                    if self.by_key.get(&key) == Some(&index) {
+                        match displaced {
+                            Some(displaced) => self.by_key.insert(key, displaced),
+                            None => self.by_key.remove(&key),
+                        };
+                    }
                     slot.state = ObjectState::Pending;
                     self.pending.push(index);
                     if let (Some(object), Some((column, old))) = (slot.object.as_mut(), old_key) {
@@ -597,7 +605,10 @@ impl<T: Model> Arena<T> {
                     self.dirty.push(index);
                 }
                 Undo::Merged => {
-                    self.by_key.remove(&object.key());
+                    let key = object.key();
+                    if self.by_key.get(&key) == Some(&index) {
+                        self.by_key.remove(&key);
+                    }
                     slot.state = ObjectState::Detached;
                 }
                 Undo::Deleted => {

@@ -72,7 +72,8 @@ impl Connection for Recording {
             }
             // Reborrowed for the inner call alone, which `record` outlives.
             let result = self.inner.copy_in(CopyRows { sql, columns, keys, rows: &mut *rows }).await;
-            // A COPY the connection declined was never sent.
+            // A COPY the connection declined was never sent; one that
+            // failed is logged whether or not it went out.
             if !matches!(result, Ok(false)) {
                 self.record(sql);
             }

@@ -556,8 +556,15 @@ impl<T: Model> Arena<T> {
         let copy = dialect.render(Statement::CopyIn(statement::CopyIn { table: table.name, columns }));
         let described = dialect.render(Statement::Select(Box::new(statement::select_table(table))));
         let placeholder = key.map(|(_, meta)| key_placeholder(meta.sql_type)).unwrap_or_default();
-        let mut rows = ObjectRows { arena: self, work, key, placeholder, keys: Vec::new() };
-        conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, keys, rows: &mut rows }).await
+        let mut rows = ObjectRows { arena: self, work, key, placeholder, keys: Vec::new(), applied: false };
+        let copied =
+            conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, keys, rows: &mut rows }).await?;
+        if copied && !rows.applied {
+            // A connection that wrote the rows without calling `rows_sent`
+            // would leave the objects pending, and off every work list.
+            rows.rows_sent()?;
+        }
+        Ok(copied)
     }
 
     /// Runs `hook` on each object of `work`.
@@ -594,21 +601,32 @@ impl<T: Model> Arena<T> {
             Some(order) => reordered(rows.values, returned.len(), &order),
         };
         let mut values = values.into_iter();
-        let generated_key = returned.iter().find(|(_, c)| c.primary_key && c.generated).map(|&(column, _)| column);
+        let database_key =
+            returned.iter().find(|(_, c)| c.primary_key && TableMeta::is_server_filled(c)).map(|&(column, _)| column);
         // Room made once, not grown (and rehashed) object by object.
         self.keys().reserve(chunk.len());
         self.journal.reserve(chunk.len());
         for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
-            let old_key = generated_key.map(|column| (column, object.column_value(column)));
-            for &(column, _) in returned {
-                object.set_column_value(column, values.next().unwrap_or_default())?;
+            let old_key = database_key.map(|column| (column, object.column_value(column)));
+            let set = returned
+                .iter()
+                .try_for_each(|&(column, _)| object.set_column_value(column, values.next().unwrap_or_default()));
+            if let Err(e) = set {
+                if let Some((column, old)) = old_key {
+                    // The value was read from this very field: it fits.
+                    let _ = object.set_column_value(column, old);
+                }
+                return Err(e);
             }
             slot.state = ObjectState::Persistent;
             let key = object.key();
-            self.keys().insert(key, index);
-            self.journal.push((index, Undo::Inserted { old_key }));
+            // A COPY's keys enter before the database took its rows: one
+            // may be a loaded object's, whose row the COPY then collides
+            // with. Undoing the insert gives that object its entry back.
+            let displaced = self.keys().insert(key, index);
+            self.journal.push((index, Undo::Inserted { old_key, displaced }));
         }
         Ok(())
     }
@@ -1115,6 +1133,8 @@ struct ObjectRows<'a, T: Model> {
     placeholder: Value,
     /// The reserved keys, in the order of `work`.
     keys: Vec<Value>,
+    /// Whether `rows_sent` moved the objects into the identity map.
+    applied: bool,
 }
 
 impl<T: Model> CopySource for ObjectRows<'_, T> {
@@ -1172,6 +1192,7 @@ impl<T: Model> CopySource for ObjectRows<'_, T> {
         let returned: Vec<IndexedColumn> = self.key.into_iter().collect();
         let matching = RowMatch::of(T::TABLE, &returned);
         let keys = Rows { width: 1, values: std::mem::take(&mut self.keys) };
+        self.applied = true;
         self.arena.apply_inserted(self.work, &returned, matching, keys)
     }
 }
