@@ -85,6 +85,14 @@ pub trait Model: Sized + Send + Sync + 'static {
         (0..Self::TABLE.columns.len()).map(|i| self.column_value(i)).collect()
     }
 
+    /// Gives the key fields the database fills (a generated key, a key with
+    /// a server default) the value `new` gives them: an insert that was
+    /// rolled back leaves no key of a row that is not there. Nothing for a
+    /// key the application gives, or a model without `new`. Called by the
+    /// session's undo.
+    #[doc(hidden)]
+    fn reset_database_key(&mut self) {}
+
     /// Runs one of the model's [`Hooks`]; nothing unless the model has
     /// `#[orm(hooks)]`. Called by the flush.
     #[doc(hidden)]

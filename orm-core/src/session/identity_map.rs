@@ -97,12 +97,13 @@ pub(crate) struct Slot<T> {
 /// can undo it in memory.
 #[derive(Debug)]
 pub(crate) enum Undo {
-    /// The row was inserted. The column of the key the database gave it, if
-    /// any, held `old_key` before, which a rollback puts back: a pending
-    /// object shows no key that is not its row's. `displaced` is the slot
-    /// whose entry in the key map the insert replaced.
+    /// The row was inserted. When the database gave it its key
+    /// (`database_key`), a rollback gives the key its initial value again
+    /// ([`Model::reset_database_key`]); an upsert keeps the key it was
+    /// given. `displaced` is the slot whose entry in the key map the
+    /// insert replaced.
     Inserted {
-        old_key: Option<(usize, Value)>,
+        database_key: bool,
         displaced: Option<u32>,
     },
     Updated(Vec<Value>),
@@ -582,7 +583,7 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let Some(object) = &slot.object else { continue };
             match undo {
-                Undo::Inserted { old_key, displaced } => {
+                Undo::Inserted { database_key, displaced } => {
                     let key = object.key();
                     if self.by_key.get(&key) == Some(&index) {
                         match displaced {
@@ -592,9 +593,8 @@ impl<T: Model> Arena<T> {
                     }
                     slot.state = ObjectState::Pending;
                     self.pending.push(index);
-                    if let (Some(object), Some((column, old))) = (slot.object.as_mut(), old_key) {
-                        // The value was read from this very field: it fits.
-                        let _ = object.set_column_value(column, old);
+                    if let (Some(object), true) = (slot.object.as_mut(), database_key) {
+                        object.reset_database_key();
                     }
                 }
                 Undo::Updated(old) => {

@@ -601,22 +601,20 @@ impl<T: Model> Arena<T> {
             Some(order) => reordered(rows.values, returned.len(), &order),
         };
         let mut values = values.into_iter();
-        let database_key =
-            returned.iter().find(|(_, c)| c.primary_key && TableMeta::is_server_filled(c)).map(|&(column, _)| column);
+        let database_key = returned.iter().any(|(_, c)| c.primary_key && TableMeta::is_server_filled(c));
         // Room made once, not grown (and rehashed) object by object.
         self.keys().reserve(chunk.len());
         self.journal.reserve(chunk.len());
         for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
-            let old_key = database_key.map(|column| (column, object.column_value(column)));
             let set = returned
                 .iter()
                 .try_for_each(|&(column, _)| object.set_column_value(column, values.next().unwrap_or_default()));
-            if let Err(e) = set {
-                if let Some((column, old)) = old_key {
-                    // The value was read from this very field: it fits.
-                    let _ = object.set_column_value(column, old);
+            if let (Err(e), database_key) = (set, database_key) {
+                if database_key {
+                    // Still pending: no key of a row the flush rolls back.
+                    object.reset_database_key();
                 }
                 return Err(e);
             }
@@ -626,7 +624,7 @@ impl<T: Model> Arena<T> {
             // may be a loaded object's, whose row the COPY then collides
             // with. Undoing the insert gives that object its entry back.
             let displaced = self.keys().insert(key, index);
-            self.journal.push((index, Undo::Inserted { old_key, displaced }));
+            self.journal.push((index, Undo::Inserted { database_key, displaced }));
         }
         Ok(())
     }

@@ -33,6 +33,23 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
         let (member, column) = (field.ident, column(field.ty));
         quote!(#index => (#column.take_back)(&mut self.#member, value))
     });
+    // Without `new`, there is no value of its to go back to.
+    let database_key: Vec<&Field<'_>> = match cont.has_constructor() {
+        true => columns.iter().copied().filter(|f| f.is_primary_key() && f.is_server_filled()).collect(),
+        false => Vec::new(),
+    };
+    let reset_database_key = (!database_key.is_empty()).then(|| {
+        let resets = database_key.iter().map(|field| {
+            let member = field.ident;
+            let initial = super::constructor::initial_value(field);
+            quote!(self.#member = #initial)
+        });
+        quote! {
+            fn reset_database_key(&mut self) {
+                #(#resets;)*
+            }
+        }
+    });
     // Spanned at `hooks`, so that a missing `impl Hooks` points there.
     let hooks = cont.attrs.hooks.as_ref().map(|hooks| {
         quote_spanned! {super::first_last_spans(&hooks.tokens).0=>
@@ -90,6 +107,8 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
                     _ => {}
                 }
             }
+
+            #reset_database_key
 
             #links
 
