@@ -257,6 +257,21 @@ mod tests {
     }
 
     #[test]
+    fn a_key_the_database_fills_is_reset_to_what_new_gives_it() {
+        let reset = "fn reset_database_key(&mut self) { self.id = <i32 as __OrmServerFilled>::__orm_default(); }";
+        assert_contains(&expand(movie()), &[reset]);
+        let given: DeriveInput = parse_quote! {
+            struct Tag { #[orm(primary_key, autoincrement = false)] id: i32, label: String }
+        };
+        assert!(!expand(given).contains("reset_database_key"), "a key the application gives stays");
+        let without_new: DeriveInput = parse_quote! {
+            #[orm(no_constructor)]
+            struct Tag { #[orm(primary_key)] id: i32, label: String }
+        };
+        assert!(!expand(without_new).contains("reset_database_key"), "no value of `new`'s to go back to");
+    }
+
+    #[test]
     fn composite_keys_are_tuples_in_field_order() {
         let out = expand(parse_quote! {
             struct MovieActor {
