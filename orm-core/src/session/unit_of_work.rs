@@ -555,8 +555,7 @@ impl<T: Model> Arena<T> {
         let columns = table.columns.iter().map(|c| c.name).collect();
         let copy = dialect.render(Statement::CopyIn(statement::CopyIn { table: table.name, columns }));
         let described = dialect.render(Statement::Select(Box::new(statement::select_table(table))));
-        let placeholder = key.map(|(_, meta)| key_placeholder(meta.sql_type)).unwrap_or_default();
-        let mut rows = ObjectRows { arena: self, work, key, placeholder, keys: Vec::new(), applied: false };
+        let mut rows = ObjectRows { arena: self, work, key, keys: Vec::new(), applied: false };
         let copied =
             conn.copy_in(CopyRows { sql: &copy.text, columns: &described.text, keys, rows: &mut rows }).await?;
         if copied && !rows.applied {
@@ -1117,9 +1116,10 @@ impl<T: Model> Drop for LentValues<'_, T> {
 /// The rows of a COPY of the objects at `work`, each lent by its object
 /// only while the connection writes it, as [`LentValues`] lends an INSERT's
 /// parameters: moved out (copying them was a quarter of the client's work
-/// in a 10,000-row insert) and given back at once. The generated key
-/// column, if any, holds `placeholder`, which the connection overwrites with
-/// the reserved keys ([`KeyReservation`]). The keys become the objects' once
+/// in a 10,000-row insert) and given back at once. In the generated key's
+/// column, the object's own value (of the key's type, what `new` gives it)
+/// stands in for the reserved key, which the connection writes over it
+/// ([`KeyReservation`]). The keys become the objects' once
 /// the rows are sent, while the database takes them
 /// ([`rows_sent`](CopySource::rows_sent)): if the COPY fails after all, the
 /// flush fails, and undoing it takes them back out of the identity map.
@@ -1127,8 +1127,6 @@ struct ObjectRows<'a, T: Model> {
     arena: &'a mut Arena<T>,
     work: &'a [u32],
     key: Option<IndexedColumn>,
-    /// A value of the key's type ([`key_placeholder`]); `Null` without a key.
-    placeholder: Value,
     /// The reserved keys, in the order of `work`.
     keys: Vec<Value>,
     /// Whether `rows_sent` moved the objects into the identity map.
@@ -1146,22 +1144,18 @@ impl<T: Model> CopySource for ObjectRows<'_, T> {
 
     fn each_row(&mut self, row: &mut dyn FnMut(&[Value]) -> bool) {
         let width = self.width();
-        let key = self.key.map(|(k, _)| k);
         let mut values = Vec::with_capacity(width);
         for &index in self.work {
             // Work lists only keep slots that hold an object (`work_of`).
             let Some(object) = self.arena.slots[index as usize].object.as_mut() else { continue };
-            let lent = LentRow { object, values: &mut values, key };
+            let lent = LentRow { object, values: &mut values };
             // `extend` of an exact-size iterator counts each value in as it
             // is written, so a `lend` that panics leaves those before it in
             // the row; the test `a_lend_that_panics_in_a_copy_leaves_every_
             // object_its_values` fails otherwise. A `push` per value cost 16
             // instructions more a row.
             let (object, row_values) = (&mut *lent.object, &mut *lent.values);
-            row_values.extend((0..width).map(|column| match key {
-                Some(k) if k == column => self.placeholder.clone(),
-                _ => object.lend_column_value(column),
-            }));
+            row_values.extend((0..width).map(|column| object.lend_column_value(column)));
             let more = row(lent.values);
             lent.give_back();
             if !more {
@@ -1195,16 +1189,6 @@ impl<T: Model> CopySource for ObjectRows<'_, T> {
     }
 }
 
-/// A value of the integer type `sql_type`, which stands in for the reserved
-/// key in a row of a COPY until the connection writes the key over it.
-fn key_placeholder(sql_type: SqlType) -> Value {
-    match sql_type {
-        SqlType::SmallInt => Value::I16(0),
-        SqlType::Integer => Value::I32(0),
-        _ => Value::I64(0),
-    }
-}
-
 /// One object's row of a COPY, lent while the connection writes it. The
 /// values go back to the object when this is dropped: once the row is
 /// written, and also when a `SqlValue::lend` or the writer panics half way.
@@ -1212,8 +1196,6 @@ struct LentRow<'a, T: Model> {
     object: &'a mut T,
     /// The row's values so far, in column order.
     values: &'a mut Vec<Value>,
-    /// The generated key's column, which holds a reserved key, never lent.
-    key: Option<usize>,
 }
 
 impl<T: Model> LentRow<'_, T> {
@@ -1230,11 +1212,7 @@ impl<T: Model> LentRow<'_, T> {
     #[inline(always)]
     fn give_back_values(&mut self) {
         for (column, value) in self.values.drain(..).enumerate() {
-            if Some(column) == self.key {
-                crate::value::discard(value);
-            } else {
-                self.object.take_back_column_value(column, value);
-            }
+            self.object.take_back_column_value(column, value);
         }
     }
 }
