@@ -86,9 +86,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     }
 
     /// Gives the key fields the database fills (a generated key, a key with
-    /// a server default) the value `new` gives them: an insert that was
-    /// rolled back leaves no key of a row that is not there. Nothing for a
-    /// key the application gives, or a model without `new`. Called by the
+    /// a server default) the value `new` gives them (without `new`, a
+    /// generated key's zero): an insert that was rolled back leaves no key
+    /// of a row that is not there. Nothing for a key the application gives,
+    /// or a server default's key of a model without `new`. Called by the
     /// session's undo.
     #[doc(hidden)]
     fn reset_database_key(&mut self) {}

@@ -290,7 +290,9 @@ impl PgConnection {
         };
         if let (Some(keys), Some(reserved)) = (keys, reserved) {
             let Some(reserved) = rows.take_keys(reserved)? else { return Ok(false) };
-            data.put_keys(keys.column, reserved).map_err(Error::Driver)?;
+            if !data.put_keys(keys.column, reserved).map_err(Error::Driver)? {
+                return Ok(false);
+            }
         }
         let started = self.engine.statement_started();
         let (result, sent) = self.copy_once(sql, data.bytes, rows).await;

@@ -66,7 +66,8 @@ impl Connection for Recording {
     fn copy_in<'a>(&'a mut self, copy: CopyRows<'a>) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let CopyRows { sql, columns, keys, rows } = copy;
-            // The reservation goes out first, whatever follows.
+            // The reservation goes out before the COPY, whatever follows
+            // (unless the connection fails before it).
             if let Some(keys) = keys {
                 self.record(keys.sql);
             }

@@ -268,7 +268,14 @@ mod tests {
             #[orm(no_constructor)]
             struct Tag { #[orm(primary_key)] id: i32, label: String }
         };
-        assert!(!expand(without_new).contains("reset_database_key"), "no value of `new`'s to go back to");
+        let zero = "fn reset_database_key(&mut self) { self.id = ::core::default::Default::default(); }";
+        assert_contains(&expand(without_new), &[zero]);
+        let defaulted_without_new: DeriveInput = parse_quote! {
+            #[orm(no_constructor)]
+            struct Device { #[orm(primary_key, default = "gen_random_uuid()")] id: Uuid, label: String }
+        };
+        let out = expand(defaulted_without_new);
+        assert!(!out.contains("reset_database_key"), "no value of `new`'s to go back to");
     }
 
     #[test]

@@ -33,17 +33,22 @@ pub(super) fn impl_model(cont: &Container<'_>, p: &TokenStream) -> TokenStream {
         let (member, column) = (field.ident, column(field.ty));
         quote!(#index => (#column.take_back)(&mut self.#member, value))
     });
-    // Without `new`, there is no value of its to go back to.
-    let database_key: Vec<&Field<'_>> = match cont.has_constructor() {
-        true => columns.iter().copied().filter(|f| f.is_primary_key() && f.is_server_filled()).collect(),
-        false => Vec::new(),
-    };
-    let reset_database_key = (!database_key.is_empty()).then(|| {
-        let resets = database_key.iter().map(|field| {
+    // The value `new` gives the key, or, without `new`, an integer key's
+    // zero; a server default's key without `new` has nothing to go back to.
+    let resets: Vec<TokenStream> = columns
+        .iter()
+        .filter(|f| f.is_primary_key() && f.is_server_filled())
+        .filter_map(|field| {
             let member = field.ident;
-            let initial = super::constructor::initial_value(field);
-            quote!(self.#member = #initial)
-        });
+            if cont.has_constructor() {
+                let initial = super::constructor::initial_value(field);
+                Some(quote!(self.#member = #initial))
+            } else {
+                field.generated.then(|| quote!(self.#member = ::core::default::Default::default()))
+            }
+        })
+        .collect();
+    let reset_database_key = (!resets.is_empty()).then(|| {
         quote! {
             fn reset_database_key(&mut self) {
                 #(#resets;)*
