@@ -99,6 +99,25 @@ async fn a_commit_deferred_to_a_statement_that_fails_before_it_is_sent_does_not_
 }
 
 #[tokio::test]
+async fn an_object_inserted_then_updated_in_a_failed_transaction_is_inserted_whole_at_the_retry() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let cy = session.add(person("Cy", Some(1)));
+    session.flush().await.unwrap();
+    session[cy].height = Some(2);
+    session.flush().await.unwrap();
+
+    // A failed statement rolls back the INSERT and the UPDATE with it.
+    session.execute("SELECT 1 / 0", ()).await.unwrap_err();
+    assert_eq!(session.state(cy), Some(ObjectState::Pending));
+    session.commit().await.expect("one INSERT of the object as it is, no UPDATE of its lost row");
+    let mut other = engine.session();
+    let stored = other.get::<Person>(session[cy].id).await.unwrap().unwrap();
+    assert_eq!(other[stored].height, Some(2));
+}
+
+#[tokio::test]
 async fn everything_flushed_earlier_in_a_failed_transaction_is_undone_too() {
     let db = setup().await;
     let engine = db.engine();

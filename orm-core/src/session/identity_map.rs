@@ -593,6 +593,9 @@ impl<T: Model> Arena<T> {
                     }
                     slot.state = ObjectState::Pending;
                     self.pending.push(index);
+                    // Pending again, it is inserted whole: the values a later
+                    // flush of the transaction updated from are not its row's.
+                    self.snapshots.remove(&index);
                     if let (Some(object), true) = (slot.object.as_mut(), database_key) {
                         object.reset_database_key();
                     }
