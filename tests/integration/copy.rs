@@ -120,6 +120,22 @@ async fn a_large_flush_reserves_the_keys_and_copies_every_type(db: TestDb) {
     }
 }
 
+/// The connection's task may run on another worker while the rows are
+/// written and the keys applied, overlapping the database's work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_on_a_runtime_of_several_threads_gives_each_object_its_row_s_key() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let handles = session.add_all((0..THRESHOLD).map(|i| person(&format!("p{i}"), Some(i as i32))));
+    session.commit().await.unwrap();
+    let mut other = db.engine().session();
+    let stored = other.query::<Person>().order_by(Person::id.asc()).all().await.unwrap();
+    assert_eq!(stored.len(), THRESHOLD);
+    for (&stored, &written) in stored.iter().zip(&handles) {
+        assert_eq!(other[stored], session[written]);
+    }
+}
+
 #[tokio::test]
 async fn one_object_fewer_than_the_threshold_is_one_insert() {
     let db = setup().await;
