@@ -293,6 +293,25 @@ pub(crate) struct Page {
 }
 
 #[orm::test(Page)]
+async fn a_rolled_back_insert_leaves_a_default_it_took_to_the_database_again(db: TestDb) {
+    let mut s = db.engine().session();
+    let left = s.add(Page::new("left to the default"));
+    let stamp = Utc.with_ymd_and_hms(2001, 2, 3, 4, 5, 6).unwrap();
+    let mut given = Page::new("given");
+    given.updated_at = Defaulted::Set(stamp);
+    let given = s.add(given);
+    s.flush().await.unwrap();
+    assert!(matches!(s[left].updated_at, Defaulted::Set(_)), "read back");
+
+    // A failed statement rolls the transaction back, the inserts with it.
+    s.execute("SELECT 1 / 0", ()).await.unwrap_err();
+    assert_eq!(s[left].updated_at, Defaulted::Unset, "the default is the database's again");
+    assert_eq!(s[given].updated_at, Defaulted::Set(stamp), "a value given stays");
+    s.commit().await.unwrap();
+    assert!(matches!(s[left].updated_at, Defaulted::Set(at) if at > stamp), "stamped at the retry");
+}
+
+#[orm::test(Page)]
 async fn onupdate_stamps_every_update_and_reads_the_stamp_back(db: TestDb) {
     let engine = db.engine();
     let mut s = engine.session();

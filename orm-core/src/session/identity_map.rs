@@ -14,7 +14,7 @@ use crate::loader::{sort_key_of, MemoryOrder, SortKey};
 use crate::model::{Model, RowReader};
 use crate::relation::Links;
 use crate::session::chunked::Chunked;
-use crate::session::unit_of_work::restore_version;
+use crate::session::unit_of_work::{restore_version, undo_database_values};
 use crate::value::Value;
 
 /// A reference to an object owned by a [`Session`](crate::Session): `Copy`,
@@ -97,13 +97,17 @@ pub(crate) struct Slot<T> {
 /// can undo it in memory.
 #[derive(Debug)]
 pub(crate) enum Undo {
-    /// The row was inserted. When the database gave it its key
-    /// (`database_key`), a rollback gives the key its initial value again
-    /// ([`Model::reset_database_key`]); an upsert keeps the key it was
-    /// given. `displaced` is the slot whose entry in the key map the
-    /// insert replaced.
+    /// The row was inserted. A rollback gives the object back what it held
+    /// before the database filled its values in
+    /// ([`undo_database_values`](crate::session::unit_of_work::undo_database_values)):
+    /// the key `new` gives it when the database gave it its key
+    /// (`database_key`; an upsert keeps the key it was given), and unset
+    /// for the columns it left to their server defaults
+    /// (`left_to_defaults`, bits by column). `displaced` is the slot whose
+    /// entry in the key map the insert replaced.
     Inserted {
         database_key: bool,
+        left_to_defaults: u64,
         displaced: Option<u32>,
     },
     Updated(Vec<Value>),
@@ -583,7 +587,7 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let Some(object) = &slot.object else { continue };
             match undo {
-                Undo::Inserted { database_key, displaced } => {
+                Undo::Inserted { database_key, left_to_defaults, displaced } => {
                     let key = object.key();
                     if self.by_key.get(&key) == Some(&index) {
                         match displaced {
@@ -596,8 +600,8 @@ impl<T: Model> Arena<T> {
                     // Pending again, it is inserted whole: the values a later
                     // flush of the transaction updated from are not its row's.
                     self.snapshots.remove(&index);
-                    if let (Some(object), true) = (slot.object.as_mut(), database_key) {
-                        object.reset_database_key();
+                    if let Some(object) = slot.object.as_mut() {
+                        undo_database_values(object, database_key, left_to_defaults);
                     }
                 }
                 Undo::Updated(old) => {

@@ -601,20 +601,21 @@ impl<T: Model> Arena<T> {
         };
         let mut values = values.into_iter();
         let database_key = returned.iter().any(|(_, c)| c.primary_key && TableMeta::is_server_filled(c));
+        let defaults = server_defaults(returned);
         // Room made once, not grown (and rehashed) object by object.
         self.keys().reserve(chunk.len());
         self.journal.reserve(chunk.len());
         for &index in chunk {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
+            // Most tables have no such column: no call per row for them.
+            let left_to_defaults = if defaults == 0 { 0 } else { left_to_defaults(object, defaults) };
             let set = returned
                 .iter()
                 .try_for_each(|&(column, _)| object.set_column_value(column, values.next().unwrap_or_default()));
-            if let (Err(e), database_key) = (set, database_key) {
-                if database_key {
-                    // Still pending: no key of a row the flush rolls back.
-                    object.reset_database_key();
-                }
+            if let Err(e) = set {
+                // Still pending: no value of a row the flush rolls back.
+                undo_database_values(object, database_key, left_to_defaults);
                 return Err(e);
             }
             slot.state = ObjectState::Persistent;
@@ -623,7 +624,7 @@ impl<T: Model> Arena<T> {
             // may be a loaded object's, whose row the COPY then collides
             // with. Undoing the insert gives that object its entry back.
             let displaced = self.keys().insert(key, index);
-            self.journal.push((index, Undo::Inserted { database_key, displaced }));
+            self.journal.push((index, Undo::Inserted { database_key, left_to_defaults, displaced }));
         }
         Ok(())
     }
@@ -885,6 +886,35 @@ impl<T: Model> Arena<T> {
 /// The names the old and new version take in a batched statement's rows.
 const OLD_VERSION: &str = "orm_old_version";
 const NEW_VERSION: &str = "orm_new_version";
+
+/// The columns among `returned` whose server default an INSERT takes where
+/// the object left them unset (`Defaulted::Unset`, `None`), as bits by
+/// column; the key is not one of them. Columns past the 64th are not
+/// counted: a rollback leaves them the values the database gave.
+fn server_defaults(returned: &[IndexedColumn]) -> u64 {
+    returned
+        .iter()
+        .filter(|(column, meta)| *column < 64 && meta.default.is_some() && !meta.primary_key)
+        .fold(0, |bits, (column, _)| bits | 1 << column)
+}
+
+/// Those of the `defaults` columns that `object` leaves to the database.
+fn left_to_defaults<T: Model>(object: &T, defaults: u64) -> u64 {
+    (0..64).filter(|&c| defaults & 1 << c != 0 && object.column_value(c) == Value::Null).fold(0, |b, c| b | 1 << c)
+}
+
+/// Gives `object` back what it held before an INSERT filled in its values:
+/// the key `new` gives it when the database gave it its key, and unset for
+/// the columns it had left to their defaults.
+pub(crate) fn undo_database_values<T: Model>(object: &mut T, database_key: bool, left_to_defaults: u64) {
+    if database_key {
+        object.reset_database_key();
+    }
+    for column in (0..64).filter(|&c| left_to_defaults & 1 << c != 0) {
+        // NULL is how such a field says unset (`Defaulted::Unset`, `None`).
+        let _ = object.set_column_value(column, Value::Null);
+    }
+}
 
 /// The value of an integer key, for putting generated keys in order.
 fn integer_key(value: &Value) -> i64 {
