@@ -273,7 +273,7 @@ impl PgConnection {
         let CopyRows { sql, columns, keys, rows } = copy;
         let types = self.column_types(columns).await?;
         let mut write = || match types.len() == rows.width() {
-            true => binary_copy(&mut *rows, &types, keys.map(|k| k.column)),
+            true => binary_copy(&mut *rows, &types, keys.is_some()),
             false => Ok(None),
         };
         let (reserved, data) = match keys {

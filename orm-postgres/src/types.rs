@@ -82,8 +82,9 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
 /// The rows of `rows`, one value per column of `types`, in PostgreSQL's
 /// binary COPY format, from its header to its trailer; `None` when a value
 /// does not fit its column's type: binary COPY takes each value in its
-/// column's own format, where an INSERT would cast. With `keys_at`, where
-/// each row starts is kept, for [`CopyData::put_keys`].
+/// column's own format, where an INSERT would cast. With
+/// `keep_row_starts`, where each row starts is kept, for
+/// [`CopyData::put_keys`].
 ///
 /// Written here rather than through tokio-postgres' `BinaryCopyInWriter`,
 /// whose future per row and driver type check per value (of text and
@@ -94,7 +95,7 @@ fn write_plain(value: &Value, ty: &Type, out: &mut bytes::BytesMut) -> bool {
 pub(crate) fn binary_copy(
     rows: &mut dyn CopySource,
     types: &[Type],
-    keys_at: Option<usize>,
+    keep_row_starts: bool,
 ) -> Result<Option<CopyData>, BoxError> {
     use bytes::BufMut;
     const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -105,12 +106,12 @@ pub(crate) fn binary_copy(
     out.put_i32(0);
     let fields = i16::try_from(types.len())?;
     let mut fitting = vec![None; types.len()];
-    let mut row_starts = Vec::with_capacity(if keys_at.is_some() { rows.row_count() } else { 0 });
+    let mut row_starts = Vec::with_capacity(if keep_row_starts { rows.row_count() } else { 0 });
     let mut written = Ok(true);
     rows.each_row(&mut |row| {
         if matches!(written, Ok(true)) {
             written = if row.len() == types.len() {
-                if keys_at.is_some() {
+                if keep_row_starts {
                     row_starts.push(out.len());
                 }
                 out.put_i16(fields);
@@ -943,15 +944,15 @@ mod tests {
     }
 
     /// `values`, rows of `types.len()`, in binary COPY format, with where
-    /// each row starts kept when `keys_at` is given.
-    fn written(values: &[Value], types: &[Type], keys_at: Option<usize>) -> Option<CopyData> {
+    /// each row starts kept when `keep_row_starts`.
+    fn written(values: &[Value], types: &[Type], keep_row_starts: bool) -> Option<CopyData> {
         let rows = values.chunks(types.len()).collect();
-        binary_copy(&mut ListedRows { rows, width: types.len(), heedless: false }, types, keys_at).unwrap()
+        binary_copy(&mut ListedRows { rows, width: types.len(), heedless: false }, types, keep_row_starts).unwrap()
     }
 
     /// `values`, rows of `types.len()`, in binary COPY format.
     fn copied(values: &[Value], types: &[Type]) -> Option<bytes::BytesMut> {
-        written(values, types, None).map(|data| data.bytes)
+        written(values, types, false).map(|data| data.bytes)
     }
 
     #[test]
@@ -959,11 +960,11 @@ mod tests {
         let types = [Type::TEXT, Type::INT4, Type::INT8];
         let row = |name: &str, key: i32| [Value::Text(name.into()), Value::I32(key), Value::Null];
         let placeholders = [row("é", 0), row("b", 0)].concat();
-        let mut data = written(&placeholders, &types, Some(1)).unwrap();
+        let mut data = written(&placeholders, &types, true).unwrap();
         assert!(data.put_keys(1, &[Value::I32(7), Value::I32(-9)]).unwrap());
         assert_eq!(data.bytes, copied(&[row("é", 7), row("b", -9)].concat(), &types).unwrap());
 
-        let mut data = written(&placeholders, &types, Some(1)).unwrap();
+        let mut data = written(&placeholders, &types, true).unwrap();
         assert!(!data.put_keys(1, &[Value::I64(7), Value::I64(9)]).unwrap(), "a wider key does not fit");
         assert!(!data.put_keys(2, &[Value::I64(7), Value::I64(9)]).unwrap(), "nor does one over a NULL");
         let fewer = data.put_keys(1, &[Value::I32(7)]).unwrap_err().to_string();
@@ -1013,13 +1014,13 @@ mod tests {
         }
         let types = [Type::INT4, Type::INT8];
         let (fits, misfit) = ([Value::I32(1), Value::I64(2)], [Value::I32(1), Value::I32(2)]);
-        let short = binary_copy(&mut heedless(vec![&fits, &fits[..1]]), &types, None);
+        let short = binary_copy(&mut heedless(vec![&fits, &fits[..1]]), &types, false);
         assert_eq!(short.unwrap_err().to_string(), "a row of 1 values for a COPY of 2 columns");
-        let past_a_misfit = binary_copy(&mut heedless(vec![&misfit, &fits]), &types, None).unwrap();
+        let past_a_misfit = binary_copy(&mut heedless(vec![&misfit, &fits]), &types, false).unwrap();
         assert!(past_a_misfit.is_none(), "the rows after a misfit do not make it fit");
         let mixed = Value::Array(SqlType::Integer, vec![Value::I32(1), Value::I64(2)]);
         let types = [Type::INT4, Type::INT4_ARRAY];
-        let failed = binary_copy(&mut heedless(vec![&[Value::I32(1), mixed], &fits]), &types, None);
+        let failed = binary_copy(&mut heedless(vec![&[Value::I32(1), mixed], &fits]), &types, false);
         let message = failed.unwrap_err().to_string();
         assert_eq!(message, "the value of column 2 of a COPY, of type _int4: bigint in an array of another type");
     }
