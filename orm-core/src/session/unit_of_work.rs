@@ -609,7 +609,7 @@ impl<T: Model> Arena<T> {
             let slot = &mut self.slots[index as usize];
             let object = slot.object.as_mut().expect("work list slot holds an object");
             // Most tables have no such column: no call per row for them.
-            let left_to_defaults = if defaults == 0 { 0 } else { left_to_defaults(object, defaults) };
+            let left_to_defaults = if defaults == 0 { 0 } else { unset_among(object, defaults) };
             let set = returned
                 .iter()
                 .try_for_each(|&(column, _)| object.set_column_value(column, values.next().unwrap_or_default()));
@@ -898,9 +898,15 @@ fn server_defaults(returned: &[IndexedColumn]) -> u64 {
         .fold(0, |bits, (column, _)| bits | 1 << column)
 }
 
-/// Those of the `defaults` columns that `object` leaves to the database.
-fn left_to_defaults<T: Model>(object: &T, defaults: u64) -> u64 {
-    (0..64).filter(|&c| defaults & 1 << c != 0 && object.column_value(c) == Value::Null).fold(0, |b, c| b | 1 << c)
+/// Those of the `defaults` columns that `object` leaves unset, to the
+/// database.
+fn unset_among<T: Model>(object: &T, defaults: u64) -> u64 {
+    columns_in(defaults).filter(|&c| object.column_value(c) == Value::Null).fold(0, |bits, c| bits | 1 << c)
+}
+
+/// The columns whose bits are set in `bits`.
+fn columns_in(bits: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |&c| bits & 1 << c != 0)
 }
 
 /// Gives `object` back what it held before an INSERT filled in its values:
@@ -910,7 +916,7 @@ pub(crate) fn undo_database_values<T: Model>(object: &mut T, database_key: bool,
     if database_key {
         object.reset_database_key();
     }
-    for column in (0..64).filter(|&c| left_to_defaults & 1 << c != 0) {
+    for column in columns_in(left_to_defaults) {
         // NULL is how such a field says unset (`Defaulted::Unset`, `None`).
         let _ = object.set_column_value(column, Value::Null);
     }
