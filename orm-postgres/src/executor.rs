@@ -109,8 +109,15 @@ impl PgConnection {
         let this = &*self;
         let rows = async {
             let statement = &prepared.statement;
-            let stream =
-                this.client().query_raw(statement, params.iter().map(Param)).await.map_err(|e| this.error(e))?;
+            // Boxed: the driver's future takes about 1 KB. Inline, it made
+            // the statement's own boxed future 1,584 bytes, above glibc's
+            // thread cache (at most 1,032), so that every statement went
+            // through the allocator's slow path for large chunks. Boxed
+            // alone, the driver's fits the cache, and the statement's is
+            // 648 bytes.
+            let stream = Box::pin(this.client().query_raw(statement, params.iter().map(Param)))
+                .await
+                .map_err(|e| this.error(e))?;
             futures_util::pin_mut!(stream);
             let rows_hint = prepared.rows.load(Ordering::Relaxed);
             let mut count = 0;
@@ -145,8 +152,10 @@ impl PgConnection {
         };
         let this = &*self;
         let statement = &prepared.statement;
-        let count =
-            async { this.client().execute_raw(statement, params.iter().map(Param)).await.map_err(|e| this.error(e)) };
+        // Boxed, as in `query_each_once`.
+        let count = async {
+            Box::pin(this.client().execute_raw(statement, params.iter().map(Param))).await.map_err(|e| this.error(e))
+        };
         this.pipelined(count).await
     }
 
