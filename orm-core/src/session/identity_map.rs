@@ -588,13 +588,7 @@ impl<T: Model> Arena<T> {
             let Some(object) = &slot.object else { continue };
             match undo {
                 Undo::Inserted { database_key, left_to_defaults, displaced } => {
-                    let key = object.key();
-                    if self.by_key.get(&key) == Some(&index) {
-                        match displaced {
-                            Some(displaced) => self.by_key.insert(key, displaced),
-                            None => self.by_key.remove(&key),
-                        };
-                    }
+                    release_key_entry(&mut self.by_key, object.key(), index, displaced);
                     slot.state = ObjectState::Pending;
                     self.pending.push(index);
                     // Pending again, it is inserted whole: the values a later
@@ -612,10 +606,7 @@ impl<T: Model> Arena<T> {
                     self.dirty.push(index);
                 }
                 Undo::Merged => {
-                    let key = object.key();
-                    if self.by_key.get(&key) == Some(&index) {
-                        self.by_key.remove(&key);
-                    }
+                    release_key_entry(&mut self.by_key, object.key(), index, None);
                     slot.state = ObjectState::Detached;
                 }
                 Undo::Deleted => {
@@ -699,6 +690,24 @@ fn integer_key<K: 'static>(key: &K) -> Option<i64> {
 
 pub(crate) fn stale_handle(model: &'static str) -> Error {
     Error::StaleHandle { model }
+}
+
+/// Takes slot `index`'s entry for `key` out of the key map, giving it back
+/// to the slot it `displaced`, if any. An entry another slot holds by now
+/// is left alone: the undone write was not the last to claim the key.
+fn release_key_entry<K: std::hash::Hash + Eq>(
+    by_key: &mut FxHashMap<K, u32>,
+    key: K,
+    index: u32,
+    displaced: Option<u32>,
+) {
+    if by_key.get(&key) != Some(&index) {
+        return;
+    }
+    match displaced {
+        Some(displaced) => by_key.insert(key, displaced),
+        None => by_key.remove(&key),
+    };
 }
 
 #[cfg(test)]
