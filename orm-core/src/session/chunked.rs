@@ -18,14 +18,17 @@ const FIRST: usize = 4;
 /// elements. Elements are only ever added at the end.
 #[derive(Debug)]
 pub(crate) struct Chunked<E> {
-    /// Every chunk but the last is full.
-    chunks: Vec<Vec<E>>,
+    /// The first chunk, apart from the others so that a list of one chunk
+    /// (most sessions' lists) takes one allocation, not two.
+    first: Vec<E>,
+    /// The chunks after the first; every chunk but the last is full.
+    rest: Vec<Vec<E>>,
     len: usize,
 }
 
 impl<E> Default for Chunked<E> {
     fn default() -> Self {
-        Chunked { chunks: Vec::new(), len: 0 }
+        Chunked { first: Vec::new(), rest: Vec::new(), len: 0 }
     }
 }
 
@@ -52,31 +55,41 @@ impl<E> Chunked<E> {
     /// Adds `element` at index `len()`.
     #[inline]
     pub(crate) fn push(&mut self, element: E) {
-        match self.chunks.last_mut() {
-            Some(last) if last.len() < last.capacity() => last.push(element),
-            _ => self.push_to_new_room(element),
+        let last = self.rest.last_mut().unwrap_or(&mut self.first);
+        if last.len() < last.capacity() {
+            last.push(element);
+        } else {
+            self.push_to_new_room(element);
         }
         self.len += 1;
     }
 
-    /// Pushes `element` when the last chunk is full: into a new chunk, or
-    /// into the first chunk grown.
+    /// Pushes `element` when the last chunk is full: into the first chunk
+    /// grown, or into a new chunk.
     #[cold]
     fn push_to_new_room(&mut self, element: E) {
-        match self.chunks.last_mut() {
-            Some(last) if last.len() < Self::PER_CHUNK => {
-                // Only the first chunk starts small, so that a session
-                // holding a few objects does not pay for a whole chunk; it
-                // doubles up to a chunk's size and no further.
-                last.reserve_exact(last.len().min(Self::PER_CHUNK - last.len()));
-                last.push(element);
-            }
-            _ => {
-                let capacity = if self.chunks.is_empty() { FIRST.min(Self::PER_CHUNK) } else { Self::PER_CHUNK };
-                let mut chunk = Vec::with_capacity(capacity);
-                chunk.push(element);
-                self.chunks.push(chunk);
-            }
+        if self.rest.is_empty() && self.first.len() < Self::PER_CHUNK {
+            // Only the first chunk starts small, so that a session holding
+            // a few objects does not pay for a whole chunk; it doubles up
+            // to a chunk's size and no further.
+            self.grow_first(1);
+            self.first.push(element);
+        } else {
+            let mut chunk = Vec::with_capacity(Self::PER_CHUNK);
+            chunk.push(element);
+            self.rest.push(chunk);
+        }
+    }
+
+    /// Grows the first chunk to hold `additional` more elements, at least
+    /// doubled (so that room made for a row or two at a time does not copy
+    /// it each time), at least `FIRST` and at most a chunk.
+    fn grow_first(&mut self, additional: usize) {
+        let first = &mut self.first;
+        let wanted = (first.len() + additional).min(Self::PER_CHUNK);
+        if wanted > first.capacity() {
+            let grown = wanted.max(2 * first.capacity()).max(FIRST).min(Self::PER_CHUNK);
+            first.reserve_exact(grown - first.len());
         }
     }
 
@@ -84,33 +97,35 @@ impl<E> Chunked<E> {
     /// it is the only one and smaller than a chunk: adding many elements
     /// then grows it once instead of doubling it again and again.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        match self.chunks.as_mut_slice() {
-            [] => self.chunks.push(Vec::with_capacity(additional.max(FIRST).min(Self::PER_CHUNK))),
-            [first] => {
-                let wanted = (first.len() + additional).min(Self::PER_CHUNK);
-                if wanted > first.capacity() {
-                    // At least doubled, as `push` grows it: room made for a
-                    // row or two at a time must not copy the chunk each time.
-                    let grown = wanted.max(2 * first.capacity()).min(Self::PER_CHUNK);
-                    first.reserve_exact(grown - first.len());
-                }
-            }
-            _ => {}
+        if self.rest.is_empty() {
+            self.grow_first(additional);
         }
+    }
+
+    /// The chunk holding `index`, and the place in it.
+    #[inline]
+    fn place(index: usize) -> (usize, usize) {
+        (index >> Self::SHIFT, index & (Self::PER_CHUNK - 1))
     }
 
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&E> {
-        self.chunks.get(index >> Self::SHIFT)?.get(index & (Self::PER_CHUNK - 1))
+        match Self::place(index) {
+            (0, at) => self.first.get(at),
+            (chunk, at) => self.rest.get(chunk - 1)?.get(at),
+        }
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut E> {
-        self.chunks.get_mut(index >> Self::SHIFT)?.get_mut(index & (Self::PER_CHUNK - 1))
+        match Self::place(index) {
+            (0, at) => self.first.get_mut(at),
+            (chunk, at) => self.rest.get_mut(chunk - 1)?.get_mut(at),
+        }
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut E> {
-        self.chunks.iter_mut().flatten()
+        self.first.iter_mut().chain(self.rest.iter_mut().flatten())
     }
 }
 
@@ -121,14 +136,20 @@ impl<E> Index<usize> for Chunked<E> {
     /// If `index` is not below `len()`, as a `Vec` does.
     #[inline]
     fn index(&self, index: usize) -> &E {
-        &self.chunks[index >> Self::SHIFT][index & (Self::PER_CHUNK - 1)]
+        match Self::place(index) {
+            (0, at) => &self.first[at],
+            (chunk, at) => &self.rest[chunk - 1][at],
+        }
     }
 }
 
 impl<E> IndexMut<usize> for Chunked<E> {
     #[inline]
     fn index_mut(&mut self, index: usize) -> &mut E {
-        &mut self.chunks[index >> Self::SHIFT][index & (Self::PER_CHUNK - 1)]
+        match Self::place(index) {
+            (0, at) => &mut self.first[at],
+            (chunk, at) => &mut self.rest[chunk - 1][at],
+        }
     }
 }
 
@@ -138,7 +159,7 @@ mod tests {
 
     /// Room allocated for elements, used or not.
     fn capacity<E>(list: &Chunked<E>) -> usize {
-        list.chunks.iter().map(Vec::capacity).sum()
+        list.first.capacity() + list.rest.iter().map(Vec::capacity).sum::<usize>()
     }
 
     #[test]
