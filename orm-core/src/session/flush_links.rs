@@ -3,6 +3,7 @@
 //! when parents are deleted.
 
 use std::any::TypeId;
+use std::ops::{Deref, DerefMut};
 
 use crate::dialect::Dialect;
 use crate::error::Result;
@@ -20,13 +21,33 @@ use crate::value::{SqlType, Value};
 /// The arenas of a session, addressed by model type or table, borrowed
 /// apart from its connection.
 pub(crate) struct Models<'a> {
-    pub(crate) ids: &'a mut Vec<TypeId>,
-    pub(crate) arenas: &'a mut Vec<Box<dyn Tracked>>,
+    pub(crate) arenas: &'a mut Vec<ModelArena>,
+}
+
+/// A model's arena with the model's `TypeId` beside it, so that finding
+/// the arena of a model reads no arena. Derefs to the arena.
+pub(crate) struct ModelArena {
+    pub(crate) model: TypeId,
+    arena: Box<dyn Tracked>,
+}
+
+impl Deref for ModelArena {
+    type Target = dyn Tracked;
+
+    fn deref(&self) -> &(dyn Tracked + 'static) {
+        &*self.arena
+    }
+}
+
+impl DerefMut for ModelArena {
+    fn deref_mut(&mut self) -> &mut (dyn Tracked + 'static) {
+        &mut *self.arena
+    }
 }
 
 impl Models<'_> {
     pub(crate) fn position(&self, model: TypeId) -> Option<usize> {
-        self.ids.iter().position(|id| *id == model)
+        self.arenas.iter().position(|arena| arena.model == model)
     }
 
     /// The position of `T`'s arena, made if it does not exist yet.
@@ -34,8 +55,7 @@ impl Models<'_> {
         match self.position(TypeId::of::<T>()) {
             Some(i) => i,
             None => {
-                self.ids.push(TypeId::of::<T>());
-                self.arenas.push(Box::new(Arena::<T>::default()));
+                self.arenas.push(ModelArena { model: TypeId::of::<T>(), arena: Box::new(Arena::<T>::default()) });
                 self.arenas.len() - 1
             }
         }
@@ -52,7 +72,7 @@ impl Models<'_> {
         self.arenas[position].as_any_mut().downcast_mut().expect("arena matches its TypeId")
     }
 
-    fn by_table(&mut self, table: &TableMeta) -> Option<&mut Box<dyn Tracked>> {
+    fn by_table(&mut self, table: &TableMeta) -> Option<&mut ModelArena> {
         self.arenas.iter_mut().find(|a| a.table().name == table.name)
     }
 

@@ -30,13 +30,12 @@ use crate::relation::Links;
 use crate::statement::{self, Sql, Statement, Transaction};
 use crate::value::{SqlValue, Value};
 
-use flush_links::Models;
+use flush_links::{ModelArena, Models};
 pub(crate) use identity_map::KeyRun;
 use identity_map::{stale_handle, Arena};
 pub use identity_map::{Handle, ObjectState};
 pub use savepoint::Savepoint;
 pub use texts::StatementTexts;
-use unit_of_work::Tracked;
 pub(crate) use unit_of_work::{insert_statement, insert_values, InsertShape};
 
 /// Session ids never repeat within a process: a handle of a dropped session
@@ -67,8 +66,8 @@ pub struct Session {
     connector: Arc<dyn Connector>,
     conn: Option<Box<dyn Connection>>,
     in_transaction: bool,
-    models: Vec<Box<dyn Tracked>>,
-    model_ids: Vec<TypeId>,
+    /// One arena per model, in the order the models were first used.
+    models: Vec<ModelArena>,
     links: relations::PendingLinks,
     savepoints: Vec<savepoint::SavepointMark>,
     next_savepoint: u32,
@@ -113,7 +112,6 @@ impl Session {
             conn: None,
             in_transaction: false,
             models: Vec::new(),
-            model_ids: Vec::new(),
             links: relations::PendingLinks::default(),
             savepoints: Vec::new(),
             next_savepoint: 0,
@@ -185,7 +183,7 @@ impl Session {
     }
 
     fn arena<T: Model>(&self) -> Option<&Arena<T>> {
-        let i = self.model_ids.iter().position(|id| *id == TypeId::of::<T>())?;
+        let i = self.models.iter().position(|arena| arena.model == TypeId::of::<T>())?;
         self.models[i].as_any().downcast_ref()
     }
 
@@ -201,7 +199,7 @@ impl Session {
 
     /// Every arena, borrowed apart from the connection.
     fn arenas(&mut self) -> Models<'_> {
-        Models { ids: &mut self.model_ids, arenas: &mut self.models }
+        Models { arenas: &mut self.models }
     }
 
     fn handle<T>(&self, index: u32) -> Handle<T> {
@@ -433,7 +431,7 @@ impl Session {
         let no_savepoints = self.savepoints.is_empty();
         let dialect = self.connector.dialect();
         let conn = self.conn.as_deref_mut().expect("begin opened a connection");
-        let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
+        let mut models = Models { arenas: &mut self.models };
         // Not inside a savepoint: a failure there must roll back to it only,
         // and a failed statement followed by COMMIT ends the transaction.
         let one_insert = unit_of_work::is_one_insert(&models, &self.links).filter(|_| commit && no_savepoints);
@@ -785,7 +783,7 @@ impl Session {
     ) -> Result<()> {
         self.ready_to_read().await?;
         let conn = self.conn.as_deref_mut().expect("just checked out");
-        let mut models = Models { ids: &mut self.model_ids, arenas: &mut self.models };
+        let mut models = Models { arenas: &mut self.models };
         let mut row = |row: &mut dyn RawRow| each(&mut models, row);
         let result = conn.query_each(&sql.text, &sql.params, &mut row).await;
         self.settle(result).await

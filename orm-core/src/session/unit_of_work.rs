@@ -257,19 +257,22 @@ pub(crate) async fn flush(
     texts: &StatementTexts,
 ) -> Result<()> {
     let children: Vec<TypeId> = links.foreign_keys.iter().map(|f| f.child.model).collect();
-    let tables: Vec<&'static TableMeta> = models
-        .arenas
-        .iter()
-        .zip(models.ids.iter())
-        .filter(|(m, id)| m.has_changes() || children.contains(id))
-        .map(|(m, _)| m.table())
+    let written: Vec<usize> = (0..models.arenas.len())
+        .filter(|&i| models.arenas[i].has_changes() || children.contains(&models.arenas[i].model))
         .collect();
-    let order: Vec<usize> = sort_by_dependency(&tables)
-        .into_iter()
-        .filter_map(|t| models.arenas.iter().position(|m| m.table().name == t.name))
-        .collect();
+    // Sorted only when there is something to sort: for one model, the sort's
+    // lists were three allocations of the flush's few dozen.
+    let order = if written.len() < 2 {
+        written
+    } else {
+        let tables: Vec<&'static TableMeta> = written.iter().map(|&i| models.arenas[i].table()).collect();
+        sort_by_dependency(&tables)
+            .into_iter()
+            .filter_map(|t| models.arenas.iter().position(|m| m.table().name == t.name))
+            .collect()
+    };
     for &i in &order {
-        let model = models.ids[i];
+        let model = models.arenas[i].model;
         resolve_foreign_keys(models, links, model)?;
         if models.arenas[i].has_new() {
             models.arenas[i].flush_inserts(conn, dialect, texts).await?;
@@ -282,7 +285,7 @@ pub(crate) async fn flush(
     // A cycle across tables (A references B, B references A): the keys of
     // tables written first are known only now; post-update them.
     for &i in &order {
-        let model = models.ids[i];
+        let model = models.arenas[i].model;
         if links.foreign_keys.iter().any(|f| f.child.model == model) {
             resolve_foreign_keys(models, links, model)?;
             if models.arenas[i].has_dirty() {
