@@ -1,5 +1,5 @@
 //! What the benchmarks share: timing, medians, the report line, and pinning
-//! client and backends to one CPU.
+//! client and backends to one CPU (or to two, `CPUS=split`).
 
 use std::time::{Duration, Instant};
 
@@ -45,17 +45,25 @@ pub(crate) async fn timed<F: std::future::Future<Output = ()>>(f: F) -> Duration
     started.elapsed()
 }
 
-/// Pins a process to CPU 0 with `taskset`, as PERFORMANCE.md's figures were
-/// taken: with two CPUs, whether a backend happens to share the client's CPU
-/// changes a round trip by 3x, which would swamp the comparison.
-pub(crate) fn pin_to_cpu0(pid: u32, what: &str) {
+/// Pins a process to `cpu` with `taskset`: with two CPUs, whether a backend
+/// happens to share the client's CPU changes a round trip by 3x, which
+/// would swamp the comparison.
+pub(crate) fn pin_to_cpu(pid: u32, cpu: u32, what: &str) {
     let pinned = std::process::Command::new("taskset")
-        .args(["-cp", "0", &pid.to_string()])
+        .args(["-cp", &cpu.to_string(), &pid.to_string()])
         .output()
         .is_ok_and(|o| o.status.success());
     if !pinned {
-        eprintln!("warning: could not pin {what} (pid {pid}) to CPU 0; ratios will be noisier");
+        eprintln!("warning: could not pin {what} (pid {pid}) to CPU {cpu}; ratios will be noisier");
     }
+}
+
+/// The CPU the backends run on: CPU 0, the benchmark's own, as
+/// PERFORMANCE.md's figures were taken; CPU 1 with `CPUS=split`, to see
+/// what the client's work costs when the server's does not run between
+/// its statements on the same CPU (docs/performance.md).
+fn backend_cpu() -> u32 {
+    u32::from(std::env::var("CPUS").as_deref() == Ok("split"))
 }
 
 pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> u32 {
@@ -66,13 +74,14 @@ pub(crate) async fn backend_pid(conn: &mut orm::PgConnection) -> u32 {
     }
 }
 
-/// Pins this process, and the backends of `engine` (one connection) and of
-/// `client`, to CPU 0.
+/// Pins this process to CPU 0, and the backends of `engine` (one
+/// connection) and of `client` to [`backend_cpu`].
 pub(crate) async fn pin_all(engine: &orm::Engine, client: &orm::postgres::tokio_postgres::Client) {
-    pin_to_cpu0(std::process::id(), "the benchmark");
-    pin_to_cpu0(backend_pid(&mut engine.connect().await.unwrap()).await, "the ORM's backend");
+    pin_to_cpu(std::process::id(), 0, "the benchmark");
+    let cpu = backend_cpu();
+    pin_to_cpu(backend_pid(&mut engine.connect().await.unwrap()).await, cpu, "the ORM's backend");
     let raw_pid = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get::<_, i32>(0);
-    pin_to_cpu0(raw_pid as u32, "the raw backend");
+    pin_to_cpu(raw_pid as u32, cpu, "the raw backend");
 }
 
 /// `url` without TLS, as raw tokio-postgres (`NoTls`) connects: both sides
