@@ -3,7 +3,7 @@
 use orm::prelude::*;
 use orm::ObjectState;
 
-use crate::common::{allocated_during, person, setup, statements_during, Address, Membership, Person};
+use crate::common::{allocated_during, date, person, setup, statements_during, Address, Membership, Person};
 
 #[tokio::test]
 async fn add_and_commit_fills_generated_key_and_server_default() {
@@ -837,4 +837,34 @@ async fn an_upsert_leaves_an_unset_defaulted_column_to_the_row_or_its_default() 
         .unwrap();
     assert_eq!(rows[0], ("renamed".to_owned(), Defaulted::Set(42), Defaulted::Set(true)), "the row keeps its value");
     assert_eq!(rows[1], ("new".to_owned(), Defaulted::Set(10), Defaulted::Set(false)), "a new row takes the default");
+}
+
+/// `Person`'s table under a second model, as an application may map one
+/// table twice (a narrower view of its rows).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[orm(table = "people")]
+struct Someone {
+    #[orm(primary_key)]
+    id: i32,
+    name: String,
+    date_of_birth: chrono::NaiveDate,
+}
+
+#[tokio::test]
+async fn two_models_of_one_table_flushed_with_a_third_are_both_written() {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    // One flush writes three models, two of them on `people`: sorted by
+    // their tables, each must still be written once.
+    session.add(Someone::new("Grace", date(1906, 12, 9)));
+    session.add(person("Alan", None));
+    session.add(Address::new(session[ada].id, "London"));
+    session.commit().await.unwrap();
+
+    let mut fresh = db.engine().session();
+    let people = fresh.query::<Person>().order_by(Person::name.asc()).all().await.unwrap();
+    let names: Vec<&str> = people.iter().map(|&p| fresh[p].name.as_str()).collect();
+    assert_eq!(names, ["Ada", "Alan", "Grace"]);
 }

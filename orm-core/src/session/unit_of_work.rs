@@ -266,9 +266,15 @@ pub(crate) async fn flush(
         written
     } else {
         let tables: Vec<&'static TableMeta> = written.iter().map(|&i| models.arenas[i].table()).collect();
+        // Each sorted table back to an arena written, each arena once: two
+        // models may map one table, and the first of them was found twice.
+        let mut unsorted = written;
         sort_by_dependency(&tables)
             .into_iter()
-            .filter_map(|t| models.arenas.iter().position(|m| m.table().name == t.name))
+            .filter_map(|t| {
+                let at = unsorted.iter().position(|&i| models.arenas[i].table().name == t.name)?;
+                Some(unsorted.remove(at))
+            })
             .collect()
     };
     for &i in &order {
