@@ -879,3 +879,32 @@ async fn selectin_and_lazy_collections_hold_a_target_once_when_two_rows_share_it
     let lazy: Vec<i32> = l.load(shelves[0], Shelf::slots).await.unwrap().iter().map(|&t| l[t].id).collect();
     assert_eq!((selectin, lazy), (vec![5, 6], vec![5, 6]), "selectin and lazy loads list each object once too");
 }
+
+/// The stuntmen's table under a second, narrower model.
+#[derive(Model, Debug)]
+#[orm(table = "stuntmen")]
+struct StuntmanName {
+    #[orm(primary_key)]
+    id: i32,
+    name: String,
+}
+
+#[tokio::test]
+async fn a_nullified_key_reaches_the_relationship_s_model_when_another_maps_its_table() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut writer = engine.session();
+    let [_, dwayne, _] = tutorial_data(&mut writer).await;
+    let dwayne_id = writer[dwayne].id;
+    let mut session = engine.session();
+    // The narrower model's arena comes first in the session.
+    let names = session.query::<StuntmanName>().all().await.unwrap();
+    assert_eq!(names.len(), 3);
+    let dwayne = session.get::<Actor>(dwayne_id).await.unwrap().unwrap();
+    let stuntman = session.load(dwayne, Actor::stuntman).await.unwrap().unwrap();
+    session.delete(dwayne).unwrap();
+    session.commit().await.unwrap();
+
+    assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 1);
+    assert_eq!(session[stuntman].actor_id, None, "the loaded stuntman agrees with the database");
+}

@@ -72,8 +72,10 @@ impl Models<'_> {
         self.arenas[position].as_any_mut().downcast_mut().expect("arena matches its TypeId")
     }
 
-    fn by_table(&mut self, table: &TableMeta) -> Option<&mut ModelArena> {
-        self.arenas.iter_mut().find(|a| a.table().name == table.name)
+    /// The arena of the model `table` describes: found by its table's name
+    /// and its model's, as two models may map one table.
+    fn of_table(&mut self, table: &TableMeta) -> Option<&mut ModelArena> {
+        self.arenas.iter_mut().find(|a| a.table().name == table.name && a.table().model == table.model)
     }
 
     fn is_live(&self, slot: SlotRef) -> bool {
@@ -258,7 +260,7 @@ async fn delete_children(
     before_delete(models, target, &column_values, conn, dialect).await?;
     let sql = dialect.render(delete_where(target, matching()));
     conn.execute(&sql.text, &sql.params).await?;
-    if let Some(arena) = models.by_table(target) {
+    if let Some(arena) = models.of_table(target) {
         arena.detach_rows(rows)?;
     }
     Ok(())
@@ -284,7 +286,7 @@ async fn nullify_children(
     };
     let sql = dialect.render(Statement::Update(Box::new(update)));
     conn.execute(&sql.text, &sql.params).await?;
-    if let Some(arena) = models.by_table(target) {
+    if let Some(arena) = models.of_table(target) {
         arena.nullify(column, &keys)?;
     }
     Ok(())
