@@ -221,6 +221,14 @@ pub enum Error {
         /// What happened after COMMIT was sent.
         reason: String,
     },
+    /// A statement of the open transaction was cancelled (its future
+    /// dropped: a timeout, a `select!`) before its answer came. It may have
+    /// run, failed, or still be running, so the session rolled the
+    /// transaction back: what the session had flushed is pending again, and
+    /// what other statements of the transaction wrote (`execute`, bulk
+    /// updates and deletes) is gone. Reported by the session's next call.
+    #[error("the transaction was rolled back: one of its statements was cancelled before its answer came")]
+    TransactionInterrupted,
     /// A statement the ORM refuses to build, because it would be ignored in
     /// part or break the identity map.
     #[error("invalid statement for `{model}`: {reason}")]

@@ -4,6 +4,7 @@
 mod arrays;
 mod bookshop;
 mod cancelled_commits;
+mod cancelled_statements;
 mod common;
 mod connect;
 mod constraints;

@@ -80,6 +80,11 @@ pub struct Session {
     /// Set while COMMIT is on its way: still set at the next call means the
     /// commit future was dropped before the answer came.
     committing: bool,
+    /// Set while another statement of the open transaction is on its way
+    /// (a query, a raw statement, a savepoint's): still set at the next
+    /// call means its future was dropped before the answer came, and the
+    /// transaction's state is unknown (`check_interrupted`).
+    awaiting_statement: bool,
     autoflush: bool,
     /// Expire every object after a commit (`set_expire_on_commit`).
     expire_on_commit: bool,
@@ -118,6 +123,7 @@ impl Session {
             flushing: false,
             inserted_with_commit: None,
             committing: false,
+            awaiting_statement: false,
             recording: None,
             autoflush: true,
             expire_on_commit: false,
@@ -173,7 +179,7 @@ impl Session {
     /// Whether a flush or commit was dropped half way and is still to be
     /// settled.
     fn interrupted(&self) -> bool {
-        self.flushing || self.committing
+        self.flushing || self.committing || self.awaiting_statement
     }
 
     /// Whether a transaction is open: something was flushed and not yet
@@ -491,14 +497,16 @@ impl Session {
             self.committing = false;
             match result {
                 Ok(()) => self.in_transaction = false,
-                Err(Error::Connection(cause)) => {
-                    let reason = format!("the connection was lost after COMMIT was sent ({cause})");
-                    return Err(self.commit_outcome_unknown(reason, None));
-                }
-                Err(e) => {
+                Err(e) if e.db_error().is_some() => {
                     // The database answered: it rolled the transaction back.
                     self.abort().await;
                     return Err(e);
+                }
+                // Not the database's answer (a lost connection, a message
+                // that could not be read), as for a COMMIT sent with a flush.
+                Err(e) => {
+                    let reason = format!("COMMIT was sent and its answer not read ({e})");
+                    return Err(self.commit_outcome_unknown(reason, None));
                 }
             }
         }
@@ -542,6 +550,22 @@ impl Session {
         self.committed();
         self.expire_all();
         Error::CommitOutcomeUnknown { reason }
+    }
+
+    /// Reports what a dropped future left unsettled: a commit whose COMMIT
+    /// may have gone out ([`check_dropped_commit`](Session::check_dropped_commit)),
+    /// or a statement of the open transaction whose answer never came. That
+    /// statement may have run, failed (and aborted the transaction, which
+    /// PostgreSQL would then answer COMMIT with ROLLBACK), or still be
+    /// running: the transaction is rolled back and undone in memory, as
+    /// after a failed flush, and the call reports it.
+    fn check_interrupted(&mut self) -> Result<()> {
+        self.check_dropped_commit()?;
+        if self.awaiting_statement {
+            self.abandon_transaction();
+            return Err(Error::TransactionInterrupted);
+        }
+        Ok(())
     }
 
     /// Reports a commit whose future was dropped while COMMIT was on its way.
@@ -639,7 +663,7 @@ impl Session {
 
     /// Returns the session's connection, checking one out first if needed.
     async fn connection(&mut self) -> Result<&mut dyn Connection> {
-        self.check_dropped_commit()?;
+        self.check_interrupted()?;
         if self.conn.is_none() {
             let conn = self.connector.connect().await?;
             self.conn = Some(match &self.recording {
@@ -679,7 +703,7 @@ impl Session {
     /// COMMIT went out decides between this and an unknown outcome, and
     /// only the connection can tell, which the rollback gives up.
     async fn recover_from_dropped_flush(&mut self) -> Result<()> {
-        self.check_dropped_commit()?;
+        self.check_interrupted()?;
         if std::mem::take(&mut self.flushing) {
             self.abort().await;
         }
@@ -688,11 +712,10 @@ impl Session {
 
     /// Rolls the open transaction back and undoes its flushes in memory.
     pub(crate) async fn abort(&mut self) {
-        for model in &mut self.models {
-            model.undo_flushes(0);
+        if self.awaiting_statement {
+            return self.abandon_transaction();
         }
-        flush_links::undo_links(&mut self.links);
-        self.savepoints.clear();
+        self.undo_transaction();
         let in_transaction = std::mem::take(&mut self.in_transaction);
         if let Some(mut conn) = self.conn.take() {
             let rollback = self.connector.dialect().render(Statement::Transaction(Transaction::Rollback));
@@ -700,6 +723,28 @@ impl Session {
                 conn.abandon();
             }
         }
+    }
+
+    /// Rolls the open transaction back without waiting for the answer, and
+    /// undoes its flushes in memory: after a statement whose future was
+    /// dropped, which may still be running (a ROLLBACK would wait for it).
+    fn abandon_transaction(&mut self) {
+        self.awaiting_statement = false;
+        self.undo_transaction();
+        self.in_transaction = false;
+        if let Some(conn) = self.conn.take() {
+            conn.abandon();
+        }
+    }
+
+    /// Undoes the open transaction's flushes in memory: what they wrote is
+    /// pending again, and the savepoints are gone.
+    fn undo_transaction(&mut self) {
+        for model in &mut self.models {
+            model.undo_flushes(0);
+        }
+        flush_links::undo_links(&mut self.links);
+        self.savepoints.clear();
     }
 
     /// Renders a statement in the engine's dialect.
@@ -755,7 +800,10 @@ impl Session {
     /// connection; a failure rolls the transaction back.
     pub(crate) async fn run_sql(&mut self, text: &str, params: &[Value]) -> Result<Rows> {
         self.recover_from_dropped_flush().await?;
-        let result = self.connection().await?.query(text, params).await;
+        self.connection().await?;
+        self.awaiting_statement = self.in_transaction;
+        let result = self.conn.as_deref_mut().expect("just checked out").query(text, params).await;
+        self.awaiting_statement = false;
         self.settle(result).await
     }
 
@@ -782,10 +830,12 @@ impl Session {
         mut each: impl FnMut(&mut Models<'_>, &mut dyn RawRow) -> Result<()> + Send,
     ) -> Result<()> {
         self.ready_to_read().await?;
+        self.awaiting_statement = self.in_transaction;
         let conn = self.conn.as_deref_mut().expect("just checked out");
         let mut models = Models { arenas: &mut self.models };
         let mut row = |row: &mut dyn RawRow| each(&mut models, row);
         let result = conn.query_each(&sql.text, &sql.params, &mut row).await;
+        self.awaiting_statement = false;
         self.settle(result).await
     }
 
@@ -850,6 +900,7 @@ impl Session {
         fetched: &mut (impl Fetched<X> + Send),
     ) -> Result<()> {
         self.ready_to_read().await?;
+        self.awaiting_statement = self.in_transaction;
         let position = self.arena_position::<T>();
         let arena: &mut Arena<T> = self.models[position].as_any_mut().downcast_mut().expect("arena matches its TypeId");
         let conn = self.conn.as_deref_mut().expect("just checked out");
@@ -878,6 +929,7 @@ impl Session {
             Ok(())
         };
         let result = conn.query_each(text, params, &mut merge).await;
+        self.awaiting_statement = false;
         if result.is_err() {
             self.settle(result).await?;
         }

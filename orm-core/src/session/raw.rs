@@ -121,7 +121,10 @@ impl Session {
     pub async fn execute(&mut self, sql: &str, params: impl Params) -> Result<u64> {
         let (params, types) = bind(params);
         self.prepare_write().await?;
-        let result = self.connection().await?.execute(sql, &params).await;
+        self.connection().await?;
+        self.awaiting_statement = self.in_transaction;
+        let result = self.conn.as_deref_mut().expect("just checked out").execute(sql, &params).await;
+        self.awaiting_statement = false;
         self.settle(result).await.map_err(|e| name_parameter(e, &types))
     }
 

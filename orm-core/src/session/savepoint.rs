@@ -117,10 +117,12 @@ impl Session {
         let (id, journals) = (mark.id, mark.journals.clone());
         let (memberships, foreign_keys) = (mark.flushed_memberships, mark.resolved_foreign_keys);
         let sql = self.render(Statement::Transaction(Transaction::RollbackTo(id)));
+        self.awaiting_statement = true;
         let rolled_back = match self.conn.as_deref_mut() {
             Some(conn) => conn.batch_execute(&sql.text).await.is_ok(),
             None => false,
         };
+        self.awaiting_statement = false;
         if !rolled_back {
             return self.abort().await;
         }
@@ -140,7 +142,9 @@ impl Session {
     async fn run_statement(&mut self, control: Transaction) -> Result<()> {
         let sql = self.render(Statement::Transaction(control));
         let Some(conn) = self.conn.as_deref_mut() else { return Err(Error::SavepointClosed) };
+        self.awaiting_statement = true;
         let result = conn.batch_execute(&sql.text).await;
+        self.awaiting_statement = false;
         if result.is_err() {
             self.abort().await;
         }
