@@ -143,6 +143,33 @@ async fn everything_flushed_earlier_in_a_failed_transaction_is_undone_too() {
     assert_eq!(other.query::<Person>().count().await.unwrap(), 1);
 }
 
+/// An object inserted and then deleted in a transaction that fails: undone,
+/// it was never inserted, and its deletion leaves it out of the retry
+/// (it came back as pending, and the retry wrote the deleted row).
+#[tokio::test]
+async fn an_object_inserted_then_deleted_in_a_failed_transaction_stays_deleted() {
+    for deletion_flushed in [false, true] {
+        let db = setup().await;
+        let engine = db.engine();
+        let mut session = engine.session();
+        let gone = session.add(person("Gone", None));
+        session.flush().await.unwrap();
+        session.delete(gone).unwrap();
+        if deletion_flushed {
+            session.flush().await.unwrap();
+        }
+        session.add(person("Ada", None));
+        let twin = session.add(person("Ada", None));
+        assert!(session.commit().await.unwrap_err().is_unique_violation());
+        assert_eq!(session.state(gone), Some(ObjectState::Detached), "deletion flushed: {deletion_flushed}");
+
+        session[twin].name = "Bea".into();
+        session.commit().await.unwrap();
+        let names = engine.session().select(Person::name).order_by(Person::name.asc()).all().await.unwrap();
+        assert_eq!(names, ["Ada", "Bea"], "deletion flushed: {deletion_flushed}");
+    }
+}
+
 #[tokio::test]
 async fn foreign_key_and_not_null_violations_are_their_own_variants() {
     let db = setup().await;

@@ -589,8 +589,14 @@ impl<T: Model> Arena<T> {
             match undo {
                 Undo::Inserted { database_key, left_to_defaults, displaced } => {
                     release_key_entry(&mut self.by_key, object.key(), index, displaced);
-                    slot.state = ObjectState::Pending;
-                    self.pending.push(index);
+                    if slot.state == ObjectState::Deleted {
+                        // Deleted since, flushed or not: never inserted now,
+                        // forgetting it is the whole deletion (`mark_deleted`).
+                        slot.state = ObjectState::Detached;
+                    } else {
+                        slot.state = ObjectState::Pending;
+                        self.pending.push(index);
+                    }
                     // Pending again, it is inserted whole: the values a later
                     // flush of the transaction updated from are not its row's.
                     self.snapshots.remove(&index);
