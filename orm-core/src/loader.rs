@@ -274,17 +274,22 @@ impl Session {
         self.related(from, relation)
     }
 
-    /// Runs eager options on freshly loaded objects of `M`.
-    pub(crate) async fn run_selectin(&mut self, parents: &[u32], nodes: &[LoadNode]) -> Result<()> {
+    /// Runs eager options on freshly loaded objects of `M`. `joined`: the
+    /// parents were read by the query that joined their joined options in
+    /// (the root query, and the targets of joined options under it); under
+    /// a selectin option, a joined one runs as selectin.
+    pub(crate) async fn run_selectin(&mut self, parents: &[u32], nodes: &[LoadNode], joined: bool) -> Result<()> {
         for node in nodes {
-            let children = match node.strategy {
-                Strategy::SelectIn => (node.select_in)(self, parents.to_vec(), node.relation).await?,
-                // Joined nodes were loaded with the parent query; their
-                // selectin children still need running, if they have any.
-                Strategy::Joined if node.nested.is_empty() => continue,
-                Strategy::Joined => (node.joined.linked)(self, parents, node.relation),
+            let (children, read_joined) = match node.strategy {
+                // Loaded with the parent query; its selectin children still
+                // need running, if it has any.
+                Strategy::Joined if joined && node.nested.is_empty() => continue,
+                Strategy::Joined if joined => ((node.joined.linked)(self, parents, node.relation), true),
+                Strategy::Joined | Strategy::SelectIn => {
+                    ((node.select_in)(self, parents.to_vec(), node.relation).await?, false)
+                }
             };
-            Box::pin(self.run_selectin(&children, &node.nested)).await?;
+            Box::pin(self.run_selectin(&children, &node.nested, read_joined)).await?;
         }
         Ok(())
     }

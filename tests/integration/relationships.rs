@@ -429,6 +429,17 @@ async fn joined_loads_in_the_same_statement_and_deduplicates_parents() {
     assert_eq!(trips, 2);
     let cast = session.related(movies.unwrap()[0], Movie::actors).unwrap();
     assert!(session.related(cast[1], Actor::stuntman).unwrap().is_some());
+
+    // The other way round: no query joins what a selectin option loads, so
+    // a joined option under it runs as selectin, and its own options too.
+    let mut session = engine.session();
+    let options = Movie::actors.selectin().then(Actor::stuntman.joined()).then(Actor::contact_details.joined());
+    let query = session.query::<Movie>().filter(Movie::title.eq("Pain & Gain")).load(options);
+    let (trips, movies) = statements_during(engine, query.all()).await;
+    assert_eq!(trips, 4, "the movie, its actors, their stuntmen, their contact details");
+    let cast = session.related(movies.unwrap()[0], Movie::actors).unwrap();
+    assert!(session.related(cast[1], Actor::stuntman).unwrap().is_some());
+    assert_eq!(session.related(cast[0], Actor::contact_details).unwrap().len(), 2);
 }
 
 #[tokio::test]

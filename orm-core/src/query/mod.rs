@@ -402,7 +402,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
                 self.session.load_joined::<T>(statement, &joined).await?
             }
         };
-        self.session.run_selectin(&slots, &self.loads).await?;
+        self.session.run_selectin(&slots, &self.loads, true).await?;
         Ok(slots.into_iter().map(|i| Handle::new(i, self.session.id)).collect())
     }
 
