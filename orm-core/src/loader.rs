@@ -193,6 +193,8 @@ impl KeyValue {
             Value::I32(v) => KeyValue::Int(i64::from(*v)),
             Value::I64(v) => KeyValue::Int(*v),
             Value::Text(v) => KeyValue::Text(v.clone()),
+            // A database enum comes back as its label.
+            Value::Enum(_, label) => KeyValue::Text((*label).to_owned()),
             // As PostgreSQL gives them back: `1.50` for `1.5` in a
             // `numeric(p, 2)`, microseconds of a timestamp.
             #[cfg(feature = "rust_decimal")]

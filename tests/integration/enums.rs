@@ -5,7 +5,7 @@ use orm::func;
 use orm::prelude::*;
 use orm::testing::TestDb;
 
-#[derive(SqlEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(SqlEnum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Genre {
     Drama,
     #[orm(rename = "sci-fi")]
@@ -93,4 +93,28 @@ async fn enums_round_trip_filter_group_and_update(db: TestDb) {
     assert_eq!(types, [0], "drop_all drops the enum type");
     engine.create_all(&[Film::TABLE]).await.unwrap();
     engine.create_all(&[Film::TABLE]).await.unwrap();
+}
+
+/// A database enum as the key, with a column the database fills: the
+/// INSERT reads the key back to tell its rows apart, and the enum sent
+/// must match the label read.
+#[derive(Model, Debug)]
+#[orm(table = "genre_notes")]
+pub(crate) struct GenreNote {
+    #[orm(primary_key)]
+    pub(crate) genre: Genre,
+    #[orm(default = "'none'")]
+    pub(crate) note: Defaulted<String>,
+}
+
+#[orm::test(GenreNote)]
+async fn an_enum_key_matches_the_rows_its_insert_returns(db: TestDb) {
+    let engine = db.engine();
+    let mut s = engine.session();
+    let drama = s.add(GenreNote { genre: Genre::Drama, note: Defaulted::Unset });
+    let comedy = s.add(GenreNote { genre: Genre::Comedy, note: "funny".to_owned().into() });
+    s.commit().await.unwrap();
+    assert_eq!(s[drama].note, Defaulted::Set("none".to_owned()), "the default, read back");
+    assert_eq!(s[comedy].note, Defaulted::Set("funny".to_owned()));
+    assert_eq!(s.get::<GenreNote>(Genre::Comedy).await.unwrap(), Some(comedy));
 }
