@@ -78,7 +78,8 @@ impl EngineState {
     }
 
     async fn checkout(self: Arc<Self>) -> Result<PgConnection> {
-        let client = self.take_from_pool().await?;
+        let mut client = self.take_from_pool().await?;
+        client.lent_raw = true;
         Ok(PgConnection::new(client, self))
     }
 
@@ -291,6 +292,9 @@ impl Engine {
     }
 
     /// Checks a connection out of the pool, for statements outside a session.
+    /// Dropped, it goes back to the pool; a transaction it leaves open or
+    /// failed is rolled back before the pool lends it again (SQLAlchemy's
+    /// reset on return).
     ///
     /// # Errors
     /// [`Error::PoolTimeout`](orm_core::Error::PoolTimeout) or a connection error.

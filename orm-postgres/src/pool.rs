@@ -111,6 +111,11 @@ pub(crate) type Pooled = managed::Object<PgManager>;
 pub(crate) struct PooledClient {
     pub(crate) client: ClientWrapper,
     pub(crate) statements: FxHashMap<Box<str>, Arc<Prepared>>,
+    /// Handed out by `Engine::connect`, whose user may have left a
+    /// transaction open or failed: the next checkout ends it first
+    /// ([`end_transaction`]). A session's connection never needs it: the
+    /// session rolls back what it leaves open.
+    pub(crate) lent_raw: bool,
 }
 
 /// A statement prepared on a connection, with what each run of it needs,
@@ -161,7 +166,7 @@ impl managed::Manager for PgManager {
 
     async fn create(&self) -> std::result::Result<Box<PooledClient>, tokio_postgres::Error> {
         let client = managed::Manager::create(&self.connections).await?;
-        Ok(Box::new(PooledClient { client, statements: FxHashMap::default() }))
+        Ok(Box::new(PooledClient { client, statements: FxHashMap::default(), lent_raw: false }))
     }
 
     async fn recycle(&self, pooled: &mut Box<PooledClient>, metrics: &Metrics) -> RecycleResult<tokio_postgres::Error> {
@@ -170,6 +175,11 @@ impl managed::Manager for PgManager {
         }
         if self.invalidation.is_invalid(metrics.created) {
             return Err(RecycleError::message("connection opened before a connection was lost"));
+        }
+        if std::mem::take(&mut pooled.lent_raw) {
+            // Boxed, as the pre-ping below: rare, and every checkout's
+            // future would carry it.
+            Box::pin(end_transaction(&pooled.client)).await.map_err(RecycleError::Backend)?;
         }
         if !self.pre_ping {
             // deadpool-postgres's `Fast` check, made here: its recycle
@@ -187,6 +197,20 @@ impl managed::Manager for PgManager {
     fn detach(&self, pooled: &mut Box<PooledClient>) {
         managed::Manager::detach(&self.connections, &mut pooled.client);
     }
+}
+
+/// Ends the transaction a connection's last user may have left open or
+/// failed. Outside a transaction a statement's own start is its
+/// transaction's (`now()`); inside a failed one the query fails. Only then
+/// is ROLLBACK sent: outside a transaction it draws a warning.
+async fn end_transaction(client: &tokio_postgres::Client) -> std::result::Result<(), tokio_postgres::Error> {
+    let outside = client.simple_query("SELECT now() = statement_timestamp()").await.is_ok_and(|messages| {
+        messages.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")))
+    });
+    if !outside {
+        client.batch_execute("ROLLBACK").await?;
+    }
+    Ok(())
 }
 
 /// A parsed connection string: the driver's configuration and the TLS

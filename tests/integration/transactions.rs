@@ -379,6 +379,30 @@ async fn a_failed_create_all_leaves_no_broken_connection_in_the_pool() {
     assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 0);
 }
 
+/// A connection from `Engine::connect` handed back with a transaction
+/// failed, or open with a write in it: the next checkout ends it, so a
+/// session neither fails on it nor commits the other user's write.
+#[tokio::test]
+async fn a_raw_connection_s_transaction_ends_before_the_pool_lends_it_again() {
+    let db = setup().await;
+    let engine = Engine::builder(db.url()).pool_size(1).max_overflow(0).build().unwrap();
+    let mut conn = engine.connect().await.unwrap();
+    assert!(conn.batch_execute("BEGIN; SELECT 1/0").await.is_err());
+    drop(conn);
+    assert_eq!(engine.session().query::<Person>().count().await.unwrap(), 0, "not 25P02");
+
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("BEGIN; INSERT INTO people (name, date_of_birth) VALUES ('Left open', '1980-01-02')")
+        .await
+        .unwrap();
+    drop(conn);
+    let mut s = engine.session();
+    s.add(person("Ada", None));
+    s.commit().await.unwrap();
+    let names = engine.session().select(Person::name).all().await.unwrap();
+    assert_eq!(names, ["Ada"], "the write left open was rolled back, not committed with Ada");
+}
+
 #[tokio::test]
 async fn deleting_an_object_whose_key_was_edited_is_refused() {
     let db = setup().await;
