@@ -26,6 +26,24 @@ async fn add_and_commit_fills_generated_key_and_server_default() {
     assert_eq!(other[loaded], session[ada]);
 }
 
+/// An object marked for deletion, not flushed (autoflush off): `get`
+/// answers `None` from the map, as `get_many` does, instead of reading the
+/// row and handing back the deleted object.
+#[tokio::test]
+async fn get_of_an_object_marked_for_deletion_is_none_without_a_round_trip() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    let id = session[ada].id;
+    session.set_autoflush(false);
+    session.delete(ada).unwrap();
+    let (trips, got) = statements_during(engine, session.get::<Person>(id)).await;
+    assert_eq!((trips, got.unwrap()), (0, None));
+    assert_eq!(session.get_many::<Person>([id]).await.unwrap(), [None]);
+}
+
 #[tokio::test]
 async fn get_of_a_loaded_key_makes_no_round_trip() {
     let db = setup().await;

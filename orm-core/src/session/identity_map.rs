@@ -437,8 +437,14 @@ impl<T: Model> Arena<T> {
         self.slots.reserve(additional);
     }
 
+    /// The slot of the object the map holds under `key`, and its state.
+    pub(crate) fn held(&mut self, key: &T::Key) -> Option<(u32, ObjectState)> {
+        let index = *self.keys().get(key)?;
+        Some((index, self.slots[index as usize].state))
+    }
+
     pub(crate) fn find(&mut self, key: &T::Key) -> Option<u32> {
-        self.keys().get(key).copied().filter(|&i| self.slots[i as usize].state == ObjectState::Persistent)
+        self.held(key).filter(|&(_, state)| state == ObjectState::Persistent).map(|(index, _)| index)
     }
 
     /// Expires a persistent object: its pending changes are dropped, and the

@@ -270,13 +270,18 @@ impl Session {
 
     /// Returns the object with this primary key: from the identity map without
     /// a round trip when it is loaded, else with one `SELECT`. `None` if no
-    /// such row exists.
+    /// such row exists, or the object is marked for deletion.
     ///
     /// # Errors
     /// A database error, or [`Error::Decode`].
     pub async fn get<T: Model>(&mut self, key: T::Key) -> Result<Option<Handle<T>>> {
-        if let Some(index) = self.loaded::<T>(&key) {
-            return Ok(Some(self.handle(index)));
+        let arena = self.arena_mut::<T>();
+        match arena.held(&key) {
+            Some((index, ObjectState::Persistent)) if !arena.is_expired(index) => return Ok(Some(self.handle(index))),
+            // Marked for deletion, not flushed yet: gone, as `get_many`
+            // answers, and without a round trip.
+            Some((_, ObjectState::Deleted)) => return Ok(None),
+            _ => {}
         }
         let (text, params) = self.select_by_key::<T>(&key);
         // At most one row: no `Vec` of slots (its allocation and free were
