@@ -44,6 +44,29 @@ async fn get_of_an_object_marked_for_deletion_is_none_without_a_round_trip() {
     assert_eq!(session.get_many::<Person>([id]).await.unwrap(), [None]);
 }
 
+/// A change dropped by `expire` is gone from the object too: a later
+/// change is diffed from the values last read, so the dropped one is not
+/// kept in memory unwritten.
+#[tokio::test]
+async fn expire_drops_a_change_from_the_object_and_a_later_change_is_written_alone() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut session = engine.session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    session.set_autoflush(false);
+    session[ada].name = "Renamed".into();
+    session.expire(ada).unwrap();
+    assert_eq!(session[ada].name, "Ada", "the change was dropped");
+    session[ada].height = Some(170);
+    session.query::<Person>().all().await.unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(session[ada].name, "Ada");
+    let mut other = engine.session();
+    let stored = other.get::<Person>(session[ada].id).await.unwrap().unwrap();
+    assert_eq!((other[stored].name.as_str(), other[stored].height), ("Ada", Some(170)));
+}
+
 #[tokio::test]
 async fn get_of_a_loaded_key_makes_no_round_trip() {
     let db = setup().await;

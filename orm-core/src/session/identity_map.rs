@@ -451,9 +451,15 @@ impl<T: Model> Arena<T> {
     /// next read of its row replaces its values.
     pub(crate) fn expire(&mut self, index: u32) {
         let Some(slot) = self.slots.get_mut(index as usize) else { return };
-        if slot.state == ObjectState::Persistent && slot.object.is_some() {
-            slot.expired = true;
-            self.snapshots.remove(&index);
+        let Some(object) = slot.object.as_mut().filter(|_| slot.state == ObjectState::Persistent) else { return };
+        slot.expired = true;
+        // The fields get back the values last read: a change made later is
+        // diffed from them, not from the change dropped here.
+        if let Some(old) = self.snapshots.remove(&index) {
+            for (column, value) in old.into_iter().enumerate() {
+                // The value was read from this very field: it fits.
+                let _ = object.set_column_value(column, value);
+            }
         }
     }
 

@@ -589,10 +589,11 @@ impl Session {
     }
 
     /// Expires an object (SQLAlchemy's `Session.expire`): its pending
-    /// changes are dropped, the next query that reads its row replaces its
-    /// values, and `get` of its key goes to the database. Reading it before
-    /// then gives the values it held: reads through a session are not
-    /// awaited, so nothing can be loaded on access. [`refresh`](Session::refresh)
+    /// changes are dropped (its fields get back the values last read), the
+    /// next query that reads its row replaces its values, and `get` of its
+    /// key goes to the database. Reading it before then gives the values
+    /// last read: reads through a session are not awaited, so nothing can
+    /// be loaded on access. [`refresh`](Session::refresh)
     /// reloads it at once.
     ///
     /// # Errors
