@@ -78,9 +78,8 @@ impl EngineState {
     }
 
     async fn checkout(self: Arc<Self>) -> Result<PgConnection> {
-        let mut client = self.take_from_pool().await?;
-        client.lent_raw = true;
-        Ok(PgConnection::new(client, self))
+        let client = self.take_from_pool().await?;
+        Ok(PgConnection::lent(client, self))
     }
 
     /// Takes a connection out of the pool. A free one is taken at once,

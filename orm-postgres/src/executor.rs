@@ -26,6 +26,9 @@ pub struct PgConnection {
     engine: Arc<EngineState>,
     /// What goes out with the next statement.
     pending: Pending,
+    /// Lent by `Engine::connect`, for statements outside a session:
+    /// whoever holds it may leave a transaction open (`note_transaction`).
+    lent: bool,
 }
 
 /// `BEGIN` before the next statement (`defer_begin`), `COMMIT` after it
@@ -54,7 +57,21 @@ impl std::fmt::Debug for PgConnection {
 
 impl PgConnection {
     pub(crate) fn new(client: Pooled, engine: Arc<EngineState>) -> Self {
-        PgConnection { client: Some(client), engine, pending: Pending::default() }
+        PgConnection { client: Some(client), engine, pending: Pending::default(), lent: false }
+    }
+
+    /// A connection for statements outside a session (`Engine::connect`).
+    pub(crate) fn lent(client: Pooled, engine: Arc<EngineState>) -> Self {
+        PgConnection { client: Some(client), engine, pending: Pending::default(), lent: true }
+    }
+
+    /// Marks a lent connection that runs `sql` as possibly left in a
+    /// transaction, for the pool to end it before lending it again: any
+    /// batch (it may hold `BEGIN`), and a statement that starts one.
+    fn note_transaction(&mut self, sql: &str, batch: bool) {
+        if self.lent && (batch || starts_transaction(sql)) {
+            self.pooled().may_be_in_transaction = true;
+        }
     }
 
     fn pooled(&mut self) -> &mut PooledClient {
@@ -83,6 +100,7 @@ impl PgConnection {
         params: &[Value],
         mut each: impl FnMut(&mut dyn RawRow) -> Result<()> + Send,
     ) -> Result<usize> {
+        self.note_transaction(sql, false);
         let started = self.engine.statement_started();
         let (mut result, sent) = self.query_each_once(sql, params, &mut each).await;
         if let Err(first) = result {
@@ -132,6 +150,7 @@ impl PgConnection {
     }
 
     async fn run_execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.note_transaction(sql, false);
         let started = self.engine.statement_started();
         let (mut result, sent) = self.execute_once(sql, params).await;
         if let Err(first) = result {
@@ -350,6 +369,7 @@ impl PgConnection {
     }
 
     async fn run_batch(&mut self, sql: &str) -> Result<()> {
+        self.note_transaction(sql, true);
         let started = self.engine.statement_started();
         let this = &*self;
         let batch = async { this.client().batch_execute(sql).await.map_err(|e| this.error(e)) };
@@ -432,6 +452,12 @@ async fn send_if(
 /// ALTER COLUMN .. TYPE`) since it was prepared on this connection.
 fn is_stale_plan(error: &Error) -> bool {
     error.db_error().is_some_and(|e| e.code == "0A000" && e.message.contains("cached plan"))
+}
+
+/// Whether `sql` begins with `BEGIN` or `START` (`START TRANSACTION`).
+fn starts_transaction(sql: &str) -> bool {
+    let first_word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    first_word.eq_ignore_ascii_case("begin") || first_word.eq_ignore_ascii_case("start")
 }
 
 /// The result of running a statement again after its cached plan went
@@ -548,7 +574,17 @@ mod tests {
 
     use tokio::sync::oneshot;
 
-    use super::while_awaiting;
+    use super::{starts_transaction, while_awaiting};
+
+    #[test]
+    fn a_statement_that_opens_a_transaction_is_told_by_its_first_word() {
+        for opens in ["BEGIN", "  begin;", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE", "Begin\n"] {
+            assert!(starts_transaction(opens), "{opens:?}");
+        }
+        for other in ["SELECT 1", "beginning", "COMMIT", "", "-- BEGIN"] {
+            assert!(!starts_transaction(other), "{other:?}");
+        }
+    }
 
     #[tokio::test]
     async fn the_work_runs_once_the_request_is_out_and_before_its_answer_is_awaited() {

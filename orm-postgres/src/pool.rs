@@ -111,11 +111,12 @@ pub(crate) type Pooled = managed::Object<PgManager>;
 pub(crate) struct PooledClient {
     pub(crate) client: ClientWrapper,
     pub(crate) statements: FxHashMap<Box<str>, Arc<Prepared>>,
-    /// Handed out by `Engine::connect`, whose user may have left a
-    /// transaction open or failed: the next checkout ends it first
+    /// A statement that may open a transaction ran on it while
+    /// `Engine::connect` had lent it: its user may have left the
+    /// transaction open or failed, and the next checkout ends it first
     /// ([`end_transaction`]). A session's connection never needs it: the
     /// session rolls back what it leaves open.
-    pub(crate) lent_raw: bool,
+    pub(crate) may_be_in_transaction: bool,
 }
 
 /// A statement prepared on a connection, with what each run of it needs,
@@ -166,7 +167,7 @@ impl managed::Manager for PgManager {
 
     async fn create(&self) -> std::result::Result<Box<PooledClient>, tokio_postgres::Error> {
         let client = managed::Manager::create(&self.connections).await?;
-        Ok(Box::new(PooledClient { client, statements: FxHashMap::default(), lent_raw: false }))
+        Ok(Box::new(PooledClient { client, statements: FxHashMap::default(), may_be_in_transaction: false }))
     }
 
     async fn recycle(&self, pooled: &mut Box<PooledClient>, metrics: &Metrics) -> RecycleResult<tokio_postgres::Error> {
@@ -176,7 +177,7 @@ impl managed::Manager for PgManager {
         if self.invalidation.is_invalid(metrics.created) {
             return Err(RecycleError::message("connection opened before a connection was lost"));
         }
-        if std::mem::take(&mut pooled.lent_raw) {
+        if std::mem::take(&mut pooled.may_be_in_transaction) {
             // Boxed, as the pre-ping below: rare, and every checkout's
             // future would carry it.
             Box::pin(end_transaction(&pooled.client)).await.map_err(RecycleError::Backend)?;
@@ -204,7 +205,8 @@ impl managed::Manager for PgManager {
 /// transaction's (`now()`); inside a failed one the query fails. Only then
 /// is ROLLBACK sent: outside a transaction it draws a warning.
 async fn end_transaction(client: &tokio_postgres::Client) -> std::result::Result<(), tokio_postgres::Error> {
-    let outside = client.simple_query("SELECT now() = statement_timestamp()").await.is_ok_and(|messages| {
+    let status = client.simple_query("SELECT now() = statement_timestamp()").await;
+    let outside = status.is_ok_and(|messages| {
         messages.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")))
     });
     if !outside {
