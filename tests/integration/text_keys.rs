@@ -138,3 +138,32 @@ async fn rows_matched_by_a_key_that_reads_back_otherwise_are_loaded_with_their_r
     let districts = s.related(paris, City::districts).expect("loaded with the cities");
     assert_eq!(codes(&s, &districts, |d| &d.name), ["Marais"]);
 }
+
+/// An upsert whose key another object of the session holds, added with
+/// `add` or loaded after the upsert, is refused at the flush: the two
+/// objects would write one row and both stay persistent, one of them
+/// holding values the row does not.
+#[tokio::test]
+async fn an_upsert_of_a_key_another_object_holds_is_refused() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    s.add(Country::new("es".to_owned()));
+    s.upsert(Country::new("es".to_owned())).unwrap();
+    let refused = s.commit().await;
+    assert!(matches!(refused, Err(orm::Error::InvalidStatement { model: "Country", .. })), "{refused:?}");
+
+    let mut s = engine.session();
+    s.set_autoflush(false);
+    s.upsert(Country::new("fr".to_owned())).unwrap();
+    assert!(s.get::<Country>("fr".to_owned()).await.unwrap().is_some());
+    let refused = s.commit().await;
+    assert!(matches!(refused, Err(orm::Error::InvalidStatement { model: "Country", .. })), "{refused:?}");
+
+    let mut s = engine.session();
+    s.upsert(Country::new("fr".to_owned())).unwrap();
+    s.upsert(Country::new("es".to_owned())).unwrap();
+    s.commit().await.unwrap();
+    let count: Vec<i64> = s.query_sql("SELECT count(*) FROM countries", ()).await.unwrap();
+    assert_eq!(count, [4], "one upsert per key is written");
+}

@@ -136,6 +136,9 @@ impl Session {
     /// key left at 0 is inserted as 0). A deletion of the same key, not yet
     /// flushed, is cancelled; two upserts of one key before a flush become
     /// one row. Columns the database fills are not read back for an upsert.
+    /// The flush refuses ([`Error::InvalidStatement`](crate::Error::InvalidStatement))
+    /// an upsert whose key another object holds by then: one added with
+    /// [`add`](Session::add), or the row's object loaded after the upsert.
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if a value does not fit (only

@@ -416,9 +416,38 @@ impl<T: Model> Arena<T> {
         } else {
             work.into_iter().partition(|i| self.upserts.contains(i))
         };
+        if !upserts.is_empty() {
+            self.check_upsert_keys(&upserts, &inserts)?;
+        }
         self.insert_rows(&inserts, false, conn, dialect, texts).await?;
         self.insert_rows(&upserts, true, conn, dialect, texts).await?;
         self.pending.clear();
+        Ok(())
+    }
+
+    /// Refuses upserts whose key another object of the session holds: one
+    /// added with that key, or the row's object loaded after the upsert.
+    /// Both would write one row and stay two objects, one of them holding
+    /// values the row does not. (A key the database fills is never sent by
+    /// an INSERT: an added object cannot take an upserted key then.)
+    fn check_upsert_keys(&mut self, upserts: &[u32], inserts: &[u32]) -> Result<()> {
+        let keys_sent = T::TABLE.primary_key().all(|(_, c)| !TableMeta::is_server_filled(c));
+        let added: std::collections::HashSet<T::Key> =
+            inserts.iter().filter(|_| keys_sent).map(|&i| self.object_at(i).key()).collect();
+        for &index in upserts {
+            let key = self.object_at(index).key();
+            let loaded = self.find(&key).is_some_and(|held| held != index);
+            if loaded || added.contains(&key) {
+                let holder = if loaded { "loaded after the upsert" } else { "added with `add`" };
+                return Err(Error::InvalidStatement {
+                    model: T::TABLE.model,
+                    reason: format!(
+                        "the upserted key {key:?} is held by another object of the session too ({holder}): two \
+                         objects would write one row; upsert one object per key"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
