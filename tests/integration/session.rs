@@ -26,16 +26,22 @@ async fn add_and_commit_fills_generated_key_and_server_default() {
     assert_eq!(other[loaded], session[ada]);
 }
 
+/// A database, and a session that committed Ada: her handle too.
+async fn ada_committed() -> (orm::testing::TestDb, orm::Session, Handle<Person>) {
+    let db = setup().await;
+    let mut session = db.engine().session();
+    let ada = session.add(person("Ada", None));
+    session.commit().await.unwrap();
+    (db, session, ada)
+}
+
 /// An object marked for deletion, not flushed (autoflush off): `get`
 /// answers `None` from the map, as `get_many` does, instead of reading the
 /// row and handing back the deleted object.
 #[tokio::test]
 async fn get_of_an_object_marked_for_deletion_is_none_without_a_round_trip() {
-    let db = setup().await;
+    let (db, mut session, ada) = ada_committed().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    let ada = session.add(person("Ada", None));
-    session.commit().await.unwrap();
     let id = session[ada].id;
     session.set_autoflush(false);
     session.delete(ada).unwrap();
@@ -49,11 +55,8 @@ async fn get_of_an_object_marked_for_deletion_is_none_without_a_round_trip() {
 /// kept in memory unwritten.
 #[tokio::test]
 async fn expire_drops_a_change_from_the_object_and_a_later_change_is_written_alone() {
-    let db = setup().await;
+    let (db, mut session, ada) = ada_committed().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    let ada = session.add(person("Ada", None));
-    session.commit().await.unwrap();
     session.set_autoflush(false);
     session[ada].name = "Renamed".into();
     session.expire(ada).unwrap();
@@ -69,11 +72,8 @@ async fn expire_drops_a_change_from_the_object_and_a_later_change_is_written_alo
 
 #[tokio::test]
 async fn get_of_a_loaded_key_makes_no_round_trip() {
-    let db = setup().await;
+    let (db, session, ada) = ada_committed().await;
     let engine = db.engine();
-    let mut session = engine.session();
-    let ada = session.add(person("Ada", None));
-    session.commit().await.unwrap();
     let id = session[ada].id;
 
     let mut fresh = engine.session();
