@@ -50,6 +50,23 @@ async fn get_of_an_object_marked_for_deletion_is_none_without_a_round_trip() {
     assert_eq!(session.get_many::<Person>([id]).await.unwrap(), [None]);
 }
 
+/// With autoflush on, `get` of a key marked for deletion lets its SELECT's
+/// autoflush write the deletion: a `merge` of the row's values after a
+/// `delete` then adds a new row after the old one is gone, instead of
+/// colliding with it (the flush inserts before it deletes).
+#[tokio::test]
+async fn a_merge_after_a_delete_writes_the_deletion_first() {
+    let (db, mut session, ada) = ada_committed().await;
+    let mut again = person("Ada", None);
+    again.id = session[ada].id;
+    session.delete(ada).unwrap();
+    let merged = session.merge(again).await.unwrap();
+    session.commit().await.unwrap();
+    assert_ne!(merged, ada);
+    let names = db.engine().session().select(Person::name).all().await.unwrap();
+    assert_eq!(names, ["Ada"]);
+}
+
 /// A change dropped by `expire` is gone from the object too: a later
 /// change is diffed from the values last read, so the dropped one is not
 /// kept in memory unwritten.

@@ -278,9 +278,10 @@ impl Session {
         let arena = self.arena_mut::<T>();
         match arena.held(&key) {
             Some((index, ObjectState::Persistent)) if !arena.is_expired(index) => return Ok(Some(self.handle(index))),
-            // Marked for deletion, not flushed yet: gone, as `get_many`
-            // answers, and without a round trip.
-            Some((_, ObjectState::Deleted)) => return Ok(None),
+            // Marked for deletion, not flushed yet, and no autoflush to
+            // write the deletion before a SELECT: gone, as `get_many`
+            // answers.
+            Some((_, ObjectState::Deleted)) if !self.autoflush => return Ok(None),
             _ => {}
         }
         let (text, params) = self.select_by_key::<T>(&key);
