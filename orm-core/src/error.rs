@@ -277,10 +277,11 @@ impl Error {
 
     /// Whether running the same transaction again may succeed: SQLSTATE
     /// class 40, transaction rollback (a serialization failure, a deadlock),
-    /// and a lost or refused connection (the pool replaces it).
+    /// a lost or refused connection (the pool replaces it), and a
+    /// transaction rolled back after a cancelled statement.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Connection(_) | Error::SchemaChanged(_) => true,
+            Error::Connection(_) | Error::SchemaChanged(_) | Error::TransactionInterrupted => true,
             Error::Autoflush(cause) => cause.is_retryable(),
             other => other.db_error().is_some_and(|e| e.code.starts_with("40")),
         }

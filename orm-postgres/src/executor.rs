@@ -515,6 +515,9 @@ impl Connection for PgConnection {
 
     fn defer_begin(&mut self) -> bool {
         *self.pending.begin.get_mut() = true;
+        if self.lent {
+            self.pooled().may_be_in_transaction = true;
+        }
         true
     }
 

@@ -27,6 +27,7 @@ async fn a_commit_after_a_cancelled_statement_reports_the_rollback() {
 
     let commit = s.commit().await;
     assert!(matches!(commit, Err(Error::TransactionInterrupted)), "{commit:?}");
+    assert!(commit.unwrap_err().is_retryable(), "rolled back: the transaction may run again");
     assert!(!s.in_transaction());
     assert_eq!(s.state(ada), Some(ObjectState::Pending), "flushed, undone, pending again");
     s.commit().await.unwrap();

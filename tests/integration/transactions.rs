@@ -167,6 +167,9 @@ async fn an_object_inserted_then_deleted_in_a_failed_transaction_stays_deleted()
         session.commit().await.unwrap();
         let names = engine.session().select(Person::name).order_by(Person::name.asc()).all().await.unwrap();
         assert_eq!(names, ["Ada", "Bea"], "deletion flushed: {deletion_flushed}");
+        // Nothing left to write: a read opens no transaction.
+        session.query::<Person>().count().await.unwrap();
+        assert!(!session.in_transaction(), "deletion flushed: {deletion_flushed}");
     }
 }
 
@@ -401,6 +404,17 @@ async fn a_raw_connection_s_transaction_ends_before_the_pool_lends_it_again() {
     s.commit().await.unwrap();
     let names = engine.session().select(Person::name).all().await.unwrap();
     assert_eq!(names, ["Ada"], "the write left open was rolled back, not committed with Ada");
+
+    // The same with BEGIN sent along with the statement (`defer_begin`).
+    let mut conn = engine.connect().await.unwrap();
+    assert!(conn.defer_begin());
+    conn.execute("INSERT INTO people (name, date_of_birth) VALUES ('Left open', '1980-01-02')", &[]).await.unwrap();
+    drop(conn);
+    let mut s = engine.session();
+    s.add(person("Bea", None));
+    s.commit().await.unwrap();
+    let count = engine.session().query::<Person>().count().await.unwrap();
+    assert_eq!(count, 2, "Ada and Bea; the write left open was rolled back");
 }
 
 #[tokio::test]

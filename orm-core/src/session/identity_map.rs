@@ -605,6 +605,9 @@ impl<T: Model> Arena<T> {
                         // Deleted since, flushed or not: never inserted now,
                         // forgetting it is the whole deletion (`mark_deleted`).
                         slot.state = ObjectState::Detached;
+                        // Off the deletions too, which would otherwise keep
+                        // the arena changed (`has_changes`) for good.
+                        self.deleted.retain(|&i| i != index);
                     } else {
                         slot.state = ObjectState::Pending;
                         self.pending.push(index);
