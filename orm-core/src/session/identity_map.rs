@@ -451,16 +451,26 @@ impl<T: Model> Arena<T> {
     /// next read of its row replaces its values.
     pub(crate) fn expire(&mut self, index: u32) {
         let Some(slot) = self.slots.get_mut(index as usize) else { return };
-        let Some(object) = slot.object.as_mut().filter(|_| slot.state == ObjectState::Persistent) else { return };
+        if slot.state != ObjectState::Persistent || slot.object.is_none() {
+            return;
+        }
         slot.expired = true;
         // The fields get back the values last read: a change made later is
-        // diffed from them, not from the change dropped here.
-        if let Some(old) = self.snapshots.remove(&index) {
-            for (column, value) in old.into_iter().enumerate() {
-                // The value was read from this very field: it fits.
-                let _ = object.set_column_value(column, value);
-            }
+        // diffed from them, not from the change dropped here. Each value
+        // was read from its very field: it fits.
+        let _ = self.restore_snapshot(index);
+    }
+
+    /// Puts the values of object `index`'s snapshot (those its row held
+    /// when it was last read or written) back into its fields, and drops
+    /// the snapshot: its changes since are gone.
+    fn restore_snapshot(&mut self, index: u32) -> Result<()> {
+        let Some(old) = self.snapshots.remove(&index) else { return Ok(()) };
+        let Some(object) = self.slots.get_mut(index as usize).and_then(|s| s.object.as_mut()) else { return Ok(()) };
+        for (column, value) in old.into_iter().enumerate() {
+            object.set_column_value(column, value)?;
         }
+        Ok(())
     }
 
     /// Expires every persistent object.
@@ -655,12 +665,7 @@ impl<T: Model> Arena<T> {
     pub(crate) fn discard_changes(&mut self, session: u64) -> Result<()> {
         self.discard_new(u32::MAX);
         for index in std::mem::take(&mut self.dirty) {
-            let slot = &mut self.slots[index as usize];
-            if let (Some(object), Some(old)) = (&mut slot.object, self.snapshots.remove(&index)) {
-                for (column, value) in old.into_iter().enumerate() {
-                    object.set_column_value(column, value)?;
-                }
-            }
+            self.restore_snapshot(index)?;
         }
         for index in std::mem::take(&mut self.deleted) {
             let slot = &mut self.slots[index as usize];
