@@ -62,7 +62,9 @@ impl PgConnection {
 
     /// A connection for statements outside a session (`Engine::connect`).
     pub(crate) fn lent(client: Pooled, engine: Arc<EngineState>) -> Self {
-        PgConnection { client: Some(client), engine, pending: Pending::default(), lent: true }
+        let mut conn = PgConnection::new(client, engine);
+        conn.lent = true;
+        conn
     }
 
     /// Marks a lent connection that runs `sql` as possibly left in a
@@ -515,9 +517,8 @@ impl Connection for PgConnection {
 
     fn defer_begin(&mut self) -> bool {
         *self.pending.begin.get_mut() = true;
-        if self.lent {
-            self.pooled().may_be_in_transaction = true;
-        }
+        // BEGIN goes out with the next statement.
+        self.note_transaction("BEGIN", false);
         true
     }
 

@@ -432,7 +432,7 @@ impl<T: Model> Arena<T> {
     /// an INSERT: an added object cannot take an upserted key then.)
     fn check_upsert_keys(&mut self, upserts: &[u32], inserts: &[u32]) -> Result<()> {
         let keys_sent = T::TABLE.primary_key().all(|(_, c)| !TableMeta::is_server_filled(c));
-        let added: std::collections::HashSet<T::Key> =
+        let added: rustc_hash::FxHashSet<T::Key> =
             inserts.iter().filter(|_| keys_sent).map(|&i| self.object_at(i).key()).collect();
         for &index in upserts {
             let key = self.object_at(index).key();
