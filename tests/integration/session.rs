@@ -487,6 +487,33 @@ async fn a_nullable_column_with_a_default_takes_it_only_when_none() {
     assert_eq!(other[stored].status.as_deref(), Some("closed"));
 }
 
+/// An upsert reads nothing back, so it writes the `None` its object holds
+/// as NULL: on the row it updates, and on a new row, instead of a default
+/// the object would not show.
+#[tokio::test]
+async fn an_upsert_writes_none_to_a_nullable_column_with_a_default() {
+    let db = orm::testing::TestDb::new().await.unwrap();
+    db.engine().create_all(&[Ticket::TABLE]).await.unwrap();
+    let mut s = db.engine().session();
+    let closed = s.add(Ticket::new("closed"));
+    s[closed].status = Some("closed".into());
+    s.commit().await.unwrap();
+    let id = s[closed].id;
+
+    let mut other = db.engine().session();
+    let mut reopened = Ticket::new("reopened");
+    reopened.id = id;
+    other.upsert(reopened).unwrap();
+    let mut fresh = Ticket::new("fresh");
+    fresh.id = id + 1;
+    let fresh = other.upsert(fresh).unwrap();
+    other.commit().await.unwrap();
+    assert_eq!(other[fresh].status, None);
+    let rows: Vec<(String, Option<String>)> =
+        db.engine().session().select((Ticket::title, Ticket::status)).order_by(Ticket::id.asc()).all().await.unwrap();
+    assert_eq!(rows, [("reopened".to_owned(), None), ("fresh".to_owned(), None)], "NULL, as the objects hold");
+}
+
 #[tokio::test]
 #[should_panic(expected = "handle belongs to session")]
 async fn indexing_with_another_sessions_handle_names_that_session() {

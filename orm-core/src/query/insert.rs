@@ -135,7 +135,10 @@ impl Session {
     /// with every column, the key included (so set the key: a generated
     /// key left at 0 is inserted as 0). A deletion of the same key, not yet
     /// flushed, is cancelled; two upserts of one key before a flush become
-    /// one row. Columns the database fills are not read back for an upsert.
+    /// one row. Columns the database fills are not read back for an upsert,
+    /// so it writes the object as it is: `None` is NULL, even in a column
+    /// with a server default, where [`add`](Session::add) would write and
+    /// read back the default.
     /// The flush refuses ([`Error::InvalidStatement`](crate::Error::InvalidStatement))
     /// an upsert whose key another object holds by then: one added with
     /// [`add`](Session::add), or the row's object loaded after the upsert.

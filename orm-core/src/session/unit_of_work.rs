@@ -1339,10 +1339,15 @@ pub(crate) fn insert_statement(
                 statement::rows_of_arrays_in_order(&typed, values)
             }
         };
-        // A NULL sent for a column with a server default takes the default.
-        for (item, (_, column)) in rows.items.iter_mut().zip(columns) {
-            let sent = std::mem::replace(item, Expr::Bare(column.name));
-            *item = statement::or_default(sent, column);
+        // A NULL sent for a column with a server default takes the default
+        // where the INSERT reads the column back, so that the object learns
+        // it. The session's upsert reads nothing back: it writes the NULL
+        // its object holds, on a new row as on the row it updates.
+        for (item, (index, column)) in rows.items.iter_mut().zip(columns) {
+            if returned.iter().any(|(r, _)| r == index) {
+                let sent = std::mem::replace(item, Expr::Bare(column.name));
+                *item = statement::or_default(sent, column);
+            }
         }
         statement::InsertSource::Select(Box::new(rows))
     };
