@@ -89,7 +89,8 @@ impl RelationMeta {
 }
 
 /// The related objects of one object for one relationship, untyped: slot
-/// indices in the target's arena, and whether they were loaded.
+/// indices in the target's arena, whether they were loaded, and whether the
+/// session changed them since (`link`, `unlink`).
 ///
 /// Two words, so that the `One` and `Many` fields of every loaded object
 /// stay small: no related object, or one (a many-to-one's), takes no
@@ -105,25 +106,37 @@ pub(crate) type SharedSlots = std::sync::Arc<Vec<u32>>;
 #[derive(Clone)]
 enum Stored {
     /// No related object.
-    Empty { loaded: bool },
+    Empty { loaded: bool, changed: bool },
     /// One related object.
-    One { index: u32, loaded: bool },
-    /// Loaded: `len` indices of a load's shared slots from `start`. Changed,
-    /// they become a list of their own.
+    One { index: u32, loaded: bool, changed: bool },
+    /// Loaded, unchanged: `len` indices of a load's shared slots from
+    /// `start`. Changed, they become a list of their own.
     Run { slots: SharedSlots, start: u32, len: u16 },
     /// Several related objects, or a list that held several.
     Many(Box<List>),
 }
 
+impl Stored {
+    /// Loaded links holding `indices`.
+    fn loaded(indices: Vec<u32>, changed: bool) -> Self {
+        match *indices.as_slice() {
+            [] => Stored::Empty { loaded: true, changed },
+            [index] => Stored::One { index, loaded: true, changed },
+            _ => Stored::Many(Box::new(List { loaded: true, changed, indices, members: None })),
+        }
+    }
+}
+
 impl Default for Stored {
     fn default() -> Self {
-        Stored::Empty { loaded: false }
+        Stored::Empty { loaded: false, changed: false }
     }
 }
 
 #[derive(Clone)]
 struct List {
     loaded: bool,
+    changed: bool,
     indices: Vec<u32>,
     /// The same indices as a set, once there are many: linking the
     /// 100,000th object must not scan the other 99,999.
@@ -150,12 +163,12 @@ impl fmt::Debug for Links {
 impl Links {
     /// Links of an object read from the database: nothing loaded yet.
     pub const fn not_loaded() -> Self {
-        Links(Stored::Empty { loaded: false })
+        Links(Stored::Empty { loaded: false, changed: false })
     }
 
     /// Links of a new object: loaded, and empty.
     pub const fn empty() -> Self {
-        Links(Stored::Empty { loaded: true })
+        Links(Stored::Empty { loaded: true, changed: false })
     }
 
     fn contains(&self, index: u32) -> bool {
@@ -170,9 +183,19 @@ impl Links {
 
     pub(crate) fn is_loaded(&self) -> bool {
         match &self.0 {
-            Stored::Empty { loaded } | Stored::One { loaded, .. } => *loaded,
+            Stored::Empty { loaded, .. } | Stored::One { loaded, .. } => *loaded,
             Stored::Run { .. } => true,
             Stored::Many(list) => list.loaded,
+        }
+    }
+
+    /// Whether the session changed these links since they were loaded (or
+    /// since the object was new).
+    pub(crate) fn is_changed(&self) -> bool {
+        match &self.0 {
+            Stored::Empty { changed, .. } | Stored::One { changed, .. } => *changed,
+            Stored::Run { .. } => false,
+            Stored::Many(list) => list.changed,
         }
     }
 
@@ -185,13 +208,9 @@ impl Links {
         }
     }
 
-    /// Sets the loaded links to `indices`.
+    /// Changes the links to `indices`, loaded.
     pub(crate) fn set(&mut self, indices: Vec<u32>) {
-        self.0 = match *indices.as_slice() {
-            [] => Stored::Empty { loaded: true },
-            [index] => Stored::One { index, loaded: true },
-            _ => Stored::Many(Box::new(List { loaded: true, indices, members: None })),
-        };
+        self.0 = Stored::loaded(indices, true);
     }
 
     /// Sets the loaded links to `slots[range]`, sharing `slots` with the
@@ -200,10 +219,10 @@ impl Links {
         let run = &slots[range.clone()];
         match (run, u32::try_from(range.start), u16::try_from(run.len())) {
             // One index inline, without the `Vec` that `set` would take.
-            (&[index], ..) => self.0 = Stored::One { index, loaded: true },
+            (&[index], ..) => self.0 = Stored::One { index, loaded: true, changed: false },
             (_, Ok(start), Ok(len)) if len > 1 => self.0 = Stored::Run { slots: slots.clone(), start, len },
             // None (no allocation), or too many to share.
-            _ => self.set(run.to_vec()),
+            _ => self.0 = Stored::loaded(run.to_vec(), false),
         }
     }
 
@@ -214,14 +233,15 @@ impl Links {
         }
         self.own_run();
         match &mut self.0 {
-            Stored::Empty { loaded } => self.0 = Stored::One { index, loaded: *loaded },
+            Stored::Empty { loaded, .. } => self.0 = Stored::One { index, loaded: *loaded, changed: true },
             // Made a list of its own above.
             Stored::Run { .. } => {}
-            Stored::One { index: first, loaded } => {
-                let list = List { loaded: *loaded, indices: vec![*first, index], members: None };
+            Stored::One { index: first, loaded, .. } => {
+                let list = List { loaded: *loaded, changed: true, indices: vec![*first, index], members: None };
                 self.0 = Stored::Many(Box::new(list));
             }
             Stored::Many(list) => {
+                list.changed = true;
                 list.indices.push(index);
                 match &mut list.members {
                     Some(members) => {
@@ -245,8 +265,9 @@ impl Links {
         self.own_run();
         match &mut self.0 {
             Stored::Empty { .. } | Stored::Run { .. } => {}
-            Stored::One { loaded, .. } => self.0 = Stored::Empty { loaded: *loaded },
+            Stored::One { loaded, .. } => self.0 = Stored::Empty { loaded: *loaded, changed: true },
             Stored::Many(list) => {
+                list.changed = true;
                 if let Some(members) = &mut list.members {
                     members.remove(&index);
                 }

@@ -138,6 +138,39 @@ fn names<T: Model>(session: &Session, handles: &[Handle<T>], name: impl Fn(&T) -
     handles.iter().map(|&h| name(&session[h]).to_owned()).collect()
 }
 
+/// With autoflush off, an eager load leaves alone the relationships the
+/// session changed and has not flushed, since the rows read do not show the
+/// change; once flushed, a load sets them from the rows again.
+#[tokio::test]
+async fn an_eager_load_keeps_unflushed_link_changes_with_autoflush_off() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    let [matt, dwayne, _] = tutorial_data(&mut s).await;
+    s.set_autoflush(false);
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    let moved = s[dwayne].contact_details.handles().unwrap()[0];
+    s.link(matt, Actor::contact_details, moved).unwrap();
+    let fresh = s.add(ContactDetails::new("000 000 0000", "Nowhere", None));
+    s.link(matt, Actor::contact_details, fresh).unwrap();
+    let matts = s[matt].contact_details.handles().unwrap();
+    let dwaynes = s[dwayne].contact_details.handles().unwrap();
+    assert_eq!((matts.len(), dwaynes.len()), (3, 1));
+
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    assert_eq!(s[matt].contact_details.handles().unwrap(), matts, "selectin");
+    assert_eq!(s[dwayne].contact_details.handles().unwrap(), dwaynes, "selectin");
+    s.query::<Actor>().load(Actor::contact_details.joined()).all().await.unwrap();
+    assert_eq!(s[matt].contact_details.handles().unwrap(), matts, "joined");
+    assert_eq!(s[dwayne].contact_details.handles().unwrap(), dwaynes, "joined");
+    s.query::<ContactDetails>().load(ContactDetails::actor.joined()).all().await.unwrap();
+    assert_eq!(s[moved].actor.handles().unwrap(), [matt], "the many-to-one side");
+
+    s.flush().await.unwrap();
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    assert_eq!(s[matt].contact_details.handles().unwrap(), matts, "read from the flushed rows");
+    assert_eq!(s[dwayne].contact_details.handles().unwrap(), dwaynes, "read from the flushed rows");
+}
+
 #[tokio::test]
 async fn many_to_many_links_follow_both_sides_and_write_secondary_rows() {
     let db = setup().await;

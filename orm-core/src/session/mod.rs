@@ -987,6 +987,12 @@ impl Session {
         run: std::ops::Range<usize>,
     ) {
         let session = self.id;
+        // Links the session changed, with that change not flushed yet
+        // (autoflush off), stay as they are: the rows read do not show it.
+        let object = self.object::<T>(Handle::new(index, session));
+        if object.and_then(|o| o.links(relation)).is_some_and(Links::is_changed) && self.has_changes() {
+            return;
+        }
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
             links.set_run(slots, run);
         }
