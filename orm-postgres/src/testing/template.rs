@@ -62,12 +62,17 @@ pub(super) async fn ensure(server_url: &str, tables: &[&'static TableMeta]) -> R
 /// Runs the DDL in the new database, closes the connection (a template with
 /// a session on it cannot be cloned), and marks it complete.
 async fn build(server_url: &str, name: &str, statements: &[String]) -> Result<()> {
-    let client = connect(&with_database(server_url, name)).await?;
-    let script = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
-    client.batch_execute(&script).await.map_err(from_pg)?;
-    drop(client);
+    create_tables(&with_database(server_url, name), statements).await?;
     let admin = connect(server_url).await?;
     admin.batch_execute(&format!("ALTER DATABASE {} WITH IS_TEMPLATE true", quote_ident(name))).await.map_err(from_pg)
+}
+
+/// Runs `statements`, the DDL of some tables, in one transaction in the
+/// database at `url`; the connection is closed on return.
+pub(super) async fn create_tables(url: &str, statements: &[String]) -> Result<()> {
+    let client = connect(url).await?;
+    let script = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
+    client.batch_execute(&script).await.map_err(from_pg)
 }
 
 /// `orm_template_<hash of the DDL>`, FNV-1a: stable across builds.
