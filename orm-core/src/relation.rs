@@ -89,8 +89,8 @@ impl RelationMeta {
 }
 
 /// The related objects of one object for one relationship, untyped: slot
-/// indices in the target's arena, whether they were loaded, and whether the
-/// session changed them since (`link`, `unlink`).
+/// indices in the target's arena, whether they were loaded, and whether
+/// `link` or `unlink` changed them (until the session records it).
 ///
 /// Two words, so that the `One` and `Many` fields of every loaded object
 /// stay small: no related object, or one (a many-to-one's), takes no
@@ -189,13 +189,13 @@ impl Links {
         }
     }
 
-    /// Whether the session changed these links since they were loaded (or
-    /// since the object was new).
-    pub(crate) fn is_changed(&self) -> bool {
-        match &self.0 {
-            Stored::Empty { changed, .. } | Stored::One { changed, .. } => *changed,
+    /// Whether `set`, `insert` or `remove` changed these links since the
+    /// last call; clears the mark.
+    pub(crate) fn take_changed(&mut self) -> bool {
+        match &mut self.0 {
+            Stored::Empty { changed, .. } | Stored::One { changed, .. } => std::mem::take(changed),
             Stored::Run { .. } => false,
-            Stored::Many(list) => list.changed,
+            Stored::Many(list) => std::mem::take(&mut list.changed),
         }
     }
 

@@ -169,6 +169,35 @@ async fn an_eager_load_keeps_unflushed_link_changes_with_autoflush_off() {
     s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
     assert_eq!(s[matt].contact_details.handles().unwrap(), matts, "read from the flushed rows");
     assert_eq!(s[dwayne].contact_details.handles().unwrap(), dwaynes, "read from the flushed rows");
+
+    // Flushed, the change no longer holds the links, even while something
+    // else waits for the next flush: a load shows what the rows say.
+    let moved_id = s[moved].id;
+    s.execute("UPDATE contact_details SET actor_id = $1 WHERE id = $2", (s[dwayne].id, moved_id)).await.unwrap();
+    s.add(ContactDetails::new("111 111 1111", "Elsewhere", None));
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    assert_eq!(s[matt].contact_details.handles().unwrap().len(), 2, "the row moved back");
+    assert_eq!(s[dwayne].contact_details.handles().unwrap().len(), 2, "the row moved back");
+}
+
+/// With autoflush off, a relationship linked before it was loaded can
+/// still be loaded; the load reads the rows.
+#[tokio::test]
+async fn a_relationship_linked_before_it_was_loaded_still_loads_with_autoflush_off() {
+    let db = setup().await;
+    let mark_id = {
+        let mut s = db.engine().session();
+        let [_, _, mark] = tutorial_data(&mut s).await;
+        s[mark].id
+    };
+    let mut s = db.engine().session();
+    s.set_autoflush(false);
+    let mark = s.get::<Actor>(mark_id).await.unwrap().unwrap();
+    let fresh = s.add(ContactDetails::new("000 000 0000", "Nowhere", None));
+    s.link(mark, Actor::contact_details, fresh).unwrap();
+    let details = s.load(mark, Actor::contact_details).await.unwrap();
+    assert_eq!(details.len(), 1, "Mark's row; the new one is not flushed");
+    assert!(s[mark].contact_details.is_loaded());
 }
 
 #[tokio::test]

@@ -437,6 +437,7 @@ impl Session {
             model.forget_unchanged();
         }
         if !self.has_changes() {
+            self.links.changed.clear();
             return Ok(false);
         }
         self.begin().await?;
@@ -461,6 +462,7 @@ impl Session {
         let inserted = self.inserted_with_commit.take();
         match result {
             Ok(()) => {
+                self.links.changed.clear();
                 if committed {
                     self.in_transaction = false;
                 }
@@ -987,11 +989,13 @@ impl Session {
         run: std::ops::Range<usize>,
     ) {
         let session = self.id;
-        // Links the session changed, with that change not flushed yet
-        // (autoflush off), stay as they are: the rows read do not show it.
-        let object = self.object::<T>(Handle::new(index, session));
-        if object.and_then(|o| o.links(relation)).is_some_and(Links::is_changed) && self.has_changes() {
-            return;
+        // Loaded links that `link` or `unlink` changed since the last flush
+        // (autoflush off) stay as they are: the rows read do not show it.
+        if self.links_changed::<T>(index, relation) {
+            let object = self.object::<T>(Handle::new(index, session));
+            if object.and_then(|o| o.links(relation)).is_some_and(Links::is_loaded) {
+                return;
+            }
         }
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
             links.set_run(slots, run);

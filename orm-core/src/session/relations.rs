@@ -101,6 +101,11 @@ pub(crate) struct PendingLinks {
     membership_index: FxHashSet<(MembershipRow, bool)>,
     /// The (child, column) of `foreign_keys`, likewise.
     foreign_key_index: FxHashSet<(SlotRef, usize)>,
+    /// The relationships (object, relationship index) whose links `link`
+    /// or `unlink` changed since the last flush: a load leaves their
+    /// loaded links alone, since the rows it reads do not show the change
+    /// (autoflush off). Emptied by a flush and by a rollback.
+    pub(crate) changed: FxHashSet<(SlotRef, usize)>,
 }
 
 impl PendingLinks {
@@ -188,7 +193,18 @@ impl Session {
         change: impl FnOnce(&mut crate::relation::Links) -> R,
     ) -> Option<R> {
         let session = self.id;
-        self.arena_mut::<T>().object_links_mut(index, relation, session).map(change)
+        let links = self.arena_mut::<T>().object_links_mut(index, relation, session)?;
+        let answer = change(links);
+        if links.take_changed() {
+            self.links.changed.insert((SlotRef::of::<T>(index), relation));
+        }
+        Some(answer)
+    }
+
+    /// Whether `link` or `unlink` changed relationship `relation` of object
+    /// `index` of `T` since the last flush.
+    pub(crate) fn links_changed<T: Model>(&self, index: u32, relation: usize) -> bool {
+        !self.links.changed.is_empty() && self.links.changed.contains(&(SlotRef::of::<T>(index), relation))
     }
 
     /// Like `with_links`, but only when the links are loaded: an unloaded
@@ -404,16 +420,19 @@ impl Session {
     /// `P` but `keep`: the child moved to `keep`.
     fn detach_from_others<P: Model>(&mut self, relation: usize, child: u32, keep: u32) {
         let session = self.id;
+        let mut changed = Vec::new();
         for (index, slot) in self.arena_mut::<P>().slots.iter_mut().enumerate() {
             if index as u32 == keep {
                 continue;
             }
             if let Some(links) = slot.object.as_mut().and_then(|o| o.links_mut(relation, session)) {
-                if links.is_loaded() {
-                    links.remove(child);
+                if links.is_loaded() && links.remove(child) {
+                    links.take_changed();
+                    changed.push((SlotRef::of::<P>(index as u32), relation));
                 }
             }
         }
+        self.links.changed.extend(changed);
     }
 
     fn links_loaded<T: Model>(&self, index: u32, relation: usize) -> bool {

@@ -99,6 +99,7 @@ impl Session {
         // is pending now came after it.
         self.links.memberships.clear();
         self.links.foreign_keys.clear();
+        self.links.changed.clear();
         self.links.reindex();
         for model in &mut self.models {
             model.discard_changes(self.id)?;
