@@ -130,7 +130,9 @@ pub async fn server_url() -> Result<String> {
 /// on its database and empties it (every schema, extension, large object and
 /// database setting the test made; `public` is made again as a new database
 /// has it), then keeps it, renamed `orm_spare_<pid>_<n>`, for the next
-/// `TestDb`; a database that cannot be emptied is dropped. An empty database
+/// `TestDb`; a database that cannot be emptied is dropped, and so is every
+/// one where there is no `/proc` or the server's `template1` holds objects
+/// of its own (see the `spare` module). An empty database
 /// costs a few milliseconds where `CREATE DATABASE` costs 0.2–0.5 s. So tests
 /// run in parallel and never see each other's rows. The spares of a process
 /// are left on the server when it ends, and the next process to take a spare
@@ -199,8 +201,10 @@ impl TestDb {
                     _ => Some(template::ensure(&server_url, tables).await?),
                 };
                 let name = create_database(&admin, template.as_deref()).await?;
-                // Without it, databases are dropped instead of kept as spares.
-                let _ = spare::note_fresh(&with_database(&server_url, &name)).await;
+                if template.is_none() {
+                    // Without it, databases are dropped instead of kept as spares.
+                    let _ = spare::note_fresh(&with_database(&server_url, &name)).await;
+                }
                 name
             }
         };

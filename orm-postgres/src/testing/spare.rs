@@ -11,7 +11,9 @@
 //! A spare is renamed `orm_spare_<pid>_<n>` while it waits, and back to a
 //! fresh `orm_test_…` name when taken: a database in use never has a spare's
 //! name. The spares of a process that has ended are dropped by the next
-//! process that takes a spare (where `/proc` tells which processes run).
+//! process that takes a spare. Spares are kept only where `/proc` tells
+//! which processes run, and only when the server's new databases hold
+//! nothing beyond an untouched `template1`'s.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,34 +61,61 @@ DECLARE
 BEGIN
     FOR item IN SELECT nspname FROM pg_namespace
                 WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%' LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', item);
+        EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', item);
     END LOOP;
     FOR item IN SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' LOOP
-        EXECUTE format('DROP EXTENSION %I CASCADE', item);
+        EXECUTE format('DROP EXTENSION IF EXISTS %I CASCADE', item);
     END LOOP;
 END $$;
 "#;
 
-/// What an emptied database may still hold: a schema, an extension or a
-/// large object the test made, or a connection.
+/// What a database holds beyond a new one's: what [`EMPTY`] drops (a
+/// schema, an extension, a large object, a session), and what it does not
+/// (publications, subscriptions, event triggers, default privileges,
+/// foreign servers, replication slots, settings of a role in it, grants on
+/// it or a connection limit), which send it to `DROP DATABASE` instead.
+/// Also how a server's new database starts: 0 for one made from an
+/// untouched `template1`, without which no database is emptied.
 const LEFT_OVER: &str = r#"
 SELECT (SELECT count(*) FROM pg_namespace
             WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%')
      + (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace)
+     + (SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace)
+     + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace)
      + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')
      + (SELECT count(*) FROM pg_largeobject_metadata)
      + (SELECT count(*) FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid())
+     + (SELECT count(*) FROM pg_publication)
+     + (SELECT count(*) FROM pg_event_trigger)
+     + (SELECT count(*) FROM pg_default_acl)
+     + (SELECT count(*) FROM pg_foreign_server)
+     + (SELECT count(*) FROM pg_foreign_data_wrapper)
+     + (SELECT count(*) FROM pg_subscription s, pg_database d
+            WHERE s.subdbid = d.oid AND d.datname = current_database())
+     + (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())
+     + (SELECT count(*) FROM pg_db_role_setting s, pg_database d
+            WHERE s.setdatabase = d.oid AND d.datname = current_database() AND s.setrole <> 0)
+     + (SELECT count(*) FROM pg_database
+            WHERE datname = current_database() AND (datacl IS NOT NULL OR datconnlimit <> -1))
 "#;
 
-/// Reads [`FRESH_PUBLIC`] from the new database at `url`, once per process.
+/// Reads [`FRESH_PUBLIC`] from the new database at `url` (made from
+/// `template1`), once per process. A database that holds more than a new
+/// one of an untouched `template1` (an extension, a table) leaves it
+/// unset: emptying would drop what every new database of the server has.
+/// Spares are kept only where `/proc` tells the next process which
+/// processes have ended, so that their spares do not pile up.
 pub(super) async fn note_fresh(url: &str) -> Result<()> {
-    if FRESH_PUBLIC.get().is_some() {
+    if FRESH_PUBLIC.get().is_some() || !Path::new("/proc/self").exists() {
         return Ok(());
     }
     let client = connect(url).await?;
-    let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
-    let _ = FRESH_PUBLIC.set(statements.unwrap_or_default());
+    let beyond: i64 = client.query_one(LEFT_OVER, &[]).await.map_err(from_pg)?.get(0);
+    if beyond == 0 {
+        let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
+        let _ = FRESH_PUBLIC.set(statements.unwrap_or_default());
+    }
     Ok(())
 }
 
