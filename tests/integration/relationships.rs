@@ -180,6 +180,60 @@ async fn an_eager_load_keeps_unflushed_link_changes_with_autoflush_off() {
     assert_eq!(s[dwayne].contact_details.handles().unwrap().len(), 2, "the row moved back");
 }
 
+/// A failed flush rolls back what the transaction's earlier flushes wrote,
+/// and their link changes are pending again: a load (autoflush off) keeps
+/// showing them, whether the whole transaction was rolled back or only the
+/// part after a savepoint.
+#[tokio::test]
+async fn link_changes_a_failed_flush_makes_pending_again_survive_a_load() {
+    let db = setup().await;
+    for with_savepoint in [false, true] {
+        let mut s = db.engine().session();
+        let [matt, dwayne, _] = tutorial_data(&mut s).await;
+        s.set_autoflush(false);
+        s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+        s.execute("ALTER TABLE contact_details ADD CONSTRAINT not_nowhere CHECK (address <> 'Nowhere')", ())
+            .await
+            .unwrap();
+        let savepoint = if with_savepoint { Some(s.begin_nested().await.unwrap()) } else { None };
+        let moved = s[dwayne].contact_details.handles().unwrap()[0];
+        s.link(matt, Actor::contact_details, moved).unwrap();
+        s.flush().await.unwrap();
+        s.add(ContactDetails::new("000 000 0000", "Nowhere", None));
+        s.flush().await.expect_err("the CHECK refuses the row");
+
+        s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+        let context = if with_savepoint { "after a savepoint" } else { "the whole transaction" };
+        assert!(s[matt].contact_details.handles().unwrap().contains(&moved), "{context}");
+        assert!(!s[dwayne].contact_details.handles().unwrap().contains(&moved), "{context}");
+        if let Some(savepoint) = savepoint {
+            s.rollback_to(savepoint).await.unwrap();
+        }
+        s.rollback().await.unwrap();
+    }
+}
+
+/// A relationship refreshed after `link` changed it shows the rows again
+/// at its next load, and at the loads after it.
+#[tokio::test]
+async fn a_refreshed_parent_loads_its_links_from_the_rows_again() {
+    let db = setup().await;
+    let mut s = db.engine().session();
+    let [matt, dwayne, _] = tutorial_data(&mut s).await;
+    s.set_autoflush(false);
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    let moved = s[dwayne].contact_details.handles().unwrap()[0];
+    s.link(matt, Actor::contact_details, moved).unwrap();
+    s.refresh(matt).await.unwrap();
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    assert!(!s[matt].contact_details.handles().unwrap().contains(&moved), "the rows, not the change");
+
+    let moved_id = s[moved].id;
+    s.execute("UPDATE contact_details SET actor_id = $1 WHERE id = $2", (s[matt].id, moved_id)).await.unwrap();
+    s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+    assert!(s[matt].contact_details.handles().unwrap().contains(&moved), "a later load reads the rows too");
+}
+
 /// With autoflush off, a relationship linked before it was loaded can
 /// still be loaded; the load reads the rows.
 #[tokio::test]

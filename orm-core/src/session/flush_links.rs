@@ -291,24 +291,3 @@ async fn nullify_children(
     }
     Ok(())
 }
-
-/// Puts the membership changes and foreign keys written by this transaction
-/// back into the pending lists, after a rollback.
-pub(crate) fn undo_links(links: &mut PendingLinks) {
-    undo_links_since(links, 0, 0);
-}
-
-/// As [`undo_links`], for what was written after the first `memberships`
-/// membership changes and `foreign_keys` foreign keys (a savepoint's marks).
-pub(crate) fn undo_links_since(links: &mut PendingLinks, memberships: usize, foreign_keys: usize) {
-    let from = memberships.min(links.flushed_memberships.len());
-    let flushed: Vec<_> = links.flushed_memberships.drain(from..).collect();
-    links.memberships.splice(0..0, flushed);
-    let from = foreign_keys.min(links.resolved_foreign_keys.len());
-    let resolved: Vec<_> = links.resolved_foreign_keys.drain(from..).collect();
-    links.foreign_keys.splice(0..0, resolved);
-    // A written change and a newer opposite one (unlink, flush, link again)
-    // cancel out, as they would have had they met before the flush.
-    links.cancel_opposites();
-    links.reindex();
-}

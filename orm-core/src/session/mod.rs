@@ -462,7 +462,7 @@ impl Session {
         let inserted = self.inserted_with_commit.take();
         match result {
             Ok(()) => {
-                self.links.changed.clear();
+                self.links.flushed();
                 if committed {
                     self.in_transaction = false;
                 }
@@ -529,8 +529,7 @@ impl Session {
         for model in &mut self.models {
             model.forget_flushes();
         }
-        self.links.flushed_memberships.clear();
-        self.links.resolved_foreign_keys.clear();
+        self.links.forget_flushed();
         if self.expire_on_commit {
             self.expire_all();
         }
@@ -752,7 +751,7 @@ impl Session {
         for model in &mut self.models {
             model.undo_flushes(0);
         }
-        flush_links::undo_links(&mut self.links);
+        self.links.undo_flushed_since(Default::default());
         self.savepoints.clear();
     }
 
@@ -988,15 +987,10 @@ impl Session {
         slots: &crate::relation::SharedSlots,
         run: std::ops::Range<usize>,
     ) {
-        let session = self.id;
-        // Loaded links that `link` or `unlink` changed since the last flush
-        // (autoflush off) stay as they are: the rows read do not show it.
-        if self.links_changed::<T>(index, relation) {
-            let object = self.object::<T>(Handle::new(index, session));
-            if object.and_then(|o| o.links(relation)).is_some_and(Links::is_loaded) {
-                return;
-            }
+        if self.keeps_changed_links::<T>(index, relation) {
+            return;
         }
+        let session = self.id;
         if let Some(links) = self.arena_mut::<T>().object_links_mut(index, relation, session) {
             links.set_run(slots, run);
         }

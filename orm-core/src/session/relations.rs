@@ -104,13 +104,77 @@ pub(crate) struct PendingLinks {
     /// The relationships (object, relationship index) whose links `link`
     /// or `unlink` changed since the last flush: a load leaves their
     /// loaded links alone, since the rows it reads do not show the change
-    /// (autoflush off). Emptied by a flush and by a rollback.
+    /// (autoflush off). A flush moves them to `flushed_changed`.
     pub(crate) changed: FxHashSet<(SlotRef, usize)>,
+    /// The entries of `changed` that this transaction's flushes wrote: a
+    /// rollback makes their changes pending again, and them changed again.
+    flushed_changed: Vec<(SlotRef, usize)>,
+}
+
+/// How long the lists of what this transaction's flushes wrote were at a
+/// point (a savepoint), so that what was written after it can be undone.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FlushedMark {
+    memberships: usize,
+    foreign_keys: usize,
+    changed: usize,
 }
 
 impl PendingLinks {
     pub(crate) fn is_empty(&self) -> bool {
         self.foreign_keys.is_empty() && self.memberships.is_empty()
+    }
+
+    /// Where the lists of what was flushed end now.
+    pub(crate) fn flushed_mark(&self) -> FlushedMark {
+        FlushedMark {
+            memberships: self.flushed_memberships.len(),
+            foreign_keys: self.resolved_foreign_keys.len(),
+            changed: self.flushed_changed.len(),
+        }
+    }
+
+    /// After a flush wrote every pending change: the changed links are the
+    /// database's now, until a rollback.
+    pub(crate) fn flushed(&mut self) {
+        self.flushed_changed.extend(self.changed.drain());
+    }
+
+    /// After a commit: what the flushes wrote can no longer be undone.
+    pub(crate) fn forget_flushed(&mut self) {
+        self.flushed_memberships.clear();
+        self.resolved_foreign_keys.clear();
+        self.flushed_changed.clear();
+    }
+
+    /// Forgets what was flushed after `mark`, and every pending change:
+    /// a rollback to a savepoint undid them in the database and in memory.
+    pub(crate) fn discard_since(&mut self, mark: FlushedMark) {
+        self.flushed_memberships.truncate(mark.memberships);
+        self.resolved_foreign_keys.truncate(mark.foreign_keys);
+        self.flushed_changed.truncate(mark.changed);
+        self.memberships.clear();
+        self.foreign_keys.clear();
+        self.changed.clear();
+        self.reindex();
+    }
+
+    /// Puts the membership changes, foreign keys and changed links written
+    /// after `mark` back into the pending lists, after a rollback (to a
+    /// savepoint, or of the transaction with the default mark).
+    pub(crate) fn undo_flushed_since(&mut self, mark: FlushedMark) {
+        let from = mark.memberships.min(self.flushed_memberships.len());
+        let flushed: Vec<_> = self.flushed_memberships.drain(from..).collect();
+        self.memberships.splice(0..0, flushed);
+        let from = mark.foreign_keys.min(self.resolved_foreign_keys.len());
+        let resolved: Vec<_> = self.resolved_foreign_keys.drain(from..).collect();
+        self.foreign_keys.splice(0..0, resolved);
+        let from = mark.changed.min(self.flushed_changed.len());
+        self.changed.extend(self.flushed_changed.drain(from..));
+        // A written change and a newer opposite one (unlink, flush, link again)
+        // cancel out, as they would have had they met before the flush.
+        self.cancel_opposites();
+        self.reindex();
     }
 
     /// Rebuilds the indexes after `memberships` or `foreign_keys` were
@@ -138,7 +202,7 @@ impl PendingLinks {
     /// Cancels an add and a remove of the same secondary row, wherever they
     /// stand in the list (after an undo puts written changes back in front
     /// of newer ones), keeping the order of the rest.
-    pub(crate) fn cancel_opposites(&mut self) {
+    fn cancel_opposites(&mut self) {
         let mut kept: Vec<Option<MembershipChange>> = Vec::with_capacity(self.memberships.len());
         let mut position: rustc_hash::FxHashMap<(MembershipRow, bool), usize> = Default::default();
         for change in std::mem::take(&mut self.memberships) {
@@ -201,10 +265,21 @@ impl Session {
         Some(answer)
     }
 
-    /// Whether `link` or `unlink` changed relationship `relation` of object
-    /// `index` of `T` since the last flush.
-    pub(crate) fn links_changed<T: Model>(&self, index: u32, relation: usize) -> bool {
-        !self.links.changed.is_empty() && self.links.changed.contains(&(SlotRef::of::<T>(index), relation))
+    /// Whether a load must leave relationship `relation` of object `index`
+    /// of `T` as it is: `link` or `unlink` changed its loaded links since
+    /// the last flush (autoflush off), and the rows read do not show that.
+    /// Unloaded links (never loaded, or refreshed since) take the rows, and
+    /// from then on show the database: their mark is dropped.
+    pub(crate) fn keeps_changed_links<T: Model>(&mut self, index: u32, relation: usize) -> bool {
+        let key = (SlotRef::of::<T>(index), relation);
+        if self.links.changed.is_empty() || !self.links.changed.contains(&key) {
+            return false;
+        }
+        if self.links_loaded::<T>(index, relation) {
+            return true;
+        }
+        self.links.changed.remove(&key);
+        false
     }
 
     /// Like `with_links`, but only when the links are loaded: an unloaded

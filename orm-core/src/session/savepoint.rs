@@ -3,7 +3,8 @@
 //! database and in memory, everything since it.
 
 use crate::error::{Error, Result};
-use crate::session::{flush_links, Session};
+use crate::session::relations::FlushedMark;
+use crate::session::Session;
 use crate::statement::{Statement, Transaction};
 
 /// A savepoint opened by [`Session::begin_nested`]; end it with
@@ -21,8 +22,8 @@ pub(crate) struct SavepointMark {
     id: u32,
     /// The journal length of each model's arena (arenas made later had none).
     journals: Vec<usize>,
-    flushed_memberships: usize,
-    resolved_foreign_keys: usize,
+    /// What the transaction's flushes had written to relationships.
+    links: FlushedMark,
 }
 
 impl Session {
@@ -56,8 +57,7 @@ impl Session {
         self.savepoints.push(SavepointMark {
             id,
             journals: self.models.iter().map(|m| m.journal_len()).collect(),
-            flushed_memberships: self.links.flushed_memberships.len(),
-            resolved_foreign_keys: self.links.resolved_foreign_keys.len(),
+            links: self.links.flushed_mark(),
         });
         Ok(Savepoint { session: self.id, id })
     }
@@ -93,14 +93,9 @@ impl Session {
         for (i, model) in self.models.iter_mut().enumerate() {
             model.undo_flushes(mark.journals.get(i).copied().unwrap_or(0));
         }
-        self.links.flushed_memberships.truncate(mark.flushed_memberships);
-        self.links.resolved_foreign_keys.truncate(mark.resolved_foreign_keys);
         // Everything pending was flushed when the savepoint opened, so what
         // is pending now came after it.
-        self.links.memberships.clear();
-        self.links.foreign_keys.clear();
-        self.links.changed.clear();
-        self.links.reindex();
+        self.links.discard_since(mark.links);
         for model in &mut self.models {
             model.discard_changes(self.id)?;
         }
@@ -115,8 +110,7 @@ impl Session {
     /// transaction back.
     pub(crate) async fn fail(&mut self) {
         let Some(mark) = self.savepoints.last() else { return self.abort().await };
-        let (id, journals) = (mark.id, mark.journals.clone());
-        let (memberships, foreign_keys) = (mark.flushed_memberships, mark.resolved_foreign_keys);
+        let (id, journals, links) = (mark.id, mark.journals.clone(), mark.links);
         let sql = self.render(Statement::Transaction(Transaction::RollbackTo(id)));
         self.awaiting_statement = true;
         let rolled_back = match self.conn.as_deref_mut() {
@@ -130,7 +124,7 @@ impl Session {
         for (i, model) in self.models.iter_mut().enumerate() {
             model.undo_flushes(journals.get(i).copied().unwrap_or(0));
         }
-        flush_links::undo_links_since(&mut self.links, memberships, foreign_keys);
+        self.links.undo_flushed_since(links);
     }
 
     fn savepoint_depth(&self, savepoint: Savepoint) -> Result<usize> {
