@@ -167,7 +167,8 @@ impl TestDb {
     /// enum types, cloned with `CREATE DATABASE .. TEMPLATE` from a template
     /// database made once for this set of tables (and kept on the server
     /// for later runs: its name carries a hash of the DDL, so a changed model
-    /// gets a new template). What `#[orm::test(Model, ..)]` calls.
+    /// gets a new template). A spare, and the process's first database, get
+    /// the tables from their DDL instead. What `#[orm::test(Model, ..)]` calls.
     ///
     /// # Errors
     /// As [`TestDb::new`], or a DDL error while making the template.
@@ -176,38 +177,33 @@ impl TestDb {
     }
 
     /// A spare database of this process (see [`spare`]) with `tables`
-    /// made in it, else a new one, cloned from the template of `tables`
-    /// when there are any; and an engine for it.
+    /// made in it, else a new one: the process's first from `template1`,
+    /// read by [`spare::note_fresh`] and then given `tables`; later ones
+    /// cloned from the template of `tables` when there are any. And an
+    /// engine for it.
     async fn create(server_url: String, tables: &[&'static TableMeta]) -> Result<TestDb> {
         let admin = connect(&server_url).await?;
-        let name = match spare::take(&admin).await {
-            Some(name) => {
-                let made = match tables {
-                    [] => Ok(()),
-                    _ => {
-                        template::create_tables(&with_database(&server_url, &name), &crate::dialect::create_all(tables))
-                            .await
-                    }
-                };
-                if let Err(e) = made {
-                    let _ = drop_database(&server_url, &name).await;
-                    return Err(e);
-                }
-                name
+        let (name, needs_tables) = match spare::take(&admin).await {
+            Some(name) => (name, true),
+            None if tables.is_empty() || spare::fresh_unread() => {
+                let name = create_database(&admin, None).await?;
+                // Without it, databases are dropped instead of kept as spares.
+                let _ = spare::note_fresh(&with_database(&server_url, &name)).await;
+                (name, true)
             }
             None => {
-                let template = match tables {
-                    [] => None,
-                    _ => Some(template::ensure(&server_url, tables).await?),
-                };
-                let name = create_database(&admin, template.as_deref()).await?;
-                if template.is_none() {
-                    // Without it, databases are dropped instead of kept as spares.
-                    let _ = spare::note_fresh(&with_database(&server_url, &name)).await;
-                }
-                name
+                let template = template::ensure(&server_url, tables).await?;
+                (create_database(&admin, Some(&template)).await?, false)
             }
         };
+        if needs_tables && !tables.is_empty() {
+            let made =
+                template::create_tables(&with_database(&server_url, &name), &crate::dialect::create_all(tables)).await;
+            if let Err(e) = made {
+                let _ = drop_database(&server_url, &name).await;
+                return Err(e);
+            }
+        }
         drop(admin);
         let url = with_database(&server_url, &name);
         match Engine::builder(&url).pool_size(TEST_POOL_SIZE).build() {

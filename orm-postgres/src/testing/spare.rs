@@ -30,9 +30,10 @@ use crate::error::from_pg;
 static SPARES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// The statements that make `public` as a new database of the server has
-/// it (none when it has none), read from the first database this process
-/// created; unset until then, and then no database is emptied.
-static FRESH_PUBLIC: OnceLock<String> = OnceLock::new();
+/// it (empty when it has none), read from the first database this process
+/// created; `None` when databases are not to be emptied (see
+/// [`note_fresh`]). Unset until read.
+static FRESH_PUBLIC: OnceLock<Option<String>> = OnceLock::new();
 
 /// The statements that make `public` as the database holds it now.
 const MAKE_PUBLIC: &str = r#"
@@ -100,22 +101,38 @@ SELECT (SELECT count(*) FROM pg_namespace
             WHERE datname = current_database() AND (datacl IS NOT NULL OR datconnlimit <> -1))
 "#;
 
+/// Whether [`note_fresh`] is still to read a new database: until then, the
+/// caller makes its databases from `template1`, not from a template with
+/// tables, so that one can be read.
+pub(super) fn fresh_unread() -> bool {
+    FRESH_PUBLIC.get().is_none()
+}
+
 /// Reads [`FRESH_PUBLIC`] from the new database at `url` (made from
 /// `template1`), once per process. A database that holds more than a new
-/// one of an untouched `template1` (an extension, a table) leaves it
-/// unset: emptying would drop what every new database of the server has.
-/// Spares are kept only where `/proc` tells the next process which
-/// processes have ended, so that their spares do not pile up.
+/// one of an untouched `template1` (an extension, a table) sets it to
+/// `None`: emptying would drop what every new database of the server has.
+/// So does a system without `/proc`: spares are kept only where it tells
+/// the next process which processes have ended, so that theirs do not
+/// pile up.
 pub(super) async fn note_fresh(url: &str) -> Result<()> {
-    if FRESH_PUBLIC.get().is_some() || !Path::new("/proc/self").exists() {
+    if FRESH_PUBLIC.get().is_some() {
+        return Ok(());
+    }
+    if !Path::new("/proc/self").exists() {
+        let _ = FRESH_PUBLIC.set(None);
         return Ok(());
     }
     let client = connect(url).await?;
     let beyond: i64 = client.query_one(LEFT_OVER, &[]).await.map_err(from_pg)?.get(0);
-    if beyond == 0 {
-        let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
-        let _ = FRESH_PUBLIC.set(statements.unwrap_or_default());
-    }
+    let public = match beyond {
+        0 => {
+            let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
+            Some(statements.unwrap_or_default())
+        }
+        _ => None,
+    };
+    let _ = FRESH_PUBLIC.set(public);
     Ok(())
 }
 
@@ -172,8 +189,8 @@ pub(super) async fn keep(server_url: &str, name: &str) -> Result<()> {
 /// Runs [`EMPTY`] on the database at `url`, then checks that nothing is
 /// left, this connection included once it has closed.
 pub(super) async fn empty(url: &str) -> Result<()> {
-    let Some(public) = FRESH_PUBLIC.get() else {
-        return Err(Error::Config("no new database was read for how `public` starts".into()));
+    let Some(Some(public)) = FRESH_PUBLIC.get() else {
+        return Err(Error::Config("no new database was read for how `public` starts, or it held more".into()));
     };
     let client = connect(url).await?;
     client.batch_execute(&format!("{EMPTY}{public}")).await.map_err(from_pg)?;
@@ -243,5 +260,42 @@ mod tests {
         empty(db.url()).await.unwrap();
         assert_eq!(state(db.url()).await, fresh);
         assert!(test.batch_execute("SELECT 1").await.is_err(), "the test's session was ended");
+    }
+
+    const NOTES: orm_core::TableMeta = orm_core::TableMeta {
+        model: "Note",
+        name: "spare_notes",
+        columns: &[orm_core::ColumnMeta {
+            primary_key: true,
+            generated: true,
+            ..orm_core::ColumnMeta::new("id", orm_core::SqlType::Integer)
+        }],
+        relations: &[],
+        constraints: &[],
+    };
+
+    /// A process whose tests all have tables (`#[orm::test(Model)]`) keeps
+    /// spares too: its first database is read for how a new one starts.
+    #[test]
+    fn a_process_that_only_makes_databases_with_tables_keeps_spares() {
+        let test = "testing::spare::tests::a_database_with_tables_first_in_its_process";
+        let exe = std::env::current_exe().unwrap();
+        let status = std::process::Command::new(exe).args(["--exact", test, "--ignored", "--quiet"]).status().unwrap();
+        assert!(status.success(), "{test} failed in a process of its own");
+    }
+
+    #[tokio::test]
+    #[ignore = "run in a process of its own by a_process_that_only_makes_databases_with_tables_keeps_spares"]
+    async fn a_database_with_tables_first_in_its_process() {
+        let db = TestDb::with_tables(&[&NOTES]).await.unwrap();
+        connect(db.url()).await.unwrap().batch_execute("SELECT id FROM spare_notes").await.unwrap();
+        let (server_url, name) = (db.server_url.clone(), db.name().to_owned());
+        drop(db);
+        let admin = connect(&server_url).await.unwrap();
+        let spares = format!("orm\\_spare\\_{}\\_%", std::process::id());
+        let sql =
+            "SELECT count(*) FILTER (WHERE datname = $1), count(*) FILTER (WHERE datname LIKE $2) FROM pg_database";
+        let row = admin.query_one(sql, &[&name, &spares]).await.unwrap();
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 1), "renamed to a spare, not dropped");
     }
 }
