@@ -147,6 +147,11 @@ impl TableMeta {
         self.columns.iter().enumerate().filter(|(_, c)| c.primary_key)
     }
 
+    /// The position of the column named `name`, if this model maps it.
+    pub(crate) fn position_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
     /// The position of the primary key's column, when the key is one column.
     pub(crate) fn single_key(&self) -> Option<usize> {
         let mut key = self.primary_key();

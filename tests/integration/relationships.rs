@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use orm::prelude::*;
 use orm::testing::TestDb;
-use orm::{Connection, Many, One, Value};
+use orm::{Connection, Many, ObjectState, One, Value};
 
 use crate::common::{date, statements_during};
 
@@ -1034,4 +1034,49 @@ async fn a_nullified_key_reaches_the_relationship_s_model_when_another_maps_its_
 
     assert_eq!(count_rows(engine, "stuntmen WHERE actor_id IS NULL").await, 1);
     assert_eq!(session[stuntman].actor_id, None, "the loaded stuntman agrees with the database");
+}
+
+/// The stuntmen's key and foreign key under a second model.
+#[derive(Model, Debug)]
+#[orm(table = "stuntmen")]
+struct StuntmanLink {
+    #[orm(primary_key)]
+    id: i32,
+    actor_id: Option<i32>,
+}
+
+/// The contact details' phone numbers under a second model.
+#[derive(Model, Debug)]
+#[orm(table = "contact_details")]
+struct Phone {
+    #[orm(primary_key)]
+    id: i32,
+    phone_number: String,
+}
+
+/// A deleted parent's cascade (children deleted, foreign keys set to NULL)
+/// reaches the loaded objects of every model of the children's table, and
+/// so does a bulk delete of the table's rows.
+#[tokio::test]
+async fn a_cascade_reaches_every_model_of_the_child_table() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut writer = engine.session();
+    let [matt, dwayne, _] = tutorial_data(&mut writer).await;
+    let (matt_id, dwayne_id) = (writer[matt].id, writer[dwayne].id);
+    let mut s = engine.session();
+    let links = s.query::<StuntmanLink>().all().await.unwrap();
+    let phones = s.query::<Phone>().all().await.unwrap();
+    let dwaynes_stuntman = links.iter().find(|&&l| s[l].actor_id == Some(dwayne_id)).copied().unwrap();
+    let dwayne = s.get::<Actor>(dwayne_id).await.unwrap().unwrap();
+    s.delete(dwayne).unwrap();
+    s.commit().await.unwrap();
+
+    assert_eq!(s[dwaynes_stuntman].actor_id, None, "the foreign key the database set to NULL");
+    let detached = |s: &Session| phones.iter().filter(|&&p| s.state(p) == Some(ObjectState::Detached)).count();
+    assert_eq!(detached(&s), 2, "Dwayne's two rows of contact details are gone");
+
+    let bulk = s.query::<ContactDetails>().filter(ContactDetails::actor_id.eq(matt_id)).delete().await.unwrap();
+    assert_eq!(bulk, 1);
+    assert_eq!(detached(&s), 3, "and Matt's one, by the bulk delete");
 }

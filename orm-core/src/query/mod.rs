@@ -573,7 +573,8 @@ impl<'s, T: Model, F> Query<'s, T, F> {
     }
 
     /// Deletes every matching row in one `DELETE .. WHERE`; the matching
-    /// objects the session holds become detached. Returns the number of
+    /// objects the session holds become detached, those of other models of
+    /// the same table too. Returns the number of
     /// rows deleted. Cascades of relationships are the database's (`ON
     /// DELETE`), as with SQLAlchemy's bulk delete.
     ///
@@ -589,7 +590,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         };
         let rows = self.session.write_statement(Statement::Delete(Box::new(delete))).await?;
         let count = rows.len() as u64;
-        self.session.detach_rows::<T>(rows)?;
+        self.session.detach_rows::<T>(&rows);
         Ok(count)
     }
 }

@@ -7,7 +7,8 @@ use std::ops::{Deref, DerefMut};
 
 use crate::dialect::Dialect;
 use crate::error::Result;
-use crate::executor::Connection;
+use crate::executor::{Connection, Rows};
+use crate::loader::KeyValue;
 use crate::metadata::TableMeta;
 use crate::model::Model;
 use crate::relation::Join;
@@ -17,6 +18,7 @@ use crate::session::unit_of_work::Tracked;
 use crate::statement::{self, Expr, Statement};
 
 use crate::value::{SqlType, Value};
+use rustc_hash::FxHashSet;
 
 /// The arenas of a session, addressed by model type or table, borrowed
 /// apart from its connection.
@@ -72,10 +74,22 @@ impl Models<'_> {
         self.arenas[position].as_any_mut().downcast_mut().expect("arena matches its TypeId")
     }
 
-    /// The arena of the model `table` describes: found by its table's name
-    /// and its model's, as two models may map one table.
-    fn of_table(&mut self, table: &TableMeta) -> Option<&mut ModelArena> {
-        self.arenas.iter_mut().find(|a| a.table().name == table.name && a.table().model == table.model)
+    /// The arenas of the models that map `table`: two models may map one
+    /// table, and a change to its rows reaches the objects of both.
+    fn of_table<'m>(&'m mut self, table: &'m TableMeta) -> impl Iterator<Item = &'m mut ModelArena> {
+        self.arenas.iter_mut().filter(move |a| a.table().name == table.name)
+    }
+
+    /// Detaches the loaded objects, of every model that maps `table`, of
+    /// `rows` (rows of `table`'s columns) the database deleted.
+    pub(crate) fn detach_rows(&mut self, table: &TableMeta, rows: &Rows) {
+        let key: Vec<(usize, &str)> = table.primary_key().map(|(i, c)| (i, c.name)).collect();
+        let deleted: FxHashSet<Vec<KeyValue>> =
+            rows.iter().filter_map(|row| key.iter().map(|&(i, _)| KeyValue::of(&row[i])).collect()).collect();
+        let names: Vec<&str> = key.iter().map(|&(_, name)| name).collect();
+        for arena in self.of_table(table) {
+            arena.detach_keys(&names, &deleted);
+        }
     }
 
     fn is_live(&self, slot: SlotRef) -> bool {
@@ -260,9 +274,7 @@ async fn delete_children(
     before_delete(models, target, &column_values, conn, dialect).await?;
     let sql = dialect.render(delete_where(target, matching()));
     conn.execute(&sql.text, &sql.params).await?;
-    if let Some(arena) = models.of_table(target) {
-        arena.detach_rows(rows)?;
-    }
+    models.detach_rows(target, &rows);
     Ok(())
 }
 
@@ -286,8 +298,9 @@ async fn nullify_children(
     };
     let sql = dialect.render(Statement::Update(Box::new(update)));
     conn.execute(&sql.text, &sql.params).await?;
-    if let Some(arena) = models.of_table(target) {
-        arena.nullify(column, &keys)?;
+    let keys: FxHashSet<KeyValue> = keys.iter().filter_map(KeyValue::of).collect();
+    for arena in models.of_table(target) {
+        arena.nullify(name, &keys)?;
     }
     Ok(())
 }

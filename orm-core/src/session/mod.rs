@@ -957,9 +957,10 @@ impl Session {
         self.arena_mut::<T>().merge_written(rows, columns)
     }
 
-    /// Detaches the loaded objects of a bulk DELETE's returned rows.
-    pub(crate) fn detach_rows<T: Model>(&mut self, rows: Rows) -> Result<()> {
-        unit_of_work::Tracked::detach_rows(self.arena_mut::<T>(), rows)
+    /// Detaches the loaded objects of a bulk DELETE's returned rows (of
+    /// `T`'s columns), of `T` and of any other model of its table.
+    pub(crate) fn detach_rows<T: Model>(&mut self, rows: &Rows) {
+        Models { arenas: &mut self.models }.detach_rows(T::TABLE, rows);
     }
 
     pub(crate) fn new_group<T: Model>(&mut self) -> u32 {

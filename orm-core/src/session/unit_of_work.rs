@@ -19,6 +19,7 @@ use crate::session::texts::StatementTexts;
 use crate::statement::{self, Expr, Source, Statement};
 use crate::value::SqlType;
 use crate::value::Value;
+use rustc_hash::FxHashSet;
 
 /// A column with its position in the model's columns.
 pub(crate) type IndexedColumn = (usize, &'static ColumnMeta);
@@ -102,11 +103,14 @@ pub(crate) trait Tracked: Send + Sync {
     fn set_value(&mut self, index: u32, column: usize, value: Value) -> Result<()>;
     /// The values of a column of the objects marked for deletion.
     fn deleted_values(&self, column: usize) -> Vec<Value>;
-    /// Detaches the loaded objects of rows the database deleted (a cascade).
-    fn detach_rows(&mut self, rows: Rows) -> Result<()>;
-    /// Sets column `column` to NULL in loaded objects whose value is in
-    /// `keys`, as the database just did (children of a deleted parent).
-    fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()>;
+    /// Detaches the loaded objects whose columns named `columns` (the
+    /// table's key) hold one of `keys`: the database deleted their rows (a
+    /// cascade, a bulk delete). A model that does not map them all has none.
+    fn detach_keys(&mut self, columns: &[&str], keys: &FxHashSet<Vec<KeyValue>>);
+    /// Sets the column named `column` to NULL in loaded objects whose value
+    /// is one of `keys`, as the database just did (children of a deleted
+    /// parent). A model that does not map the column has none.
+    fn nullify(&mut self, column: &str, keys: &FxHashSet<KeyValue>) -> Result<()>;
 }
 
 impl<T: Model> Tracked for Arena<T> {
@@ -220,22 +224,35 @@ impl<T: Model> Tracked for Arena<T> {
             .filter_map(|i| self.object(i).map(|o| o.column_value(column)))
             .collect()
     }
-    fn detach_rows(&mut self, rows: Rows) -> Result<()> {
-        for values in rows.iter() {
-            let key = T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))?.key();
-            if let Some(index) = self.keys().remove(&key) {
-                let slot = &mut self.slots[index as usize];
-                slot.state = ObjectState::Detached;
+    fn detach_keys(&mut self, columns: &[&str], keys: &FxHashSet<Vec<KeyValue>>) {
+        let Some(positions) = columns.iter().map(|&name| T::TABLE.position_of(name)).collect::<Option<Vec<_>>>() else {
+            return;
+        };
+        let key_of =
+            |o: &T| positions.iter().map(|&c| KeyValue::from_value(o.column_value(c))).collect::<Option<Vec<_>>>();
+        let matching = |slot: &Slot<T>| slot.object.as_ref().and_then(key_of).is_some_and(|k| keys.contains(&k));
+        let gone: Vec<u32> = (0..self.slots.len() as u32).filter(|&i| matching(&self.slots[i as usize])).collect();
+        for index in gone {
+            let Some(key) = self.object(index).map(Model::key) else { continue };
+            // Only the object the identity map holds for the key: an object
+            // already detached keeps its state.
+            if self.keys().get(&key) == Some(&index) {
+                self.keys().remove(&key);
+                self.slots[index as usize].state = ObjectState::Detached;
                 self.journal.push((index, Undo::Deleted));
             }
         }
-        Ok(())
     }
-    fn nullify(&mut self, column: usize, keys: &[Value]) -> Result<()> {
+    fn nullify(&mut self, column: &str, keys: &FxHashSet<KeyValue>) -> Result<()> {
+        let Some(column) = T::TABLE.position_of(column) else { return Ok(()) };
         for index in 0..self.slots.len() as u32 {
             let slot = &self.slots[index as usize];
             let matches = slot.state == ObjectState::Persistent
-                && slot.object.as_ref().is_some_and(|o| keys.contains(&o.column_value(column)));
+                && slot
+                    .object
+                    .as_ref()
+                    .and_then(|o| KeyValue::from_value(o.column_value(column)))
+                    .is_some_and(|k| keys.contains(&k));
             if matches {
                 self.assign(index, column, Value::Null)?;
             }
