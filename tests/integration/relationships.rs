@@ -1045,6 +1045,15 @@ struct StuntmanLink {
     actor_id: Option<i32>,
 }
 
+/// The same, with a field that cannot hold the column's NULL.
+#[derive(Model, Debug)]
+#[orm(table = "stuntmen")]
+struct StuntmanOfActor {
+    #[orm(primary_key)]
+    id: i32,
+    actor_id: i32,
+}
+
 /// The contact details' phone numbers under a second model.
 #[derive(Model, Debug)]
 #[orm(table = "contact_details")]
@@ -1055,8 +1064,9 @@ struct Phone {
 }
 
 /// A deleted parent's cascade (children deleted, foreign keys set to NULL)
-/// reaches the loaded objects of every model of the children's table, and
-/// so does a bulk delete of the table's rows.
+/// reaches the loaded objects of every model of the children's table; a
+/// failed flush undoes that, and the retry does it again. A bulk delete of
+/// the table's rows reaches them too.
 #[tokio::test]
 async fn a_cascade_reaches_every_model_of_the_child_table() {
     let db = setup().await;
@@ -1066,17 +1076,34 @@ async fn a_cascade_reaches_every_model_of_the_child_table() {
     let (matt_id, dwayne_id) = (writer[matt].id, writer[dwayne].id);
     let mut s = engine.session();
     let links = s.query::<StuntmanLink>().all().await.unwrap();
+    let of_actor = s.query::<StuntmanOfActor>().all().await.unwrap();
+    let details = s.query::<ContactDetails>().all().await.unwrap();
     let phones = s.query::<Phone>().all().await.unwrap();
-    let dwaynes_stuntman = links.iter().find(|&&l| s[l].actor_id == Some(dwayne_id)).copied().unwrap();
+    let dwaynes_link = links.iter().find(|&&l| s[l].actor_id == Some(dwayne_id)).copied().unwrap();
+    let dwaynes_of_actor = of_actor.iter().find(|&&l| s[l].actor_id == dwayne_id).copied().unwrap();
+    let detached = |s: &Session| {
+        let details = details.iter().filter(|&&d| s.state(d) == Some(ObjectState::Detached)).count();
+        (details, phones.iter().filter(|&&p| s.state(p) == Some(ObjectState::Detached)).count())
+    };
+
+    // A row of another table holds Dwayne: his delete fails after the cascade.
+    let mut conn = engine.connect().await.unwrap();
+    conn.batch_execute("CREATE TABLE fans (actor_id int REFERENCES actors (id))").await.unwrap();
+    conn.batch_execute(&format!("INSERT INTO fans VALUES ({dwayne_id})")).await.unwrap();
     let dwayne = s.get::<Actor>(dwayne_id).await.unwrap().unwrap();
     s.delete(dwayne).unwrap();
-    s.commit().await.unwrap();
+    let refused = s.commit().await;
+    assert!(matches!(refused, Err(Error::ForeignKeyViolation(_))), "{refused:?}");
+    assert_eq!(detached(&s), (0, 0), "the cascade was undone with the transaction");
+    assert_eq!((s[dwaynes_link].actor_id, s.state(dwaynes_of_actor)), (Some(dwayne_id), Some(ObjectState::Persistent)));
 
-    assert_eq!(s[dwaynes_stuntman].actor_id, None, "the foreign key the database set to NULL");
-    let detached = |s: &Session| phones.iter().filter(|&&p| s.state(p) == Some(ObjectState::Detached)).count();
-    assert_eq!(detached(&s), 2, "Dwayne's two rows of contact details are gone");
+    conn.batch_execute("DELETE FROM fans").await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(detached(&s), (2, 2), "Dwayne's two rows of contact details are gone, under both models");
+    assert_eq!(s[dwaynes_link].actor_id, None, "the foreign key the database set to NULL");
+    assert_eq!(s.state(dwaynes_of_actor), Some(ObjectState::Detached), "its field cannot hold the NULL");
 
     let bulk = s.query::<ContactDetails>().filter(ContactDetails::actor_id.eq(matt_id)).delete().await.unwrap();
     assert_eq!(bulk, 1);
-    assert_eq!(detached(&s), 3, "and Matt's one, by the bulk delete");
+    assert_eq!(detached(&s), (3, 3), "and Matt's one, by the bulk delete");
 }

@@ -590,7 +590,7 @@ impl<'s, T: Model, F> Query<'s, T, F> {
         };
         let rows = self.session.write_statement(Statement::Delete(Box::new(delete))).await?;
         let count = rows.len() as u64;
-        self.session.detach_rows::<T>(&rows);
+        self.session.detach_rows::<T>(&rows)?;
         Ok(count)
     }
 }

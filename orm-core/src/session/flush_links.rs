@@ -82,14 +82,8 @@ impl Models<'_> {
 
     /// Detaches the loaded objects, of every model that maps `table`, of
     /// `rows` (rows of `table`'s columns) the database deleted.
-    pub(crate) fn detach_rows(&mut self, table: &TableMeta, rows: &Rows) {
-        let key: Vec<(usize, &str)> = table.primary_key().map(|(i, c)| (i, c.name)).collect();
-        let deleted: FxHashSet<Vec<KeyValue>> =
-            rows.iter().filter_map(|row| key.iter().map(|&(i, _)| KeyValue::of(&row[i])).collect()).collect();
-        let names: Vec<&str> = key.iter().map(|&(_, name)| name).collect();
-        for arena in self.of_table(table) {
-            arena.detach_keys(&names, &deleted);
-        }
+    pub(crate) fn detach_rows(&mut self, table: &'static TableMeta, rows: &Rows) -> Result<()> {
+        self.of_table(table).try_for_each(|arena| arena.detach_rows(table, rows))
     }
 
     fn is_live(&self, slot: SlotRef) -> bool {
@@ -274,8 +268,7 @@ async fn delete_children(
     before_delete(models, target, &column_values, conn, dialect).await?;
     let sql = dialect.render(delete_where(target, matching()));
     conn.execute(&sql.text, &sql.params).await?;
-    models.detach_rows(target, &rows);
-    Ok(())
+    models.detach_rows(target, &rows)
 }
 
 /// Sets column `column` of the rows of `target` that reference `keys` (of

@@ -111,7 +111,13 @@ pub(crate) enum Undo {
         displaced: Option<u32>,
     },
     Updated(Vec<Value>),
+    /// The session deleted the row: a rollback marks it for deletion again.
     Deleted,
+    /// A statement deleted the row without the session asking for it (a
+    /// cascade, a bulk delete): a rollback makes the object persistent
+    /// again. Its cause, if the session's, is pending again and does it
+    /// once more; marking it for deletion would delete it twice.
+    Detached,
     /// A statement of the session's (an upsert) wrote this row and the
     /// session took it in: a rollback takes it out again.
     Merged,
@@ -644,6 +650,10 @@ impl<T: Model> Arena<T> {
                     self.by_key.insert(object.key(), index);
                     slot.state = ObjectState::Deleted;
                     self.deleted.push(index);
+                }
+                Undo::Detached => {
+                    self.by_key.insert(object.key(), index);
+                    slot.state = ObjectState::Persistent;
                 }
                 Undo::Assigned { column, old, old_snapshot } => {
                     if let (Some(snapshot), Some(value)) = (self.snapshots.get_mut(&index), old_snapshot) {

@@ -959,8 +959,8 @@ impl Session {
 
     /// Detaches the loaded objects of a bulk DELETE's returned rows (of
     /// `T`'s columns), of `T` and of any other model of its table.
-    pub(crate) fn detach_rows<T: Model>(&mut self, rows: &Rows) {
-        Models { arenas: &mut self.models }.detach_rows(T::TABLE, rows);
+    pub(crate) fn detach_rows<T: Model>(&mut self, rows: &Rows) -> Result<()> {
+        self.arenas().detach_rows(T::TABLE, rows)
     }
 
     pub(crate) fn new_group<T: Model>(&mut self) -> u32 {

@@ -103,13 +103,16 @@ pub(crate) trait Tracked: Send + Sync {
     fn set_value(&mut self, index: u32, column: usize, value: Value) -> Result<()>;
     /// The values of a column of the objects marked for deletion.
     fn deleted_values(&self, column: usize) -> Vec<Value>;
-    /// Detaches the loaded objects whose columns named `columns` (the
-    /// table's key) hold one of `keys`: the database deleted their rows (a
-    /// cascade, a bulk delete). A model that does not map them all has none.
-    fn detach_keys(&mut self, columns: &[&str], keys: &FxHashSet<Vec<KeyValue>>);
+    /// Detaches the loaded objects of `rows`, rows of `table`'s columns the
+    /// database deleted (a cascade, a bulk delete). `table` may be another
+    /// model's of the same table: objects are then matched by the key's
+    /// column names and values as read, and a model that does not map
+    /// every key column has none.
+    fn detach_rows(&mut self, table: &'static TableMeta, rows: &Rows) -> Result<()>;
     /// Sets the column named `column` to NULL in loaded objects whose value
     /// is one of `keys`, as the database just did (children of a deleted
-    /// parent). A model that does not map the column has none.
+    /// parent). A model that does not map the column has none; one whose
+    /// field cannot hold NULL has its objects detached.
     fn nullify(&mut self, column: &str, keys: &FxHashSet<KeyValue>) -> Result<()>;
 }
 
@@ -224,40 +227,74 @@ impl<T: Model> Tracked for Arena<T> {
             .filter_map(|i| self.object(i).map(|o| o.column_value(column)))
             .collect()
     }
-    fn detach_keys(&mut self, columns: &[&str], keys: &FxHashSet<Vec<KeyValue>>) {
-        let Some(positions) = columns.iter().map(|&name| T::TABLE.position_of(name)).collect::<Option<Vec<_>>>() else {
-            return;
-        };
-        let key_of =
-            |o: &T| positions.iter().map(|&c| KeyValue::from_value(o.column_value(c))).collect::<Option<Vec<_>>>();
-        let matching = |slot: &Slot<T>| slot.object.as_ref().and_then(key_of).is_some_and(|k| keys.contains(&k));
-        let gone: Vec<u32> = (0..self.slots.len() as u32).filter(|&i| matching(&self.slots[i as usize])).collect();
-        for index in gone {
-            let Some(key) = self.object(index).map(Model::key) else { continue };
-            // Only the object the identity map holds for the key: an object
-            // already detached keeps its state.
-            if self.keys().get(&key) == Some(&index) {
-                self.keys().remove(&key);
-                self.slots[index as usize].state = ObjectState::Detached;
-                self.journal.push((index, Undo::Deleted));
+    fn detach_rows(&mut self, table: &'static TableMeta, rows: &Rows) -> Result<()> {
+        if table.model == T::TABLE.model {
+            // Decoded as a load decodes them: a field type may change the
+            // value it reads (a key folded to lower case).
+            for values in rows.iter() {
+                let key = T::from_row(&mut RowReader::new(T::TABLE, &mut ValueRow::new(values)))?.key();
+                if let Some(&index) = self.keys().get(&key) {
+                    self.detach(index);
+                }
             }
+            return Ok(());
         }
+        let key_columns: Vec<(usize, usize)> = table
+            .primary_key()
+            .map(|(at, column)| T::TABLE.position_of(column.name).map(|mine| (at, mine)))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        if key_columns.is_empty() || rows.is_empty() {
+            return Ok(());
+        }
+        let deleted: FxHashSet<Vec<KeyValue>> =
+            rows.iter().filter_map(|row| key_columns.iter().map(|&(at, _)| KeyValue::of(&row[at])).collect()).collect();
+        let key_of = |o: &T| {
+            key_columns.iter().map(|&(_, c)| KeyValue::from_value(o.column_value(c))).collect::<Option<Vec<_>>>()
+        };
+        let held = |slot: &Slot<T>| slot.object.as_ref().and_then(key_of).is_some_and(|k| deleted.contains(&k));
+        let gone: Vec<u32> = (0..self.slots.len() as u32).filter(|&i| held(&self.slots[i as usize])).collect();
+        for index in gone {
+            self.detach(index);
+        }
+        Ok(())
     }
     fn nullify(&mut self, column: &str, keys: &FxHashSet<KeyValue>) -> Result<()> {
         let Some(column) = T::TABLE.position_of(column) else { return Ok(()) };
+        let holds_key = |o: &T| KeyValue::from_value(o.column_value(column)).is_some_and(|k| keys.contains(&k));
         for index in 0..self.slots.len() as u32 {
             let slot = &self.slots[index as usize];
-            let matches = slot.state == ObjectState::Persistent
-                && slot
-                    .object
-                    .as_ref()
-                    .and_then(|o| KeyValue::from_value(o.column_value(column)))
-                    .is_some_and(|k| keys.contains(&k));
-            if matches {
+            if slot.state != ObjectState::Persistent || !slot.object.as_ref().is_some_and(holds_key) {
+                continue;
+            }
+            if T::TABLE.columns[column].nullable {
                 self.assign(index, column, Value::Null)?;
+            } else {
+                // Its field cannot hold the row's NULL: the object no
+                // longer stands for the row.
+                self.detach(index);
             }
         }
         Ok(())
+    }
+}
+
+impl<T: Model> Arena<T> {
+    /// Detaches object `index`, held by the identity map, whose row a
+    /// statement deleted (`Undo::Detached`).
+    fn detach(&mut self, index: u32) {
+        let Some(key) = self.object(index).map(Model::key) else { return };
+        // Only the object the identity map holds for the key: one already
+        // detached keeps its state.
+        if self.keys().get(&key) == Some(&index) {
+            self.keys().remove(&key);
+            let slot = &mut self.slots[index as usize];
+            // One the session was to delete is to be deleted again after a
+            // rollback.
+            let undo = if slot.state == ObjectState::Deleted { Undo::Deleted } else { Undo::Detached };
+            slot.state = ObjectState::Detached;
+            self.journal.push((index, undo));
+        }
     }
 }
 
