@@ -189,24 +189,32 @@ async fn link_changes_a_failed_flush_makes_pending_again_survive_a_load() {
     let db = setup().await;
     for with_savepoint in [false, true] {
         let mut s = db.engine().session();
-        let [matt, dwayne, _] = tutorial_data(&mut s).await;
+        let [matt, dwayne, mark] = tutorial_data(&mut s).await;
         s.set_autoflush(false);
         s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
         s.execute("ALTER TABLE contact_details ADD CONSTRAINT not_nowhere CHECK (address <> 'Nowhere')", ())
             .await
             .unwrap();
+        let [first, second] = s[dwayne].contact_details.handles().unwrap()[..] else { panic!("two rows") };
+        s.link(matt, Actor::contact_details, first).unwrap();
+        s.flush().await.unwrap();
         let savepoint = if with_savepoint { Some(s.begin_nested().await.unwrap()) } else { None };
-        let moved = s[dwayne].contact_details.handles().unwrap()[0];
-        s.link(matt, Actor::contact_details, moved).unwrap();
+        s.link(mark, Actor::contact_details, second).unwrap();
         s.flush().await.unwrap();
         s.add(ContactDetails::new("000 000 0000", "Nowhere", None));
         s.flush().await.expect_err("the CHECK refuses the row");
 
         s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
         let context = if with_savepoint { "after a savepoint" } else { "the whole transaction" };
-        assert!(s[matt].contact_details.handles().unwrap().contains(&moved), "{context}");
-        assert!(!s[dwayne].contact_details.handles().unwrap().contains(&moved), "{context}");
+        assert!(s[matt].contact_details.handles().unwrap().contains(&first), "{context}");
+        assert!(s[mark].contact_details.handles().unwrap().contains(&second), "{context}");
+        assert_eq!(s[dwayne].contact_details.handles().unwrap(), [], "{context}");
         if let Some(savepoint) = savepoint {
+            // Written before the savepoint, and still written: no mark holds
+            // Matt's links, and a load reads them from the rows.
+            s.execute("UPDATE contact_details SET actor_id = NULL WHERE id = $1", (s[first].id,)).await.unwrap();
+            s.query::<Actor>().load(Actor::contact_details.selectin()).all().await.unwrap();
+            assert!(!s[matt].contact_details.handles().unwrap().contains(&first), "the rows before the savepoint");
             s.rollback_to(savepoint).await.unwrap();
         }
         s.rollback().await.unwrap();

@@ -104,7 +104,9 @@ pub(crate) struct PendingLinks {
     /// The relationships (object, relationship index) whose links `link`
     /// or `unlink` changed since the last flush: a load leaves their
     /// loaded links alone, since the rows it reads do not show the change
-    /// (autoflush off). A flush moves them to `flushed_changed`.
+    /// (autoflush off). A flush that writes moves them to
+    /// `flushed_changed`; one with nothing to write, a commit and a
+    /// rollback empty it.
     pub(crate) changed: FxHashSet<(SlotRef, usize)>,
     /// The entries of `changed` that this transaction's flushes wrote: a
     /// rollback makes their changes pending again, and them changed again.
@@ -140,11 +142,14 @@ impl PendingLinks {
         self.flushed_changed.extend(self.changed.drain());
     }
 
-    /// After a commit: what the flushes wrote can no longer be undone.
+    /// After a commit (or one whose outcome is unknown, taken as written):
+    /// what the flushes wrote can no longer be undone, and the links show
+    /// the database.
     pub(crate) fn forget_flushed(&mut self) {
         self.flushed_memberships.clear();
         self.resolved_foreign_keys.clear();
         self.flushed_changed.clear();
+        self.changed.clear();
     }
 
     /// Forgets what was flushed after `mark`, and every pending change:
