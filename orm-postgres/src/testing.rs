@@ -167,8 +167,9 @@ impl TestDb {
     /// enum types, cloned with `CREATE DATABASE .. TEMPLATE` from a template
     /// database made once for this set of tables (and kept on the server
     /// for later runs: its name carries a hash of the DDL, so a changed model
-    /// gets a new template). A spare, and the process's first database, get
-    /// the tables from their DDL instead. What `#[orm::test(Model, ..)]` calls.
+    /// gets a new template). A spare, and a database made before the
+    /// process has read how a new one starts (its first), get the tables
+    /// from their DDL instead. What `#[orm::test(Model, ..)]` calls.
     ///
     /// # Errors
     /// As [`TestDb::new`], or a DDL error while making the template.
@@ -177,18 +178,17 @@ impl TestDb {
     }
 
     /// A spare database of this process (see [`spare`]) with `tables`
-    /// made in it, else a new one: the process's first from `template1`,
-    /// read by [`spare::note_fresh`] and then given `tables`; later ones
-    /// cloned from the template of `tables` when there are any. And an
-    /// engine for it.
+    /// made in it, else a new one: from `template1` until one has been
+    /// read by [`spare::note_fresh`] (the process's first, and any made
+    /// while it was read), then given `tables`; later ones cloned from the
+    /// template of `tables` when there are any. And an engine for it.
     async fn create(server_url: String, tables: &[&'static TableMeta]) -> Result<TestDb> {
         let admin = connect(&server_url).await?;
         let (name, needs_tables) = match spare::take(&admin).await {
             Some(name) => (name, true),
             None if tables.is_empty() || spare::fresh_unread() => {
                 let name = create_database(&admin, None).await?;
-                // Without it, databases are dropped instead of kept as spares.
-                let _ = spare::note_fresh(&with_database(&server_url, &name)).await;
+                spare::note_fresh(&with_database(&server_url, &name)).await;
                 (name, true)
             }
             None => {

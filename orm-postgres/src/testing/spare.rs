@@ -112,28 +112,32 @@ pub(super) fn fresh_unread() -> bool {
 /// `template1`), once per process. A database that holds more than a new
 /// one of an untouched `template1` (an extension, a table) sets it to
 /// `None`: emptying would drop what every new database of the server has.
-/// So does a system without `/proc`: spares are kept only where it tells
+/// So does a system without `/proc` (spares are kept only where it tells
 /// the next process which processes have ended, so that theirs do not
-/// pile up.
-pub(super) async fn note_fresh(url: &str) -> Result<()> {
+/// pile up), and a failure to read: the process's databases are then
+/// dropped, not kept.
+pub(super) async fn note_fresh(url: &str) {
     if FRESH_PUBLIC.get().is_some() {
-        return Ok(());
+        return;
     }
-    if !Path::new("/proc/self").exists() {
-        let _ = FRESH_PUBLIC.set(None);
-        return Ok(());
-    }
-    let client = connect(url).await?;
-    let beyond: i64 = client.query_one(LEFT_OVER, &[]).await.map_err(from_pg)?.get(0);
-    let public = match beyond {
-        0 => {
-            let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
-            Some(statements.unwrap_or_default())
-        }
-        _ => None,
+    let public = match Path::new("/proc/self").exists() {
+        true => read_fresh_public(url).await.unwrap_or(None),
+        false => None,
     };
     let _ = FRESH_PUBLIC.set(public);
-    Ok(())
+}
+
+/// The statements that make `public` as the database at `url` has it, if
+/// the database holds nothing more than a new one of an untouched
+/// `template1`.
+async fn read_fresh_public(url: &str) -> Result<Option<String>> {
+    let client = connect(url).await?;
+    let beyond: i64 = client.query_one(LEFT_OVER, &[]).await.map_err(from_pg)?.get(0);
+    if beyond > 0 {
+        return Ok(None);
+    }
+    let statements: Option<String> = client.query_one(MAKE_PUBLIC, &[]).await.map_err(from_pg)?.get(0);
+    Ok(Some(statements.unwrap_or_default()))
 }
 
 /// A spare database renamed to a fresh `orm_test_…` name, if this process
@@ -274,28 +278,34 @@ mod tests {
         constraints: &[],
     };
 
+    /// Set for the test below in the process it runs it in.
+    const ALONE: &str = "ORM_SPARE_TEST_ALONE";
+
     /// A process whose tests all have tables (`#[orm::test(Model)]`) keeps
     /// spares too: its first database is read for how a new one starts.
     #[test]
     fn a_process_that_only_makes_databases_with_tables_keeps_spares() {
         let test = "testing::spare::tests::a_database_with_tables_first_in_its_process";
         let exe = std::env::current_exe().unwrap();
-        let status = std::process::Command::new(exe).args(["--exact", test, "--ignored", "--quiet"]).status().unwrap();
-        assert!(status.success(), "{test} failed in a process of its own");
+        let child = std::process::Command::new(exe).args(["--exact", test, "--ignored"]).env(ALONE, "1").output();
+        let child = child.unwrap();
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success() && out.contains("1 passed"), "{test} in a process of its own:\n{out}");
     }
 
     #[tokio::test]
     #[ignore = "run in a process of its own by a_process_that_only_makes_databases_with_tables_keeps_spares"]
     async fn a_database_with_tables_first_in_its_process() {
+        // Other tests of this process would read a new database first.
+        assert!(std::env::var_os(ALONE).is_some(), "run by the test above, in a process of its own");
         let db = TestDb::with_tables(&[&NOTES]).await.unwrap();
         connect(db.url()).await.unwrap().batch_execute("SELECT id FROM spare_notes").await.unwrap();
         let (server_url, name) = (db.server_url.clone(), db.name().to_owned());
         drop(db);
+        let spare = SPARES.lock().unwrap().first().cloned().expect("kept as a spare, not dropped");
         let admin = connect(&server_url).await.unwrap();
-        let spares = format!("orm\\_spare\\_{}\\_%", std::process::id());
-        let sql =
-            "SELECT count(*) FILTER (WHERE datname = $1), count(*) FILTER (WHERE datname LIKE $2) FROM pg_database";
-        let row = admin.query_one(sql, &[&name, &spares]).await.unwrap();
-        assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 1), "renamed to a spare, not dropped");
+        let sql = "SELECT array_agg(datname::text ORDER BY datname) FROM pg_database WHERE datname IN ($1, $2)";
+        let names: Vec<String> = admin.query_one(sql, &[&name, &spare]).await.unwrap().get(0);
+        assert_eq!(names, [spare], "renamed");
     }
 }
