@@ -1115,3 +1115,25 @@ async fn a_cascade_reaches_every_model_of_the_child_table() {
     assert_eq!(bulk, 1);
     assert_eq!(detached(&s), (3, 3), "and Matt's one, by the bulk delete");
 }
+
+/// A child inserted and then deleted by its parent's cascade in a failed
+/// transaction stays deleted, as an object inserted and deleted does: the
+/// retry does not insert it again with its parent's old key.
+#[tokio::test]
+async fn a_child_inserted_and_cascaded_in_a_failed_transaction_stays_deleted() {
+    let db = setup().await;
+    let engine = db.engine();
+    let mut s = engine.session();
+    let actor = s.add(Actor::new("Ana de Armas", date(1988, 4, 30)));
+    let details = s.add(ContactDetails::new("555 0100", "Madrid", None));
+    s.link(details, ContactDetails::actor, actor).unwrap();
+    s.flush().await.unwrap();
+    s.execute("CREATE TABLE fans (actor_id int REFERENCES actors (id))", ()).await.unwrap();
+    s.execute("INSERT INTO fans VALUES ($1)", (s[actor].id,)).await.unwrap();
+    s.delete(actor).unwrap();
+    let refused = s.commit().await;
+    assert!(matches!(refused, Err(Error::ForeignKeyViolation(_))), "{refused:?}");
+    assert_eq!((s.state(actor), s.state(details)), (Some(ObjectState::Detached), Some(ObjectState::Detached)));
+    s.commit().await.unwrap();
+    assert_eq!(count_rows(engine, "contact_details").await, 0);
+}

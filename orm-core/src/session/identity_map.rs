@@ -114,9 +114,12 @@ pub(crate) enum Undo {
     /// The session deleted the row: a rollback marks it for deletion again.
     Deleted,
     /// A statement deleted the row without the session asking for it (a
-    /// cascade, a bulk delete): a rollback makes the object persistent
-    /// again. Its cause, if the session's, is pending again and does it
-    /// once more; marking it for deletion would delete it twice.
+    /// cascade, a bulk delete), or set a column its field cannot hold: a
+    /// rollback makes the object persistent again, as its row is. A
+    /// cascading deletion is pending again after a failed flush and
+    /// cascades once more; marking the object for deletion would delete
+    /// its row twice. Inserted in the same transaction, it is never
+    /// inserted now, as an object inserted then deleted.
     Detached,
     /// A statement of the session's (an upsert) wrote this row and the
     /// session took it in: a rollback takes it out again.
@@ -605,11 +608,15 @@ impl<T: Model> Arena<T> {
 
     /// Undoes, in memory, what this transaction's flushes did: inserted rows
     /// become pending again, updates are diffed against the old values again,
-    /// deleted rows are marked for deletion again.
+    /// deleted rows are marked for deletion again, objects a statement
+    /// detached are persistent again.
     pub(crate) fn undo_flushes(&mut self, to: usize) {
         if self.journal.len() > to {
             self.key_loaded();
         }
+        // Detached by a cascade in this transaction: if also inserted in it,
+        // the row was deleted after its insert, and is never inserted now.
+        let mut cascaded = rustc_hash::FxHashSet::default();
         while self.journal.len() > to {
             let Some((index, undo)) = self.journal.pop() else { break };
             let slot = &mut self.slots[index as usize];
@@ -617,7 +624,7 @@ impl<T: Model> Arena<T> {
             match undo {
                 Undo::Inserted { database_key, left_to_defaults, displaced } => {
                     release_key_entry(&mut self.by_key, object.key(), index, displaced);
-                    if slot.state == ObjectState::Deleted {
+                    if slot.state == ObjectState::Deleted || cascaded.contains(&index) {
                         // Deleted since, flushed or not: never inserted now,
                         // forgetting it is the whole deletion (`mark_deleted`).
                         slot.state = ObjectState::Detached;
@@ -654,6 +661,7 @@ impl<T: Model> Arena<T> {
                 Undo::Detached => {
                     self.by_key.insert(object.key(), index);
                     slot.state = ObjectState::Persistent;
+                    cascaded.insert(index);
                 }
                 Undo::Assigned { column, old, old_snapshot } => {
                     if let (Some(snapshot), Some(value)) = (self.snapshots.get_mut(&index), old_snapshot) {

@@ -228,7 +228,10 @@ impl<T: Model> Tracked for Arena<T> {
             .collect()
     }
     fn detach_rows(&mut self, table: &'static TableMeta, rows: &Rows) -> Result<()> {
-        if table.model == T::TABLE.model {
+        let same_columns = |a: &ColumnMeta, b: &ColumnMeta| a.name == b.name && a.sql_type == b.sql_type;
+        let own = table.columns.len() == T::TABLE.columns.len()
+            && table.columns.iter().zip(T::TABLE.columns).all(|(a, b)| same_columns(a, b));
+        if own {
             // Decoded as a load decodes them: a field type may change the
             // value it reads (a key folded to lower case).
             for values in rows.iter() {
@@ -294,6 +297,8 @@ impl<T: Model> Arena<T> {
             let undo = if slot.state == ObjectState::Deleted { Undo::Deleted } else { Undo::Detached };
             slot.state = ObjectState::Detached;
             self.journal.push((index, undo));
+            // Off the deletions: its row is gone (the undo puts it back).
+            self.deleted.retain(|&i| i != index);
         }
     }
 }
