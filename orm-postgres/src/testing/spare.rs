@@ -120,10 +120,7 @@ pub(super) async fn note_fresh(url: &str) {
     if FRESH_PUBLIC.get().is_some() {
         return;
     }
-    let public = match Path::new("/proc/self").exists() {
-        true => read_fresh_public(url).await.unwrap_or(None),
-        false => None,
-    };
+    let public = if Path::new("/proc/self").exists() { read_fresh_public(url).await.unwrap_or(None) } else { None };
     let _ = FRESH_PUBLIC.set(public);
 }
 
